@@ -1,0 +1,23 @@
+//! The date trigger: one instant.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// Fires once, at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateTrigger {
+    /// The instant to fire at.
+    pub at: DateTime<Utc>,
+    /// The zone the instant is shown in.
+    #[serde(default = "super::utc")]
+    pub timezone: Tz,
+}
+
+impl DateTrigger {
+    /// `at` if it is after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        (self.at > after).then_some(self.at)
+    }
+}

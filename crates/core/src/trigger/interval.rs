@@ -1,0 +1,104 @@
+//! The interval trigger: a fixed amount of elapsed time, immune to DST.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::TriggerError;
+
+/// Fires every `weeks + days + hours + minutes + seconds` of elapsed time from `start`
+/// (the Unix epoch when absent, so "every 15 minutes" lands on :00, :15, …) until `end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "IntervalSpec", into = "IntervalSpec")]
+pub struct IntervalTrigger {
+    spec: IntervalSpec,
+    period_s: i64,
+}
+
+/// The JSON shape of an interval trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalSpec {
+    /// Weeks in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weeks: u32,
+    /// Days in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub days: u32,
+    /// Hours in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hours: u32,
+    /// Minutes in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub minutes: u32,
+    /// Seconds in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seconds: u32,
+    /// The first fire time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// No fire time after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// The zone fire times are shown in.
+    #[serde(default = "super::utc")]
+    pub timezone: Tz,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TryFrom<IntervalSpec> for IntervalTrigger {
+    type Error = TriggerError;
+
+    fn try_from(spec: IntervalSpec) -> Result<Self, TriggerError> {
+        super::check_bounds(spec.start, spec.end)?;
+        let period_s = spec.weeks as i64 * 604_800
+            + spec.days as i64 * 86_400
+            + spec.hours as i64 * 3_600
+            + spec.minutes as i64 * 60
+            + spec.seconds as i64;
+        if period_s == 0 {
+            return Err(TriggerError::invalid(
+                "interval",
+                "the period is zero: set at least one of weeks, days, hours, minutes, seconds",
+            ));
+        }
+        Ok(IntervalTrigger { spec, period_s })
+    }
+}
+
+impl From<IntervalTrigger> for IntervalSpec {
+    fn from(t: IntervalTrigger) -> Self {
+        t.spec
+    }
+}
+
+impl IntervalTrigger {
+    /// Builds an interval trigger from its fields, checking that the period is not zero.
+    pub fn new(spec: IntervalSpec) -> Result<Self, TriggerError> {
+        Self::try_from(spec)
+    }
+
+    /// The period as a duration.
+    pub fn period(&self) -> Duration {
+        Duration::seconds(self.period_s)
+    }
+
+    /// The first fire time strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let start = self.spec.start.unwrap_or(DateTime::UNIX_EPOCH);
+        let next = if after < start {
+            start
+        } else {
+            let elapsed_ms = (after - start).num_milliseconds();
+            let period_ms = self.period_s * 1000;
+            start + Duration::milliseconds((elapsed_ms / period_ms + 1) * period_ms)
+        };
+        match self.spec.end {
+            Some(end) if next > end => None,
+            _ => Some(next),
+        }
+    }
+}

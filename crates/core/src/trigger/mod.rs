@@ -1,0 +1,119 @@
+//! Triggers: given an instant, the next fire time strictly after it.
+//!
+//! Every trigger is plain data with a tagged JSON shape (`{"type": "cron", ...}`); see
+//! [`Trigger`] for the shapes. Instants are UTC; each trigger carries its IANA time zone.
+
+mod calendar;
+mod combine;
+pub mod cron;
+mod date;
+mod interval;
+mod jitter;
+mod zone;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+pub use calendar::{CalendarIntervalTrigger, CalendarUnit};
+pub use combine::{AndTrigger, OrTrigger};
+pub use cron::CronTrigger;
+pub use date::DateTrigger;
+pub use interval::IntervalTrigger;
+pub use jitter::jittered;
+pub use zone::parse_time_zone;
+
+/// Why a trigger could not be built; the message names the field and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    /// A cron expression is malformed or can never fire, e.g. `minute: 60 is out of range 0-59`.
+    #[error("{0}")]
+    Cron(String),
+    /// A time zone name is not in the IANA database.
+    #[error("unknown time zone '{0}'")]
+    TimeZone(String),
+    /// Another field is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field's name as it appears in JSON.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl TriggerError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        TriggerError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// When a job fires. JSON shapes, with `timezone` an IANA name defaulting to `UTC` and
+/// `start`/`end` optional RFC 3339 bounds:
+///
+/// - `{"type":"date","at":"2026-01-01T09:00:00Z"}`
+/// - `{"type":"interval","hours":1,"minutes":30,"start":…}` (also `weeks`, `days`, `seconds`)
+/// - `{"type":"cron","expression":"0 9 * * mon-fri","timezone":"Europe/London"}`
+/// - `{"type":"calendar_interval","every":2,"unit":"months","start_date":"2026-01-31","time":"09:00:00"}`
+/// - `{"type":"or","triggers":[…]}` and `{"type":"and","triggers":[…],"threshold_seconds":1}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Trigger {
+    /// Fires once at an instant.
+    Date(DateTrigger),
+    /// Fires every fixed amount of elapsed time.
+    Interval(IntervalTrigger),
+    /// Fires when a cron expression matches.
+    Cron(CronTrigger),
+    /// Fires every N calendar units at a wall-clock time.
+    CalendarInterval(CalendarIntervalTrigger),
+    /// Fires when all members fire at about the same time.
+    And(AndTrigger),
+    /// Fires whenever any member fires.
+    Or(OrTrigger),
+}
+
+impl Trigger {
+    /// The first fire time strictly after `after`, or `None` if it never fires again.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Trigger::Date(t) => t.next_after(after),
+            Trigger::Interval(t) => t.next_after(after),
+            Trigger::Cron(t) => t.next_after(after),
+            Trigger::CalendarInterval(t) => t.next_after(after),
+            Trigger::And(t) => t.next_after(after),
+            Trigger::Or(t) => t.next_after(after),
+        }
+    }
+
+    /// The next `count` fire times after `after`, fewer if the trigger runs out.
+    pub fn preview(&self, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+        std::iter::successors(self.next_after(after), |t| self.next_after(*t))
+            .take(count)
+            .collect()
+    }
+}
+
+fn utc() -> Tz {
+    Tz::UTC
+}
+
+/// Rejects an `end` that comes before `start`.
+fn check_bounds(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Result<(), TriggerError> {
+    match (start, end) {
+        (Some(s), Some(e)) if e < s => Err(TriggerError::invalid(
+            "end",
+            format!("{e} is before start {s}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
