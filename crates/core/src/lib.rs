@@ -1,6 +1,12 @@
-//! Kairos' scheduling engine: triggers that compute fire times, and (in later modules) jobs,
-//! the run loop, executors and stores.
+//! Kairos' scheduling engine: triggers that compute fire times, jobs and their actions, the
+//! run loop with its executor pools, the event bus, and the stores that persist it all.
 
+pub mod action;
+pub mod events;
+pub mod history;
+pub mod job;
+pub mod metrics;
+pub mod store;
 pub mod trigger;
 
 pub use trigger::{Trigger, TriggerError};

@@ -1,0 +1,189 @@
+//! Actions: what a job does when it runs — a shell command, an HTTP request, a system-monitor
+//! sample, or an in-process async function.
+
+mod function;
+mod http;
+mod monitor;
+mod shell;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::MetricSample;
+
+pub use function::{FunctionRegistry, JobFn};
+pub use monitor::SystemMonitor;
+
+/// What a job does. JSON: `{"kind":"shell","command":"backup.sh"}`, `{"kind":"http",
+/// "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Run a command through a shell.
+    Shell(ShellAction),
+    /// Send an HTTP request.
+    Http(HttpAction),
+    /// Take one system-monitor sample.
+    Monitor(MonitorAction),
+    /// Call an in-process function registered under a name.
+    Function(FunctionAction),
+}
+
+/// A shell command, run with stdin closed and its output captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellAction {
+    /// The command line, passed to the shell with `-c`.
+    pub command: String,
+    /// The shell to run it with.
+    #[serde(default = "default_shell")]
+    pub shell: String,
+    /// Working directory (default: the scheduler's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Extra environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// How many bytes of each of stdout and stderr to keep (the tail).
+    #[serde(default = "default_output_cap")]
+    pub output_cap_bytes: usize,
+}
+
+fn default_shell() -> String {
+    "sh".to_string()
+}
+
+fn default_output_cap() -> usize {
+    64 * 1024
+}
+
+/// An HTTP request; the run succeeds when the status is within `expect_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpAction {
+    /// Request method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Absolute http or https URL.
+    pub url: String,
+    /// Request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Request timeout in seconds (the job's timeout still applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    /// Inclusive range of statuses that count as success.
+    #[serde(default = "default_expect")]
+    pub expect_status: [u16; 2],
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+fn default_expect() -> [u16; 2] {
+    [200, 299]
+}
+
+/// Takes one sample of CPU, memory, swap, disk, network and load.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorAction {}
+
+/// Calls the function registered under `name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionAction {
+    /// The registered name.
+    pub name: String,
+}
+
+/// What the scheduler gives an action while it runs.
+#[derive(Clone, Default)]
+pub struct ActionContext {
+    /// Cancelled on timeout or shutdown; the action stops promptly (killing what it started).
+    pub cancel: CancellationToken,
+    /// In-process functions by name.
+    pub functions: FunctionRegistry,
+    /// The shared system sampler.
+    pub monitor: SystemMonitor,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActionOutput {
+    /// Whether it succeeded.
+    pub success: bool,
+    /// A shell command's exit code.
+    pub exit_code: Option<i32>,
+    /// An HTTP response status.
+    pub http_status: Option<u16>,
+    /// What went wrong, when it failed.
+    pub error: Option<String>,
+    /// Tail of standard output, or of the response body.
+    pub stdout: String,
+    /// Tail of standard error.
+    pub stderr: String,
+    /// The sample a monitor action took.
+    pub sample: Option<MetricSample>,
+}
+
+impl ActionOutput {
+    /// A failure with `error` and nothing else.
+    pub fn failed(error: impl Into<String>) -> Self {
+        ActionOutput {
+            error: Some(error.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Why an action definition is unusable; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ActionError {
+    /// The field's JSON name, e.g. `action.url`.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Action {
+    /// Checks the definition without running it.
+    pub fn validate(&self) -> Result<(), ActionError> {
+        let bad = |field, message: &str| {
+            Err(ActionError {
+                field,
+                message: message.to_string(),
+            })
+        };
+        match self {
+            Action::Shell(s) if s.command.trim().is_empty() => {
+                bad("action.command", "must not be empty")
+            }
+            Action::Shell(s) if s.shell.trim().is_empty() => {
+                bad("action.shell", "must not be empty")
+            }
+            Action::Http(h) => http::validate(h),
+            Action::Function(f) if f.name.trim().is_empty() => {
+                bad("action.name", "must not be empty")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the action to its end, or until `ctx.cancel` stops it.
+    pub async fn run(&self, ctx: &ActionContext) -> ActionOutput {
+        match self {
+            Action::Shell(a) => shell::run(a, ctx).await,
+            Action::Http(a) => http::run(a, ctx).await,
+            Action::Monitor(_) => monitor::run(ctx).await,
+            Action::Function(a) => function::run(a, ctx).await,
+        }
+    }
+}

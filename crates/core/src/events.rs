@@ -1,0 +1,255 @@
+//! Scheduler events (APScheduler's EVENT_* family, typed) and the bus that broadcasts them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::job::JobId;
+
+/// Something that happened in the scheduler. JSON: `{"type":"run_failed","job_id":…,…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The scheduler started.
+    SchedulerStarted,
+    /// The scheduler shut down.
+    SchedulerShutdown,
+    /// All jobs were paused.
+    SchedulerPaused,
+    /// All jobs were resumed.
+    SchedulerResumed,
+    /// The wall clock moved differently from elapsed time (a clock change or a suspend).
+    ClockJumped {
+        /// How far the wall clock moved beyond elapsed time, in milliseconds (negative: back).
+        by_ms: i64,
+    },
+    /// A job was added.
+    JobAdded {
+        /// The job.
+        job_id: JobId,
+    },
+    /// A job's definition, schedule or paused state changed.
+    JobModified {
+        /// The job.
+        job_id: JobId,
+    },
+    /// A job was removed.
+    JobRemoved {
+        /// The job.
+        job_id: JobId,
+    },
+    /// A fire time was handed to an executor pool.
+    RunSubmitted(RunRef),
+    /// A run's action started.
+    RunStarted(RunRef),
+    /// A run succeeded.
+    RunSucceeded(RunRef),
+    /// A run failed.
+    RunFailed(RunRef),
+    /// A run was stopped at its timeout.
+    RunTimedOut(RunRef),
+    /// A run was cancelled.
+    RunCancelled(RunRef),
+    /// A fire time was too late to run.
+    RunMissed(RunRef),
+    /// A fire time was dropped because max instances were running.
+    RunSkipped(RunRef),
+    /// A run was in flight when the process died.
+    RunAbandoned(RunRef),
+}
+
+/// Which run an event is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// The run's history id.
+    pub run_id: i64,
+    /// The job.
+    pub job_id: JobId,
+    /// The fire time.
+    pub scheduled: DateTime<Utc>,
+    /// Error text for failed, timed-out and cancelled runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Event kinds as bits, for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventMask(pub u32);
+
+impl EventMask {
+    /// Every event.
+    pub const ALL: EventMask = EventMask(u32::MAX);
+    /// Scheduler life-cycle events and clock jumps.
+    pub const SCHEDULER: EventMask = EventMask(0b1_1111);
+    /// Job added, modified, removed.
+    pub const JOBS: EventMask = EventMask(0b111 << 5);
+    /// Every run event.
+    pub const RUNS: EventMask = EventMask(0b1_1111_1111 << 8);
+    /// Runs that ended badly: failed, timed out, missed, skipped, abandoned.
+    pub const PROBLEMS: EventMask =
+        EventMask((1 << 11) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16));
+
+    /// Whether `event` is in the mask.
+    pub fn contains(self, event: &Event) -> bool {
+        self.0 & event.bit() != 0
+    }
+}
+
+impl std::ops::BitOr for EventMask {
+    type Output = EventMask;
+    fn bitor(self, rhs: EventMask) -> EventMask {
+        EventMask(self.0 | rhs.0)
+    }
+}
+
+impl Event {
+    fn bit(&self) -> u32 {
+        1 << match self {
+            Event::SchedulerStarted => 0,
+            Event::SchedulerShutdown => 1,
+            Event::SchedulerPaused => 2,
+            Event::SchedulerResumed => 3,
+            Event::ClockJumped { .. } => 4,
+            Event::JobAdded { .. } => 5,
+            Event::JobModified { .. } => 6,
+            Event::JobRemoved { .. } => 7,
+            Event::RunSubmitted(_) => 8,
+            Event::RunStarted(_) => 9,
+            Event::RunSucceeded(_) => 10,
+            Event::RunFailed(_) => 11,
+            Event::RunTimedOut(_) => 12,
+            Event::RunCancelled(_) => 13,
+            Event::RunMissed(_) => 14,
+            Event::RunSkipped(_) => 15,
+            Event::RunAbandoned(_) => 16,
+        }
+    }
+
+    /// The JSON `type` name, e.g. `run_failed`.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("type")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// An event with the time it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Broadcasts events to any number of listeners; slow listeners lose the oldest events.
+#[derive(Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Envelope>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(4096)
+    }
+}
+
+impl EventBus {
+    /// A bus that buffers up to `capacity` events per listener.
+    pub fn new(capacity: usize) -> Self {
+        EventBus {
+            sender: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// Sends `event`, stamped `at`, to every listener.
+    pub fn emit(&self, at: DateTime<Utc>, event: Event) {
+        if self.sender.receiver_count() > 0 {
+            let _ = self.sender.send(Envelope { at, event });
+        }
+    }
+
+    /// A listener for the events in `mask`.
+    pub fn subscribe(&self, mask: EventMask) -> Listener {
+        Listener {
+            receiver: self.sender.subscribe(),
+            mask,
+        }
+    }
+}
+
+/// Receives the events of one mask.
+pub struct Listener {
+    receiver: broadcast::Receiver<Envelope>,
+    mask: EventMask,
+}
+
+impl Listener {
+    /// The next matching event; `None` once the bus is gone. Events lost to lag are skipped.
+    pub async fn recv(&mut self) -> Option<Envelope> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(e) if self.mask.contains(&e.event) => return Some(e),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next matching event already waiting, without blocking.
+    pub fn try_recv(&mut self) -> Option<Envelope> {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(e) if self.mask.contains(&e.event) => return Some(e),
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: i64) -> RunRef {
+        RunRef {
+            run_id: id,
+            job_id: "j".into(),
+            scheduled: DateTime::UNIX_EPOCH,
+            error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn listeners_see_only_their_mask() {
+        let bus = EventBus::default();
+        let mut problems = bus.subscribe(EventMask::PROBLEMS);
+        let mut all = bus.subscribe(EventMask::ALL);
+        let now = Utc::now();
+        bus.emit(now, Event::RunSucceeded(run(1)));
+        bus.emit(now, Event::RunFailed(run(2)));
+        bus.emit(now, Event::JobAdded { job_id: "j".into() });
+        assert_eq!(problems.try_recv().unwrap().event, Event::RunFailed(run(2)));
+        assert!(problems.try_recv().is_none());
+        let names: Vec<_> = std::iter::from_fn(|| all.try_recv())
+            .map(|e| e.event.name())
+            .collect();
+        assert_eq!(names, ["run_succeeded", "run_failed", "job_added"]);
+    }
+
+    #[test]
+    fn envelope_json_is_flat_and_tagged() {
+        let e = Envelope {
+            at: DateTime::UNIX_EPOCH,
+            event: Event::RunSkipped(run(3)),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "run_skipped");
+        assert_eq!(v["run_id"], 3);
+        assert_eq!(v["at"], "1970-01-01T00:00:00Z");
+        assert_eq!(serde_json::from_value::<Envelope>(v).unwrap(), e);
+    }
+}

@@ -1,0 +1,190 @@
+//! Run records: one row per run, from submission to its end state, and queries over them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::job::JobId;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Handed to its executor pool, waiting for a slot.
+    Submitted,
+    /// Its action is running.
+    Running,
+    /// The action finished successfully.
+    Succeeded,
+    /// The action failed.
+    Failed,
+    /// The action ran past its timeout and was stopped.
+    TimedOut,
+    /// Stopped by shutdown or by the user.
+    Cancelled,
+    /// The fire time was later than the misfire grace time allows; never ran.
+    Missed,
+    /// Dropped because the job's max instances were already running.
+    Skipped,
+    /// Was running when the process died.
+    Abandoned,
+}
+
+impl RunState {
+    /// Every state, in life-cycle order.
+    pub const ALL: [RunState; 9] = [
+        RunState::Submitted,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::TimedOut,
+        RunState::Cancelled,
+        RunState::Missed,
+        RunState::Skipped,
+        RunState::Abandoned,
+    ];
+
+    /// The snake_case name used in JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Submitted => "submitted",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::TimedOut => "timed_out",
+            RunState::Cancelled => "cancelled",
+            RunState::Missed => "missed",
+            RunState::Skipped => "skipped",
+            RunState::Abandoned => "abandoned",
+        }
+    }
+
+    /// The state named `name`, if any.
+    pub fn parse(name: &str) -> Option<RunState> {
+        RunState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the run has ended (no further change).
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunState::Submitted | RunState::Running)
+    }
+}
+
+/// One run of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Unique, increasing run number.
+    pub id: i64,
+    /// The job that ran.
+    pub job_id: JobId,
+    /// The fire time it ran for.
+    pub scheduled: DateTime<Utc>,
+    /// When the action started.
+    pub started: Option<DateTime<Utc>>,
+    /// When the run ended.
+    pub finished: Option<DateTime<Utc>>,
+    /// Where the run is.
+    pub state: RunState,
+    /// 1 for the first try, 2 for the first retry, …
+    pub attempt: u32,
+    /// A shell command's exit code.
+    pub exit_code: Option<i32>,
+    /// An HTTP request's response status.
+    pub http_status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The tail of standard output (or the response body).
+    pub stdout: String,
+    /// The tail of standard error.
+    pub stderr: String,
+}
+
+impl RunRecord {
+    /// A fresh record for job `job_id` at fire time `scheduled`, in `state`.
+    pub fn new(id: i64, job_id: &str, scheduled: DateTime<Utc>, state: RunState) -> Self {
+        RunRecord {
+            id,
+            job_id: job_id.to_string(),
+            scheduled,
+            started: None,
+            finished: None,
+            state,
+            attempt: 1,
+            exit_code: None,
+            http_status: None,
+            error: None,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// How long the action ran, once it has finished.
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some((self.finished? - self.started?).num_milliseconds())
+    }
+}
+
+/// Which runs to return: all filters are optional and combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunQuery {
+    /// Only this job's runs.
+    pub job_id: Option<JobId>,
+    /// Only runs scheduled at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only runs scheduled before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only runs in one of these states (all when empty).
+    pub states: Vec<RunState>,
+    /// Only runs with an id below this (for paging backwards).
+    pub before_id: Option<i64>,
+    /// At most this many runs, newest first (0: a default of 100).
+    pub limit: usize,
+}
+
+impl RunQuery {
+    /// The limit with its default applied.
+    pub fn effective_limit(&self) -> usize {
+        if self.limit == 0 {
+            100
+        } else {
+            self.limit
+        }
+    }
+
+    /// Whether `run` passes every filter (the limit aside).
+    pub fn matches(&self, run: &RunRecord) -> bool {
+        self.job_id.as_ref().is_none_or(|j| *j == run.job_id)
+            && self.from.is_none_or(|f| run.scheduled >= f)
+            && self.to.is_none_or(|t| run.scheduled < t)
+            && (self.states.is_empty() || self.states.contains(&run.state))
+            && self.before_id.is_none_or(|b| run.id < b)
+    }
+}
+
+/// How many runs in one time bucket ended in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBucket {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// The state counted.
+    pub state: RunState,
+    /// How many runs.
+    pub count: u64,
+}
+
+/// Duration percentiles of one job's finished runs, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurationStats {
+    /// The job.
+    pub job_id: JobId,
+    /// How many finished runs were measured.
+    pub count: u64,
+    /// Median duration.
+    pub p50_ms: i64,
+    /// 90th percentile.
+    pub p90_ms: i64,
+    /// 99th percentile.
+    pub p99_ms: i64,
+    /// Longest.
+    pub max_ms: i64,
+}

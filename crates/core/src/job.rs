@@ -1,0 +1,235 @@
+//! Jobs: what runs (an action), when (a trigger), and how (options with scheduler defaults).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::trigger::Trigger;
+
+/// A job's identifier: given by the user or generated on add.
+pub type JobId = String;
+
+/// A scheduled job as stored and exchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Unique identifier.
+    pub id: JobId,
+    /// Short human name.
+    pub name: String,
+    /// Longer free text.
+    #[serde(default)]
+    pub description: String,
+    /// Labels for filtering.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What it does.
+    pub action: Action,
+    /// Overrides of the scheduler's job defaults.
+    #[serde(default)]
+    pub options: JobOptions,
+    /// A paused job keeps its schedule but does not fire.
+    #[serde(default)]
+    pub paused: bool,
+    /// The executor pool its runs go to.
+    #[serde(default = "default_pool")]
+    pub pool: String,
+    /// The next fire time, `None` once the trigger is exhausted.
+    #[serde(default)]
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// The pool jobs run in unless they name another.
+pub const DEFAULT_POOL: &str = "default";
+
+fn default_pool() -> String {
+    DEFAULT_POOL.to_string()
+}
+
+/// What to do with several overdue fire times of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coalesce {
+    /// Run once, for the most recent overdue fire time.
+    #[default]
+    Latest,
+    /// Run once, for the oldest overdue fire time.
+    Earliest,
+    /// Run every overdue fire time.
+    All,
+}
+
+/// Retry policy: how many more attempts after a failure, and the delay before each.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retries {
+    /// Extra attempts after the first failure.
+    pub count: u32,
+    /// Delay before the first retry, in seconds.
+    #[serde(default = "one")]
+    pub backoff_s: f64,
+    /// Each further retry waits this factor longer.
+    #[serde(default = "two")]
+    pub factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn two() -> f64 {
+    2.0
+}
+
+impl Retries {
+    /// No retries.
+    pub const NONE: Retries = Retries {
+        count: 0,
+        backoff_s: 1.0,
+        factor: 2.0,
+    };
+
+    /// The delay before retry number `retry` (1-based).
+    pub fn delay(&self, retry: u32) -> Duration {
+        let s = self.backoff_s * self.factor.powi(retry.saturating_sub(1) as i32);
+        Duration::milliseconds((s.clamp(0.0, 86_400.0) * 1000.0) as i64)
+    }
+}
+
+/// How much run history to keep for a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep at most this many runs.
+    pub max_runs: u32,
+    /// Drop runs older than this many days.
+    pub max_age_days: u32,
+}
+
+/// A job's overrides; `None` takes the scheduler's default.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptions {
+    /// Overdue fire time policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coalesce: Option<Coalesce>,
+    /// Most runs of this job at once; a fire beyond it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_instances: Option<u32>,
+    /// A fire later than this many seconds is missed instead of run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misfire_grace_time_s: Option<u64>,
+    /// Largest random delay added to each fire time, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_s: Option<u64>,
+    /// A run longer than this many seconds is stopped and marked timed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    /// Retry policy on failure or timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Retries>,
+    /// History retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+/// The defaults every job starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDefaults {
+    /// Overdue fire time policy.
+    pub coalesce: Coalesce,
+    /// Most runs of one job at once.
+    pub max_instances: u32,
+    /// Seconds a fire may be late and still run; `None`: a late fire always runs (once).
+    pub misfire_grace_time_s: Option<u64>,
+    /// Largest random delay added to fire times, in seconds.
+    pub jitter_s: u64,
+    /// Run time limit in seconds; `None`: no limit.
+    pub timeout_s: Option<u64>,
+    /// Retry policy.
+    pub retries: Retries,
+    /// History retention.
+    pub retention: Retention,
+}
+
+impl Default for JobDefaults {
+    fn default() -> Self {
+        JobDefaults {
+            coalesce: Coalesce::Latest,
+            max_instances: 1,
+            misfire_grace_time_s: None,
+            jitter_s: 0,
+            timeout_s: None,
+            retries: Retries::NONE,
+            retention: Retention {
+                max_runs: 1000,
+                max_age_days: 30,
+            },
+        }
+    }
+}
+
+/// A job's options with the defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveOptions {
+    /// Overdue fire time policy.
+    pub coalesce: Coalesce,
+    /// Most runs at once.
+    pub max_instances: u32,
+    /// Lateness beyond which a fire is missed.
+    pub misfire_grace_time: Option<Duration>,
+    /// Largest random delay.
+    pub jitter: Duration,
+    /// Run time limit.
+    pub timeout: Option<Duration>,
+    /// Retry policy.
+    pub retries: Retries,
+    /// History retention.
+    pub retention: Retention,
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::seconds(s.min(i64::MAX as u64 / 1000) as i64)
+}
+
+impl JobOptions {
+    /// These overrides applied over `defaults`.
+    pub fn resolve(&self, defaults: &JobDefaults) -> EffectiveOptions {
+        EffectiveOptions {
+            coalesce: self.coalesce.unwrap_or(defaults.coalesce),
+            max_instances: self.max_instances.unwrap_or(defaults.max_instances).max(1),
+            misfire_grace_time: self
+                .misfire_grace_time_s
+                .or(defaults.misfire_grace_time_s)
+                .map(secs),
+            jitter: secs(self.jitter_s.unwrap_or(defaults.jitter_s)),
+            timeout: self.timeout_s.or(defaults.timeout_s).map(secs),
+            retries: self.retries.unwrap_or(defaults.retries),
+            retention: self.retention.unwrap_or(defaults.retention),
+        }
+    }
+}
+
+/// The scheduler's settings: job defaults and executor pools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Defaults for job options.
+    pub defaults: JobDefaults,
+    /// Executor pools by name, each with its concurrency bound.
+    pub pools: BTreeMap<String, usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            defaults: JobDefaults::default(),
+            pools: BTreeMap::from([(DEFAULT_POOL.to_string(), 10)]),
+        }
+    }
+}
