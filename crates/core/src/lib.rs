@@ -3,9 +3,11 @@
 
 pub mod action;
 pub mod events;
+mod executor;
 pub mod history;
 pub mod job;
 pub mod metrics;
+pub mod scheduler;
 pub mod store;
 pub mod trigger;
 

@@ -5,6 +5,7 @@ mod function;
 mod http;
 mod monitor;
 mod shell;
+mod tail;
 
 use std::collections::BTreeMap;
 

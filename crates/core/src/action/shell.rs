@@ -1,9 +1,465 @@
-//! Shell command actions. (Being written: see the actions helper.)
+//! Shell command actions: one child process in its own process group, output tails captured.
 
+use std::io;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::tail::TailBuffer;
 use super::{ActionContext, ActionOutput, ShellAction};
+
+/// How long a cancelled command's process group has between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How often the process group is checked while it has its grace.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
+/// How long to keep reading output after the shell has ended; a background process that
+/// inherited stdout may hold the pipe open forever.
+const PIPE_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs the command; on cancel the process group gets SIGTERM, then SIGKILL.
 pub(super) async fn run(action: &ShellAction, ctx: &ActionContext) -> ActionOutput {
-    let _ = (action, ctx);
-    ActionOutput::failed("shell actions are not built yet")
+    run_with_grace(action, &ctx.cancel, KILL_GRACE).await
+}
+
+/// [`run`] with the SIGTERM-to-SIGKILL grace as a parameter.
+async fn run_with_grace(
+    action: &ShellAction,
+    cancel: &CancellationToken,
+    grace: Duration,
+) -> ActionOutput {
+    if cancel.is_cancelled() {
+        return ActionOutput::failed("cancelled");
+    }
+    if let Some(cwd) = &action.cwd {
+        match std::fs::metadata(cwd) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return ActionOutput::failed(format!("cannot start in '{cwd}': not a directory"))
+            }
+            Err(e) => {
+                return ActionOutput::failed(format!("cannot start in '{cwd}': {}", reason(&e)))
+            }
+        }
+    }
+
+    let mut command = Command::new(&action.shell);
+    command
+        .arg("-c")
+        .arg(&action.command)
+        .envs(&action.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &action.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return ActionOutput::failed(format!("cannot start '{}': {}", action.shell, reason(&e)))
+        }
+    };
+    // With `process_group(0)` the child leads a new group whose id is its pid.
+    let group = child.id().map(|pid| pid as libc::pid_t);
+    let mut guard = GroupGuard(group);
+    tracing::debug!(shell = %action.shell, pgid = ?group, "started shell command");
+
+    let stdout = TailBuffer::new(action.output_cap_bytes);
+    let stderr = TailBuffer::new(action.output_cap_bytes);
+    let (stdout, stdout_reader) = capture(child.stdout.take(), stdout);
+    let (stderr, stderr_reader) = capture(child.stderr.take(), stderr);
+
+    let (status, cancelled) = tokio::select! {
+        status = child.wait() => (status, false),
+        _ = cancel.cancelled() => (stop_group(&mut child, group, grace).await, true),
+    };
+    guard.0 = None;
+
+    let drain = async {
+        let _ = stdout_reader.await;
+        let _ = stderr_reader.await;
+    };
+    let drained = tokio::select! {
+        _ = drain => true,
+        _ = tokio::time::sleep(PIPE_DRAIN_LIMIT) => false,
+        _ = cancel.cancelled(), if !cancelled => false,
+    };
+    if !drained {
+        tracing::debug!(pgid = ?group, "output still open after the shell ended; capture stopped");
+    }
+
+    let text =
+        |buf: &Arc<Mutex<TailBuffer>>| buf.lock().unwrap_or_else(|e| e.into_inner()).to_text();
+    let mut output = ActionOutput {
+        stdout: text(&stdout),
+        stderr: text(&stderr),
+        ..Default::default()
+    };
+    match status {
+        Ok(status) => {
+            output.exit_code = status.code();
+            if cancelled {
+                output.error = Some("cancelled".to_string());
+            } else if status.success() {
+                output.success = true;
+            } else {
+                output.error = Some(describe_failure(status));
+            }
+        }
+        Err(e) => {
+            output.error = Some(if cancelled {
+                "cancelled".to_string()
+            } else {
+                format!("cannot wait for '{}': {}", action.shell, reason(&e))
+            });
+        }
+    }
+    output
+}
+
+/// Reads `pipe` to its end into a shared tail buffer, in a task of its own.
+fn capture(
+    pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
+    buf: TailBuffer,
+) -> (Arc<Mutex<TailBuffer>>, JoinHandle<()>) {
+    let buf = Arc::new(Mutex::new(buf));
+    let shared = buf.clone();
+    let reader = tokio::spawn(async move {
+        let Some(mut pipe) = pipe else { return };
+        let mut chunk = vec![0u8; 8 * 1024];
+        loop {
+            match pipe.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => shared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(&chunk[..n]),
+            }
+        }
+    });
+    (buf, reader)
+}
+
+/// SIGTERMs the group, gives it `grace` to end, SIGKILLs what is left, and reaps the shell.
+async fn stop_group(
+    child: &mut Child,
+    group: Option<libc::pid_t>,
+    grace: Duration,
+) -> io::Result<ExitStatus> {
+    let Some(pgid) = group else {
+        // The child was already reaped: nothing left to signal.
+        return child.wait().await;
+    };
+    tracing::debug!(pgid, "cancelled: sending SIGTERM to the process group");
+    signal_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    loop {
+        // Reap the shell as soon as it ends, so it does not count as a live group member.
+        let _ = child.try_wait();
+        if !group_has_live_members(pgid) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            tracing::debug!(pgid, "grace over: sending SIGKILL to the process group");
+            signal_group(pgid, libc::SIGKILL);
+            break;
+        }
+        tokio::time::sleep(GROUP_POLL).await;
+    }
+    child.wait().await
+}
+
+/// Sends `signal` to every process in group `pgid`.
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: killpg only sends a signal; a group that no longer exists gives ESRCH.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// Whether any process of group `pgid` is still running (zombies do not count).
+fn group_has_live_members(pgid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the group exists and may be signalled.
+    if unsafe { libc::killpg(pgid, 0) } != 0 {
+        return false;
+    }
+    live_members_per_proc(pgid).unwrap_or(true)
+}
+
+/// On Linux, looks through /proc for a non-zombie member of `pgid`; elsewhere `None` (unknown).
+///
+/// Needed because orphaned zombies linger where PID 1 does not reap them (some containers),
+/// and `killpg(pgid, 0)` still succeeds for them.
+fn live_members_per_proc(pgid: libc::pid_t) -> Option<bool> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let entries = std::fs::read_dir("/proc").ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Format: "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<libc::pid_t>().ok());
+        if pgrp == Some(pgid) && !matches!(state, Some("Z") | Some("X")) {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// `exited with status N`, or `killed by signal N`.
+fn describe_failure(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => format!("ended abnormally ({status})"),
+    }
+}
+
+/// An I/O error's message without the trailing `(os error N)`.
+fn reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// SIGKILLs the process group if the run is dropped before the shell ended.
+struct GroupGuard(Option<libc::pid_t>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn shell(command: &str) -> ShellAction {
+        ShellAction {
+            command: command.to_string(),
+            shell: "sh".to_string(),
+            cwd: None,
+            env: BTreeMap::new(),
+            output_cap_bytes: 64 * 1024,
+        }
+    }
+
+    async fn run_plain(action: &ShellAction) -> ActionOutput {
+        run(action, &ActionContext::default()).await
+    }
+
+    /// Whether `pid` exists and is not a zombie.
+    fn is_running(pid: libc::pid_t) -> bool {
+        // SAFETY: signal 0 only checks existence.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            return false;
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                let state = stat[stat.rfind(')').unwrap() + 1..]
+                    .split_whitespace()
+                    .next();
+                !matches!(state, Some("Z") | Some("X"))
+            }
+            Err(_) => cfg!(not(target_os = "linux")),
+        }
+    }
+
+    /// Waits (on real child processes) until `path` holds a pid.
+    async fn read_pid(path: &std::path::Path) -> libc::pid_t {
+        for _ in 0..500 {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                if let Ok(pid) = text.trim().parse() {
+                    return pid;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{} never held a pid", path.display());
+    }
+
+    #[tokio::test]
+    async fn captures_stdout_stderr_and_success() {
+        let out = run_plain(&shell("echo out; echo err >&2")).await;
+        assert!(out.success, "{out:?}");
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.error, None);
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.stderr, "err\n");
+    }
+
+    #[tokio::test]
+    async fn a_nonzero_exit_is_a_failure_with_its_status() {
+        let out = run_plain(&shell("echo partial; exit 3")).await;
+        assert!(!out.success);
+        assert_eq!(out.exit_code, Some(3));
+        assert_eq!(out.error.as_deref(), Some("exited with status 3"));
+        assert_eq!(out.stdout, "partial\n");
+    }
+
+    #[tokio::test]
+    async fn a_signal_death_is_reported_as_such() {
+        let out = run_plain(&shell("kill -9 $$")).await;
+        assert!(!out.success);
+        assert_eq!(out.exit_code, None);
+        assert_eq!(out.error.as_deref(), Some("killed by signal 9"));
+    }
+
+    #[tokio::test]
+    async fn env_and_cwd_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut action = shell("echo \"$KAIROS_GREETING\"; pwd");
+        action
+            .env
+            .insert("KAIROS_GREETING".into(), "hello there".into());
+        action.cwd = Some(dir.path().to_str().unwrap().to_string());
+        let out = run_plain(&action).await;
+        assert!(out.success, "{out:?}");
+        let canonical = dir.path().canonicalize().unwrap();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines[0], "hello there");
+        assert_eq!(
+            std::path::Path::new(lines[1]).canonicalize().unwrap(),
+            canonical
+        );
+    }
+
+    #[tokio::test]
+    async fn stdin_is_closed() {
+        let out = run_plain(&shell("cat")).await;
+        assert!(out.success, "{out:?}");
+        assert_eq!(out.stdout, "");
+    }
+
+    #[tokio::test]
+    async fn output_over_the_cap_keeps_the_tail_and_says_what_was_cut() {
+        let mut action =
+            shell("head -c 200000 /dev/zero | tr '\\0' a; printf END; head -c 5000 /dev/zero >&2");
+        action.output_cap_bytes = 1000;
+        let out = run_plain(&action).await;
+        assert!(out.success, "{out:?}");
+        let kept = format!("{}END", "a".repeat(997));
+        assert_eq!(out.stdout, format!("[… 199003 bytes cut …]\n{kept}"));
+        assert_eq!(
+            out.stderr,
+            format!("[… 4000 bytes cut …]\n{}", "\0".repeat(1000))
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_output_is_lossy() {
+        let out = run_plain(&shell("printf 'a\\377b'")).await;
+        assert!(out.success, "{out:?}");
+        assert_eq!(out.stdout, "a\u{fffd}b");
+    }
+
+    #[tokio::test]
+    async fn an_unspawnable_shell_names_the_problem() {
+        let mut action = shell("true");
+        action.shell = "nosuchshell-kairos".to_string();
+        let out = run_plain(&action).await;
+        assert!(!out.success);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("cannot start 'nosuchshell-kairos': No such file or directory")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_cwd_names_the_directory() {
+        let mut action = shell("true");
+        action.cwd = Some("/no/such/kairos/dir".to_string());
+        let out = run_plain(&action).await;
+        assert!(!out.success);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("cannot start in '/no/such/kairos/dir': No such file or directory")
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let action = shell(&format!(
+            "echo started; sleep 30 & echo $! > '{}'; wait",
+            pidfile.display()
+        ));
+        let cancel = CancellationToken::new();
+        let task = {
+            let cancel = cancel.clone();
+            tokio::spawn(async move { run_with_grace(&action, &cancel, KILL_GRACE).await })
+        };
+        let grandchild = read_pid(&pidfile).await;
+        assert!(is_running(grandchild));
+        cancel.cancel();
+        let out = task.await.unwrap();
+        assert!(!out.success);
+        assert_eq!(out.error.as_deref(), Some("cancelled"));
+        assert_eq!(out.stdout, "started\n");
+        assert!(!is_running(grandchild), "grandchild {grandchild} survived");
+    }
+
+    #[tokio::test]
+    async fn a_process_ignoring_sigterm_is_killed_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let action = shell(&format!(
+            "trap '' TERM; echo $$ > '{}'; while :; do sleep 0.05; done",
+            pidfile.display()
+        ));
+        let cancel = CancellationToken::new();
+        let grace = Duration::from_millis(300);
+        let task = {
+            let cancel = cancel.clone();
+            tokio::spawn(async move { run_with_grace(&action, &cancel, grace).await })
+        };
+        let pid = read_pid(&pidfile).await;
+        let started = std::time::Instant::now();
+        cancel.cancel();
+        let out = task.await.unwrap();
+        assert!(started.elapsed() >= grace, "SIGKILL came before the grace");
+        assert_eq!(out.error.as_deref(), Some("cancelled"));
+        assert!(!out.success);
+        assert!(!is_running(pid), "shell {pid} survived");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_token_does_not_start_anything() {
+        let ctx = ActionContext::default();
+        ctx.cancel.cancel();
+        let out = run(&shell("echo never"), &ctx).await;
+        assert_eq!(out.error.as_deref(), Some("cancelled"));
+        assert_eq!(out.stdout, "");
+    }
 }

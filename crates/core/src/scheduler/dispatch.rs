@@ -1,0 +1,234 @@
+//! The run loop: sleep until the earliest due fire time or a change, then dispatch what is due.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::plan::plan;
+use super::{lock, SchedulerInner as Inner};
+use crate::events::{Event, RunRef};
+use crate::executor::{self, Submission};
+use crate::history::{RunRecord, RunState};
+use crate::job::{EffectiveOptions, Job};
+
+/// The longest the loop sleeps without re-reading the wall clock, so a clock change or a
+/// suspend is noticed within this time even when nothing is due sooner.
+const MAX_SLEEP: Duration = Duration::seconds(30);
+/// A wall-clock move this much beyond elapsed time counts as a clock jump.
+const JUMP_THRESHOLD: Duration = Duration::seconds(2);
+
+/// Runs until the scheduler stops.
+pub(super) async fn run_loop(inner: Arc<Inner>) {
+    let mut last_wall = inner.clock.now();
+    let mut last_mono = tokio::time::Instant::now();
+    loop {
+        let now = inner.clock.now();
+        let mono = tokio::time::Instant::now();
+        let elapsed = Duration::from_std(mono - last_mono).unwrap_or(Duration::zero());
+        let drift = (now - last_wall) - elapsed;
+        if drift.abs() > JUMP_THRESHOLD {
+            tracing::warn!(
+                "wall clock moved {} ms beyond elapsed time",
+                drift.num_milliseconds()
+            );
+            inner.bus.emit(
+                now,
+                Event::ClockJumped {
+                    by_ms: drift.num_milliseconds(),
+                },
+            );
+        }
+        (last_wall, last_mono) = (now, mono);
+
+        let next_due = dispatch_due(&inner, now);
+        let sleep = next_due
+            .map_or(MAX_SLEEP, |due| (due - now).min(MAX_SLEEP))
+            .to_std()
+            .unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = inner.wake.notified() => {}
+            _ = inner.stop.cancelled() => return,
+        }
+    }
+}
+
+/// Everything one pass over the due-set decided, applied after the state lock is released.
+#[derive(Default)]
+struct Batch {
+    next_runs: Vec<(String, Option<DateTime<Utc>>)>,
+    records: Vec<RunRecord>,
+    events: Vec<Event>,
+    submissions: Vec<Submission>,
+}
+
+/// Dispatches every due fire time; returns when the earliest remaining one is due.
+fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let defaults = inner.defaults();
+    let mut batch = Batch::default();
+    let next_due = {
+        let mut state = lock(&inner.state);
+        if state.paused {
+            return None;
+        }
+        while let Some((_, id)) = state.queue.first().cloned().filter(|(d, _)| *d <= now) {
+            state.queue.pop_first();
+            let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
+            let Some((_, fire)) = slot.due.take() else {
+                continue;
+            };
+            let job = match &slot.job {
+                Some(job) => job.clone(),
+                None => match inner.store.get_job(&id) {
+                    Ok(Some(job)) => {
+                        let job = Arc::new(job);
+                        slot.job = Some(job.clone());
+                        job
+                    }
+                    Ok(None) => {
+                        state.slots.remove(&id);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot load job '{id}': {e}; retrying in a minute");
+                        slot.due = Some((now + Duration::minutes(1), fire));
+                        state.queue.insert((now + Duration::minutes(1), id));
+                        continue;
+                    }
+                },
+            };
+            let options = job.options.resolve(&defaults);
+            let plan = plan(
+                &job.trigger,
+                fire,
+                now,
+                options.coalesce,
+                options.misfire_grace_time,
+            );
+            for missed in plan.missed {
+                let run = final_record(inner, &job, missed, RunState::Missed, now);
+                batch.events.push(Event::RunMissed(RunRef::of(&run)));
+                batch.records.push(run);
+            }
+            for fire in plan.run {
+                if slot.active >= options.max_instances {
+                    let mut run = final_record(inner, &job, fire, RunState::Skipped, now);
+                    run.error = Some(format!(
+                        "{} run(s) already active (max instances {})",
+                        slot.active, options.max_instances
+                    ));
+                    batch.events.push(Event::RunSkipped(RunRef::of(&run)));
+                    batch.records.push(run);
+                } else {
+                    slot.active += 1;
+                    batch
+                        .submissions
+                        .push(submission(inner, &job, fire, options.clone()));
+                }
+            }
+            let due = plan.next.map(|t| inner.due(&job, t));
+            batch.next_runs.push((job.id.clone(), plan.next));
+            state.enqueue(&id, due);
+        }
+        state.queue.first().map(|(d, _)| *d)
+    };
+    apply(inner, batch, now);
+    next_due
+}
+
+/// A run record that is final from the start (missed or skipped).
+fn final_record(
+    inner: &Inner,
+    job: &Job,
+    fire: DateTime<Utc>,
+    state: RunState,
+    now: DateTime<Utc>,
+) -> RunRecord {
+    let mut run = RunRecord::new(inner.store.next_run_id(), &job.id, fire, state);
+    run.finished = Some(now);
+    run
+}
+
+fn submission(
+    inner: &Inner,
+    job: &Arc<Job>,
+    fire: DateTime<Utc>,
+    options: EffectiveOptions,
+) -> Submission {
+    Submission {
+        run: RunRecord::new(
+            inner.store.next_run_id(),
+            &job.id,
+            fire,
+            RunState::Submitted,
+        ),
+        job: job.clone(),
+        options,
+    }
+}
+
+/// Records, announces and starts what a dispatch pass decided.
+fn apply(inner: &Arc<Inner>, mut batch: Batch, now: DateTime<Utc>) {
+    for s in &batch.submissions {
+        batch.records.push(s.run.clone());
+        batch.events.push(Event::RunSubmitted(RunRef::of(&s.run)));
+    }
+    if !batch.next_runs.is_empty() {
+        inner.store.set_next_runs(batch.next_runs);
+    }
+    if !batch.records.is_empty() {
+        inner.store.record_runs(batch.records);
+    }
+    for event in batch.events {
+        inner.bus.emit(now, event);
+    }
+    for s in batch.submissions {
+        executor::spawn(inner, s);
+    }
+}
+
+/// Submits a run of `job` for `now` outside its schedule; `None` when max instances are active.
+pub(super) fn submit_now(inner: &Arc<Inner>, job: Arc<Job>, now: DateTime<Utc>) -> Option<i64> {
+    let options = job.options.resolve(&inner.defaults());
+    {
+        let mut state = lock(&inner.state);
+        let slot = state.slots.get_mut(job.id.as_str())?;
+        if slot.active >= options.max_instances {
+            return None;
+        }
+        slot.active += 1;
+    }
+    let s = submission(inner, &job, now, options);
+    let id = s.run.id;
+    apply(
+        inner,
+        Batch {
+            submissions: vec![s],
+            ..Default::default()
+        },
+        now,
+    );
+    Some(id)
+}
+
+impl Inner {
+    /// Called by a run's task when it ends: frees its instance and prunes history now and then.
+    pub(crate) fn run_finished(&self, job: &Job, now: DateTime<Utc>) {
+        let finished = {
+            let mut state = lock(&self.state);
+            let Some(slot) = state.slots.get_mut(job.id.as_str()) else {
+                return;
+            };
+            slot.active = slot.active.saturating_sub(1);
+            slot.finished += 1;
+            slot.finished
+        };
+        if finished % PRUNE_EVERY == 1 {
+            let retention = job.options.resolve(&self.defaults()).retention;
+            self.store.prune_runs(&job.id, retention, now);
+        }
+    }
+}
+
+/// A job's history is pruned on its first finished run and every this many after.
+const PRUNE_EVERY: u32 = 100;

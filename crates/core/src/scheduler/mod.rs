@@ -1,0 +1,548 @@
+//! The scheduler: keeps every job's next fire time in a due-set, wakes exactly when the
+//! earliest is due (or when something changes), applies the misfire and coalesce policy, and
+//! hands runs to the executor pools.
+
+mod clock;
+mod dispatch;
+mod plan;
+mod stats;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{rngs::StdRng, SeedableRng};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::action::{ActionContext, FunctionRegistry};
+use crate::events::{Event, EventBus, RunRef};
+use crate::executor::Pools;
+use crate::job::{Job, Settings};
+use crate::store::{JobStore, StoreError};
+use crate::trigger::{jittered, Trigger};
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use stats::{SchedulerStats, StatsSnapshot};
+
+/// Why a scheduler call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// A field of the request is invalid; the message says how to fix it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field's JSON name.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No job has this id.
+    #[error("no job with id '{0}'")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for SchedulerError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => SchedulerError::NotFound(id),
+            StoreError::Duplicate(id) => SchedulerError::Invalid {
+                field: "id".into(),
+                message: format!("a job with id '{id}' already exists"),
+            },
+            e => SchedulerError::Store(e),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> SchedulerError {
+    SchedulerError::Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// What the scheduler is doing, for status displays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Status {
+    /// The run loop is running.
+    pub running: bool,
+    /// All jobs are paused.
+    pub paused: bool,
+    /// Jobs known.
+    pub jobs: usize,
+    /// Runs submitted or running now.
+    pub active_runs: u64,
+    /// The earliest next fire time of any unpaused job.
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// A job's place in the run loop.
+#[derive(Debug, Default)]
+struct Slot {
+    /// When it is due (jitter applied) and the fire time that stands for.
+    due: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The definition, once loaded.
+    job: Option<Arc<Job>>,
+    paused: bool,
+    /// Runs submitted and not yet finished.
+    active: u32,
+    /// Runs finished since the scheduler started.
+    finished: u32,
+}
+
+/// The due-set and per-job slots, under one lock.
+#[derive(Default)]
+struct State {
+    slots: HashMap<Arc<str>, Slot>,
+    queue: BTreeSet<(DateTime<Utc>, Arc<str>)>,
+    paused: bool,
+    running: bool,
+}
+
+impl State {
+    fn unqueue(&mut self, id: &Arc<str>) {
+        if let Some(due) = self.slots.get_mut(id).and_then(|s| s.due.take()) {
+            self.queue.remove(&(due.0, id.clone()));
+        }
+    }
+
+    fn enqueue(&mut self, id: &Arc<str>, due: Option<(DateTime<Utc>, DateTime<Utc>)>) {
+        self.unqueue(id);
+        let Some(slot) = self.slots.get_mut(id) else {
+            return;
+        };
+        if let Some(d) = due.filter(|_| !slot.paused) {
+            slot.due = Some(d);
+            self.queue.insert((d.0, id.clone()));
+        }
+    }
+}
+
+/// The scheduler's shared state (crate-internal; runs hold it while they execute).
+pub(crate) struct SchedulerInner {
+    pub(crate) store: Arc<dyn JobStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) bus: EventBus,
+    settings: RwLock<Settings>,
+    state: Mutex<State>,
+    wake: Notify,
+    pub(crate) context: ActionContext,
+    pub(crate) pools: Pools,
+    pub(crate) tasks: TaskTracker,
+    /// Stops the run loop.
+    stop: CancellationToken,
+    /// Parent of every run's cancel token: cancelling it stops all runs.
+    pub(crate) cancel_runs: CancellationToken,
+    rng: Mutex<StdRng>,
+    pub(crate) stats: SchedulerStats,
+}
+
+/// The scheduler handle; clones share one scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<SchedulerInner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh random job id.
+fn new_job_id() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+impl Scheduler {
+    /// A stopped scheduler over `store`, reading time from the system clock.
+    pub fn new(store: Arc<dyn JobStore>) -> Self {
+        Scheduler::with_clock(store, Arc::new(SystemClock))
+    }
+
+    /// A stopped scheduler over `store`, reading time from `clock`.
+    pub fn with_clock(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
+        let settings = store.load_settings().ok().flatten().unwrap_or_default();
+        let pools = Pools::new(&settings.pools);
+        Scheduler {
+            inner: Arc::new(SchedulerInner {
+                store,
+                clock,
+                bus: EventBus::default(),
+                settings: RwLock::new(settings),
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+                context: ActionContext::default(),
+                pools,
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
+                cancel_runs: CancellationToken::new(),
+                rng: Mutex::new(StdRng::from_entropy()),
+                stats: SchedulerStats::default(),
+            }),
+        }
+    }
+
+    /// The event bus: subscribe to hear what the scheduler does.
+    pub fn events(&self) -> &EventBus {
+        &self.inner.bus
+    }
+
+    /// Where in-process functions are registered for `function` actions.
+    pub fn functions(&self) -> &FunctionRegistry {
+        &self.inner.context.functions
+    }
+
+    /// The store behind the scheduler (for history and metric queries).
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
+    }
+
+    /// Start and lateness counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Settings {
+        self.inner
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Validates, saves and applies new settings (pool sizes take effect for new runs).
+    pub fn update_settings(&self, settings: Settings) -> Result<(), SchedulerError> {
+        if !settings.pools.contains_key(crate::job::DEFAULT_POOL) {
+            return Err(invalid("pools", "the 'default' pool must exist"));
+        }
+        if let Some((name, _)) = settings.pools.iter().find(|(_, size)| **size == 0) {
+            return Err(invalid(&format!("pools.{name}"), "size must be at least 1"));
+        }
+        if settings.defaults.max_instances == 0 {
+            return Err(invalid("defaults.max_instances", "must be at least 1"));
+        }
+        self.inner.store.save_settings(&settings)?;
+        self.inner.pools.resize(&settings.pools);
+        *self
+            .inner
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = settings;
+        Ok(())
+    }
+
+    /// Loads the schedule, marks runs a dead process left behind as abandoned, and starts
+    /// the run loop; overdue fire times then go through the misfire policy.
+    pub fn start(&self) -> Result<(), SchedulerError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        for run in inner.store.abandon_unfinished(now)? {
+            inner.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
+        }
+        let schedule = inner.store.schedule()?;
+        {
+            let mut state = lock(&inner.state);
+            if state.running {
+                return Ok(());
+            }
+            state.running = true;
+            state.slots.reserve(schedule.len());
+            for entry in schedule {
+                let id: Arc<str> = entry.id.into();
+                let due = entry.next_run.map(|t| (t, t));
+                state.slots.insert(
+                    id.clone(),
+                    Slot {
+                        paused: entry.paused,
+                        ..Default::default()
+                    },
+                );
+                state.enqueue(&id, due);
+            }
+        }
+        inner.bus.emit(now, Event::SchedulerStarted);
+        let loop_inner = inner.clone();
+        inner.tasks.spawn(dispatch::run_loop(loop_inner));
+        Ok(())
+    }
+
+    /// Stops the loop; lets running jobs finish for up to `grace`, then cancels the rest
+    /// (recorded as cancelled) and waits for them to stop.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        let inner = &self.inner;
+        inner.stop.cancel();
+        lock(&inner.state).running = false;
+        inner.tasks.close();
+        if tokio::time::timeout(grace, inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            inner.cancel_runs.cancel();
+            inner.tasks.wait().await;
+        }
+        if let Err(e) = inner.store.flush() {
+            tracing::error!("flushing the store at shutdown failed: {e}");
+        }
+        inner.bus.emit(inner.clock.now(), Event::SchedulerShutdown);
+    }
+
+    /// Stops firing any job until [`Scheduler::resume`].
+    pub fn pause(&self) {
+        lock(&self.inner.state).paused = true;
+        self.inner
+            .bus
+            .emit(self.inner.clock.now(), Event::SchedulerPaused);
+        self.inner.wake.notify_one();
+    }
+
+    /// Fires jobs again; fire times that fell due meanwhile go through the misfire policy.
+    pub fn resume(&self) {
+        lock(&self.inner.state).paused = false;
+        self.inner
+            .bus
+            .emit(self.inner.clock.now(), Event::SchedulerResumed);
+        self.inner.wake.notify_one();
+    }
+
+    /// Where the scheduler is.
+    pub fn status(&self) -> Status {
+        let state = lock(&self.inner.state);
+        Status {
+            running: state.running,
+            paused: state.paused,
+            jobs: state.slots.len(),
+            active_runs: state.slots.values().map(|s| s.active as u64).sum(),
+            next_run: state
+                .queue
+                .first()
+                .and_then(|(_, id)| state.slots[id].due.map(|d| d.1)),
+        }
+    }
+
+    fn check(&self, job: &Job) -> Result<(), SchedulerError> {
+        if job.name.trim().is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        if job.id.len() > 128 || job.id.chars().any(|c| c.is_control() || c == '/') {
+            return Err(invalid(
+                "id",
+                "use at most 128 characters, no '/' or control characters",
+            ));
+        }
+        job.action
+            .validate()
+            .map_err(|e| invalid(e.field, e.message))?;
+        if !self.settings().pools.contains_key(&job.pool) {
+            return Err(invalid(
+                "pool",
+                format!("no pool named '{}' (add it in settings)", job.pool),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first fire time of `trigger` at or after `now`.
+    fn first_fire(&self, trigger: &Trigger, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        trigger.next_after(now - Duration::milliseconds(1))
+    }
+
+    /// Adds a job (an empty id gets a generated one) and returns it with its next fire time.
+    pub fn add_job(&self, job: Job) -> Result<Job, SchedulerError> {
+        Ok(self.add_jobs(vec![job])?.remove(0))
+    }
+
+    /// Adds many jobs at once, all or none.
+    pub fn add_jobs(&self, mut jobs: Vec<Job>) -> Result<Vec<Job>, SchedulerError> {
+        let now = self.inner.clock.now();
+        for job in &mut jobs {
+            if job.id.is_empty() {
+                job.id = new_job_id();
+            }
+            self.check(job)?;
+            job.next_run = self.first_fire(&job.trigger, now);
+        }
+        self.inner.store.add_jobs(&jobs)?;
+        {
+            let mut state = lock(&self.inner.state);
+            for job in &jobs {
+                let id: Arc<str> = job.id.as_str().into();
+                let due = job.next_run.map(|t| self.inner.due(job, t));
+                state.slots.insert(
+                    id.clone(),
+                    Slot {
+                        paused: job.paused,
+                        job: Some(Arc::new(job.clone())),
+                        ..Default::default()
+                    },
+                );
+                state.enqueue(&id, due);
+            }
+        }
+        self.inner.wake.notify_one();
+        for job in &jobs {
+            self.inner.bus.emit(
+                now,
+                Event::JobAdded {
+                    job_id: job.id.clone(),
+                },
+            );
+        }
+        Ok(jobs)
+    }
+
+    /// One job, with its current next fire time.
+    pub fn get_job(&self, id: &str) -> Result<Job, SchedulerError> {
+        self.inner
+            .store
+            .get_job(id)?
+            .ok_or_else(|| SchedulerError::NotFound(id.to_string()))
+    }
+
+    /// Every job.
+    pub fn list_jobs(&self) -> Result<Vec<Job>, SchedulerError> {
+        Ok(self.inner.store.list_jobs()?)
+    }
+
+    /// Replaces a job's definition (matched by `job.id`). A changed trigger reschedules it
+    /// from now; otherwise it keeps its next fire time.
+    pub fn update_job(&self, mut job: Job) -> Result<Job, SchedulerError> {
+        let old = self.get_job(&job.id)?;
+        self.check(&job)?;
+        let now = self.inner.clock.now();
+        job.next_run = if job.trigger != old.trigger {
+            self.first_fire(&job.trigger, now)
+        } else {
+            old.next_run
+        };
+        if old.paused && !job.paused && job.trigger == old.trigger {
+            job.next_run = self.first_fire(&job.trigger, now);
+        }
+        self.save_and_requeue(job, now)
+    }
+
+    /// Gives a job a new trigger, scheduled from now.
+    pub fn reschedule_job(&self, id: &str, trigger: Trigger) -> Result<Job, SchedulerError> {
+        let job = Job {
+            trigger,
+            ..self.get_job(id)?
+        };
+        self.update_job(job)
+    }
+
+    /// Pauses one job: it keeps its schedule but does not fire.
+    pub fn pause_job(&self, id: &str) -> Result<Job, SchedulerError> {
+        let job = Job {
+            paused: true,
+            ..self.get_job(id)?
+        };
+        self.save_and_requeue(job, self.inner.clock.now())
+    }
+
+    /// Resumes one job: from now, or (`catch_up`) from its old next fire time, so fire times
+    /// missed while paused go through the misfire policy.
+    pub fn resume_job(&self, id: &str, catch_up: bool) -> Result<Job, SchedulerError> {
+        let now = self.inner.clock.now();
+        let mut job = Job {
+            paused: false,
+            ..self.get_job(id)?
+        };
+        if !catch_up {
+            job.next_run = self.first_fire(&job.trigger, now);
+        }
+        self.save_and_requeue(job, now)
+    }
+
+    fn save_and_requeue(&self, job: Job, now: DateTime<Utc>) -> Result<Job, SchedulerError> {
+        self.inner.store.update_job(&job)?;
+        {
+            let mut state = lock(&self.inner.state);
+            let id: Arc<str> = job.id.as_str().into();
+            let slot = state.slots.entry(id.clone()).or_default();
+            slot.paused = job.paused;
+            slot.job = Some(Arc::new(job.clone()));
+            let due = job.next_run.map(|t| self.inner.due(&job, t));
+            state.enqueue(&id, due);
+        }
+        self.inner.wake.notify_one();
+        self.inner.bus.emit(
+            now,
+            Event::JobModified {
+                job_id: job.id.clone(),
+            },
+        );
+        Ok(job)
+    }
+
+    /// Removes a job; its running runs finish, its history stays until retention drops it.
+    pub fn remove_job(&self, id: &str) -> Result<(), SchedulerError> {
+        if !self.inner.store.remove_job(id)? {
+            return Err(SchedulerError::NotFound(id.to_string()));
+        }
+        {
+            let mut state = lock(&self.inner.state);
+            let key: Arc<str> = id.into();
+            state.unqueue(&key);
+            state.slots.remove(&key);
+        }
+        self.inner.bus.emit(
+            self.inner.clock.now(),
+            Event::JobRemoved {
+                job_id: id.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Runs a job now, outside its schedule (still bound by max instances); returns the run id.
+    pub fn run_now(&self, id: &str) -> Result<i64, SchedulerError> {
+        let job = Arc::new(self.get_job(id)?);
+        let now = self.inner.clock.now();
+        dispatch::submit_now(&self.inner, job, now).ok_or_else(|| {
+            invalid(
+                "id",
+                format!("job '{id}' already has its maximum number of runs active"),
+            )
+        })
+    }
+}
+
+impl SchedulerInner {
+    /// When fire time `fire` of `job` is due (jitter applied, before the following fire),
+    /// paired with the fire time itself.
+    fn due(&self, job: &Job, fire: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let max = job.options.resolve(&self.defaults()).jitter;
+        if max <= Duration::zero() {
+            return (fire, fire);
+        }
+        let following = job.trigger.next_after(fire);
+        (jittered(fire, following, max, &mut *lock(&self.rng)), fire)
+    }
+
+    fn defaults(&self) -> crate::job::JobDefaults {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .defaults
+            .clone()
+    }
+}
+
+impl RunRef {
+    /// The reference to `run` that events carry.
+    pub fn of(run: &crate::history::RunRecord) -> Self {
+        RunRef {
+            run_id: run.id,
+            job_id: run.job_id.clone(),
+            scheduled: run.scheduled,
+            error: run.error.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,474 @@
+//! The run loop under tokio's paused clock: virtual time advances only when every task waits,
+//! so these tests check exact fire times without sleeping for wall time.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::*;
+use crate::action::{Action, FunctionAction};
+use crate::events::{Envelope, EventMask, Listener};
+use crate::history::{RunQuery, RunRecord, RunState};
+use crate::job::{Coalesce, JobOptions, Retries};
+use crate::store::{JobStore, MemoryStore};
+
+const BASE: &str = "2026-01-01T00:00:00Z";
+
+fn base() -> DateTime<Utc> {
+    BASE.parse().unwrap()
+}
+
+struct Fixture {
+    scheduler: Scheduler,
+    clock: Arc<TestClock>,
+    store: Arc<MemoryStore>,
+    events: Listener,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(TestClock::new(base()));
+    let scheduler = Scheduler::with_clock(store.clone(), clock.clone());
+    scheduler
+        .functions()
+        .register("ok", || async { Ok("done".to_string()) });
+    scheduler
+        .functions()
+        .register("fail", || async { Err("boom".to_string()) });
+    scheduler.functions().register("slow", || async {
+        tokio::time::sleep(StdDuration::from_secs(10)).await;
+        Ok(String::new())
+    });
+    let events = scheduler.events().subscribe(EventMask::ALL);
+    scheduler.start().unwrap();
+    Fixture {
+        scheduler,
+        clock,
+        store,
+        events,
+    }
+}
+
+fn job(id: &str, trigger: serde_json::Value, function: &str) -> Job {
+    Job {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        tags: vec![],
+        trigger: serde_json::from_value(trigger).unwrap(),
+        action: Action::Function(FunctionAction {
+            name: function.into(),
+        }),
+        options: JobOptions::default(),
+        paused: false,
+        pool: "default".into(),
+        next_run: None,
+    }
+}
+
+fn every(seconds: u32) -> serde_json::Value {
+    json!({"type": "interval", "seconds": seconds, "start": BASE})
+}
+
+/// Lets virtual time pass (instantly, with the clock paused).
+async fn advance(seconds: f64) {
+    tokio::time::sleep(StdDuration::from_secs_f64(seconds)).await;
+}
+
+fn runs(store: &MemoryStore, job_id: &str) -> Vec<RunRecord> {
+    store.flush().unwrap();
+    let mut runs = store
+        .runs(&RunQuery {
+            job_id: Some(job_id.into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+    runs.reverse();
+    runs
+}
+
+fn states(runs: &[RunRecord]) -> Vec<RunState> {
+    runs.iter().map(|r| r.state).collect()
+}
+
+/// Collects every event received so far.
+fn drain(events: &mut Listener) -> Vec<Envelope> {
+    std::iter::from_fn(|| events.try_recv()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn interval_job_fires_exactly_on_time() {
+    let mut f = fixture();
+    f.scheduler.add_job(job("tick", every(10), "ok")).unwrap();
+    advance(35.0).await;
+    let runs = runs(&f.store, "tick");
+    let scheduled: Vec<_> = runs
+        .iter()
+        .map(|r| (r.scheduled - base()).num_seconds())
+        .collect();
+    assert_eq!(scheduled, [0, 10, 20, 30]);
+    assert!(runs
+        .iter()
+        .all(|r| r.state == RunState::Succeeded && r.stdout == "done"));
+    assert!(
+        runs.iter().all(|r| r.started == Some(r.scheduled)),
+        "{runs:?}"
+    );
+    assert_eq!(
+        f.scheduler.get_job("tick").unwrap().next_run,
+        Some(base() + Duration::seconds(40))
+    );
+    let names: Vec<_> = drain(&mut f.events)
+        .iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert_eq!(
+        &names[..5],
+        [
+            "scheduler_started",
+            "job_added",
+            "run_submitted",
+            "run_started",
+            "run_succeeded"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn adding_a_job_wakes_a_sleeping_loop() {
+    let f = fixture();
+    advance(3.0).await;
+    let at = base() + Duration::seconds(5);
+    f.scheduler
+        .add_job(job("once", json!({"type": "date", "at": at}), "ok"))
+        .unwrap();
+    advance(10.0).await;
+    let runs = runs(&f.store, "once");
+    assert_eq!(states(&runs), [RunState::Succeeded]);
+    assert_eq!(runs[0].started, Some(at));
+    assert_eq!(f.scheduler.get_job("once").unwrap().next_run, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_instances_skips_and_says_so() {
+    let mut f = fixture();
+    let gate = Arc::new(Semaphore::new(0));
+    let g = gate.clone();
+    f.scheduler.functions().register("blocked", move || {
+        let g = g.clone();
+        async move {
+            let _ = g.acquire().await;
+            Ok(String::new())
+        }
+    });
+    f.scheduler
+        .add_job(job("busy", every(1), "blocked"))
+        .unwrap();
+    advance(2.5).await;
+    let runs = runs(&f.store, "busy");
+    assert_eq!(
+        states(&runs),
+        [RunState::Running, RunState::Skipped, RunState::Skipped]
+    );
+    assert!(runs[1]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("max instances 1"));
+    assert!(drain(&mut f.events)
+        .iter()
+        .any(|e| matches!(e.event, Event::RunSkipped(_))));
+    gate.add_permits(10);
+    advance(1.0).await;
+    assert_eq!(states(&runs_of(&f, "busy")[..1]), [RunState::Succeeded]);
+}
+
+fn runs_of(f: &Fixture, id: &str) -> Vec<RunRecord> {
+    runs(&f.store, id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn overdue_fires_follow_coalesce_and_misfire_grace() {
+    let f = fixture();
+    let mut latest = job("latest", every(60), "ok");
+    latest.options.coalesce = Some(Coalesce::Latest);
+    let mut all = job("all", every(60), "ok");
+    all.options.coalesce = Some(Coalesce::All);
+    all.options.misfire_grace_time_s = Some(150);
+    all.options.max_instances = Some(3);
+    let mut strict = job("strict", every(60), "ok");
+    strict.options.misfire_grace_time_s = Some(10);
+    f.scheduler.add_jobs(vec![latest, all, strict]).unwrap();
+    advance(1.0).await;
+    f.scheduler.pause();
+    advance(600.0).await; // fire times 60 … 600 fall due while paused
+    f.scheduler.resume();
+    advance(0.5).await;
+    let latest = runs_of(&f, "latest");
+    assert_eq!(states(&latest), [RunState::Succeeded, RunState::Succeeded]);
+    assert_eq!(latest[1].scheduled, base() + Duration::seconds(600));
+    // 600.5 s: within 150 s are 480, 540 and 600; the other seven are missed.
+    let all = runs_of(&f, "all");
+    let missed = all.iter().filter(|r| r.state == RunState::Missed).count();
+    let ran: Vec<_> = all
+        .iter()
+        .filter(|r| r.state == RunState::Succeeded)
+        .map(|r| (r.scheduled - base()).num_seconds())
+        .collect();
+    assert_eq!((missed, ran), (7, vec![0, 480, 540, 600]));
+    // Latest overdue fire 600 is 0.5 s late: within 10 s, so it runs.
+    assert_eq!(
+        states(&runs_of(&f, "strict")),
+        [RunState::Succeeded, RunState::Succeeded]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clock_jump_is_reported_and_handled_as_downtime() {
+    let mut f = fixture();
+    let mut j = job("minutely", every(60), "ok");
+    j.options.misfire_grace_time_s = Some(30);
+    f.scheduler.add_job(j).unwrap();
+    advance(1.0).await;
+    f.clock.jump(Duration::hours(2) + Duration::seconds(5));
+    advance(80.0).await;
+    let events = drain(&mut f.events);
+    let jump = events.iter().find_map(|e| match e.event {
+        Event::ClockJumped { by_ms } => Some(by_ms),
+        _ => None,
+    });
+    assert!(jump.is_some_and(|ms| ms >= 2 * 3600 * 1000), "{jump:?}");
+    // The loop wakes within its bounded sleep (30 s), when the wall clock reads 2:00:35:
+    // the latest overdue fire (2:00) is 35 s late, beyond the 30 s grace, so it is missed
+    // instead of replaying two hours; the schedule goes on at 2:01.
+    let summary: Vec<_> = runs_of(&f, "minutely")
+        .iter()
+        .map(|r| ((r.scheduled - base()).num_minutes(), r.state))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, RunState::Succeeded),
+            (120, RunState::Missed),
+            (121, RunState::Succeeded)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_then_retries_with_backoff() {
+    let f = fixture();
+    let mut j = job("slowpoke", json!({"type": "date", "at": BASE}), "slow");
+    j.options.timeout_s = Some(1);
+    j.options.retries = Some(Retries {
+        count: 2,
+        backoff_s: 5.0,
+        factor: 2.0,
+    });
+    let added = base();
+    f.scheduler.add_job(j).unwrap();
+    advance(60.0).await;
+    let runs = runs_of(&f, "slowpoke");
+    assert_eq!(states(&runs), [RunState::TimedOut; 3]);
+    assert_eq!(
+        runs.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let starts: Vec<_> = runs
+        .iter()
+        .map(|r| (r.started.unwrap() - added).num_seconds())
+        .collect();
+    // 1 s run, 5 s backoff, 1 s run, 10 s backoff.
+    assert_eq!(starts, [0, 6, 17]);
+    assert_eq!(runs[0].error.as_deref(), Some("timed out after 1 s"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_are_recorded_and_announced() {
+    let f = fixture();
+    let mut problems = f.scheduler.events().subscribe(EventMask::PROBLEMS);
+    f.scheduler.add_job(job("bad", every(10), "fail")).unwrap();
+    f.scheduler
+        .add_job(job("ghost", every(10), "nobody-registered-this"))
+        .unwrap();
+    advance(1.0).await;
+    assert_eq!(runs_of(&f, "bad")[0].error.as_deref(), Some("boom"));
+    assert!(runs_of(&f, "ghost")[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("no function is registered"));
+    let failed: Vec<_> = drain(&mut problems)
+        .into_iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert_eq!(failed, ["run_failed", "run_failed"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_resume_remove_and_run_now() {
+    let f = fixture();
+    f.scheduler.add_job(job("j", every(10), "ok")).unwrap();
+    advance(1.0).await;
+    f.scheduler.pause_job("j").unwrap();
+    advance(30.0).await;
+    assert_eq!(runs_of(&f, "j").len(), 1);
+    // Resuming from now skips what fell due while paused.
+    let resumed = f.scheduler.resume_job("j", false).unwrap();
+    assert_eq!(resumed.next_run, Some(base() + Duration::seconds(40)));
+    advance(10.0).await;
+    assert_eq!(runs_of(&f, "j").len(), 2);
+    // Catching up runs the overdue fire time once (coalesce latest).
+    f.scheduler.pause_job("j").unwrap();
+    advance(25.0).await;
+    f.scheduler.resume_job("j", true).unwrap();
+    advance(0.1).await;
+    let runs = runs_of(&f, "j");
+    assert_eq!(runs.len(), 3);
+    // Paused at 41 s with 50 s next; at 66 s the overdue 50 and 60 coalesce into 60.
+    assert_eq!(runs[2].scheduled, base() + Duration::seconds(60));
+    let run_id = f.scheduler.run_now("j").unwrap();
+    advance(0.1).await;
+    assert_eq!(
+        f.store.run(run_id).unwrap().unwrap().state,
+        RunState::Succeeded
+    );
+    f.scheduler.remove_job("j").unwrap();
+    advance(60.0).await;
+    assert_eq!(runs_of(&f, "j").len(), 4);
+    assert!(matches!(
+        f.scheduler.get_job("j"),
+        Err(SchedulerError::NotFound(_))
+    ));
+    assert!(matches!(
+        f.scheduler.run_now("j"),
+        Err(SchedulerError::NotFound(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pools_bound_concurrency() {
+    let f = fixture();
+    let mut settings = f.scheduler.settings();
+    settings.pools.insert("narrow".into(), 2);
+    f.scheduler.update_settings(settings).unwrap();
+    let active = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let (a, p) = (active.clone(), peak.clone());
+    f.scheduler.functions().register("measure", move || {
+        let (a, p) = (a.clone(), p.clone());
+        async move {
+            let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(StdDuration::from_secs(1)).await;
+            a.fetch_sub(1, Ordering::SeqCst);
+            Ok(String::new())
+        }
+    });
+    for i in 0..5 {
+        let mut j = job(
+            &format!("w{i}"),
+            json!({"type": "date", "at": BASE}),
+            "measure",
+        );
+        j.pool = "narrow".into();
+        f.scheduler.add_job(j).unwrap();
+    }
+    advance(10.0).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+    let starts: Vec<i64> = (0..5)
+        .map(|i| (runs_of(&f, &format!("w{i}"))[0].started.unwrap() - base()).num_seconds())
+        .collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 0, 1, 1, 2]);
+    let mut j = job("nowhere", every(1), "ok");
+    j.pool = "missing".into();
+    let err = f.scheduler.add_job(j).unwrap_err().to_string();
+    assert_eq!(err, "pool: no pool named 'missing' (add it in settings)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_the_grace_then_cancels() {
+    let f = fixture();
+    f.scheduler
+        .add_job(job("long", json!({"type": "date", "at": BASE}), "slow"))
+        .unwrap();
+    advance(1.0).await;
+    f.scheduler.shutdown(StdDuration::from_secs(2)).await;
+    let runs = runs_of(&f, "long");
+    assert_eq!(states(&runs), [RunState::Cancelled]);
+    assert_eq!(runs[0].finished, Some(base() + Duration::seconds(3)));
+    assert!(!f.scheduler.status().running);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_marks_unfinished_runs_abandoned() {
+    let store = Arc::new(MemoryStore::new());
+    let mut left = RunRecord::new(store.next_run_id(), "j", base(), RunState::Running);
+    left.started = Some(base());
+    store.record_runs(vec![left.clone()]);
+    let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
+    let mut events = scheduler.events().subscribe(EventMask::RUNS);
+    scheduler.start().unwrap();
+    assert_eq!(
+        store.run(left.id).unwrap().unwrap().state,
+        RunState::Abandoned
+    );
+    assert!(matches!(
+        events.try_recv().unwrap().event,
+        Event::RunAbandoned(_)
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_delays_within_its_bound() {
+    let f = fixture();
+    let mut j = job("jittery", every(60), "ok");
+    j.options.jitter_s = Some(20);
+    f.scheduler.add_job(j).unwrap();
+    advance(600.0).await;
+    let runs = runs_of(&f, "jittery");
+    assert_eq!(runs.len(), 10);
+    let delays: Vec<_> = runs
+        .iter()
+        .map(|r| (r.started.unwrap() - r.scheduled).num_milliseconds())
+        .collect();
+    assert!(
+        delays.iter().all(|d| (0..=20_000).contains(d)),
+        "{delays:?}"
+    );
+    assert!(delays.iter().any(|d| *d > 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_jobs_are_refused_with_the_field() {
+    let f = fixture();
+    let mut j = job("x", every(1), "ok");
+    j.name = " ".into();
+    assert_eq!(
+        f.scheduler.add_job(j).unwrap_err().to_string(),
+        "name: must not be empty"
+    );
+    f.scheduler.add_job(job("dup", every(1), "ok")).unwrap();
+    assert_eq!(
+        f.scheduler
+            .add_job(job("dup", every(1), "ok"))
+            .unwrap_err()
+            .to_string(),
+        "id: a job with id 'dup' already exists"
+    );
+    let generated = f
+        .scheduler
+        .add_job(Job {
+            name: "anonymous".into(),
+            ..job("", every(1), "ok")
+        })
+        .unwrap();
+    assert_eq!(generated.id.len(), 16);
+}
