@@ -126,7 +126,7 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
                         .push(submission(inner, &job, fire, options.clone()));
                 }
             }
-            let due = plan.next.map(|t| inner.due(&job, t));
+            let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
             batch.next_runs.push((job.id.clone(), plan.next));
             state.enqueue(&id, due);
         }

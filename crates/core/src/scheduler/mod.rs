@@ -253,6 +253,9 @@ impl Scheduler {
             state.running = true;
             state.slots.reserve(schedule.len());
             for entry in schedule {
+                if state.slots.contains_key(entry.id.as_str()) {
+                    continue;
+                }
                 let id: Arc<str> = entry.id.into();
                 let due = entry.next_run.map(|t| (t, t));
                 state.slots.insert(
@@ -324,7 +327,7 @@ impl Scheduler {
         }
     }
 
-    fn check(&self, job: &Job) -> Result<(), SchedulerError> {
+    fn check(job: &Job, settings: &Settings) -> Result<(), SchedulerError> {
         if job.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
@@ -337,7 +340,7 @@ impl Scheduler {
         job.action
             .validate()
             .map_err(|e| invalid(e.field, e.message))?;
-        if !self.settings().pools.contains_key(&job.pool) {
+        if !settings.pools.contains_key(&job.pool) {
             return Err(invalid(
                 "pool",
                 format!("no pool named '{}' (add it in settings)", job.pool),
@@ -359,11 +362,12 @@ impl Scheduler {
     /// Adds many jobs at once, all or none.
     pub fn add_jobs(&self, mut jobs: Vec<Job>) -> Result<Vec<Job>, SchedulerError> {
         let now = self.inner.clock.now();
+        let settings = self.settings();
         for job in &mut jobs {
             if job.id.is_empty() {
                 job.id = new_job_id();
             }
-            self.check(job)?;
+            Self::check(job, &settings)?;
             job.next_run = self.first_fire(&job.trigger, now);
         }
         self.inner.store.add_jobs(&jobs)?;
@@ -371,12 +375,16 @@ impl Scheduler {
             let mut state = lock(&self.inner.state);
             for job in &jobs {
                 let id: Arc<str> = job.id.as_str().into();
-                let due = job.next_run.map(|t| self.inner.due(job, t));
+                let due = job.next_run.map(|t| {
+                    self.inner
+                        .due(job, job.options.resolve(&settings.defaults).jitter, t)
+                });
+                // The definition is loaded from the store at the first fire, so adding a
+                // million jobs does not keep a million definitions in memory.
                 state.slots.insert(
                     id.clone(),
                     Slot {
                         paused: job.paused,
-                        job: Some(Arc::new(job.clone())),
                         ..Default::default()
                     },
                 );
@@ -412,7 +420,7 @@ impl Scheduler {
     /// from now; otherwise it keeps its next fire time.
     pub fn update_job(&self, mut job: Job) -> Result<Job, SchedulerError> {
         let old = self.get_job(&job.id)?;
-        self.check(&job)?;
+        Self::check(&job, &self.settings())?;
         let now = self.inner.clock.now();
         job.next_run = if job.trigger != old.trigger {
             self.first_fire(&job.trigger, now)
@@ -465,7 +473,8 @@ impl Scheduler {
             let slot = state.slots.entry(id.clone()).or_default();
             slot.paused = job.paused;
             slot.job = Some(Arc::new(job.clone()));
-            let due = job.next_run.map(|t| self.inner.due(&job, t));
+            let jitter = job.options.resolve(&self.inner.defaults()).jitter;
+            let due = job.next_run.map(|t| self.inner.due(&job, jitter, t));
             state.enqueue(&id, due);
         }
         self.inner.wake.notify_one();
@@ -514,8 +523,7 @@ impl Scheduler {
 impl SchedulerInner {
     /// When fire time `fire` of `job` is due (jitter applied, before the following fire),
     /// paired with the fire time itself.
-    fn due(&self, job: &Job, fire: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let max = job.options.resolve(&self.defaults()).jitter;
+    fn due(&self, job: &Job, max: Duration, fire: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         if max <= Duration::zero() {
             return (fire, fire);
         }

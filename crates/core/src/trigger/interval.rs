@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::TriggerError;
 
-/// Fires every `weeks + days + hours + minutes + seconds` of elapsed time from `start`
+/// Fires every `weeks + days + hours + minutes + seconds + milliseconds` of elapsed time from `start`
 /// (the Unix epoch when absent, so "every 15 minutes" lands on :00, :15, …) until `end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "IntervalSpec", into = "IntervalSpec")]
 pub struct IntervalTrigger {
     spec: IntervalSpec,
-    period_s: i64,
+    period_ms: i64,
 }
 
 /// The JSON shape of an interval trigger.
@@ -34,6 +34,9 @@ pub struct IntervalSpec {
     /// Seconds in the period.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub seconds: u32,
+    /// Milliseconds in the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub milliseconds: u32,
     /// The first fire time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<DateTime<Utc>>,
@@ -54,18 +57,20 @@ impl TryFrom<IntervalSpec> for IntervalTrigger {
 
     fn try_from(spec: IntervalSpec) -> Result<Self, TriggerError> {
         super::check_bounds(spec.start, spec.end)?;
-        let period_s = spec.weeks as i64 * 604_800
+        let period_ms = (spec.weeks as i64 * 604_800
             + spec.days as i64 * 86_400
             + spec.hours as i64 * 3_600
             + spec.minutes as i64 * 60
-            + spec.seconds as i64;
-        if period_s == 0 {
+            + spec.seconds as i64)
+            * 1000
+            + spec.milliseconds as i64;
+        if period_ms == 0 {
             return Err(TriggerError::invalid(
                 "interval",
-                "the period is zero: set at least one of weeks, days, hours, minutes, seconds",
+                "the period is zero: set at least one of weeks, days, hours, minutes, seconds, milliseconds",
             ));
         }
-        Ok(IntervalTrigger { spec, period_s })
+        Ok(IntervalTrigger { spec, period_ms })
     }
 }
 
@@ -83,7 +88,7 @@ impl IntervalTrigger {
 
     /// The period as a duration.
     pub fn period(&self) -> Duration {
-        Duration::seconds(self.period_s)
+        Duration::milliseconds(self.period_ms)
     }
 
     /// The first fire time strictly after `after`.
@@ -93,7 +98,7 @@ impl IntervalTrigger {
             start
         } else {
             let elapsed_ms = (after - start).num_milliseconds();
-            let period_ms = self.period_s * 1000;
+            let period_ms = self.period_ms;
             start + Duration::milliseconds((elapsed_ms / period_ms + 1) * period_ms)
         };
         match self.spec.end {
