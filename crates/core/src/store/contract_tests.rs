@@ -1,1 +1,545 @@
+//! The behaviour every `JobStore` must have, run against each implementation.
 
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::{JobStore, MemoryStore, ScheduleEntry, StoreError};
+use crate::action::{Action, FunctionAction};
+use crate::history::{RunQuery, RunRecord, RunState};
+use crate::job::{Job, Retention, Settings};
+use crate::metrics::MetricSample;
+
+/// 2026-01-01T00:00:00Z plus `s` seconds.
+pub(super) fn t(s: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(s)
+}
+
+/// A job firing every 10 s, next at `t(0)`.
+pub(super) fn job(id: &str) -> Job {
+    Job {
+        id: id.to_string(),
+        name: format!("job {id}"),
+        description: String::new(),
+        tags: vec![],
+        trigger: serde_json::from_value(json!({"type": "interval", "seconds": 10})).unwrap(),
+        action: Action::Function(FunctionAction {
+            name: "noop".into(),
+        }),
+        options: Default::default(),
+        paused: false,
+        pool: "default".into(),
+        next_run: Some(t(0)),
+    }
+}
+
+/// A run of `job_id` for fire time `t(scheduled_s)`.
+fn run(id: i64, job_id: &str, scheduled_s: i64, state: RunState) -> RunRecord {
+    RunRecord::new(id, job_id, t(scheduled_s), state)
+}
+
+/// A finished run that took `ms` milliseconds.
+fn timed_run(id: i64, job_id: &str, ms: i64) -> RunRecord {
+    let mut r = run(id, job_id, id, RunState::Succeeded);
+    r.started = Some(t(id));
+    r.finished = Some(t(id) + Duration::milliseconds(ms));
+    r
+}
+
+fn ids(runs: &[RunRecord]) -> Vec<i64> {
+    runs.iter().map(|r| r.id).collect()
+}
+
+fn query() -> RunQuery {
+    RunQuery::default()
+}
+
+pub(super) fn add_get_list_update_remove(store: &dyn JobStore) {
+    assert_eq!(store.list_jobs().unwrap(), vec![]);
+    let (a, b, c) = (job("a"), job("b"), job("c"));
+    store.add_jobs(&[c.clone(), a.clone()]).unwrap();
+    store.add_jobs(std::slice::from_ref(&b)).unwrap();
+    assert_eq!(store.get_job("a").unwrap(), Some(a.clone()));
+    assert_eq!(store.get_job("zzz").unwrap(), None);
+    assert_eq!(
+        store.list_jobs().unwrap(),
+        vec![a.clone(), b.clone(), c.clone()]
+    );
+
+    let mut b2 = b.clone();
+    b2.name = "renamed".into();
+    b2.tags = vec!["x".into()];
+    b2.paused = true;
+    b2.next_run = None;
+    store.update_job(&b2).unwrap();
+    assert_eq!(store.get_job("b").unwrap(), Some(b2.clone()));
+    let schedule = store.schedule().unwrap();
+    let entry = schedule.iter().find(|e| e.id == "b").unwrap();
+    assert_eq!(
+        *entry,
+        ScheduleEntry {
+            id: "b".into(),
+            next_run: None,
+            paused: true
+        }
+    );
+
+    assert!(store.remove_job("a").unwrap());
+    assert!(!store.remove_job("a").unwrap());
+    assert_eq!(store.list_jobs().unwrap(), vec![b2, c]);
+}
+
+pub(super) fn duplicate_rejected_atomically(store: &dyn JobStore) {
+    store.add_jobs(&[job("a")]).unwrap();
+    let err = store.add_jobs(&[job("new"), job("a")]).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(ref id) if id == "a"),
+        "{err}"
+    );
+    let err = store.add_jobs(&[job("x"), job("y"), job("x")]).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(ref id) if id == "x"),
+        "{err}"
+    );
+    let ids: Vec<_> = store
+        .list_jobs()
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids, vec!["a"]);
+    // The store still works after a rejected batch.
+    store.add_jobs(&[job("new")]).unwrap();
+    assert_eq!(store.list_jobs().unwrap().len(), 2);
+}
+
+pub(super) fn update_missing_is_not_found(store: &dyn JobStore) {
+    let err = store.update_job(&job("ghost")).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound(ref id) if id == "ghost"),
+        "{err}"
+    );
+    assert_eq!(store.list_jobs().unwrap(), vec![]);
+}
+
+pub(super) fn set_next_runs_visible_after_flush(store: &dyn JobStore) {
+    store.add_jobs(&[job("a"), job("b")]).unwrap();
+    store.set_next_runs(vec![
+        ("a".into(), Some(t(60))),
+        ("b".into(), None),
+        ("missing".into(), Some(t(5))),
+    ]);
+    store.set_next_runs(vec![("a".into(), Some(t(70)))]);
+    store.flush().unwrap();
+    assert_eq!(
+        store.schedule().unwrap(),
+        vec![
+            ScheduleEntry {
+                id: "a".into(),
+                next_run: Some(t(70)),
+                paused: false
+            },
+            ScheduleEntry {
+                id: "b".into(),
+                next_run: None,
+                paused: false
+            },
+        ]
+    );
+    assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(70)));
+    assert_eq!(store.get_job("b").unwrap().unwrap().next_run, None);
+}
+
+pub(super) fn record_runs_upserts(store: &dyn JobStore) {
+    let id = store.next_run_id();
+    let second = store.next_run_id();
+    assert!(second > id);
+    let submitted = run(id, "a", 0, RunState::Submitted);
+    let mut running = submitted.clone();
+    running.state = RunState::Running;
+    running.started = Some(t(1));
+    let mut done = running.clone();
+    done.state = RunState::Failed;
+    done.finished = Some(t(2));
+    done.exit_code = Some(3);
+    done.http_status = Some(502);
+    done.error = Some("boom".into());
+    done.stdout = "out\nput".into();
+    done.stderr = "err".into();
+    done.attempt = 2;
+    store.record_runs(vec![submitted.clone()]);
+    store.record_runs(vec![running, done.clone()]);
+    store.flush().unwrap();
+    assert_eq!(store.run(id).unwrap(), Some(done.clone()));
+    assert_eq!(store.run(id + 1000).unwrap(), None);
+    assert_eq!(store.runs(&query()).unwrap(), vec![done]);
+    // Ids handed out later stay above every recorded id.
+    store.record_runs(vec![run(second + 50, "a", 0, RunState::Submitted)]);
+    store.flush().unwrap();
+    assert!(store.next_run_id() > second + 50);
+}
+
+pub(super) fn run_queries(store: &dyn JobStore) {
+    // Runs 1..=20 alternate between jobs a and b, fired at t(id * 10).
+    let runs: Vec<_> = (1..=20)
+        .map(|id| {
+            let job_id = if id % 2 == 0 { "a" } else { "b" };
+            let state = match id % 3 {
+                0 => RunState::Succeeded,
+                1 => RunState::Failed,
+                _ => RunState::Missed,
+            };
+            run(id, job_id, id * 10, state)
+        })
+        .collect();
+    store.record_runs(runs);
+    store.flush().unwrap();
+
+    let all = store.runs(&query()).unwrap();
+    assert_eq!(ids(&all), (1..=20).rev().collect::<Vec<_>>());
+
+    let by_job = RunQuery {
+        job_id: Some("a".into()),
+        ..query()
+    };
+    assert_eq!(
+        ids(&store.runs(&by_job).unwrap()),
+        vec![20, 18, 16, 14, 12, 10, 8, 6, 4, 2]
+    );
+
+    let range = RunQuery {
+        from: Some(t(50)),
+        to: Some(t(90)),
+        ..query()
+    };
+    assert_eq!(ids(&store.runs(&range).unwrap()), vec![8, 7, 6, 5]);
+
+    let states = RunQuery {
+        states: vec![RunState::Succeeded, RunState::Missed],
+        job_id: Some("b".into()),
+        ..query()
+    };
+    assert_eq!(
+        ids(&store.runs(&states).unwrap()),
+        vec![17, 15, 11, 9, 5, 3]
+    );
+
+    let page1 = RunQuery {
+        limit: 7,
+        ..query()
+    };
+    let first = store.runs(&page1).unwrap();
+    assert_eq!(ids(&first), (14..=20).rev().collect::<Vec<_>>());
+    let page2 = RunQuery {
+        limit: 7,
+        before_id: first.last().map(|r| r.id),
+        ..query()
+    };
+    assert_eq!(
+        ids(&store.runs(&page2).unwrap()),
+        (7..=13).rev().collect::<Vec<_>>()
+    );
+    let page3 = RunQuery {
+        limit: 7,
+        before_id: Some(7),
+        job_id: Some("a".into()),
+        ..query()
+    };
+    assert_eq!(ids(&store.runs(&page3).unwrap()), vec![6, 4, 2]);
+
+    let none = RunQuery {
+        job_id: Some("nobody".into()),
+        ..query()
+    };
+    assert_eq!(store.runs(&none).unwrap(), vec![]);
+}
+
+pub(super) fn default_limit_is_100(store: &dyn JobStore) {
+    store.record_runs(
+        (1..=150)
+            .map(|id| run(id, "a", id, RunState::Succeeded))
+            .collect(),
+    );
+    store.flush().unwrap();
+    let runs = store.runs(&query()).unwrap();
+    assert_eq!(runs.len(), 100);
+    assert_eq!(runs[0].id, 150);
+}
+
+pub(super) fn abandon_unfinished_marks_and_returns(store: &dyn JobStore) {
+    store.record_runs(vec![
+        run(1, "a", 0, RunState::Submitted),
+        run(2, "a", 10, RunState::Running),
+        run(3, "b", 20, RunState::Succeeded),
+        run(4, "b", 30, RunState::Running),
+    ]);
+    let now = t(1000);
+    let mut abandoned = store.abandon_unfinished(now).unwrap();
+    abandoned.sort_by_key(|r| r.id);
+    assert_eq!(ids(&abandoned), vec![1, 2, 4]);
+    for r in &abandoned {
+        assert_eq!(r.state, RunState::Abandoned);
+        assert_eq!(r.finished, Some(now));
+        assert_eq!(store.run(r.id).unwrap().as_ref(), Some(r));
+    }
+    assert_eq!(store.run(3).unwrap().unwrap().state, RunState::Succeeded);
+    assert_eq!(store.abandon_unfinished(now).unwrap(), vec![]);
+}
+
+pub(super) fn run_buckets_count(store: &dyn JobStore) {
+    // Buckets of 60 s: t(0..60) has 2 succeeded + 1 failed, t(60..120) 1 succeeded,
+    // t(120..180) 1 failed of job b.
+    store.record_runs(vec![
+        run(1, "a", 0, RunState::Succeeded),
+        run(2, "a", 59, RunState::Succeeded),
+        run(3, "a", 30, RunState::Failed),
+        run(4, "a", 60, RunState::Succeeded),
+        run(5, "b", 125, RunState::Failed),
+    ]);
+    store.flush().unwrap();
+    let mut buckets: Vec<_> = store
+        .run_buckets(&query(), 60)
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.start, b.state, b.count))
+        .collect();
+    buckets.sort();
+    assert_eq!(
+        buckets,
+        vec![
+            (t(0), RunState::Succeeded, 2),
+            (t(0), RunState::Failed, 1),
+            (t(60), RunState::Succeeded, 1),
+            (t(120), RunState::Failed, 1),
+        ]
+    );
+    let only_a = RunQuery {
+        job_id: Some("a".into()),
+        from: Some(t(30)),
+        ..query()
+    };
+    let mut buckets: Vec<_> = store
+        .run_buckets(&only_a, 60)
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.start, b.state, b.count))
+        .collect();
+    buckets.sort();
+    assert_eq!(
+        buckets,
+        vec![
+            (t(0), RunState::Succeeded, 1),
+            (t(0), RunState::Failed, 1),
+            (t(60), RunState::Succeeded, 1),
+        ]
+    );
+}
+
+pub(super) fn duration_percentiles(store: &dyn JobStore) {
+    // Job a: 1..=100 ms in shuffled order; job b: 7 and 3 ms; an unfinished run is ignored.
+    let mut runs: Vec<_> = (1..=100)
+        .map(|ms| timed_run((ms * 37) % 101, "a", ms))
+        .collect();
+    runs.push(timed_run(200, "b", 7));
+    runs.push(timed_run(201, "b", 3));
+    runs.push(run(202, "b", 0, RunState::Running));
+    store.record_runs(runs);
+    store.flush().unwrap();
+    let stats = store.duration_stats(&query()).unwrap();
+    assert_eq!(stats.len(), 2);
+    let a = &stats[0];
+    assert_eq!(a.job_id, "a");
+    assert_eq!(
+        (a.count, a.p50_ms, a.p90_ms, a.p99_ms, a.max_ms),
+        (100, 50, 90, 99, 100)
+    );
+    let b = &stats[1];
+    assert_eq!(b.job_id, "b");
+    assert_eq!(
+        (b.count, b.p50_ms, b.p90_ms, b.p99_ms, b.max_ms),
+        (2, 3, 7, 7, 7)
+    );
+
+    let only_b = RunQuery {
+        job_id: Some("b".into()),
+        ..query()
+    };
+    let stats = store.duration_stats(&only_b).unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].job_id, "b");
+}
+
+pub(super) fn prune_by_count_and_age(store: &dyn JobStore) {
+    // Job a: runs 1..=10 fired a day apart, days 0..=9; job b: one old run.
+    let day = 86_400;
+    store.record_runs(
+        (1..=10)
+            .map(|id| run(id, "a", (id - 1) * day, RunState::Succeeded))
+            .chain([run(11, "b", 0, RunState::Succeeded)])
+            .collect(),
+    );
+    let now = t(10 * day);
+    // Keep 6 newest: ids 5..=10.
+    store.prune_runs(
+        "a",
+        Retention {
+            max_runs: 6,
+            max_age_days: 365,
+        },
+        now,
+    );
+    store.flush().unwrap();
+    let a = RunQuery {
+        job_id: Some("a".into()),
+        ..query()
+    };
+    assert_eq!(ids(&store.runs(&a).unwrap()), vec![10, 9, 8, 7, 6, 5]);
+    // Older than 3 days as of day 10: fired before day 7, ids up to 7.
+    store.prune_runs(
+        "a",
+        Retention {
+            max_runs: 100,
+            max_age_days: 3,
+        },
+        now,
+    );
+    store.flush().unwrap();
+    assert_eq!(ids(&store.runs(&a).unwrap()), vec![10, 9, 8]);
+    // Other jobs are untouched.
+    assert!(store.run(11).unwrap().is_some());
+}
+
+pub(super) fn prune_by_age_out_of_id_order(store: &dyn JobStore) {
+    // A retry recorded later (higher id) for an old fire time still ages out.
+    store.record_runs(vec![
+        run(1, "a", 500_000, RunState::Succeeded),
+        run(2, "a", 0, RunState::Succeeded),
+        run(3, "a", 600_000, RunState::Succeeded),
+    ]);
+    store.prune_runs(
+        "a",
+        Retention {
+            max_runs: 10,
+            max_age_days: 1,
+        },
+        t(500_000),
+    );
+    store.flush().unwrap();
+    assert_eq!(ids(&store.runs(&query()).unwrap()), vec![3, 1]);
+}
+
+fn sample(at: DateTime<Utc>, cpu: f64, mem: u64) -> MetricSample {
+    MetricSample {
+        at,
+        cpu_percent: cpu,
+        memory_used: mem,
+        memory_total: 1000,
+        swap_used: mem / 2,
+        swap_total: 500,
+        disk_used: 10,
+        disk_total: 20,
+        net_rx_bytes: mem * 3,
+        net_tx_bytes: 7,
+        load_1: cpu / 100.0,
+        load_5: 0.5,
+        load_15: 0.25,
+    }
+}
+
+pub(super) fn metrics_downsampled(store: &dyn JobStore) {
+    // 0..100 s in 4 buckets of 25 s; samples every 10 s from t(0) to t(90), plus one outside.
+    for s in (0..100).step_by(10) {
+        store.record_metric(sample(t(s), s as f64, s as u64 * 10));
+    }
+    store.record_metric(sample(t(100), 1000.0, 1));
+    store.record_metric(sample(t(-1), 1000.0, 1));
+    store.flush().unwrap();
+    let points = store.metrics(t(0), t(100), 4).unwrap();
+    let summary: Vec<_> = points
+        .iter()
+        .map(|p| (p.at, p.cpu_percent, p.memory_used, p.net_rx_bytes))
+        .collect();
+    // Buckets: [0,25): 0,10,20; [25,50): 30,40; [50,75): 50,60,70; [75,100): 80,90.
+    assert_eq!(
+        summary,
+        vec![
+            (t(0), 10.0, 100, 300),
+            (t(25), 35.0, 350, 1050),
+            (t(50), 60.0, 600, 1800),
+            (t(75), 85.0, 850, 2550),
+        ]
+    );
+    assert_eq!(points[0].swap_used, 50);
+    assert_eq!(points[0].memory_total, 1000);
+    assert!((points[0].load_1 - 0.1).abs() < 1e-9);
+    assert_eq!(points[0].load_15, 0.25);
+
+    // Enough points: every sample in its own bucket, at its own time.
+    let fine = store.metrics(t(0), t(100), 100).unwrap();
+    assert_eq!(fine.len(), 10);
+    assert_eq!(fine[3], sample(t(30), 30.0, 300));
+    // An empty range.
+    assert_eq!(store.metrics(t(200), t(300), 10).unwrap(), vec![]);
+}
+
+pub(super) fn settings_round_trip(store: &dyn JobStore) {
+    assert_eq!(store.load_settings().unwrap(), None);
+    let mut settings = Settings::default();
+    settings.pools.insert("io".into(), 3);
+    settings.defaults.max_instances = 4;
+    store.save_settings(&settings).unwrap();
+    assert_eq!(store.load_settings().unwrap(), Some(settings.clone()));
+    settings.pools.remove("io");
+    store.save_settings(&settings).unwrap();
+    assert_eq!(store.load_settings().unwrap(), Some(settings));
+}
+
+pub(super) fn change_counter_moves_on_job_changes(store: &dyn JobStore) {
+    let c0 = store.change_counter().unwrap();
+    store.add_jobs(&[job("a")]).unwrap();
+    let c1 = store.change_counter().unwrap();
+    assert_ne!(c0, c1);
+    store.update_job(&job("a")).unwrap();
+    let c2 = store.change_counter().unwrap();
+    assert_ne!(c1, c2);
+    store.remove_job("a").unwrap();
+    assert_ne!(c2, store.change_counter().unwrap());
+}
+
+/// Declares one `#[test]` per contract function for a store built by `$make`.
+macro_rules! contract {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            contract!(@tests $make;
+                add_get_list_update_remove,
+                duplicate_rejected_atomically,
+                update_missing_is_not_found,
+                set_next_runs_visible_after_flush,
+                record_runs_upserts,
+                run_queries,
+                default_limit_is_100,
+                abandon_unfinished_marks_and_returns,
+                run_buckets_count,
+                duration_percentiles,
+                prune_by_count_and_age,
+                prune_by_age_out_of_id_order,
+                metrics_downsampled,
+                settings_round_trip,
+                change_counter_moves_on_job_changes,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (_guard, store) = $make;
+                super::$name(&store);
+            }
+        )*
+    };
+}
+
+contract!(memory, ((), MemoryStore::new()));
