@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use super::{JobStore, MemoryStore, ScheduleEntry, StoreError};
+use super::{JobStore, MemoryStore, ScheduleEntry, SqliteStore, StoreError};
 use crate::action::{Action, FunctionAction};
 use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
@@ -543,3 +543,8 @@ macro_rules! contract {
 }
 
 contract!(memory, ((), MemoryStore::new()));
+contract!(sqlite, {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("kairos.db")).unwrap();
+    (dir, store)
+});

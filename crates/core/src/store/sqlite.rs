@@ -1,4 +1,1130 @@
-//! The SQLite job store. (Being written: see the store helper.)
+//! The SQLite job store: one database file in WAL mode, versioned migrations, and one writer
+//! thread that group-commits everything sent to it.
+//!
+//! Writes go through a channel to the writer thread, which takes the first queued operation,
+//! drains whatever else is queued (up to [`MAX_BATCH`] operations), applies them all in one
+//! transaction and commits, then answers the callers waiting for that commit. Job changes,
+//! settings and `flush` wait for their commit; fire bookkeeping does not (it only waits for
+//! queue space when the writer is [`QUEUE_BOUND`] operations behind). Reads use a second
+//! connection, which WAL lets run while the writer commits.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, Row, TransactionBehavior};
+
+use super::memory::metric_bucket_start;
+use super::{JobStore, ScheduleEntry, StoreError};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use crate::job::{Job, JobId, Retention, Settings};
+use crate::metrics::MetricSample;
+
+/// The schema, one step per version: step `i` takes `PRAGMA user_version` from `i` to `i + 1`.
+/// Append new steps; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs, runs, metrics, settings, and the job change counter (`meta.jobs_version`).
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        definition TEXT NOT NULL, -- the Job as JSON; next_run and paused are the columns'
+        next_run INTEGER,         -- epoch ms
+        paused INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        scheduled INTEGER NOT NULL, -- epoch ms, like started and finished
+        started INTEGER,
+        finished INTEGER,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        exit_code INTEGER,
+        http_status INTEGER,
+        error TEXT,
+        stdout TEXT NOT NULL,
+        stderr TEXT NOT NULL
+    );
+    CREATE INDEX runs_job_scheduled ON runs (job_id, scheduled);
+    CREATE INDEX runs_scheduled ON runs (scheduled);
+    CREATE INDEX runs_unfinished ON runs (state) WHERE state IN ('submitted', 'running');
+    CREATE TABLE metrics (
+        at INTEGER NOT NULL, -- epoch ms
+        cpu_percent REAL NOT NULL,
+        memory_used INTEGER NOT NULL,
+        memory_total INTEGER NOT NULL,
+        swap_used INTEGER NOT NULL,
+        swap_total INTEGER NOT NULL,
+        disk_used INTEGER NOT NULL,
+        disk_total INTEGER NOT NULL,
+        net_rx_bytes INTEGER NOT NULL,
+        net_tx_bytes INTEGER NOT NULL,
+        load_1 REAL NOT NULL,
+        load_5 REAL NOT NULL,
+        load_15 REAL NOT NULL
+    );
+    CREATE INDEX metrics_at ON metrics (at);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('jobs_version', 0);",
+];
+
+/// Most operations the writer applies in one transaction.
+const MAX_BATCH: usize = 20_000;
+
+/// Most operations queued for the writer before senders wait for it to catch up.
+const QUEUE_BOUND: usize = 8_192;
+
+/// The settings row's key.
+const SETTINGS_KEY: &str = "scheduler";
+
+/// The columns of a run, in `read_run`'s order.
+const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
+                           exit_code, http_status, error, stdout, stderr";
 
 /// Persists to one SQLite file (WAL) with versioned migrations.
-pub struct SqliteStore;
+///
+/// Durability: the file runs in WAL mode with `synchronous=NORMAL`, so a committed
+/// transaction survives the process being killed (`kill -9`) at any moment; only a power
+/// loss or OS crash can roll back the last commits. Everything a waiting call (job changes,
+/// settings, `flush`) returned from is committed.
+///
+/// The schema version is `PRAGMA user_version`; opening a file written by a newer Kairos
+/// fails. `change_counter` reads `meta.jobs_version`, which every `SqliteStore` (in any
+/// process) increments in the same transaction as a job add, update or removal; `next_run`
+/// bookkeeping does not count. (A trigger on `jobs` would also catch foreign writers, but
+/// doubled the time of a bulk add; `PRAGMA data_version` would also move on this store's
+/// own bookkeeping commits, since they come from another connection.)
+pub struct SqliteStore {
+    writer: Option<SyncSender<Op>>,
+    thread: Option<JoinHandle<()>>,
+    read: Mutex<Connection>,
+    next_run_id: AtomicI64,
+}
+
+type Ack<T> = Sender<Result<T, StoreError>>;
+
+/// A job as its table row.
+struct JobRow {
+    id: JobId,
+    definition: String,
+    next_run: Option<i64>,
+    paused: bool,
+}
+
+impl JobRow {
+    fn new(job: &Job) -> Result<Self, StoreError> {
+        Ok(JobRow {
+            id: job.id.clone(),
+            definition: serde_json::to_string(job).map_err(|e| {
+                StoreError::Database(format!("cannot encode job '{}': {e}", job.id))
+            })?,
+            next_run: job.next_run.map(|t| t.timestamp_millis()),
+            paused: job.paused,
+        })
+    }
+}
+
+/// One operation for the writer thread.
+enum Op {
+    AddJobs(Vec<JobRow>, Ack<()>),
+    UpdateJob(JobRow, Ack<()>),
+    RemoveJob(JobId, Ack<bool>),
+    SaveSettings(String, Ack<()>),
+    Abandon(i64, Ack<Vec<RunRecord>>),
+    Flush(Ack<()>),
+    SetNextRuns(Vec<(JobId, Option<DateTime<Utc>>)>),
+    RecordRuns(Vec<RunRecord>),
+    RecordMetric(MetricSample),
+    PruneRuns {
+        job_id: JobId,
+        max_runs: u32,
+        cutoff: i64,
+    },
+}
+
+impl Op {
+    /// Answers a waiting operation with `error`; logs a dropped bookkeeping one.
+    fn fail(self, error: &str) {
+        let err = || StoreError::Database(error.to_string());
+        match self {
+            Op::AddJobs(_, ack)
+            | Op::UpdateJob(_, ack)
+            | Op::SaveSettings(_, ack)
+            | Op::Flush(ack) => {
+                let _ = ack.send(Err(err()));
+            }
+            Op::RemoveJob(_, ack) => {
+                let _ = ack.send(Err(err()));
+            }
+            Op::Abandon(_, ack) => {
+                let _ = ack.send(Err(err()));
+            }
+            Op::SetNextRuns(_) | Op::RecordRuns(_) | Op::RecordMetric(_) | Op::PruneRuns { .. } => {
+                tracing::error!(%error, "store: bookkeeping write lost");
+            }
+        }
+    }
+}
+
+/// A waiting caller's answer, sent once the batch's commit is known.
+enum Reply {
+    Unit(Ack<()>, Result<(), StoreError>),
+    Bool(Ack<bool>, Result<bool, StoreError>),
+    Runs(Ack<Vec<RunRecord>>, Result<Vec<RunRecord>, StoreError>),
+}
+
+impl Reply {
+    /// Sends the answer, or `commit_error` if the batch did not commit.
+    fn send(self, commit_error: Option<&str>) {
+        let fail = |e: &str| StoreError::Database(format!("not committed: {e}"));
+        match self {
+            Reply::Unit(ack, r) => {
+                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+            }
+            Reply::Bool(ack, r) => {
+                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+            }
+            Reply::Runs(ack, r) => {
+                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+            }
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the store's writer thread has stopped".into())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn instant(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("instant {ms} ms is out of range")))
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(StdDuration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Database(format!(
+            "cannot switch the database to WAL mode (it is in {mode} mode)"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA cache_size = -32768;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The error for a database written by a newer Kairos.
+fn too_new(version: i64, latest: i64) -> StoreError {
+    StoreError::Database(format!(
+        "the database has schema version {version}, newer than version {latest} that this \
+         Kairos knows; use a newer Kairos"
+    ))
+}
+
+/// Brings the schema up to the latest version, one transaction per step.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let latest = MIGRATIONS.len() as i64;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > latest {
+        return Err(too_new(version, latest));
+    }
+    for step in version..latest {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated since the check above.
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > latest {
+            return Err(too_new(current, latest));
+        }
+        if current > step {
+            continue;
+        }
+        tx.execute_batch(MIGRATIONS[step as usize]).map_err(|e| {
+            StoreError::Database(format!("migration to schema version {}: {e}", step + 1))
+        })?;
+        tx.pragma_update(None, "user_version", step + 1)?;
+        tx.commit()?;
+        tracing::info!(version = step + 1, "store: migrated the database schema");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut write = Connection::open(path)?;
+        configure(&write)?;
+        migrate(&mut write)?;
+        let read = Connection::open(path)?;
+        configure(&read)?;
+        let next_run_id: i64 =
+            read.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM runs", [], |r| {
+                r.get(0)
+            })?;
+        let (tx, rx) = mpsc::sync_channel(QUEUE_BOUND);
+        let thread = std::thread::Builder::new()
+            .name("kairos-store-writer".into())
+            .spawn(move || write_loop(write, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            writer: Some(tx),
+            thread: Some(thread),
+            read: Mutex::new(read),
+            next_run_id: AtomicI64::new(next_run_id),
+        })
+    }
+
+    fn send(&self, op: Op) -> Result<(), StoreError> {
+        self.writer
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(op)
+            .map_err(|_| stopped())
+    }
+
+    /// Sends a bookkeeping operation without waiting for its commit.
+    fn post(&self, op: Op) {
+        if self.send(op).is_err() {
+            tracing::error!("store: writer thread stopped; bookkeeping write lost");
+        }
+    }
+
+    /// Sends an operation and waits until its batch has committed.
+    fn call<T>(&self, op: impl FnOnce(Ack<T>) -> Op) -> Result<T, StoreError> {
+        let (ack, done) = mpsc::channel();
+        self.send(op(ack))?;
+        done.recv().map_err(|_| stopped())?
+    }
+
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.read)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer commit what is queued, then stop.
+        drop(self.writer.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("store: writer thread panicked");
+            }
+        }
+    }
+}
+
+fn write_loop(mut conn: Connection, ops: Receiver<Op>) {
+    let mut batch = Vec::new();
+    while let Ok(op) = ops.recv() {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        apply_batch(&mut conn, &mut batch);
+    }
+}
+
+/// Applies `batch` in one transaction, commits, then answers its waiters.
+fn apply_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
+    let mut replies = Vec::new();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = e.to_string();
+            tracing::error!(%error, ops = batch.len(), "store: cannot begin a write transaction");
+            for op in batch.drain(..) {
+                op.fail(&error);
+            }
+            return;
+        }
+    };
+    let mut jobs_changed = false;
+    let mut ops = batch.drain(..);
+    for op in ops.by_ref() {
+        jobs_changed |= apply_op(&mut tx, op, &mut replies);
+        if tx.is_autocommit() {
+            break;
+        }
+    }
+    let failure = if tx.is_autocommit() {
+        // A failure (disk full, I/O error) rolled the whole transaction back.
+        Some("the write transaction was rolled back after an error".to_string())
+    } else if jobs_changed {
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'jobs_version'",
+            [],
+        )
+        .err()
+        .map(|e| format!("cannot count the job change: {e}"))
+    } else {
+        None
+    };
+    if let Some(error) = failure {
+        tracing::error!(%error, "store: write batch abandoned");
+        for op in ops {
+            op.fail(&error);
+        }
+        for reply in replies {
+            reply.send(Some(&error));
+        }
+        return;
+    }
+    drop(ops);
+    match tx.commit() {
+        Ok(()) => {
+            for reply in replies {
+                reply.send(None);
+            }
+        }
+        Err(e) => {
+            let error = e.to_string();
+            tracing::error!(%error, "store: commit failed; this batch's writes are lost");
+            for reply in replies {
+                reply.send(Some(&error));
+            }
+        }
+    }
+}
+
+/// Applies one operation inside the batch's transaction; `true` if it changed the jobs.
+fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>) -> bool {
+    let mut jobs_changed = false;
+    match op {
+        Op::AddJobs(rows, ack) => {
+            let result = insert_jobs(tx, &rows);
+            jobs_changed = result.is_ok();
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::UpdateJob(row, ack) => {
+            let result = tx
+                .prepare_cached(
+                    "UPDATE jobs SET definition = ?2, next_run = ?3, paused = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![row.id, row.definition, row.next_run, row.paused])
+                })
+                .map_err(StoreError::from)
+                .and_then(|n| match n {
+                    0 => Err(StoreError::NotFound(row.id)),
+                    _ => Ok(()),
+                });
+            jobs_changed = result.is_ok();
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::RemoveJob(id, ack) => {
+            let result = tx
+                .prepare_cached("DELETE FROM jobs WHERE id = ?1")
+                .and_then(|mut s| s.execute([&id]))
+                .map(|n| n > 0)
+                .map_err(StoreError::from);
+            jobs_changed = matches!(result, Ok(true));
+            replies.push(Reply::Bool(ack, result));
+        }
+        Op::SaveSettings(json, ack) => {
+            let result = tx
+                .prepare_cached(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut s| s.execute([SETTINGS_KEY, &json]))
+                .map(drop)
+                .map_err(StoreError::from);
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::Abandon(now, ack) => replies.push(Reply::Runs(ack, abandon(tx, now))),
+        Op::Flush(ack) => replies.push(Reply::Unit(ack, Ok(()))),
+        Op::SetNextRuns(updates) => {
+            if let Err(e) = set_next_runs(tx, &updates) {
+                tracing::error!(error = %e, "store: cannot record next fire times");
+            }
+        }
+        Op::RecordRuns(runs) => {
+            if let Err(e) = upsert_runs(tx, &runs) {
+                tracing::error!(error = %e, "store: cannot record runs");
+            }
+        }
+        Op::RecordMetric(sample) => {
+            if let Err(e) = insert_metric(tx, &sample) {
+                tracing::error!(error = %e, "store: cannot record a metric sample");
+            }
+        }
+        Op::PruneRuns {
+            job_id,
+            max_runs,
+            cutoff,
+        } => {
+            let result = tx
+                .prepare_cached(
+                    "DELETE FROM runs WHERE job_id = ?1 AND (scheduled < ?2 OR id <= \
+                     (SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?3))",
+                )
+                .and_then(|mut s| s.execute(params![job_id, cutoff, max_runs]));
+            if let Err(e) = result {
+                tracing::error!(error = %e, job_id, "store: cannot prune runs");
+            }
+        }
+    }
+    jobs_changed
+}
+
+/// Inserts `rows`, all or none.
+fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<(), StoreError> {
+    let sp = tx.savepoint()?;
+    {
+        let mut insert = sp.prepare_cached(
+            "INSERT INTO jobs (id, definition, next_run, paused) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for row in rows {
+            insert
+                .execute(params![row.id, row.definition, row.next_run, row.paused])
+                .map_err(|e| match e.sqlite_error_code() {
+                    Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(row.id.clone()),
+                    _ => StoreError::from(e),
+                })?;
+        }
+    }
+    sp.commit()?;
+    Ok(())
+}
+
+fn set_next_runs(
+    tx: &rusqlite::Transaction<'_>,
+    updates: &[(JobId, Option<DateTime<Utc>>)],
+) -> rusqlite::Result<()> {
+    let mut update = tx.prepare_cached("UPDATE jobs SET next_run = ?2 WHERE id = ?1")?;
+    for (id, next_run) in updates {
+        update.execute(params![id, next_run.map(|t| t.timestamp_millis())])?;
+    }
+    Ok(())
+}
+
+fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO runs (id, job_id, scheduled, started, finished, state, attempt, exit_code, \
+         http_status, error, stdout, stderr) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
+         scheduled = excluded.scheduled, started = excluded.started, \
+         finished = excluded.finished, state = excluded.state, attempt = excluded.attempt, \
+         exit_code = excluded.exit_code, http_status = excluded.http_status, \
+         error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr",
+    )?;
+    for run in runs {
+        upsert.execute(params![
+            run.id,
+            run.job_id,
+            run.scheduled.timestamp_millis(),
+            run.started.map(|t| t.timestamp_millis()),
+            run.finished.map(|t| t.timestamp_millis()),
+            run.state.as_str(),
+            run.attempt,
+            run.exit_code,
+            run.http_status,
+            run.error,
+            run.stdout,
+            run.stderr,
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_metric(tx: &rusqlite::Transaction<'_>, s: &MetricSample) -> rusqlite::Result<()> {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    tx.prepare_cached(
+        "INSERT INTO metrics (at, cpu_percent, memory_used, memory_total, swap_used, \
+         swap_total, disk_used, disk_total, net_rx_bytes, net_tx_bytes, load_1, load_5, \
+         load_15) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        s.at.timestamp_millis(),
+        s.cpu_percent,
+        int(s.memory_used),
+        int(s.memory_total),
+        int(s.swap_used),
+        int(s.swap_total),
+        int(s.disk_used),
+        int(s.disk_total),
+        int(s.net_rx_bytes),
+        int(s.net_tx_bytes),
+        s.load_1,
+        s.load_5,
+        s.load_15,
+    ])?;
+    Ok(())
+}
+
+/// Marks unfinished runs abandoned at `now` (epoch ms) and returns them.
+fn abandon(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<Vec<RunRecord>, StoreError> {
+    let unfinished = "state IN ('submitted', 'running')";
+    let mut runs = {
+        let mut select = tx.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE {unfinished} ORDER BY id"
+        ))?;
+        let mut rows = select.query([])?;
+        let mut runs = Vec::new();
+        while let Some(row) = rows.next()? {
+            runs.push(read_run(row)?);
+        }
+        runs
+    };
+    tx.prepare_cached(&format!(
+        "UPDATE runs SET state = 'abandoned', finished = ?1 WHERE {unfinished}"
+    ))?
+    .execute([now])?;
+    let finished = instant(now)?;
+    for run in &mut runs {
+        run.state = RunState::Abandoned;
+        run.finished = Some(finished);
+    }
+    Ok(runs)
+}
+
+fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
+    let opt_instant = |ms: Option<i64>| ms.map(instant).transpose();
+    let state: String = row.get(5)?;
+    Ok(RunRecord {
+        id: row.get(0)?,
+        job_id: row.get(1)?,
+        scheduled: instant(row.get(2)?)?,
+        started: opt_instant(row.get(3)?)?,
+        finished: opt_instant(row.get(4)?)?,
+        state: RunState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{state}'")))?,
+        attempt: row.get(6)?,
+        exit_code: row.get(7)?,
+        http_status: row.get(8)?,
+        error: row.get(9)?,
+        stdout: row.get(10)?,
+        stderr: row.get(11)?,
+    })
+}
+
+fn read_job(row: &Row<'_>) -> Result<Job, StoreError> {
+    let definition: String = row.get(0)?;
+    let mut job: Job = serde_json::from_str(&definition)
+        .map_err(|e| StoreError::Corrupt(format!("stored job definition: {e}")))?;
+    job.next_run = row.get::<_, Option<i64>>(1)?.map(instant).transpose()?;
+    job.paused = row.get(2)?;
+    Ok(job)
+}
+
+/// The `WHERE` clause (possibly empty) and its parameters for `query` plus `extra` conditions.
+fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Value>) {
+    let mut conditions: Vec<String> = extra.iter().map(|c| c.to_string()).collect();
+    let mut values = Vec::new();
+    if let Some(job_id) = &query.job_id {
+        conditions.push("job_id = ?".into());
+        values.push(Value::Text(job_id.clone()));
+    }
+    if let Some(from) = query.from {
+        conditions.push("scheduled >= ?".into());
+        values.push(Value::Integer(from.timestamp_millis()));
+    }
+    if let Some(to) = query.to {
+        conditions.push("scheduled < ?".into());
+        values.push(Value::Integer(to.timestamp_millis()));
+    }
+    if !query.states.is_empty() {
+        let marks = vec!["?"; query.states.len()].join(", ");
+        conditions.push(format!("state IN ({marks})"));
+        values.extend(
+            query
+                .states
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_string())),
+        );
+    }
+    if let Some(before) = query.before_id {
+        conditions.push("id < ?".into());
+        values.push(Value::Integer(before));
+    }
+    if conditions.is_empty() {
+        (String::new(), values)
+    } else {
+        (format!(" WHERE {}", conditions.join(" AND ")), values)
+    }
+}
+
+impl JobStore for SqliteStore {
+    fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        let rows = jobs
+            .iter()
+            .map(JobRow::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.call(|ack| Op::AddJobs(rows, ack))
+    }
+
+    fn update_job(&self, job: &Job) -> Result<(), StoreError> {
+        let row = JobRow::new(job)?;
+        self.call(|ack| Op::UpdateJob(row, ack))
+    }
+
+    fn remove_job(&self, id: &str) -> Result<bool, StoreError> {
+        self.call(|ack| Op::RemoveJob(id.to_string(), ack))
+    }
+
+    fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let conn = self.read();
+        let mut select =
+            conn.prepare_cached("SELECT definition, next_run, paused FROM jobs WHERE id = ?1")?;
+        let mut rows = select.query([id])?;
+        rows.next()?.map(read_job).transpose()
+    }
+
+    fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let conn = self.read();
+        let mut select =
+            conn.prepare_cached("SELECT definition, next_run, paused FROM jobs ORDER BY id")?;
+        let mut rows = select.query([])?;
+        let mut jobs = Vec::new();
+        while let Some(row) = rows.next()? {
+            jobs.push(read_job(row)?);
+        }
+        Ok(jobs)
+    }
+
+    fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached("SELECT id, next_run, paused FROM jobs")?;
+        let mut rows = select.query([])?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            entries.push(ScheduleEntry {
+                id: row.get(0)?,
+                next_run: row.get::<_, Option<i64>>(1)?.map(instant).transpose()?,
+                paused: row.get(2)?,
+            });
+        }
+        entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(entries)
+    }
+
+    fn change_counter(&self) -> Result<i64, StoreError> {
+        let conn = self.read();
+        let mut select =
+            conn.prepare_cached("SELECT value FROM meta WHERE key = 'jobs_version'")?;
+        Ok(select.query_row([], |r| r.get(0))?)
+    }
+
+    fn set_next_runs(&self, updates: Vec<(JobId, Option<DateTime<Utc>>)>) {
+        if !updates.is_empty() {
+            self.post(Op::SetNextRuns(updates));
+        }
+    }
+
+    fn record_runs(&self, runs: Vec<RunRecord>) {
+        let Some(max_id) = runs.iter().map(|r| r.id).max() else {
+            return;
+        };
+        self.next_run_id
+            .fetch_max(max_id.saturating_add(1), Ordering::Relaxed);
+        self.post(Op::RecordRuns(runs));
+    }
+
+    fn next_run_id(&self) -> i64 {
+        self.next_run_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn abandon_unfinished(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        self.call(|ack| Op::Abandon(now.timestamp_millis(), ack))
+    }
+
+    fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        let (filter, mut values) = run_filter(query, &[]);
+        values.push(Value::Integer(
+            i64::try_from(query.effective_limit()).unwrap_or(i64::MAX),
+        ));
+        let conn = self.read();
+        let mut select = conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs{filter} ORDER BY id DESC LIMIT ?"
+        ))?;
+        let mut rows = select.query(params_from_iter(values))?;
+        let mut runs = Vec::new();
+        while let Some(row) = rows.next()? {
+            runs.push(read_run(row)?);
+        }
+        Ok(runs)
+    }
+
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        let conn = self.read();
+        let mut select =
+            conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?;
+        let mut rows = select.query([id])?;
+        rows.next()?.map(read_run).transpose()
+    }
+
+    fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {
+        let width = bucket_s.max(1).saturating_mul(1000);
+        let (filter, values) = run_filter(query, &[]);
+        let conn = self.read();
+        // Floor division, so fire times before 1970 land in the right bucket too.
+        let mut select = conn.prepare_cached(&format!(
+            "SELECT scheduled - ((scheduled % {width}) + {width}) % {width} AS start, state, \
+             COUNT(*) FROM runs{filter} GROUP BY start, state"
+        ))?;
+        let mut rows = select.query(params_from_iter(values))?;
+        let mut buckets = Vec::new();
+        while let Some(row) = rows.next()? {
+            let state: String = row.get(1)?;
+            buckets.push(RunBucket {
+                start: instant(row.get(0)?)?,
+                state: RunState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{state}'")))?,
+                count: row.get::<_, i64>(2)?.max(0) as u64,
+            });
+        }
+        buckets.sort_unstable_by_key(|b| (b.start, b.state));
+        Ok(buckets)
+    }
+
+    fn duration_stats(&self, query: &RunQuery) -> Result<Vec<DurationStats>, StoreError> {
+        let (filter, values) = run_filter(query, &["started IS NOT NULL", "finished IS NOT NULL"]);
+        let conn = self.read();
+        // Nearest rank: the value at 1-based rank ceil(p·n/100) in ascending order.
+        let mut select = conn.prepare_cached(&format!(
+            "WITH d AS (SELECT job_id, finished - started AS ms, \
+                 ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY finished - started) AS rn, \
+                 COUNT(*) OVER (PARTITION BY job_id) AS n \
+                 FROM runs{filter}) \
+             SELECT job_id, MAX(n), \
+                 MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN ms END), \
+                 MAX(CASE WHEN rn = (90 * n + 99) / 100 THEN ms END), \
+                 MAX(CASE WHEN rn = (99 * n + 99) / 100 THEN ms END), \
+                 MAX(ms) \
+             FROM d GROUP BY job_id ORDER BY job_id"
+        ))?;
+        let mut rows = select.query(params_from_iter(values))?;
+        let mut stats = Vec::new();
+        while let Some(row) = rows.next()? {
+            stats.push(DurationStats {
+                job_id: row.get(0)?,
+                count: row.get::<_, i64>(1)?.max(0) as u64,
+                p50_ms: row.get(2)?,
+                p90_ms: row.get(3)?,
+                p99_ms: row.get(4)?,
+                max_ms: row.get(5)?,
+            });
+        }
+        Ok(stats)
+    }
+
+    fn prune_runs(&self, job_id: &str, retention: Retention, now: DateTime<Utc>) {
+        let cutoff = now - Duration::days(retention.max_age_days.into());
+        self.post(Op::PruneRuns {
+            job_id: job_id.to_string(),
+            max_runs: retention.max_runs,
+            cutoff: cutoff.timestamp_millis(),
+        });
+    }
+
+    fn record_metric(&self, sample: MetricSample) {
+        self.post(Op::RecordMetric(sample));
+    }
+
+    fn metrics(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        points: usize,
+    ) -> Result<Vec<MetricSample>, StoreError> {
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        if points == 0 || to_ms <= from_ms {
+            return Ok(Vec::new());
+        }
+        let span = to_ms - from_ms;
+        // Keep (at - from) * points within i64 so SQLite stays in integer arithmetic.
+        let points = points.min(usize::try_from(i64::MAX / span).unwrap_or(usize::MAX));
+        let conn = self.read();
+        let mut select = conn.prepare_cached(
+            "SELECT (at - ?1) * ?3 / ?4 AS bucket, AVG(cpu_percent), AVG(memory_used), \
+             AVG(memory_total), AVG(swap_used), AVG(swap_total), AVG(disk_used), \
+             AVG(disk_total), AVG(net_rx_bytes), AVG(net_tx_bytes), AVG(load_1), AVG(load_5), \
+             AVG(load_15) FROM metrics WHERE at >= ?1 AND at < ?2 GROUP BY bucket ORDER BY bucket",
+        )?;
+        let mut rows = select.query(params![from_ms, to_ms, points as i64, span])?;
+        let mut samples = Vec::new();
+        while let Some(row) = rows.next()? {
+            let int = |i: usize| row.get::<_, f64>(i).map(|v| v.round() as u64);
+            samples.push(MetricSample {
+                at: instant(metric_bucket_start(row.get(0)?, from_ms, to_ms, points))?,
+                cpu_percent: row.get(1)?,
+                memory_used: int(2)?,
+                memory_total: int(3)?,
+                swap_used: int(4)?,
+                swap_total: int(5)?,
+                disk_used: int(6)?,
+                disk_total: int(7)?,
+                net_rx_bytes: int(8)?,
+                net_tx_bytes: int(9)?,
+                load_1: row.get(10)?,
+                load_5: row.get(11)?,
+                load_15: row.get(12)?,
+            });
+        }
+        Ok(samples)
+    }
+
+    fn load_settings(&self) -> Result<Option<Settings>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        let mut rows = select.query([SETTINGS_KEY])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let json: String = row.get(0)?;
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("stored settings: {e}")))
+    }
+
+    fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(settings)
+            .map_err(|e| StoreError::Database(format!("cannot encode settings: {e}")))?;
+        self.call(|ack| Op::SaveSettings(json, ack))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.call(Op::Flush)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::contract_tests::{job, t};
+
+    fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kairos.db");
+        (dir, path)
+    }
+
+    #[test]
+    fn reopen_keeps_everything_committed() {
+        let (_dir, path) = temp_db();
+        let mut settings = Settings::default();
+        settings.pools.insert("io".into(), 2);
+        let sample = MetricSample {
+            at: t(5),
+            cpu_percent: 12.5,
+            memory_used: 1 << 40,
+            memory_total: 2 << 40,
+            swap_used: 0,
+            swap_total: 0,
+            disk_used: 3,
+            disk_total: 4,
+            net_rx_bytes: 5,
+            net_tx_bytes: 6,
+            load_1: 0.5,
+            load_5: 0.25,
+            load_15: 0.125,
+        };
+        let mut finished = RunRecord::new(7, "a", t(0), RunState::Succeeded);
+        finished.started = Some(t(1));
+        finished.finished = Some(t(2));
+        finished.stdout = "hello".into();
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.add_jobs(&[job("a"), job("b")]).unwrap();
+            store.save_settings(&settings).unwrap();
+            // Bookkeeping not flushed explicitly: dropping the store commits it.
+            store.set_next_runs(vec![("a".into(), Some(t(30)))]);
+            store.record_runs(vec![finished.clone()]);
+            store.record_metric(sample.clone());
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let mut a = job("a");
+        a.next_run = Some(t(30));
+        assert_eq!(store.list_jobs().unwrap(), vec![a, job("b")]);
+        assert_eq!(store.load_settings().unwrap(), Some(settings));
+        assert_eq!(store.run(7).unwrap(), Some(finished));
+        assert_eq!(
+            store.metrics(t(0), t(10), 1).unwrap(),
+            vec![MetricSample { at: t(0), ..sample }]
+        );
+        assert_eq!(store.next_run_id(), 8);
+    }
+
+    #[test]
+    fn job_changes_are_committed_before_return() {
+        let (_dir, path) = temp_db();
+        let writer = SqliteStore::open(&path).unwrap();
+        let reader = SqliteStore::open(&path).unwrap();
+        writer.add_jobs(&[job("a")]).unwrap();
+        assert_eq!(reader.get_job("a").unwrap(), Some(job("a")));
+        let mut changed = job("a");
+        changed.paused = true;
+        writer.update_job(&changed).unwrap();
+        assert_eq!(reader.get_job("a").unwrap(), Some(changed));
+        assert!(writer.remove_job("a").unwrap());
+        assert_eq!(reader.get_job("a").unwrap(), None);
+    }
+
+    #[test]
+    fn change_counter_sees_other_instances() {
+        let (_dir, path) = temp_db();
+        let mine = SqliteStore::open(&path).unwrap();
+        let other = SqliteStore::open(&path).unwrap();
+        let before = mine.change_counter().unwrap();
+        other.add_jobs(&[job("a")]).unwrap();
+        let after_add = mine.change_counter().unwrap();
+        assert_ne!(before, after_add);
+        // Fire bookkeeping is not a job change.
+        other.set_next_runs(vec![("a".into(), Some(t(99)))]);
+        other.flush().unwrap();
+        assert_eq!(mine.change_counter().unwrap(), after_add);
+        other.remove_job("a").unwrap();
+        assert_ne!(mine.change_counter().unwrap(), after_add);
+    }
+
+    #[test]
+    fn future_schema_version_is_refused() {
+        let (_dir, path) = temp_db();
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path)
+            .err()
+            .expect("a newer schema must be refused");
+        let message = err.to_string();
+        assert!(message.contains("schema version 99"), "{message}");
+        assert!(message.contains("newer"), "{message}");
+    }
+
+    #[test]
+    fn migrations_set_the_latest_version() {
+        let (_dir, path) = temp_db();
+        drop(SqliteStore::open(&path).unwrap());
+        // Opening again migrates nothing and keeps working.
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn job_definitions_are_json() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        store.add_jobs(&[job("a")]).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let definition: String = conn
+            .query_row("SELECT definition FROM jobs WHERE id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&definition).unwrap();
+        assert_eq!(value["trigger"]["type"], "interval");
+        assert_eq!(value["action"]["kind"], "function");
+    }
+
+    #[test]
+    fn adds_100k_jobs_in_one_call() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        let template = job("x");
+        let jobs: Vec<Job> = (0..100_000)
+            .map(|i| Job {
+                id: format!("job-{i:06}"),
+                next_run: Some(t(i)),
+                ..template.clone()
+            })
+            .collect();
+        store.add_jobs(&jobs).unwrap();
+        let schedule = store.schedule().unwrap();
+        assert_eq!(schedule.len(), 100_000);
+        assert_eq!(schedule[12_345].id, "job-012345");
+        assert_eq!(schedule[12_345].next_run, Some(t(12_345)));
+    }
+
+    #[test]
+    fn one_batch_keeps_good_writes_beside_a_rejected_one() {
+        let (_dir, path) = temp_db();
+        drop(SqliteStore::open(&path).unwrap());
+        let mut conn = Connection::open(&path).unwrap();
+        let row = |id: &str| JobRow::new(&job(id)).unwrap();
+        let (dup_ack, dup) = mpsc::channel();
+        let (ok_ack, ok) = mpsc::channel();
+        let (missing_ack, missing) = mpsc::channel();
+        let (flush_ack, flushed) = mpsc::channel();
+        let mut batch = vec![
+            Op::AddJobs(vec![row("a")], mpsc::channel().0),
+            Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Submitted)]),
+            Op::AddJobs(vec![row("b"), row("a")], dup_ack),
+            Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Running)]),
+            Op::AddJobs(vec![row("c")], ok_ack),
+            Op::UpdateJob(row("zz"), missing_ack),
+            Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Failed)]),
+            Op::Flush(flush_ack),
+        ];
+        apply_batch(&mut conn, &mut batch);
+        assert!(batch.is_empty());
+        assert!(matches!(dup.recv().unwrap(), Err(StoreError::Duplicate(id)) if id == "a"));
+        assert!(ok.recv().unwrap().is_ok());
+        assert!(matches!(missing.recv().unwrap(), Err(StoreError::NotFound(id)) if id == "zz"));
+        assert!(flushed.recv().unwrap().is_ok());
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let ids: Vec<_> = store
+            .list_jobs()
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(ids, vec!["a", "c"]);
+        assert_eq!(store.run(1).unwrap().unwrap().state, RunState::Failed);
+    }
+
+    #[test]
+    fn many_bookkeeping_writes_group_commit() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        store.add_jobs(&[job("a")]).unwrap();
+        for i in 0..5_000 {
+            let id = store.next_run_id();
+            store.record_runs(vec![RunRecord::new(id, "a", t(i), RunState::Submitted)]);
+            store.record_runs(vec![RunRecord::new(id, "a", t(i), RunState::Succeeded)]);
+            store.set_next_runs(vec![("a".into(), Some(t(i + 1)))]);
+        }
+        store.flush().unwrap();
+        let succeeded = RunQuery {
+            states: vec![RunState::Succeeded],
+            limit: 10_000,
+            ..RunQuery::default()
+        };
+        assert_eq!(store.runs(&succeeded).unwrap().len(), 5_000);
+        assert_eq!(
+            store.get_job("a").unwrap().unwrap().next_run,
+            Some(t(5_000))
+        );
+    }
+}
