@@ -75,7 +75,7 @@ pub fn run(cmd: CronCommand) -> Result<(), String> {
 }
 
 /// The system's IANA zone, or UTC when it cannot be told.
-fn system_zone() -> Tz {
+pub fn system_zone() -> Tz {
     iana_time_zone::get_timezone()
         .ok()
         .and_then(|name| name.parse().ok())

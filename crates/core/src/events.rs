@@ -171,6 +171,18 @@ impl EventBus {
         }
     }
 
+    /// Whether anyone listens.
+    pub fn has_listeners(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Like [`EventBus::emit`], building the event only when someone listens.
+    pub fn emit_with(&self, at: DateTime<Utc>, make: impl FnOnce() -> Event) {
+        if self.sender.receiver_count() > 0 {
+            let _ = self.sender.send(Envelope { at, event: make() });
+        }
+    }
+
     /// A listener for the events in `mask`.
     pub fn subscribe(&self, mask: EventMask) -> Listener {
         Listener {

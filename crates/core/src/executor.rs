@@ -1,61 +1,78 @@
-//! Executor pools: named concurrency bounds, and the life of one run inside them — start,
-//! timeout, retries, and the record and events of each attempt.
+//! Executor pools: named concurrency bounds, each a queue served by as many worker tasks as
+//! the pool allows, and the life of one run inside them — start, timeout, retries, and the
+//! record and events of each attempt.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 
 use crate::action::{ActionContext, ActionOutput};
 use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, DEFAULT_POOL};
-use crate::scheduler::SchedulerInner;
+use crate::scheduler::{RunCounters, SchedulerInner};
 
-/// The executor pools by name, each a semaphore sized to its concurrency bound.
-pub(crate) struct Pools {
-    pools: Mutex<HashMap<String, (usize, Arc<Semaphore>)>>,
+/// One pool's queue, shared by its workers.
+struct Queue {
+    receiver: async_channel::Receiver<Submission>,
+    /// Workers alive.
+    workers: AtomicUsize,
+    /// Workers asked to stop after their current run (the pool shrank).
+    retire: AtomicUsize,
+}
+
+struct Pool {
+    size: usize,
+    sender: async_channel::Sender<Submission>,
+    queue: Arc<Queue>,
+}
+
+#[derive(Default)]
+struct PoolsState {
+    sizes: BTreeMap<String, usize>,
+    pools: HashMap<String, Pool>,
+    closed: bool,
+}
+
+/// The executor pools by name.
+pub(crate) struct Pools(Mutex<PoolsState>);
+
+fn lock(p: &Pools) -> MutexGuard<'_, PoolsState> {
+    p.0.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Pools {
-    /// Pools with the given sizes.
+    /// Pools with the given sizes; workers start with the first run.
     pub(crate) fn new(sizes: &BTreeMap<String, usize>) -> Self {
-        let pools = Pools {
-            pools: Mutex::new(HashMap::new()),
-        };
-        pools.resize(sizes);
-        pools
+        Pools(Mutex::new(PoolsState {
+            sizes: sizes.clone(),
+            ..Default::default()
+        }))
     }
 
-    /// Applies new sizes: grown pools get permits at once, shrunk ones as runs finish.
+    /// Applies new sizes: grown pools get workers with their next run, shrunk ones lose
+    /// workers as their runs finish.
     pub(crate) fn resize(&self, sizes: &BTreeMap<String, usize>) {
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        for (name, size) in sizes {
-            match pools.get_mut(name) {
-                Some((old, sem)) if *old < *size => {
-                    sem.add_permits(*size - *old);
-                    *old = *size;
-                }
-                Some((old, sem)) if *old > *size => {
-                    sem.forget_permits(*old - *size);
-                    *old = *size;
-                }
-                Some(_) => {}
-                None => {
-                    pools.insert(name.clone(), (*size, Arc::new(Semaphore::new(*size))));
-                }
+        let mut state = lock(self);
+        for (name, pool) in &mut state.pools {
+            let size = sizes.get(name).copied().unwrap_or(1);
+            if size < pool.size {
+                pool.queue
+                    .retire
+                    .fetch_add(pool.size - size, Ordering::AcqRel);
             }
+            pool.size = size;
         }
+        state.sizes = sizes.clone();
     }
 
-    fn get(&self, name: &str) -> Arc<Semaphore> {
-        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        pools
-            .get(name)
-            .or_else(|| pools.get(DEFAULT_POOL))
-            .map(|(_, s)| s.clone())
-            .unwrap_or_else(|| Arc::new(Semaphore::new(1)))
+    /// Stops taking runs: workers finish what is queued and exit.
+    pub(crate) fn close(&self) {
+        let mut state = lock(self);
+        state.closed = true;
+        state.pools.clear();
     }
 }
 
@@ -67,64 +84,135 @@ pub(crate) struct Submission {
     pub job: Arc<Job>,
     /// The job's options with defaults applied.
     pub options: EffectiveOptions,
+    /// The job's run counts, released when the run ends.
+    pub counters: Arc<RunCounters>,
 }
 
-/// Starts the run's task: wait for a pool slot, then run attempts until one succeeds or the
-/// retries are spent.
-pub(crate) fn spawn(inner: &Arc<SchedulerInner>, s: Submission) {
-    let task_inner = inner.clone();
-    inner.tasks.spawn(async move {
-        let inner = task_inner;
-        let pool = inner.pools.get(&s.job.pool);
-        let permit = tokio::select! {
-            p = pool.acquire_owned() => p.ok(),
-            _ = inner.cancel_runs.cancelled() => None,
-        };
-        let job = s.job.clone();
-        if permit.is_some() {
-            run_attempts(&inner, s).await;
-        } else {
-            let mut run = s.run;
-            run.state = RunState::Cancelled;
-            run.error = Some("cancelled before it started".into());
-            finish(&inner, run, RunState::Cancelled);
+/// Queues runs in their jobs' pools (the default pool for a pool that is gone).
+pub(crate) fn submit(inner: &Arc<SchedulerInner>, runs: Vec<Submission>) {
+    let runtime = inner.runtime.get_or_init(tokio::runtime::Handle::current);
+    let mut refused = Vec::new();
+    {
+        let mut state = lock(&inner.pools);
+        for s in runs {
+            if state.closed {
+                refused.push((s, "the scheduler is shutting down"));
+                continue;
+            }
+            let name = if state.sizes.contains_key(&s.job.pool) {
+                s.job.pool.as_str()
+            } else {
+                DEFAULT_POOL
+            };
+            let size = state.sizes.get(name).copied().unwrap_or(1);
+            if !state.pools.contains_key(name) {
+                let (sender, receiver) = async_channel::unbounded();
+                let queue = Queue {
+                    receiver,
+                    workers: AtomicUsize::new(0),
+                    retire: AtomicUsize::new(0),
+                };
+                state.pools.insert(
+                    name.to_string(),
+                    Pool {
+                        size,
+                        sender,
+                        queue: Arc::new(queue),
+                    },
+                );
+            }
+            let pool = &state.pools[name];
+            while pool.queue.workers.load(Ordering::Acquire) < pool.size {
+                pool.queue.workers.fetch_add(1, Ordering::AcqRel);
+                inner
+                    .tasks
+                    .spawn_on(worker(inner.clone(), pool.queue.clone()), runtime);
+            }
+            if let Err(e) = pool.sender.try_send(s) {
+                refused.push((e.into_inner(), "the pool is gone"));
+            }
         }
-        inner.run_finished(&job, inner.clock.now());
-    });
-}
-
-async fn run_attempts(inner: &Arc<SchedulerInner>, s: Submission) {
-    let mut run = s.run;
-    loop {
-        let state = attempt(inner, &s.job, &s.options, &mut run).await;
-        let retry = matches!(state, RunState::Failed | RunState::TimedOut)
-            && run.attempt <= s.options.retries.count;
-        finish(inner, run.clone(), state);
-        if !retry {
-            return;
-        }
-        let delay = s
-            .options
-            .retries
-            .delay(run.attempt)
-            .to_std()
-            .unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = inner.cancel_runs.cancelled() => return,
-        }
-        let next_attempt = run.attempt + 1;
-        run = RunRecord::new(
-            inner.store.next_run_id(),
-            &s.job.id,
-            run.scheduled,
-            RunState::Submitted,
-        );
-        run.attempt = next_attempt;
+    }
+    for (s, why) in refused {
+        cancel(inner, s, why);
     }
 }
 
-/// One attempt: record the start, run the action under the timeout, fill in the outcome.
+/// Takes runs off the queue one at a time until the pool closes or shrinks.
+async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
+    loop {
+        let retire = queue.retire.load(Ordering::Acquire);
+        if retire > 0
+            && queue
+                .retire
+                .compare_exchange(retire, retire - 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            break;
+        }
+        let Ok(s) = queue.receiver.recv().await else {
+            break;
+        };
+        if inner.cancel_runs.is_cancelled() {
+            cancel(&inner, s, "cancelled before it started");
+        } else {
+            run(&inner, s).await;
+        }
+    }
+    queue.workers.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Records a run that never started as cancelled.
+fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
+    let mut run = s.run;
+    run.error = Some(why.to_string());
+    finish(inner, run, RunState::Cancelled);
+    inner.run_finished(&s.job, &s.counters, inner.clock.now());
+}
+
+/// Runs one attempt; a failure with retries left is queued again after its backoff.
+async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
+    let mut run = s.run.clone();
+    let state = attempt(inner, &s.job, &s.options, &mut run).await;
+    let retry = matches!(state, RunState::Failed | RunState::TimedOut)
+        && run.attempt <= s.options.retries.count;
+    finish(inner, run.clone(), state);
+    if !retry {
+        inner.run_finished(&s.job, &s.counters, inner.clock.now());
+        return;
+    }
+    let delay = s
+        .options
+        .retries
+        .delay(run.attempt)
+        .to_std()
+        .unwrap_or_default();
+    let mut next = RunRecord::new(
+        inner.store.next_run_id(),
+        &s.job.id,
+        run.scheduled,
+        RunState::Submitted,
+    );
+    next.attempt = run.attempt + 1;
+    let retry = Submission { run: next, ..s };
+    let task_inner = inner.clone();
+    inner.tasks.spawn(async move {
+        let inner = task_inner;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {
+                inner.store.record_runs(vec![retry.run.clone()]);
+                submit(&inner, vec![retry]);
+            }
+            _ = inner.cancel_runs.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
+        }
+    });
+}
+
+/// A run still going after this long is recorded as running; quicker runs are recorded
+/// once, when they end (their submitted record already marks them for crash recovery).
+const RECORD_RUNNING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// One attempt: announce the start, run the action under the timeout, fill in the outcome.
 async fn attempt(
     inner: &Arc<SchedulerInner>,
     job: &Job,
@@ -139,25 +227,35 @@ async fn attempt(
         .unwrap_or(i64::MAX)
         .max(0);
     inner.stats.record_start(lateness_us as u64);
-    inner.store.record_runs(vec![run.clone()]);
-    inner.bus.emit(started, Event::RunStarted(RunRef::of(run)));
+    inner
+        .bus
+        .emit_with(started, || Event::RunStarted(RunRef::of(run)));
 
     let cancel = inner.cancel_runs.child_token();
     let ctx = ActionContext {
         cancel: cancel.clone(),
         ..inner.context.clone()
     };
-    let action = job.action.run(&ctx);
-    tokio::pin!(action);
-    let (output, timed_out) = match options.timeout.and_then(|t| t.to_std().ok()) {
-        Some(limit) => tokio::select! {
-            out = &mut action => (out, false),
-            _ = tokio::time::sleep(limit) => {
-                cancel.cancel();
-                (action.await, true)
+    // Boxed: action futures are large, and a run waiting for its pool should stay small.
+    let mut action = Box::pin(job.action.run(&ctx));
+    let deadline = options
+        .timeout
+        .and_then(|t| t.to_std().ok())
+        .map(|t| tokio::time::Instant::now() + t);
+    let (mut recorded, mut timed_out) = (false, false);
+    let output = loop {
+        tokio::select! {
+            out = &mut action => break out,
+            _ = tokio::time::sleep(RECORD_RUNNING_AFTER), if !recorded => {
+                inner.store.record_runs(vec![run.clone()]);
+                recorded = true;
             }
-        },
-        None => ((&mut action).await, false),
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() && !timed_out => {
+                cancel.cancel();
+                timed_out = true;
+            }
+        }
     };
     if let Some(sample) = output.sample.clone() {
         inner.store.record_metric(sample);
@@ -200,13 +298,14 @@ fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) {
     let now: DateTime<Utc> = inner.clock.now();
     run.finished = Some(now);
     run.state = state;
-    let r = RunRef::of(&run);
+    inner.bus.emit_with(now, || {
+        let r = RunRef::of(&run);
+        match state {
+            RunState::Succeeded => Event::RunSucceeded(r),
+            RunState::TimedOut => Event::RunTimedOut(r),
+            RunState::Cancelled => Event::RunCancelled(r),
+            _ => Event::RunFailed(r),
+        }
+    });
     inner.store.record_runs(vec![run]);
-    let event = match state {
-        RunState::Succeeded => Event::RunSucceeded(r),
-        RunState::TimedOut => Event::RunTimedOut(r),
-        RunState::Cancelled => Event::RunCancelled(r),
-        _ => Event::RunFailed(r),
-    };
-    inner.bus.emit(now, event);
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::plan;
-use super::{lock, SchedulerInner as Inner};
+use std::sync::atomic::Ordering;
+
+use super::{lock, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunRecord, RunState};
@@ -111,19 +113,19 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
                 batch.records.push(run);
             }
             for fire in plan.run {
-                if slot.active >= options.max_instances {
+                let active = slot.counters.active.load(Ordering::Acquire);
+                if active >= options.max_instances {
                     let mut run = final_record(inner, &job, fire, RunState::Skipped, now);
                     run.error = Some(format!(
-                        "{} run(s) already active (max instances {})",
-                        slot.active, options.max_instances
+                        "{active} run(s) already active (max instances {})",
+                        options.max_instances
                     ));
                     batch.events.push(Event::RunSkipped(RunRef::of(&run)));
                     batch.records.push(run);
                 } else {
-                    slot.active += 1;
-                    batch
-                        .submissions
-                        .push(submission(inner, &job, fire, options.clone()));
+                    slot.counters.active.fetch_add(1, Ordering::AcqRel);
+                    let s = submission(inner, &job, &slot.counters, fire, options.clone());
+                    batch.submissions.push(s);
                 }
             }
             let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
@@ -155,6 +157,7 @@ fn final_record(
 fn submission(
     inner: &Inner,
     job: &Arc<Job>,
+    counters: &Arc<RunCounters>,
     fire: DateTime<Utc>,
     options: EffectiveOptions,
 ) -> Submission {
@@ -166,15 +169,19 @@ fn submission(
             RunState::Submitted,
         ),
         job: job.clone(),
+        counters: counters.clone(),
         options,
     }
 }
 
 /// Records, announces and starts what a dispatch pass decided.
 fn apply(inner: &Arc<Inner>, mut batch: Batch, now: DateTime<Utc>) {
+    let listening = inner.bus.has_listeners();
     for s in &batch.submissions {
         batch.records.push(s.run.clone());
-        batch.events.push(Event::RunSubmitted(RunRef::of(&s.run)));
+        if listening {
+            batch.events.push(Event::RunSubmitted(RunRef::of(&s.run)));
+        }
     }
     if !batch.records.is_empty() {
         inner.store.record_runs(batch.records);
@@ -182,23 +189,23 @@ fn apply(inner: &Arc<Inner>, mut batch: Batch, now: DateTime<Utc>) {
     for event in batch.events {
         inner.bus.emit(now, event);
     }
-    for s in batch.submissions {
-        executor::spawn(inner, s);
-    }
+    executor::submit(inner, batch.submissions);
 }
 
 /// Submits a run of `job` for `now` outside its schedule; `None` when max instances are active.
 pub(super) fn submit_now(inner: &Arc<Inner>, job: Arc<Job>, now: DateTime<Utc>) -> Option<i64> {
     let options = job.options.resolve(&inner.defaults());
-    {
+    let counters = {
         let mut state = lock(&inner.state);
-        let slot = state.slots.get_mut(job.id.as_str())?;
-        if slot.active >= options.max_instances {
+        // Without a slot (a scheduler that was not started, as in `kairos job run`), make one.
+        let slot = state.slots.entry(job.id.as_str().into()).or_default();
+        if slot.counters.active.load(Ordering::Acquire) >= options.max_instances {
             return None;
         }
-        slot.active += 1;
-    }
-    let s = submission(inner, &job, now, options);
+        slot.counters.active.fetch_add(1, Ordering::AcqRel);
+        slot.counters.clone()
+    };
+    let s = submission(inner, &job, &counters, now, options);
     let id = s.run.id;
     apply(
         inner,
@@ -213,16 +220,9 @@ pub(super) fn submit_now(inner: &Arc<Inner>, job: Arc<Job>, now: DateTime<Utc>) 
 
 impl Inner {
     /// Called by a run's task when it ends: frees its instance and prunes history now and then.
-    pub(crate) fn run_finished(&self, job: &Job, now: DateTime<Utc>) {
-        let finished = {
-            let mut state = lock(&self.state);
-            let Some(slot) = state.slots.get_mut(job.id.as_str()) else {
-                return;
-            };
-            slot.active = slot.active.saturating_sub(1);
-            slot.finished += 1;
-            slot.finished
-        };
+    pub(crate) fn run_finished(&self, job: &Job, counters: &RunCounters, now: DateTime<Utc>) {
+        counters.active.fetch_sub(1, Ordering::AcqRel);
+        let finished = counters.finished.fetch_add(1, Ordering::AcqRel) + 1;
         if finished % PRUNE_EVERY == 1 {
             let retention = job.options.resolve(&self.defaults()).retention;
             self.store.prune_runs(&job.id, retention, now);

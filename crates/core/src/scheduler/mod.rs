@@ -9,6 +9,7 @@ mod plan;
 mod stats;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -81,6 +82,15 @@ pub struct Status {
     pub next_run: Option<DateTime<Utc>>,
 }
 
+/// A job's run counts, shared with its runs so they finish without taking the state lock.
+#[derive(Debug, Default)]
+pub(crate) struct RunCounters {
+    /// Runs submitted and not yet finished.
+    pub(crate) active: AtomicU32,
+    /// Runs finished since the scheduler started.
+    pub(crate) finished: AtomicU32,
+}
+
 /// A job's place in the run loop.
 #[derive(Debug, Default)]
 struct Slot {
@@ -89,10 +99,7 @@ struct Slot {
     /// The definition, once loaded.
     job: Option<Arc<Job>>,
     paused: bool,
-    /// Runs submitted and not yet finished.
-    active: u32,
-    /// Runs finished since the scheduler started.
-    finished: u32,
+    counters: Arc<RunCounters>,
 }
 
 /// The due-set and per-job slots, under one lock.
@@ -140,6 +147,8 @@ pub(crate) struct SchedulerInner {
     pub(crate) cancel_runs: CancellationToken,
     rng: Mutex<StdRng>,
     pub(crate) stats: SchedulerStats,
+    /// The runtime runs execute on (the one `start` or the first run was called from).
+    pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     /// The store's change counter as of our last look (see `external`).
     seen_changes: Mutex<i64>,
 }
@@ -186,6 +195,7 @@ impl Scheduler {
                 rng: Mutex::new(StdRng::from_entropy()),
                 stats: SchedulerStats::default(),
                 seen_changes: Mutex::new(0),
+                runtime: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -274,8 +284,35 @@ impl Scheduler {
             }
         }
         inner.bus.emit(now, Event::SchedulerStarted);
+        let handle = inner
+            .runtime
+            .get_or_init(tokio::runtime::Handle::current)
+            .clone();
         let loop_inner = inner.clone();
-        inner.tasks.spawn(dispatch::run_loop(loop_inner));
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // The loop gets a thread of its own so it never waits behind runs for a worker.
+            let token = inner.tasks.token();
+            std::thread::Builder::new()
+                .name("kairos-loop".into())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(rt) => rt.block_on(dispatch::run_loop(loop_inner)),
+                        Err(e) => tracing::error!("cannot start the run loop's runtime: {e}"),
+                    }
+                    drop(token);
+                })
+                .map_err(|e| {
+                    invalid(
+                        "scheduler",
+                        format!("cannot start the run loop thread: {e}"),
+                    )
+                })?;
+        } else {
+            inner.tasks.spawn(dispatch::run_loop(loop_inner));
+        }
         inner.tasks.spawn(external::watch(inner.clone()));
         Ok(())
     }
@@ -286,6 +323,7 @@ impl Scheduler {
         let inner = &self.inner;
         inner.stop.cancel();
         lock(&inner.state).running = false;
+        inner.pools.close();
         inner.tasks.close();
         if tokio::time::timeout(grace, inner.tasks.wait())
             .await
@@ -325,7 +363,11 @@ impl Scheduler {
             running: state.running,
             paused: state.paused,
             jobs: state.slots.len(),
-            active_runs: state.slots.values().map(|s| s.active as u64).sum(),
+            active_runs: state
+                .slots
+                .values()
+                .map(|s| s.counters.active.load(Ordering::Relaxed) as u64)
+                .sum(),
             next_run: state
                 .queue
                 .first()

@@ -31,8 +31,18 @@ pub(crate) fn plan(
     coalesce: Coalesce,
     grace: Option<Duration>,
 ) -> FirePlan {
-    let mut due = VecDeque::from([first]);
     let mut next = trigger.next_after(first);
+    let late = |f: &DateTime<Utc>| grace.is_some_and(|g| now - *f > g);
+    if next.is_none_or(|t| t > now) {
+        // The usual case: one fire time is due.
+        let (run, missed) = if late(&first) {
+            (vec![], vec![first])
+        } else {
+            (vec![first], vec![])
+        };
+        return FirePlan { run, missed, next };
+    }
+    let mut due = VecDeque::from([first]);
     let mut scanned = 1;
     while let Some(t) = next.filter(|t| *t <= now) {
         scanned += 1;
@@ -51,9 +61,7 @@ pub(crate) fn plan(
             trigger.next_after(t)
         };
     }
-    let (missed, run) = due
-        .into_iter()
-        .partition(|f| grace.is_some_and(|g| now - *f > g));
+    let (missed, run) = due.into_iter().partition(late);
     FirePlan { run, missed, next }
 }
 

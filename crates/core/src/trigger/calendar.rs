@@ -79,6 +79,21 @@ impl CalendarIntervalTrigger {
         Self::try_from(spec)
     }
 
+    /// E.g. `every 2 months from 2026-01-31 at 09:00:00 (America/New_York)`.
+    pub fn summary(&self) -> String {
+        let s = &self.spec;
+        let unit = match s.unit {
+            CalendarUnit::Years => "years",
+            CalendarUnit::Months => "months",
+            CalendarUnit::Weeks => "weeks",
+            CalendarUnit::Days => "days",
+        };
+        format!(
+            "every {} {unit} from {} at {} ({})",
+            s.every, s.start_date, s.time, s.timezone
+        )
+    }
+
     /// The date of the `k`th fire: `None` past the end of the calendar, `Some(None)` when
     /// that month lacks the start day.
     fn nth_date(&self, k: u64) -> Option<Option<NaiveDate>> {
@@ -125,7 +140,7 @@ impl CalendarIntervalTrigger {
             let Some(date) = self.nth_date(k)? else {
                 continue;
             };
-            let t = resolve_earliest(s.timezone, date.and_time(s.time));
+            let t = super::millis(resolve_earliest(s.timezone, date.and_time(s.time)));
             if t > after {
                 return match s.end {
                     Some(end) if t > end => None,

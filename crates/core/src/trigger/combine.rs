@@ -51,6 +51,16 @@ impl OrTrigger {
         Ok(OrTrigger { triggers })
     }
 
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.triggers.len()
+    }
+
+    /// Never true: an `or` has at least one member.
+    pub fn is_empty(&self) -> bool {
+        self.triggers.is_empty()
+    }
+
     /// The earliest member fire time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.triggers
@@ -119,6 +129,16 @@ impl AndTrigger {
             threshold_seconds: default_threshold(),
             max_iterations: default_iterations(),
         })
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.spec.triggers.len()
+    }
+
+    /// Never true: an `and` has at least one member.
+    pub fn is_empty(&self) -> bool {
+        self.spec.triggers.is_empty()
     }
 
     /// The next instant strictly after `after` at which all members agree, if found in time.

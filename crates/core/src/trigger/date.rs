@@ -16,8 +16,9 @@ pub struct DateTrigger {
 }
 
 impl DateTrigger {
-    /// `at` if it is after `after`.
+    /// `at` (to the millisecond) if it is after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        (self.at > after).then_some(self.at)
+        let at = super::millis(self.at);
+        (at > after).then_some(at)
     }
 }

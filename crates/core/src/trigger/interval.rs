@@ -93,7 +93,8 @@ impl IntervalTrigger {
 
     /// The first fire time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let start = self.spec.start.unwrap_or(DateTime::UNIX_EPOCH);
+        // Fire times are whole milliseconds, as stores keep them.
+        let start = self.spec.start.map_or(DateTime::UNIX_EPOCH, super::millis);
         let next = if after < start {
             start
         } else {

@@ -15,11 +15,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-pub use calendar::{CalendarIntervalTrigger, CalendarUnit};
-pub use combine::{AndTrigger, OrTrigger};
+pub use calendar::{CalendarIntervalSpec, CalendarIntervalTrigger, CalendarUnit};
+pub use combine::{AndSpec, AndTrigger, OrTrigger};
 pub use cron::CronTrigger;
 pub use date::DateTrigger;
-pub use interval::IntervalTrigger;
+pub use interval::{IntervalSpec, IntervalTrigger};
 pub use jitter::jittered;
 pub use zone::parse_time_zone;
 
@@ -89,12 +89,55 @@ impl Trigger {
         }
     }
 
+    /// A short human summary, e.g. `cron 0 9 * * 1-5 (Europe/London)` or `every 1h 30m`.
+    pub fn summary(&self) -> String {
+        match self {
+            Trigger::Date(t) => format!("once at {}", t.at.with_timezone(&t.timezone).to_rfc3339()),
+            Trigger::Interval(t) => format!("every {}", format_duration(t.period())),
+            Trigger::Cron(t) if t.timezone() == Tz::UTC => format!("cron {}", t.expression()),
+            Trigger::Cron(t) => format!("cron {} ({})", t.expression(), t.timezone()),
+            Trigger::CalendarInterval(t) => t.summary(),
+            Trigger::And(t) => format!("all of {} triggers", t.len()),
+            Trigger::Or(t) => format!("any of {} triggers", t.len()),
+        }
+    }
+
     /// The next `count` fire times after `after`, fewer if the trigger runs out.
     pub fn preview(&self, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
         std::iter::successors(self.next_after(after), |t| self.next_after(*t))
             .take(count)
             .collect()
     }
+}
+
+/// `1h 30m`-style text for a duration (weeks, days, hours, minutes, seconds, milliseconds).
+pub fn format_duration(d: chrono::Duration) -> String {
+    let mut ms = d.num_milliseconds();
+    let mut parts = Vec::new();
+    for (unit, size) in [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            parts.push(format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    if parts.is_empty() {
+        "0s".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// `t` truncated to whole milliseconds, the precision instants are stored with.
+fn millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(3)
 }
 
 fn utc() -> Tz {

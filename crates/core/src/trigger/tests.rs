@@ -224,3 +224,61 @@ fn and_fires_where_members_agree_and_gives_up_when_they_never_do() {
         {"type": "cron", "expression": "1/2 * * * * *"}]}));
     assert_eq!(t.next_after(at("2026-01-01T00:00:00Z")), None);
 }
+
+#[test]
+fn summaries_read_well() {
+    let cases = [
+        (
+            json!({"type": "interval", "hours": 1, "minutes": 30}),
+            "every 1h 30m",
+        ),
+        (
+            json!({"type": "interval", "milliseconds": 250}),
+            "every 250ms",
+        ),
+        (
+            json!({"type": "cron", "expression": "0 9 * * 1-5"}),
+            "cron 0 9 * * 1-5",
+        ),
+        (
+            json!({"type": "cron", "expression": "@daily", "timezone": "Europe/London"}),
+            "cron @daily (Europe/London)",
+        ),
+        (
+            json!({"type": "date", "at": "2026-01-01T09:00:00Z", "timezone": "Asia/Tokyo"}),
+            "once at 2026-01-01T18:00:00+09:00",
+        ),
+        (
+            json!({"type": "calendar_interval", "every": 2, "unit": "months",
+                   "start_date": "2026-01-31", "time": "09:00:00"}),
+            "every 2 months from 2026-01-31 at 09:00:00 (UTC)",
+        ),
+        (
+            json!({"type": "or", "triggers": [{"type": "cron", "expression": "@daily"}]}),
+            "any of 1 triggers",
+        ),
+    ];
+    for (shape, want) in cases {
+        assert_eq!(trigger(shape).summary(), want);
+    }
+}
+
+#[test]
+fn fire_times_are_whole_milliseconds() {
+    let start = "2026-01-01T00:00:00.123456789Z";
+    let t = trigger(json!({"type": "interval", "seconds": 1, "start": start}));
+    assert_eq!(
+        times(&t, "2025-01-01T00:00:00Z", 2),
+        [
+            "2026-01-01T00:00:00.123+00:00",
+            "2026-01-01T00:00:01.123+00:00"
+        ]
+    );
+    let t = trigger(json!({"type": "date", "at": start}));
+    assert_eq!(
+        times(&t, "2025-01-01T00:00:00Z", 1),
+        ["2026-01-01T00:00:00.123+00:00"]
+    );
+    // A stored (truncated) fire time is not followed by its own untruncated twin.
+    assert!(times(&t, "2026-01-01T00:00:00.123Z", 1).is_empty());
+}

@@ -1,0 +1,216 @@
+//! `kairos bench …`: load programs that print one JSON line of figures.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, Utc};
+use clap::{Subcommand, ValueEnum};
+use kairos_core::action::{Action, FunctionAction};
+use kairos_core::job::{Job, JobOptions, DEFAULT_POOL};
+use kairos_core::scheduler::Scheduler;
+use kairos_core::store::{JobStore, MemoryStore, SqliteStore};
+use kairos_core::trigger::{CronTrigger, IntervalSpec, IntervalTrigger, Trigger};
+use serde_json::json;
+
+/// The `bench` subcommands.
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Fire N interval jobs spread evenly over a period and measure lateness.
+    Storm {
+        /// How many jobs.
+        #[arg(long, default_value_t = 10_000)]
+        jobs: usize,
+        /// Each job's period, milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        period_ms: u32,
+        /// How long to fire, seconds.
+        #[arg(long, default_value_t = 10)]
+        duration_s: u64,
+        /// Which store keeps jobs and run history.
+        #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+        store: StoreKind,
+    },
+    /// Add N cron jobs to a fresh SQLite store, then cold-start a scheduler on it.
+    Load {
+        /// How many jobs.
+        #[arg(long, default_value_t = 100_000)]
+        jobs: usize,
+    },
+}
+
+/// A store to benchmark.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StoreKind {
+    /// In memory.
+    Memory,
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+}
+
+/// Runs a bench subcommand.
+pub fn run(cmd: BenchCommand) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let db = dir.path().join("bench.db");
+    let line = match cmd {
+        BenchCommand::Storm {
+            jobs,
+            period_ms,
+            duration_s,
+            store,
+        } => {
+            if jobs == 0 || period_ms == 0 || duration_s == 0 {
+                return Err("--jobs, --period-ms and --duration-s must be at least 1".into());
+            }
+            let store: Arc<dyn JobStore> = match store {
+                StoreKind::Memory => Arc::new(MemoryStore::new()),
+                StoreKind::Sqlite => Arc::new(open(&db)?),
+            };
+            runtime.block_on(storm(store, jobs, period_ms, duration_s))?
+        }
+        BenchCommand::Load { jobs } => runtime.block_on(load(&db, jobs))?,
+    };
+    println!("{line}");
+    Ok(())
+}
+
+fn open(path: &std::path::Path) -> Result<SqliteStore, String> {
+    SqliteStore::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+fn noop_job(i: usize, trigger: Trigger) -> Job {
+    Job {
+        id: format!("job-{i:07}"),
+        name: format!("bench job {i}"),
+        description: String::new(),
+        tags: vec![],
+        trigger,
+        action: Action::Function(FunctionAction {
+            name: "noop".into(),
+        }),
+        options: JobOptions::default(),
+        paused: false,
+        pool: DEFAULT_POOL.into(),
+        next_run: None,
+    }
+}
+
+async fn storm(
+    store: Arc<dyn JobStore>,
+    jobs: usize,
+    period_ms: u32,
+    duration_s: u64,
+) -> Result<serde_json::Value, String> {
+    let scheduler = Scheduler::new(store.clone());
+    scheduler
+        .functions()
+        .register("noop", || async { Ok(String::new()) });
+    // Leave time to add every job before the first fires: about 10 µs a job, at least 1 s.
+    let lead = Duration::milliseconds(1000 + jobs as i64 / 100);
+    let t0 = Utc::now() + lead;
+    let spread =
+        |i: usize| Duration::microseconds(period_ms as i64 * 1000 * i as i64 / jobs as i64);
+    let specs: Vec<Job> = (0..jobs)
+        .map(|i| {
+            let spec = IntervalSpec {
+                milliseconds: period_ms,
+                start: Some(t0 + spread(i)),
+                ..Default::default()
+            };
+            let trigger = IntervalTrigger::new(spec).map_err(|e| e.to_string())?;
+            Ok(noop_job(i, Trigger::Interval(trigger)))
+        })
+        .collect::<Result<_, String>>()?;
+    let started = Instant::now();
+    scheduler.add_jobs(specs).map_err(|e| e.to_string())?;
+    let add_s = started.elapsed().as_secs_f64();
+    scheduler.start().map_err(|e| e.to_string())?;
+    let wait = (t0 - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let cpu_before = cpu_seconds();
+    tokio::time::sleep(StdDuration::from_secs(duration_s)).await;
+    scheduler.shutdown(StdDuration::from_secs(5)).await;
+    let cpu_s = cpu_seconds() - cpu_before;
+    let stats = scheduler.stats();
+    let expected = jobs as u64 * duration_s * 1000 / period_ms as u64;
+    Ok(json!({
+        "jobs": jobs,
+        "period_ms": period_ms,
+        "duration_s": duration_s,
+        "add_s": round(add_s),
+        "fires": stats.started,
+        "expected": expected,
+        "late_p50_ms": stats.lateness_p50_ms,
+        "late_p99_ms": stats.lateness_p99_ms,
+        "late_max_ms": stats.lateness_max_ms,
+        "cpu_s": round(cpu_s),
+        "rss_mb": peak_rss_mb(),
+    }))
+}
+
+async fn load(db: &std::path::Path, jobs: usize) -> Result<serde_json::Value, String> {
+    let cron = |i: usize| {
+        let expr = format!("{} {} * * *", i % 60, (i / 60) % 24);
+        CronTrigger::new(&expr, chrono_tz::UTC)
+            .map(Trigger::Cron)
+            .map_err(|e| e.to_string())
+    };
+    let add_s = {
+        let scheduler = Scheduler::new(Arc::new(open(db)?));
+        let specs = (0..jobs)
+            .map(|i| Ok(noop_job(i, cron(i)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let started = Instant::now();
+        scheduler.add_jobs(specs).map_err(|e| e.to_string())?;
+        scheduler.store().flush().map_err(|e| e.to_string())?;
+        started.elapsed().as_secs_f64()
+    };
+    let started = Instant::now();
+    let scheduler = Scheduler::new(Arc::new(open(db)?));
+    scheduler.start().map_err(|e| e.to_string())?;
+    let cold_start_s = started.elapsed().as_secs_f64();
+    let loaded = scheduler.status().jobs;
+    scheduler.shutdown(StdDuration::from_secs(1)).await;
+    if loaded != jobs {
+        return Err(format!("cold start loaded {loaded} jobs, expected {jobs}"));
+    }
+    let db_bytes: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    Ok(json!({
+        "jobs": jobs,
+        "add_s": round(add_s),
+        "cold_start_s": round(cold_start_s),
+        "rss_mb": peak_rss_mb(),
+        "db_mb": round(db_bytes as f64 / 1_048_576.0),
+    }))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// User plus system CPU time of this process, seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Peak resident set size of this process, MiB (from /proc/self/status VmHWM).
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    round(kb / 1024.0)
+}

@@ -1,0 +1,173 @@
+//! The real `kairos serve` on a real database file, killed with SIGKILL while jobs run and
+//! restarted: no job definition or committed run is lost, the run in flight becomes
+//! abandoned, and fire times that fell due while it was dead go through the misfire policy.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, Utc};
+use kairos_core::action::{Action, ShellAction};
+use kairos_core::history::{RunQuery, RunRecord, RunState};
+use kairos_core::job::{Job, JobOptions};
+use kairos_core::scheduler::Scheduler;
+use kairos_core::store::{JobStore, SqliteStore};
+use serde_json::json;
+
+fn shell_job(id: &str, trigger: serde_json::Value, command: &str) -> Job {
+    Job {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        tags: vec![],
+        trigger: serde_json::from_value(trigger).unwrap(),
+        action: Action::Shell(
+            serde_json::from_value::<ShellAction>(json!({ "command": command })).unwrap(),
+        ),
+        options: JobOptions::default(),
+        paused: false,
+        pool: "default".into(),
+        next_run: None,
+    }
+}
+
+fn serve(db: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["serve", "--db"])
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kairos serve starts")
+}
+
+fn runs(store: &SqliteStore, job: &str) -> Vec<RunRecord> {
+    store
+        .runs(&RunQuery {
+            job_id: Some(job.into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// Polls the database until `done` holds, for at most 20 s.
+fn wait_until(db: &Path, what: &str, done: impl Fn(&SqliteStore) -> bool) {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        let store = SqliteStore::open(db).unwrap();
+        if done(&store) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        drop(store);
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
+}
+
+fn has(store: &SqliteStore, job: &str, state: RunState) -> bool {
+    runs(store, job).iter().any(|r| r.state == state)
+}
+
+#[test]
+fn sigkill_loses_nothing_committed_and_restart_applies_the_misfire_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    // Both fire first a second from now, once the server is up.
+    let now = Utc::now() + Duration::seconds(1);
+    {
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        let scheduler = Scheduler::new(store.clone());
+        scheduler
+            .add_jobs(vec![
+                shell_job(
+                    "slow",
+                    json!({"type": "interval", "hours": 1, "start": now}),
+                    "sleep 20",
+                ),
+                shell_job(
+                    "tick",
+                    json!({"type": "interval", "seconds": 1, "start": now}),
+                    "echo tick",
+                ),
+            ])
+            .unwrap();
+    }
+
+    let mut first = serve(&db);
+    wait_until(&db, "a running slow job and two ticks", |s| {
+        has(s, "slow", RunState::Running)
+            && runs(s, "tick")
+                .iter()
+                .filter(|r| r.state == RunState::Succeeded)
+                .count()
+                >= 2
+    });
+    // What is committed now must survive the kill.
+    let before = SqliteStore::open(&db).unwrap();
+    let committed: Vec<RunRecord> = runs(&before, "tick")
+        .into_iter()
+        .filter(|r| r.state == RunState::Succeeded)
+        .collect();
+    let slow_run = runs(&before, "slow")[0].clone();
+    drop(before);
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let killed_at = Utc::now();
+
+    // While it is down, two one-off jobs fall due a minute ago: one with a 10 s grace time.
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let at = Utc::now() - Duration::seconds(60);
+        let mut strict = shell_job(
+            "late-strict",
+            json!({"type": "date", "at": at}),
+            "echo strict",
+        );
+        strict.options.misfire_grace_time_s = Some(10);
+        strict.next_run = Some(at);
+        let mut lenient = shell_job(
+            "late-lenient",
+            json!({"type": "date", "at": at}),
+            "echo lenient",
+        );
+        lenient.next_run = Some(at);
+        store.add_jobs(&[strict, lenient]).unwrap();
+    }
+
+    let mut second = serve(&db);
+    wait_until(&db, "the restart to apply the misfire policy", |s| {
+        has(s, "late-strict", RunState::Missed)
+            && has(s, "late-lenient", RunState::Succeeded)
+            && runs(s, "tick")
+                .iter()
+                .any(|r| r.scheduled > killed_at && r.state == RunState::Succeeded)
+    });
+    // SIGTERM: a graceful shutdown.
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    let status = second.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let after = SqliteStore::open(&db).unwrap();
+    let ids: Vec<String> = after
+        .list_jobs()
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids, ["late-lenient", "late-strict", "slow", "tick"]);
+    for run in &committed {
+        assert_eq!(
+            after.run(run.id).unwrap().as_ref(),
+            Some(run),
+            "committed run {} changed",
+            run.id
+        );
+    }
+    let slow = after.run(slow_run.id).unwrap().unwrap();
+    assert_eq!(slow.state, RunState::Abandoned);
+    assert!(slow.finished.is_some());
+    assert_eq!(runs(&after, "late-strict").len(), 1);
+    assert_eq!(runs(&after, "late-lenient").len(), 1);
+}
