@@ -36,6 +36,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
     },
+    /// Cold-start a scheduler on an existing database (run by `load` in a fresh process so
+    /// its memory is measured alone).
+    #[command(hide = true)]
+    ColdStart {
+        /// The database.
+        #[arg(long)]
+        db: std::path::PathBuf,
+    },
 }
 
 /// A store to benchmark.
@@ -69,6 +77,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), String> {
             runtime.block_on(storm(store, jobs, period_ms, duration_s))?
         }
         BenchCommand::Load { jobs } => runtime.block_on(load(&db, jobs))?,
+        BenchCommand::ColdStart { db } => runtime.block_on(cold_start(&db))?,
     };
     println!("{line}");
     Ok(())
@@ -165,14 +174,24 @@ async fn load(db: &std::path::Path, jobs: usize) -> Result<serde_json::Value, St
         scheduler.store().flush().map_err(|e| e.to_string())?;
         started.elapsed().as_secs_f64()
     };
-    let started = Instant::now();
-    let scheduler = Scheduler::new(Arc::new(open(db)?));
-    scheduler.start().map_err(|e| e.to_string())?;
-    let cold_start_s = started.elapsed().as_secs_f64();
-    let loaded = scheduler.status().jobs;
-    scheduler.shutdown(StdDuration::from_secs(1)).await;
-    if loaded != jobs {
-        return Err(format!("cold start loaded {loaded} jobs, expected {jobs}"));
+    // The cold start runs in a fresh process, so its memory is its own.
+    let out = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["bench", "cold-start", "--db"])
+        .arg(db)
+        .output()
+        .map_err(|e| format!("cannot run the cold start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cold start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let cold: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    if cold["jobs"] != jobs {
+        return Err(format!(
+            "cold start loaded {} jobs, expected {jobs}",
+            cold["jobs"]
+        ));
     }
     let db_bytes: u64 = ["", "-wal", "-shm"]
         .iter()
@@ -182,10 +201,22 @@ async fn load(db: &std::path::Path, jobs: usize) -> Result<serde_json::Value, St
     Ok(json!({
         "jobs": jobs,
         "add_s": round(add_s),
-        "cold_start_s": round(cold_start_s),
-        "rss_mb": peak_rss_mb(),
+        "cold_start_s": cold["cold_start_s"],
+        "rss_mb": cold["rss_mb"],
         "db_mb": round(db_bytes as f64 / 1_048_576.0),
     }))
+}
+
+/// Opens the database, starts a scheduler on it and reports how long that took.
+async fn cold_start(db: &std::path::Path) -> Result<serde_json::Value, String> {
+    let started = Instant::now();
+    let scheduler = Scheduler::new(Arc::new(open(db)?));
+    scheduler.start().map_err(|e| e.to_string())?;
+    let cold_start_s = started.elapsed().as_secs_f64();
+    let jobs = scheduler.status().jobs;
+    let rss_mb = peak_rss_mb();
+    scheduler.shutdown(StdDuration::from_secs(1)).await;
+    Ok(json!({"jobs": jobs, "cold_start_s": round(cold_start_s), "rss_mb": rss_mb}))
 }
 
 fn round(x: f64) -> f64 {
