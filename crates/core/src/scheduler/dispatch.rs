@@ -56,7 +56,6 @@ pub(super) async fn run_loop(inner: Arc<Inner>) {
 /// Everything one pass over the due-set decided, applied after the state lock is released.
 #[derive(Default)]
 struct Batch {
-    next_runs: Vec<(String, Option<DateTime<Utc>>)>,
     records: Vec<RunRecord>,
     events: Vec<Event>,
     submissions: Vec<Submission>,
@@ -66,6 +65,7 @@ struct Batch {
 fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let defaults = inner.defaults();
     let mut batch = Batch::default();
+    let mut next_runs = Vec::new();
     let next_due = {
         let mut state = lock(&inner.state);
         if state.paused {
@@ -127,8 +127,11 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
                 }
             }
             let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
-            batch.next_runs.push((job.id.clone(), plan.next));
+            next_runs.push((job.id.clone(), plan.next));
             state.enqueue(&id, due);
+        }
+        if !next_runs.is_empty() {
+            inner.store.set_next_runs(next_runs);
         }
         state.queue.first().map(|(d, _)| *d)
     };
@@ -172,9 +175,6 @@ fn apply(inner: &Arc<Inner>, mut batch: Batch, now: DateTime<Utc>) {
     for s in &batch.submissions {
         batch.records.push(s.run.clone());
         batch.events.push(Event::RunSubmitted(RunRef::of(&s.run)));
-    }
-    if !batch.next_runs.is_empty() {
-        inner.store.set_next_runs(batch.next_runs);
     }
     if !batch.records.is_empty() {
         inner.store.record_runs(batch.records);

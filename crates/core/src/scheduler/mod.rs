@@ -4,6 +4,7 @@
 
 mod clock;
 mod dispatch;
+mod external;
 mod plan;
 mod stats;
 
@@ -139,6 +140,8 @@ pub(crate) struct SchedulerInner {
     pub(crate) cancel_runs: CancellationToken,
     rng: Mutex<StdRng>,
     pub(crate) stats: SchedulerStats,
+    /// The store's change counter as of our last look (see `external`).
+    seen_changes: Mutex<i64>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -182,6 +185,7 @@ impl Scheduler {
                 cancel_runs: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
                 stats: SchedulerStats::default(),
+                seen_changes: Mutex::new(0),
             }),
         }
     }
@@ -244,6 +248,7 @@ impl Scheduler {
         for run in inner.store.abandon_unfinished(now)? {
             inner.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
         }
+        *lock(&inner.seen_changes) = inner.store.change_counter()?;
         let schedule = inner.store.schedule()?;
         {
             let mut state = lock(&inner.state);
@@ -271,6 +276,7 @@ impl Scheduler {
         inner.bus.emit(now, Event::SchedulerStarted);
         let loop_inner = inner.clone();
         inner.tasks.spawn(dispatch::run_loop(loop_inner));
+        inner.tasks.spawn(external::watch(inner.clone()));
         Ok(())
     }
 
@@ -370,7 +376,9 @@ impl Scheduler {
             Self::check(job, &settings)?;
             job.next_run = self.first_fire(&job.trigger, now);
         }
+        let before = self.inner.store.change_counter()?;
         self.inner.store.add_jobs(&jobs)?;
+        self.inner.note_own_change(before);
         {
             let mut state = lock(&self.inner.state);
             for job in &jobs {
@@ -466,7 +474,9 @@ impl Scheduler {
     }
 
     fn save_and_requeue(&self, job: Job, now: DateTime<Utc>) -> Result<Job, SchedulerError> {
+        let before = self.inner.store.change_counter()?;
         self.inner.store.update_job(&job)?;
+        self.inner.note_own_change(before);
         {
             let mut state = lock(&self.inner.state);
             let id: Arc<str> = job.id.as_str().into();
@@ -489,9 +499,11 @@ impl Scheduler {
 
     /// Removes a job; its running runs finish, its history stays until retention drops it.
     pub fn remove_job(&self, id: &str) -> Result<(), SchedulerError> {
+        let before = self.inner.store.change_counter()?;
         if !self.inner.store.remove_job(id)? {
             return Err(SchedulerError::NotFound(id.to_string()));
         }
+        self.inner.note_own_change(before);
         {
             let mut state = lock(&self.inner.state);
             let key: Arc<str> = id.into();

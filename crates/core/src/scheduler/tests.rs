@@ -472,3 +472,49 @@ async fn invalid_jobs_are_refused_with_the_field() {
         .unwrap();
     assert_eq!(generated.id.len(), 16);
 }
+
+#[tokio::test(start_paused = true)]
+async fn changes_made_by_another_process_are_picked_up_within_a_second() {
+    let mut f = fixture();
+    f.scheduler.add_job(job("mine", every(3600), "ok")).unwrap();
+    advance(0.5).await;
+    drain(&mut f.events);
+    // Another process (the CLI) writes straight to the store.
+    let mut theirs = job("theirs", every(10), "ok");
+    theirs.next_run = Some(base() + Duration::seconds(2));
+    f.store.add_jobs(&[theirs]).unwrap();
+    advance(3.0).await;
+    assert_eq!(states(&runs_of(&f, "theirs")), [RunState::Succeeded]);
+    let mut paused = f.store.get_job("theirs").unwrap().unwrap();
+    paused.paused = true;
+    f.store.update_job(&paused).unwrap();
+    f.store.remove_job("mine").unwrap();
+    advance(30.0).await;
+    assert_eq!(
+        runs_of(&f, "theirs").len(),
+        1,
+        "paused elsewhere: no more runs"
+    );
+    let names: Vec<_> = drain(&mut f.events)
+        .iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert!(names.contains(&"job_added".to_string()), "{names:?}");
+    assert!(names.contains(&"job_modified".to_string()), "{names:?}");
+    assert!(names.contains(&"job_removed".to_string()), "{names:?}");
+    assert_eq!(f.scheduler.status().jobs, 1);
+    // Our own changes do not count as foreign ones.
+    f.scheduler
+        .add_job(job("again", every(3600), "ok"))
+        .unwrap();
+    advance(2.0).await;
+    let names: Vec<_> = drain(&mut f.events)
+        .iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "job_added").count(),
+        1,
+        "{names:?}"
+    );
+}

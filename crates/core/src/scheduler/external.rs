@@ -1,0 +1,112 @@
+//! Noticing job changes that another process (the CLI on the same database) made.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use super::{lock, SchedulerInner};
+use crate::events::Event;
+
+/// How often the store's change counter is read.
+const CHECK_EVERY: StdDuration = StdDuration::from_secs(1);
+
+impl SchedulerInner {
+    /// Remembers the store's change counter after our own change, unless another process
+    /// changed it too (then the next check reconciles).
+    pub(super) fn note_own_change(&self, before: i64) {
+        if let Ok(now) = self.store.change_counter() {
+            let mut seen = lock(&self.seen_changes);
+            if *seen == before && now == before + 1 {
+                *seen = now;
+            }
+        }
+    }
+
+    /// Reloads the schedule when someone else changed the jobs.
+    fn reconcile(&self) {
+        let Ok(counter) = self.store.change_counter() else {
+            return;
+        };
+        if *lock(&self.seen_changes) == counter {
+            return;
+        }
+        let now = self.clock.now();
+        let mut events = Vec::new();
+        {
+            // Holding the state lock keeps the run loop from moving fire times while the
+            // store is flushed (the loop sends its bookkeeping under this lock) and read.
+            let mut state = lock(&self.state);
+            if let Err(e) = self.store.flush() {
+                tracing::warn!("cannot flush before reloading the schedule: {e}");
+                return;
+            }
+            let schedule = match self.store.schedule() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot reload the schedule: {e}");
+                    return;
+                }
+            };
+            let mut present = HashSet::with_capacity(schedule.len());
+            for entry in schedule {
+                let id: Arc<str> = entry.id.as_str().into();
+                present.insert(id.clone());
+                let stored_due = entry.next_run.filter(|_| !entry.paused);
+                match state.slots.get_mut(&id) {
+                    None => {
+                        state.slots.insert(
+                            id.clone(),
+                            super::Slot {
+                                paused: entry.paused,
+                                ..Default::default()
+                            },
+                        );
+                        state.enqueue(&id, entry.next_run.map(|t| (t, t)));
+                        events.push(Event::JobAdded { job_id: entry.id });
+                    }
+                    Some(slot) => {
+                        let changed =
+                            slot.paused != entry.paused || slot.due.map(|d| d.1) != stored_due;
+                        // The definition may have changed too: load it afresh at the next fire.
+                        slot.job = None;
+                        slot.paused = entry.paused;
+                        if changed {
+                            state.enqueue(&id, entry.next_run.map(|t| (t, t)));
+                            events.push(Event::JobModified { job_id: entry.id });
+                        }
+                    }
+                }
+            }
+            let gone: Vec<Arc<str>> = state
+                .slots
+                .keys()
+                .filter(|id| !present.contains(*id))
+                .cloned()
+                .collect();
+            for id in gone {
+                state.unqueue(&id);
+                state.slots.remove(&id);
+                events.push(Event::JobRemoved {
+                    job_id: id.to_string(),
+                });
+            }
+        }
+        *lock(&self.seen_changes) = counter;
+        for event in events {
+            self.bus.emit(now, event);
+        }
+        self.wake.notify_one();
+    }
+}
+
+/// Checks for other processes' changes every second until the scheduler stops.
+pub(super) async fn watch(inner: Arc<SchedulerInner>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CHECK_EVERY) => {}
+            _ = inner.stop.cancelled() => return,
+        }
+        let check = inner.clone();
+        let _ = tokio::task::spawn_blocking(move || check.reconcile()).await;
+    }
+}
