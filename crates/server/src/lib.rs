@@ -6,6 +6,8 @@
 //! against [`ServerConfig::allowed_hosts`]. Errors are JSON:
 //! `{"error":{"field":<string or null>,"message":<string>}}`.
 
+#![warn(missing_docs)]
+
 mod api;
 mod error;
 mod input;

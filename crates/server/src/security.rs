@@ -84,7 +84,11 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             }
         }
     }
-    next.run(req).await
+    let method = req.method().clone();
+    let path = path.to_string();
+    let response = next.run(req).await;
+    tracing::debug!(%method, %path, status = %response.status(), "answered");
+    response
 }
 
 fn unauthorized(message: &str) -> Response {
