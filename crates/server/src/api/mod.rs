@@ -1,0 +1,7 @@
+//! The route handlers, one module per area.
+
+pub(crate) mod events;
+pub(crate) mod jobs;
+pub(crate) mod prom;
+pub(crate) mod runs;
+pub(crate) mod system;

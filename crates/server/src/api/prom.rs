@@ -1,0 +1,110 @@
+//! `/metrics`: Prometheus text exposition of jobs, runs and start lateness.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use kairos_core::history::{RunQuery, RunState};
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::input::blocking;
+use crate::AppState;
+
+/// A bucket wide enough (about 31,700 years) that all runs fall in one.
+const ALL_TIME_BUCKET_S: i64 = 1_000_000_000_000;
+
+/// Prometheus metrics: `kairos_jobs`, `kairos_jobs_paused`, `kairos_runs{state}`,
+/// `kairos_active_runs`, `kairos_scheduler_paused`, `kairos_runs_started_total` and the
+/// `kairos_run_start_lateness_seconds` histogram.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "No or wrong token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let scheduler = state.scheduler.clone();
+    let (jobs, paused, runs) = blocking(move || {
+        let schedule = scheduler.store().schedule()?;
+        let paused = schedule.iter().filter(|e| e.paused).count();
+        let mut runs: BTreeMap<RunState, u64> = RunState::ALL.iter().map(|s| (*s, 0)).collect();
+        for bucket in scheduler
+            .store()
+            .run_buckets(&RunQuery::default(), ALL_TIME_BUCKET_S)?
+        {
+            *runs.entry(bucket.state).or_default() += bucket.count;
+        }
+        Ok((schedule.len(), paused, runs))
+    })
+    .await?;
+    let status = state.scheduler.status();
+    let stats = state.scheduler.stats();
+
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    };
+    gauge(
+        "kairos_jobs",
+        "Jobs known to the scheduler.",
+        jobs.to_string(),
+    );
+    gauge("kairos_jobs_paused", "Paused jobs.", paused.to_string());
+    gauge(
+        "kairos_active_runs",
+        "Runs submitted or running now.",
+        status.active_runs.to_string(),
+    );
+    gauge(
+        "kairos_scheduler_paused",
+        "1 when the whole scheduler is paused.",
+        u8::from(status.paused).to_string(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kairos_runs Runs in the history, by state.\n# TYPE kairos_runs gauge"
+    );
+    for (state, count) in &runs {
+        let _ = writeln!(out, "kairos_runs{{state=\"{}\"}} {count}", state.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "# HELP kairos_runs_started_total Runs started since the scheduler started.\n\
+         # TYPE kairos_runs_started_total counter\nkairos_runs_started_total {}",
+        stats.started
+    );
+    let name = "kairos_run_start_lateness_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} How late runs started after their fire time.\n# TYPE {name} histogram"
+    );
+    for (le_ms, count) in &stats.lateness_buckets {
+        let le = if le_ms.is_infinite() {
+            "+Inf".to_string()
+        } else {
+            format!("{}", le_ms / 1000.0)
+        };
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let sum_s = stats.lateness_mean_ms * stats.started as f64 / 1000.0;
+    let _ = writeln!(out, "{name}_sum {sum_s}\n{name}_count {}", stats.started);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    ))
+}
+
+/// Liveness: answers while the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "{\"status\":\"ok\"}", body = Object)))]
+pub(crate) async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}

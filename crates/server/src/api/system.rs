@@ -1,0 +1,285 @@
+//! The scheduler as a whole: status, pause/resume, settings, export/import, cron previews.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, SecondsFormat, Utc};
+use kairos_core::job::{Job, Settings};
+use kairos_core::scheduler::SchedulerError;
+use kairos_core::trigger::{parse_time_zone, CronTrigger, Trigger};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::input::{blocking, from_value, JsonValue};
+use crate::AppState;
+
+/// The export format's version.
+const EXPORT_VERSION: u32 = 1;
+/// Most fire times one preview returns.
+const MAX_PREVIEW: usize = 100;
+
+/// The scheduler's status with its start counters.
+fn status_view(state: &AppState) -> Value {
+    let status = state.scheduler.status();
+    let stats = state.scheduler.stats();
+    let mut value = serde_json::to_value(status).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "stats".into(),
+            json!({
+                "started": stats.started,
+                "lateness_mean_ms": stats.lateness_mean_ms,
+                "lateness_p50_ms": stats.lateness_p50_ms,
+                "lateness_p99_ms": stats.lateness_p99_ms,
+                "lateness_max_ms": stats.lateness_max_ms,
+            }),
+        );
+    }
+    value
+}
+
+/// Whether the scheduler runs, is paused, how many jobs and active runs it has, its next fire
+/// time, and how late runs started.
+#[utoipa::path(get, path = "/api/scheduler", tag = "scheduler",
+    responses((status = 200, description = "running, paused, jobs, active_runs, next_run, stats{started, lateness_*_ms}", body = Object)),
+    security(("bearer" = [])))]
+pub(crate) async fn scheduler_status(State(state): State<AppState>) -> Json<Value> {
+    Json(status_view(&state))
+}
+
+/// Stops firing every job until resumed.
+#[utoipa::path(post, path = "/api/scheduler/pause", tag = "scheduler",
+    responses((status = 200, description = "The new status", body = Object)),
+    security(("bearer" = [])))]
+pub(crate) async fn pause_scheduler(State(state): State<AppState>) -> Json<Value> {
+    state.scheduler.pause();
+    Json(status_view(&state))
+}
+
+/// Fires jobs again; fire times that fell due meanwhile go through the misfire policy.
+#[utoipa::path(post, path = "/api/scheduler/resume", tag = "scheduler",
+    responses((status = 200, description = "The new status", body = Object)),
+    security(("bearer" = [])))]
+pub(crate) async fn resume_scheduler(State(state): State<AppState>) -> Json<Value> {
+    state.scheduler.resume();
+    Json(status_view(&state))
+}
+
+/// The scheduler's settings: job defaults and executor pools.
+#[utoipa::path(get, path = "/api/settings", tag = "scheduler",
+    responses((status = 200, description = "Settings", body = Object)),
+    security(("bearer" = [])))]
+pub(crate) async fn get_settings(State(state): State<AppState>) -> Json<Settings> {
+    Json(state.scheduler.settings())
+}
+
+/// Validates, saves and applies new settings.
+#[utoipa::path(put, path = "/api/settings", tag = "scheduler",
+    request_body(content = Object, description = "Settings: {defaults:{…}, pools:{name: size}}"),
+    responses(
+        (status = 200, description = "The settings as saved", body = Object),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 422, description = "A bad field, named in `field`", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn put_settings(
+    State(state): State<AppState>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<Json<Settings>> {
+    let settings: Settings = from_value(body)?;
+    let scheduler = state.scheduler.clone();
+    blocking(move || {
+        scheduler.update_settings(settings)?;
+        Ok(Json(scheduler.settings()))
+    })
+    .await
+}
+
+/// Every job definition, in the import format.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportDoc {
+    /// The format version, 1.
+    version: u32,
+    /// Job definitions.
+    #[schema(value_type = Vec<Object>)]
+    jobs: Vec<Job>,
+}
+
+/// How many jobs an import added.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Imported {
+    /// Jobs added.
+    imported: usize,
+}
+
+/// Every job, for [`import`](import_jobs) elsewhere.
+#[utoipa::path(get, path = "/api/export", tag = "scheduler",
+    responses((status = 200, description = "{version: 1, jobs: [Job…]}", body = ExportDoc)),
+    security(("bearer" = [])))]
+pub(crate) async fn export_jobs(State(state): State<AppState>) -> ApiResult<Json<ExportDoc>> {
+    let scheduler = state.scheduler.clone();
+    blocking(move || {
+        Ok(Json(ExportDoc {
+            version: EXPORT_VERSION,
+            jobs: scheduler.list_jobs()?,
+        }))
+    })
+    .await
+}
+
+/// Adds every job of an export, all or none.
+#[utoipa::path(post, path = "/api/import", tag = "scheduler",
+    request_body(content = ExportDoc, description = "An export document"),
+    responses(
+        (status = 200, description = "All jobs were added", body = Imported),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body over 16 MiB", body = ErrorBody),
+        (status = 422, description = "A bad field (e.g. `jobs[3].id` for a duplicate); nothing was added", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn import_jobs(
+    State(state): State<AppState>,
+    JsonValue(body): JsonValue,
+) -> ApiResult<Json<Imported>> {
+    let doc: ExportDoc = from_value(body)?;
+    if doc.version != EXPORT_VERSION {
+        return Err(ApiError::invalid(
+            "version",
+            format!("only version {EXPORT_VERSION} can be imported"),
+        ));
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, job) in doc.jobs.iter().enumerate() {
+        if job.id.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(&job.id, i) {
+            return Err(ApiError::invalid(
+                &format!("jobs[{i}].id"),
+                format!("'{}' is also the id of jobs[{first}]", job.id),
+            ));
+        }
+    }
+    let scheduler = state.scheduler.clone();
+    blocking(move || {
+        for (i, job) in doc.jobs.iter().enumerate() {
+            if !job.id.is_empty() && scheduler.store().get_job(&job.id)?.is_some() {
+                return Err(ApiError::invalid(
+                    &format!("jobs[{i}].id"),
+                    format!("a job with id '{}' already exists", job.id),
+                ));
+            }
+        }
+        let settings = scheduler.settings();
+        let added = scheduler.add_jobs(doc.jobs.clone()).map_err(|e| match e {
+            SchedulerError::Invalid { field, message } => {
+                let field = match culprit(&doc.jobs, &settings, &field) {
+                    Some(i) => format!("jobs[{i}].{field}"),
+                    None => field,
+                };
+                ApiError::invalid(&field, message)
+            }
+            e => e.into(),
+        })?;
+        Ok(Json(Imported {
+            imported: added.len(),
+        }))
+    })
+    .await
+}
+
+/// Which job of an import the engine's refusal about `field` is most likely about, so the
+/// error can name `jobs[i].field`; `None` when no job obviously is.
+fn culprit(jobs: &[Job], settings: &Settings, field: &str) -> Option<usize> {
+    jobs.iter().position(|job| match field {
+        "name" => job.name.trim().is_empty(),
+        "id" => job.id.len() > 128 || job.id.chars().any(|c| c.is_control() || c == '/'),
+        "pool" => !settings.pools.contains_key(&job.pool),
+        f if f.starts_with("action") => job.action.validate().is_err_and(|e| e.field == f),
+        _ => false,
+    })
+}
+
+fn utc_name() -> String {
+    "UTC".to_string()
+}
+
+fn ten() -> usize {
+    10
+}
+
+/// What to preview: a cron expression in a time zone.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewRequest {
+    /// A cron expression (5, 6 or 7 fields, or `@daily` and friends).
+    expression: String,
+    /// IANA time zone the expression is read in (default UTC).
+    #[serde(default = "utc_name")]
+    timezone: String,
+    /// How many fire times, 1-100 (default 10).
+    #[serde(default = "ten")]
+    count: usize,
+    /// Fire times strictly after this RFC 3339 instant (default now).
+    #[serde(default)]
+    after: Option<DateTime<Utc>>,
+}
+
+/// The next fire times of a cron expression.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PreviewResponse {
+    /// RFC 3339 instants with the zone's offset at each.
+    times: Vec<String>,
+}
+
+/// The next fire times of a cron expression, computed by the engine.
+#[utoipa::path(post, path = "/api/cron/preview", tag = "scheduler",
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "Fire times", body = PreviewResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 422, description = "A bad expression, timezone or count", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cron_preview(JsonValue(body): JsonValue) -> ApiResult<Json<PreviewResponse>> {
+    let req: PreviewRequest = from_value(body)?;
+    let tz =
+        parse_time_zone(&req.timezone).map_err(|e| ApiError::invalid("timezone", e.to_string()))?;
+    if !(1..=MAX_PREVIEW).contains(&req.count) {
+        return Err(ApiError::invalid(
+            "count",
+            format!("must be between 1 and {MAX_PREVIEW}"),
+        ));
+    }
+    let trigger = CronTrigger::new(&req.expression, tz)
+        .map_err(|e| ApiError::invalid("expression", e.to_string()))?;
+    let after = req.after.unwrap_or_else(Utc::now);
+    let times = Trigger::Cron(trigger)
+        .preview(after, req.count)
+        .into_iter()
+        .map(|t| {
+            t.with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, false)
+        })
+        .collect();
+    Ok(Json(PreviewResponse { times }))
+}
+
+/// Answers unknown paths.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// Answers known paths called with the wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "this route does not take that method",
+    )
+}

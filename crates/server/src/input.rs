@@ -1,0 +1,214 @@
+//! Reading requests: JSON bodies (400 malformed, 413 too large, 422 naming the bad field) and
+//! query parameters (400/422 naming the parameter).
+
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A request body that is syntactically valid JSON.
+pub(crate) struct JsonValue(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            let status = r.status();
+            if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, None, "the request body is too large")
+            } else {
+                ApiError::new(status, None, r.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                None,
+                "the request body is empty; send a JSON document",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonValue)
+            .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))
+    }
+}
+
+/// Reads `value` as a `T`; a mismatch is a 422 naming the JSON path at fault.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    from_value_at(value, "")
+}
+
+/// As [`from_value`], with the field path prefixed by `prefix` (e.g. `jobs[3]`).
+pub(crate) fn from_value_at<T: DeserializeOwned>(value: Value, prefix: &str) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        let field = field_path(prefix, &path, &message);
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            (!field.is_empty()).then_some(field.as_str()),
+            message,
+        )
+    })
+}
+
+/// The dotted path of the field an error is about: the path serde reached, plus the field a
+/// "missing field `x`" or "unknown field `x`" message names.
+fn field_path(prefix: &str, path: &str, message: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !prefix.is_empty() {
+        parts.push(prefix.to_string());
+    }
+    if path != "." && !path.is_empty() {
+        parts.push(path.to_string());
+    }
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    if let Some(name) = named {
+        if path.rsplit('.').next() != Some(name) {
+            parts.push(name.to_string());
+        }
+    }
+    let mut out = String::new();
+    for part in parts {
+        if !out.is_empty() && !part.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(&part);
+    }
+    out
+}
+
+/// A request's query parameters.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses a raw query string, refusing parameters not in `allowed` (400 naming it).
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> ApiResult<Params> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(
+                Some(name),
+                format!(
+                    "unknown query parameter; expected one of: {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(Params(pairs))
+    }
+
+    /// The last non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    /// Every comma-separated value of `name`, over all its occurrences.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// `name` parsed as a number (400 naming it when it is not one).
+    pub fn number<T: FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
+        self.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(Some(name), format!("'{v}' is not a valid number"))
+                })
+            })
+            .transpose()
+    }
+
+    /// `name` as `true` or `false`.
+    pub fn boolean(&self, name: &str) -> ApiResult<Option<bool>> {
+        self.get(name)
+            .map(|v| match v {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(ApiError::bad_request(
+                    Some(name),
+                    format!("'{v}' is not true or false"),
+                )),
+            })
+            .transpose()
+    }
+
+    /// `name` as an RFC 3339 instant. A `+` decoded to a space is read back as `+`.
+    pub fn time(&self, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
+        self.get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(&v.replace(' ', "+"))
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        ApiError::bad_request(
+                            Some(name),
+                            format!("'{v}' is not an RFC 3339 instant ({e})"),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
+    /// The `from`/`to` window, defaulting to the `span` before now; `from` must precede `to`.
+    pub fn window(&self, span: Duration) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+        let to = self.time("to")?;
+        let from = self.time("from")?;
+        let to = to.unwrap_or_else(|| match from {
+            Some(f) if f >= Utc::now() => f + span,
+            _ => Utc::now(),
+        });
+        let from = from.unwrap_or(to - span);
+        if from >= to {
+            return Err(ApiError::invalid("from", "must be before 'to'"));
+        }
+        Ok((from, to))
+    }
+}
+
+/// Runs blocking engine or store work off the async threads.
+pub(crate) async fn blocking<T, F>(f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> ApiResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_name_the_field() {
+        assert_eq!(field_path("", ".", "missing field `name`"), "name");
+        assert_eq!(field_path("", "trigger", "minute: 60"), "trigger");
+        assert_eq!(
+            field_path("jobs[2]", ".", "unknown field `bogus`, expected …"),
+            "jobs[2].bogus"
+        );
+        assert_eq!(field_path("", "jobs[1].id", "invalid type"), "jobs[1].id");
+        assert_eq!(field_path("", ".", "invalid type: string"), "");
+    }
+}
