@@ -80,7 +80,7 @@ pub enum JobCommand {
 #[derive(Args, Default)]
 pub struct JobFields {
     /// Job id (default: generated).
-    #[arg(long)]
+    #[arg(long = "id", id = "new_id")]
     id: Option<String>,
     /// Name shown in lists.
     #[arg(long)]

@@ -31,8 +31,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the scheduler on the database until SIGINT or SIGTERM.
-    Serve,
+    /// Run the scheduler with the web admin and API until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = serve::DEFAULT_BIND)]
+        bind: String,
+        /// Allow a non-loopback --bind.
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Add, list, show, edit, remove, pause, resume and run jobs.
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
@@ -123,7 +130,7 @@ fn main() -> ExitCode {
         .init();
     let db = cli.db.unwrap_or_else(default_db);
     let result = match cli.command {
-        Command::Serve => serve::run(&db),
+        Command::Serve { bind, allow_remote } => serve::run(&db, &bind, allow_remote),
         Command::Job(cmd) => job_cmd::run(&db, cmd),
         Command::Runs {
             job,
@@ -143,5 +150,15 @@ fn main() -> ExitCode {
             eprintln!("{message}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

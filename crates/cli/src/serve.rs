@@ -1,31 +1,75 @@
-//! `kairos serve`: run the scheduler on a database until SIGINT or SIGTERM.
+//! `kairos serve`: the scheduler with the web admin and the REST + SSE API on loopback.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kairos_core::scheduler::Scheduler;
 use kairos_core::store::SqliteStore;
+use kairos_server::{load_or_create_token, router, ServerConfig};
 
 /// How long running jobs may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Runs the scheduler on the database at `db` until a shutdown signal.
-pub fn run(db: &Path) -> Result<(), String> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("--db: cannot create {}: {e}", dir.display()))?;
+/// Where `kairos serve` listens unless told otherwise.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+
+/// Runs the scheduler and the API on the database at `db` until SIGINT or SIGTERM.
+pub fn run(db: &Path, bind: &str, allow_remote: bool) -> Result<(), String> {
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|_| format!("--bind: '{bind}' is not an address such as 127.0.0.1:7878"))?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "--bind: {addr} is reachable from other machines; pass --allow-remote to serve them (the token is then their only barrier)"
+        ));
     }
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("--db: cannot create {}: {e}", dir.display()))?;
     let store =
         SqliteStore::open(db).map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
+    let token = load_or_create_token(dir)
+        .map_err(|e| format!("cannot keep the API token in {}: {e}", dir.display()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("--bind: cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
         let scheduler = Scheduler::new(Arc::new(store));
         scheduler.start().map_err(|e| e.to_string())?;
-        tracing::info!("kairos is scheduling jobs from {}", db.display());
-        wait_for_signal().await;
-        tracing::info!(
-            "shutting down: waiting up to {} s for running jobs",
+        let port = local.port();
+        let mut allowed_hosts = vec![
+            local.to_string(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        allowed_hosts.dedup();
+        let app = router(
+            scheduler.clone(),
+            ServerConfig {
+                token: token.clone(),
+                allowed_hosts,
+            },
+        );
+        eprintln!("Kairos is scheduling jobs from {}", db.display());
+        eprintln!(
+            "Open the admin (the token is kept in {}):",
+            dir.join("token").display()
+        );
+        println!("http://{local}/?token={token}");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(wait_for_signal())
+            .await
+            .map_err(|e| format!("the server failed: {e}"))?;
+        eprintln!(
+            "Shutting down: waiting up to {} s for running jobs",
             SHUTDOWN_GRACE.as_secs()
         );
         scheduler.shutdown(SHUTDOWN_GRACE).await;
@@ -35,9 +79,15 @@ pub fn run(db: &Path) -> Result<(), String> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -34,7 +34,7 @@ fn shell_job(id: &str, trigger: serde_json::Value, command: &str) -> Job {
 
 fn serve(db: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kairos"))
-        .args(["serve", "--db"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
         .arg(db)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

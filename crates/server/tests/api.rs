@@ -1,11 +1,11 @@
-//! The API over real HTTP on 127.0.0.1: a scheduler with a memory store behind
+//! The API over real HTTP on 127.0.0.1: a scheduler on a real SQLite file behind
 //! `kairos_server::router`, served by `axum::serve`, called with reqwest.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kairos_core::scheduler::Scheduler;
-use kairos_core::store::MemoryStore;
+use kairos_core::store::{MemoryStore, SqliteStore};
 use kairos_server::{router, ServerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -23,7 +23,8 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let scheduler = Scheduler::new(Arc::new(MemoryStore::new()));
+        let store = SqliteStore::open(&dir.path().join("kairos.db")).unwrap();
+        let scheduler = Scheduler::new(Arc::new(store));
         scheduler.start().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();

@@ -1,0 +1,289 @@
+//! `kairos job …`, `runs`, `export`, `import`, `import-crontab` as a user runs them: on a
+//! database alone, and next to a running `kairos serve` that must pick the changes up.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn kairos(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("kairos runs")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(db: &Path, args: &[&str]) -> String {
+    let o = kairos(db, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(db: &Path, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(db, args)).unwrap()
+}
+
+#[test]
+fn jobs_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let added = json(
+        &db,
+        &[
+            "job",
+            "add",
+            "--id",
+            "greet",
+            "--name",
+            "Greeter",
+            "--cron",
+            "0 9 * * mon-fri",
+            "--tz",
+            "Europe/London",
+            "--command",
+            "echo hello; echo oops >&2",
+            "--tag",
+            "demo",
+            "--json",
+        ],
+    );
+    assert_eq!(added["trigger"]["timezone"], "Europe/London");
+    let list = json(&db, &["job", "list", "--json"]);
+    let job = &list.as_array().unwrap()[0];
+    for key in ["id", "name", "trigger", "next_run"] {
+        assert!(job.get(key).is_some(), "{key} missing from {job}");
+    }
+    assert!(job["next_run"].as_str().unwrap().ends_with(":00:00Z"));
+    let table = ok(&db, &["job", "list"]);
+    assert!(
+        table.starts_with("ID     NAME     KIND   TRIGGER"),
+        "{table}"
+    );
+    assert!(table.contains("cron 0 9 * * mon-fri (Europe/London)"));
+
+    ok(
+        &db,
+        &[
+            "job",
+            "edit",
+            "greet",
+            "--name",
+            "Greeter 2",
+            "--timeout",
+            "30",
+        ],
+    );
+    let shown = json(&db, &["job", "show", "greet", "--json"]);
+    assert_eq!(shown["name"], "Greeter 2");
+    assert_eq!(shown["options"]["timeout_s"], 30);
+    ok(&db, &["job", "pause", "greet"]);
+    assert_eq!(
+        json(&db, &["job", "show", "greet", "--json"])["paused"],
+        true
+    );
+    ok(&db, &["job", "resume", "greet"]);
+
+    // Run now, in the foreground: output on stdout/stderr and a history row.
+    let run = kairos(&db, &["job", "run", "greet"]);
+    assert!(run.status.success());
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello\n");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("oops"));
+    let runs = json(&db, &["runs", "--json"]);
+    assert_eq!(runs[0]["state"], "succeeded");
+    assert_eq!(runs[0]["stdout"], "hello\n");
+    let failing = kairos(
+        &db,
+        &[
+            "job",
+            "add",
+            "--id",
+            "bad",
+            "--name",
+            "bad",
+            "--every",
+            "1h",
+            "--command",
+            "exit 3",
+        ],
+    );
+    assert!(failing.status.success());
+    let run = kairos(&db, &["job", "run", "bad"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("failed: exited with status 3"));
+    assert_eq!(
+        json(&db, &["runs", "--state", "failed", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Bad input: one line naming the field, exit status 2.
+    let bad = kairos(
+        &db,
+        &[
+            "job",
+            "add",
+            "--name",
+            "x",
+            "--cron",
+            "* 25 * * *",
+            "--command",
+            "true",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "--cron: hour: 25 is out of range 0-23\n"
+    );
+    let bad = kairos(
+        &db,
+        &[
+            "job",
+            "add",
+            "--name",
+            "x",
+            "--every",
+            "soon",
+            "--command",
+            "true",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("--every: 'soon' is not a period"));
+    let bad = kairos(&db, &["job", "show", "nope"]);
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "no job with id 'nope'\n"
+    );
+
+    // Export, remove, import: the same jobs come back.
+    let export = ok(&db, &["export"]);
+    let file = dir.path().join("export.json");
+    std::fs::write(&file, &export).unwrap();
+    ok(&db, &["job", "rm", "greet", "bad"]);
+    assert_eq!(json(&db, &["job", "list", "--json"]), serde_json::json!([]));
+    assert_eq!(
+        ok(&db, &["import", file.to_str().unwrap()]),
+        "imported 2 jobs\n"
+    );
+    let again = json(&db, &["job", "list", "--json"]);
+    assert_eq!(again.as_array().unwrap().len(), 2);
+    // Importing twice is refused as a whole.
+    let dup = kairos(&db, &["import", file.to_str().unwrap()]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert_eq!(
+        json(&db, &["job", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A crontab: environment lines honoured, unsupported lines reported.
+    let crontab = dir.path().join("crontab");
+    std::fs::write(
+        &crontab,
+        "GREETING=hi\n*/5 * * * * echo $GREETING\n@reboot boot.sh\n",
+    )
+    .unwrap();
+    let o = kairos(
+        &db,
+        &["import-crontab", crontab.to_str().unwrap(), "--tz", "UTC"],
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "imported 1 jobs, skipped 1 lines\n"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains(":3: skipped: @reboot is not supported"));
+    let jobs = json(&db, &["job", "list", "--tag", "crontab", "--json"]);
+    assert_eq!(jobs[0]["action"]["env"]["GREETING"], "hi");
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_running_server_picks_up_cli_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _serve = Serve(child);
+    // The admin URL, on a line of its own: http://ADDR/?token=TOKEN
+    let (base, token) = line.trim().split_once("/?token=").expect("the admin URL");
+    assert!(base.starts_with("http://127.0.0.1:"));
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| -> Value {
+        http.get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+
+    ok(
+        &db,
+        &[
+            "job",
+            "add",
+            "--id",
+            "tick",
+            "--name",
+            "tick",
+            "--every",
+            "1s",
+            "--command",
+            "echo tick",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let runs = get("/api/runs?job_id=tick");
+        if runs["items"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["state"] == "succeeded"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never ran the CLI's job: {runs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get("/api/jobs/tick")["name"], "tick");
+    ok(&db, &["job", "rm", "tick"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get("/api/scheduler")["jobs"] != 0 {
+        assert!(Instant::now() < deadline, "the server kept the removed job");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
