@@ -258,7 +258,10 @@ async fn attempt(
         }
     };
     if let Some(sample) = output.sample.clone() {
+        // Samples are kept as long as the monitor job's run history.
+        let cutoff = sample.at - chrono::Duration::days(options.retention.max_age_days.into());
         inner.store.record_metric(sample);
+        inner.store.prune_metrics(cutoff);
     }
     let state = if timed_out {
         RunState::TimedOut
