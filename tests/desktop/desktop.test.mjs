@@ -1,0 +1,414 @@
+// End-to-end tests of the desktop app: the real binary under Xvfb, driven through
+// tauri-driver + WebKitWebDriver with a few lines of the W3C WebDriver protocol (no npm
+// packages). Run by tests/desktop/run.sh, which builds everything and sets the environment:
+// KAIROS_DESKTOP_BIN, KAIROS_CLI_BIN, KAIROS_DB, DISPLAY, a D-Bus session bus, XDG_* dirs.
+//
+// The tests run in order and share one app: (1) it starts and the admin loads through
+// kairos://; (2) a job created in the page runs and shows in history, with live events;
+// (3) closing the window keeps the process and the job going; (4) a second launch exits at
+// once, leaves one instance and re-opens the window. Figures (start-up, idle CPU and memory,
+// re-open time) are printed and written to screenshots/figures.json; they are not asserted.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const BIN = fs.realpathSync(need("KAIROS_DESKTOP_BIN"));
+const CLI = need("KAIROS_CLI_BIN");
+const DB = need("KAIROS_DB");
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const SHOTS = path.join(HERE, "screenshots");
+const LOG = process.env.KAIROS_E2E_LOG ?? path.join(SHOTS, "app.log");
+const PORT = Number(process.env.KAIROS_E2E_PORT ?? 4444);
+const SAMPLE_S = Number(process.env.KAIROS_E2E_SAMPLE_S ?? 20);
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+
+const figures = {};
+let driver; // the tauri-driver process
+let session; // the WebDriver session id
+let appPid;
+let jobId;
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set; run tests/desktop/run.sh`);
+  return value;
+}
+
+/** One WebDriver command; returns `value` or throws with the driver's message. */
+async function wd(method, route, body) {
+  const response = await fetch(`http://127.0.0.1:${PORT}${route}`, {
+    method,
+    headers: { "content-type": "application/json; charset=utf-8" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(`${method} ${route}: ${response.status} ${JSON.stringify(json.value ?? json)}`);
+  }
+  return json.value;
+}
+
+const s = (route) => `/session/${session}${route}`;
+const exec = (script, ...args) => wd("POST", s("/execute/sync"), { script, args });
+const execAsync = (script, ...args) => wd("POST", s("/execute/async"), { script, args });
+
+/** Calls the API from inside the page, as the UI does: relative URL, bearer token. */
+async function api(method, route, body) {
+  const token = fs.readFileSync(path.join(path.dirname(DB), "token"), "utf8").trim();
+  return execAsync(
+    `const [method, route, body, token, done] = arguments;
+     fetch(route, {method, headers: {authorization: 'Bearer ' + token,
+       'content-type': 'application/json'}, body: body == null ? undefined : JSON.stringify(body)})
+       .then(async r => done({status: r.status, body: await r.json().catch(() => null)}),
+             e => done({status: 0, body: String(e)}));`,
+    method,
+    route,
+    body ?? null,
+    token,
+  );
+}
+
+async function until(what, probe, timeoutMs = 15000, everyMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await probe().catch((e) => e);
+    if (last && !(last instanceof Error)) return last;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+async function screenshot(name) {
+  const png = await wd("GET", s("/screenshot"));
+  const file = path.join(SHOTS, name);
+  fs.writeFileSync(file, Buffer.from(png, "base64"));
+  return file;
+}
+
+/** Processes running our binary (by /proc/PID/exe), excluding zombies. */
+function instances() {
+  const pids = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/exe`) !== BIN) continue;
+      if (/\) Z /.test(fs.readFileSync(`/proc/${entry}/stat`, "utf8"))) continue;
+      pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+function children(pid) {
+  const kids = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === pid) kids.push(Number(entry));
+    } catch {}
+  }
+  return kids;
+}
+
+function comm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "?";
+  }
+}
+
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+/** Resident memory in KiB: all (RSS), private anonymous, and proportional (PSS). */
+function memKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (text, name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0);
+  let pss = 0;
+  try {
+    pss = field(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"), "Pss");
+  } catch {}
+  return { rss: field(status, "VmRSS"), anon: field(status, "RssAnon"), pss };
+}
+
+/** CPU % (of one core) and RSS of the app and of its WebKit helper processes over `seconds`. */
+async function measureIdle(seconds) {
+  const tree = () => [appPid, ...children(appPid)];
+  const before = new Map(tree().map((p) => [p, cpuTicks(p)]));
+  const t0 = process.hrtime.bigint();
+  await sleep(seconds * 1000);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const result = { seconds: Math.round(wall), processes: [] };
+  const mib = (kib) => +(kib / 1024).toFixed(1);
+  const total = { cpu: 0, rss: 0, pss: 0 };
+  for (const pid of tree()) {
+    let ticks;
+    let mem;
+    try {
+      ticks = cpuTicks(pid) - (before.get(pid) ?? 0);
+      mem = memKiB(pid);
+    } catch {
+      continue;
+    }
+    const pct = (100 * ticks) / (CLK_TCK * wall);
+    total.cpu += pct;
+    total.rss += mem.rss;
+    total.pss += mem.pss;
+    result.processes.push({
+      name: comm(pid),
+      cpu_percent: +pct.toFixed(2),
+      rss_mib: mib(mem.rss),
+      anon_mib: mib(mem.anon),
+      pss_mib: mib(mem.pss),
+    });
+  }
+  result.total_cpu_percent = +total.cpu.toFixed(2);
+  result.total_rss_mib = mib(total.rss);
+  result.total_pss_mib = mib(total.pss);
+  return result;
+}
+
+/** Ports of listening TCP sockets held by `pids` (from /proc/net/tcp{,6} and their fds). */
+function listeningPorts(pids) {
+  const listening = new Map(); // inode -> port
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of fs.readFileSync(file, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === "0A") listening.set(cols[9], parseInt(cols[1].split(":")[1], 16));
+    }
+  }
+  const ports = [];
+  for (const pid of pids) {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && listening.has(m[1])) ports.push(listening.get(m[1]));
+      } catch {}
+    }
+  }
+  return ports;
+}
+
+/** The port WebKitWebDriver told the app's WebKit to serve automation on, if any. */
+function automationPort(pid) {
+  const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  const server = env.find((e) => e.startsWith("WEBKIT_INSPECTOR_SERVER="));
+  return server ? Number(server.split(":").at(-1)) : null;
+}
+
+const XTOOL = path.join(HERE, "xtool.py");
+const xtool = (...args) => execFileSync("python3", [XTOOL, ...args]).toString().trim();
+
+function logLines(pattern) {
+  const text = fs.existsSync(LOG) ? fs.readFileSync(LOG, "utf8") : "";
+  return text.split("\n").filter((l) => pattern.test(l));
+}
+
+function cliRuns(job) {
+  const out = execFileSync(CLI, ["--db", DB, "runs", "--job", job, "--limit", "1000", "--json"]);
+  return JSON.parse(out.toString());
+}
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const log = fs.openSync(LOG, "w");
+  driver = spawn("tauri-driver", ["--port", String(PORT), "--native-port", String(PORT + 1)], {
+    stdio: ["ignore", log, log],
+  });
+  await until("tauri-driver", async () => (await fetch(`http://127.0.0.1:${PORT}/status`)).ok, 15000);
+});
+
+after(async () => {
+  fs.writeFileSync(path.join(SHOTS, "figures.json"), JSON.stringify(figures, null, 2) + "\n");
+  console.log("figures:", JSON.stringify(figures, null, 2));
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  // The session's end closes the app; make sure nothing of ours outlives the run.
+  for (const pid of instances()) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  }
+  driver?.kill("SIGTERM");
+});
+
+test("the app starts and the admin loads through kairos:// without a TCP port", { timeout: 120000 }, async () => {
+  const t0 = Date.now();
+  const created = await wd("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: BIN } } },
+  });
+  session = created.sessionId;
+  const page = await until("the admin page", async () => {
+    const p = await exec(
+      `return {ready: document.readyState, href: location.href, title: document.title,
+        shown: !!document.querySelector('#root > *, body h1'),
+        tauri: typeof window.__TAURI__?.event?.listen}`,
+    );
+    return p.ready === "complete" && p.shown ? p : null;
+  });
+  figures.cold_start_to_page_ms = Date.now() - t0;
+  const timing = await exec(
+    `const n = performance.getEntriesByType('navigation')[0];
+     const paint = performance.getEntriesByType('paint').map(p => [p.name, Math.round(p.startTime)]);
+     return {load_ms: Math.round(n ? n.loadEventEnd : 0), paint: Object.fromEntries(paint)};`,
+  );
+  figures.page_load_event_ms = timing.load_ms;
+  figures.page_paint_ms = timing.paint;
+  const ready = logLines(/window ready in/)[0];
+  figures.app_log_first_window = ready?.replace(/^.*window ready/, "window ready");
+
+  assert.match(page.href, /^kairos:\/\/localhost\//);
+  assert.equal(page.title, "Kairos");
+  assert.equal(page.tauri, "function", "window.__TAURI__.event.listen is there (withGlobalTauri)");
+
+  const pids = instances();
+  assert.equal(pids.length, 1, `one app process, found ${pids}`);
+  appPid = pids[0];
+  // Under WebDriver, WebKit itself serves automation on a port it is given; nothing else.
+  const ports = listeningPorts([appPid, ...children(appPid)]);
+  const automation = automationPort(appPid);
+  assert.deepEqual(ports.filter((p) => p !== automation), [], `listening: ${ports}, automation: ${automation}`);
+  await screenshot("01-window.png");
+  xtool("shot", path.join(SHOTS, "01-screen.png"));
+  figures.window_open_idle = await measureIdle(SAMPLE_S); // no jobs yet
+});
+
+test("a job created in the page runs, shows in history and streams live events", { timeout: 120000 }, async () => {
+  // Listen to the Tauri event the UI's transport uses, before anything happens.
+  await execAsync(
+    `const done = arguments[arguments.length - 1];
+     window.__events = [];
+     window.__TAURI__.event.listen('kairos://event', e => window.__events.push(e.payload))
+       .then(() => done(true), e => done(String(e)));`,
+  );
+  const created = await api("POST", "/api/jobs", {
+    name: "e2e tick",
+    trigger: { type: "interval", seconds: 2 },
+    action: { kind: "shell", command: "echo tick" },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  jobId = created.body.id;
+
+  const runs = await until("a succeeded run in /api/runs", async () => {
+    const r = await api("GET", `/api/runs?job_id=${encodeURIComponent(jobId)}`);
+    return r.body?.items?.some((run) => run.state === "succeeded") ? r.body.items : null;
+  }, 20000, 500);
+  assert.ok(runs.every((run) => run.job_id === jobId));
+
+  const events = await until("live events in the page", async () => {
+    const seen = await exec("return window.__events");
+    const types = seen.filter((e) => e.job_id === jobId).map((e) => e.type);
+    return types.includes("job_added") && types.includes("run_succeeded") ? types : null;
+  });
+  assert.ok(events.includes("run_started"), events.join());
+
+  // The CSP the desktop serves: scripts from the app only, IPC allowed.
+  const csp = await execAsync(
+    `const done = arguments[0];
+     fetch('/').then(r => done(r.headers.get('content-security-policy')), e => done(String(e)));`,
+  );
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.match(csp, /connect-src 'self' ipc: http:\/\/ipc\.localhost/);
+
+  // The capability grants event listening only: the page cannot, say, turn on autostart.
+  const denied = await execAsync(
+    `const done = arguments[0];
+     window.__TAURI__.core.invoke('plugin:autostart|enable').then(() => done('allowed'), e => done(String(e)));`,
+  );
+  assert.match(denied, /not allowed/i, denied);
+  await screenshot("02-after-job.png");
+});
+
+test("a failing job raises a notification unless its notify option is off", { timeout: 120000 }, async () => {
+  const failing = { trigger: { type: "interval", seconds: 2 }, action: { kind: "shell", command: "echo broken >&2; exit 3" } };
+  const loud = await api("POST", "/api/jobs", { name: "e2e loud", ...failing });
+  const quiet = await api("POST", "/api/jobs", { name: "e2e quiet", ...failing, options: { notify: false } });
+  assert.equal(loud.status, 201, JSON.stringify(loud.body));
+  assert.equal(quiet.status, 201, JSON.stringify(quiet.body));
+  for (const job of [loud.body, quiet.body]) {
+    await until(`a failed run of ${job.name}`, async () => {
+      const r = await api("GET", `/api/runs?job_id=${encodeURIComponent(job.id)}&state=failed`);
+      return r.body?.items?.length >= 2 ? true : null;
+    }, 20000, 500);
+    assert.equal((await api("DELETE", `/api/jobs/${encodeURIComponent(job.id)}`)).status, 204);
+  }
+  const shown = logLines(/notification/).join("\n");
+  assert.match(shown, /“e2e loud” failed/);
+  assert.doesNotMatch(shown, /e2e quiet/);
+  // Two failures, one notification: at most one a minute per job.
+  assert.equal(logLines(/“e2e loud” failed/).length, 1, shown);
+});
+
+test("after the window is closed the app keeps running and the job keeps firing", { timeout: 120000 }, async () => {
+  assert.ok(jobId, "needs the job from the previous test");
+  const helpersOpen = children(appPid).map(comm);
+  // As a window manager's close button does (WebDriver's "close window" only drops the webview).
+  xtool("close", String(appPid));
+  await until("the window to close", async () => (logLines(/window closed; its webview is released/).length ? true : null), 10000);
+  await sleep(2000);
+  assert.equal(xtool("count", String(appPid)), "0", "no window left on screen");
+  assert.equal(logLines(/Kairos is still running/).length, 1, "the tray hint is shown on the first close");
+  const state = path.join(process.env.XDG_CONFIG_HOME, "app.kairos.desktop", ".window-state.json");
+  assert.ok(fs.existsSync(state), "the window's size and position are saved when it closes");
+  xtool("shot", path.join(SHOTS, "02-screen-closed.png"));
+  assert.deepEqual(instances(), [appPid], "the app process is still there");
+  const helpersHidden = children(appPid).map(comm);
+  figures.helper_processes = { window_open: helpersOpen, window_closed: helpersHidden };
+
+  const before = cliRuns(jobId).length;
+  const after = await until("more runs in the database", async () => {
+    const n = cliRuns(jobId).length;
+    return n >= before + 2 ? n : null;
+  }, 15000, 1000);
+  assert.ok(after >= before + 2, `runs went from ${before} to ${after}`);
+  // Idle as in the first test: no job firing (the CLI pauses it; the app notices within 1 s).
+  execFileSync(CLI, ["--db", DB, "job", "pause", jobId]);
+  await sleep(1500);
+  figures.hidden_idle = await measureIdle(SAMPLE_S);
+});
+
+test("a second launch exits promptly, leaves one instance and re-opens the window", { timeout: 120000 }, async () => {
+  const reopenedBefore = logLines(/window ready in/).length;
+  const t0 = Date.now();
+  const second = spawn(BIN, [], { stdio: ["ignore", "ignore", "pipe"], env: process.env });
+  let stderr = "";
+  second.stderr.on("data", (d) => (stderr += d));
+  const stuck = setTimeout(() => second.kill("SIGKILL"), 15000);
+  const code = await new Promise((resolve) => second.on("exit", (c, sig) => resolve(c ?? sig)));
+  clearTimeout(stuck);
+  figures.second_launch_exit_ms = Date.now() - t0;
+  assert.equal(code, 0, `the second launch exited with ${code}: ${stderr}`);
+  assert.ok(figures.second_launch_exit_ms < 10000, `it took ${figures.second_launch_exit_ms} ms`);
+  assert.deepEqual(instances(), [appPid], "one instance, the first");
+
+  const line = await until("the first instance to re-open its window", async () => {
+    const lines = logLines(/window ready in/);
+    return lines.length > reopenedBefore ? lines.at(-1) : null;
+  }, 10000);
+  figures.reopen = line.replace(/^.*window ready/, "window ready");
+  figures.reopen_seen_by_test_ms = Date.now() - t0;
+  assert.equal(xtool("count", String(appPid)), "1", "the window is back");
+  await sleep(500);
+  xtool("shot", path.join(SHOTS, "03-screen-reopened.png"));
+});
+
+test("closing the window again gives no second hint; SIGTERM quits gracefully", { timeout: 120000 }, async () => {
+  xtool("close", String(appPid));
+  await until("the window to close again", async () => (logLines(/window closed; its webview/).length >= 2 ? true : null), 10000);
+  assert.equal(logLines(/Kairos is still running/).length, 1, "the hint is shown once");
+  process.kill(appPid, "SIGTERM");
+  await until("the app to exit", async () => (instances().length === 0 ? true : null), 40000, 200);
+  assert.equal(logLines(/Kairos stopped/).length, 1);
+});
