@@ -202,6 +202,12 @@ export function CronBuilder({ id, value = '', onChange, status }: Props) {
             />
           ))}
         </Flex>
+      ) : parsed.invalid ? (
+        value.trim() ? (
+          <Typography.Text type="secondary" data-testid="cron-invalid" style={{ fontSize: 13 }}>
+            {t('cron.fixToBuild')}
+          </Typography.Text>
+        ) : null
       ) : (
         <Alert
           type="info"

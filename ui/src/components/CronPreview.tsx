@@ -12,15 +12,16 @@ import { useT } from '../state/prefs';
 interface Props {
   expression: string;
   timezone: string;
-  /** The server's verdict: null when the expression and zone are fine. */
-  onResult?: (error: ApiError | null) => void;
+  /** The server's verdict on `input`: null when the expression and zone are fine. */
+  onResult?: (error: ApiError | null, input: { expression: string; timezone: string }) => void;
 }
 
 export function CronPreview({ expression, timezone, onResult }: Props) {
   const t = useT();
   const { token } = theme.useToken();
   const input = useDebounced({ expression: expression.trim(), timezone }, 300);
-  const [times, setTimes] = useState<string[] | null>(null);
+  /** Fire times and the zone they were computed in. */
+  const [times, setTimes] = useState<{ list: string[]; zone: string } | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(false);
 
@@ -36,10 +37,10 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
       .cronPreview({ expression: input.expression, timezone: input.timezone || 'UTC', count: 10 }, controller.signal)
       .then(
         (result) => {
-          setTimes(result);
+          setTimes({ list: result, zone: input.timezone || 'UTC' });
           setError(null);
           setLoading(false);
-          onResult?.(null);
+          onResult?.(null, input);
         },
         (e: unknown) => {
           if (controller.signal.aborted) return;
@@ -47,7 +48,7 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
           setTimes(null);
           setError(err);
           setLoading(false);
-          onResult?.(err);
+          onResult?.(err, input);
         },
       );
     return () => controller.abort();
@@ -59,14 +60,14 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
     <Spin spinning={loading} delay={200}>
       <Flex vertical gap={8}>
         <Typography.Text type="secondary">
-          <CalendarOutlined /> {t('cron.nextTimes', { zone: timezone || 'UTC' })}
+          <CalendarOutlined /> {t('cron.nextTimes', { zone: times?.zone ?? (timezone || 'UTC') })}
         </Typography.Text>
-        {times && times.length > 0 ? (
+        {times && times.list.length > 0 ? (
           <List
             size="small"
             bordered
             data-testid="cron-preview"
-            dataSource={times}
+            dataSource={times.list}
             renderItem={(time, i) => {
               const d = dayjs(time);
               return (
@@ -79,7 +80,7 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
                       <Typography.Text style={{ fontFamily: token.fontFamilyCode }}>
                         {time.slice(0, 10)} {time.slice(11, time.slice(17, 19) === '00' ? 16 : 19)}
                       </Typography.Text>{' '}
-                      <Typography.Text type="secondary">{d.tz(timezone || 'UTC').format('ddd')}</Typography.Text>
+                      <Typography.Text type="secondary">{d.tz(times.zone).format('ddd')}</Typography.Text>
                     </span>
                     <Typography.Text type="secondary" style={{ fontSize: 12 }}>
                       {d.fromNow()}
@@ -90,8 +91,9 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
             }}
           />
         ) : error ? (
-          <Typography.Text type="danger" data-testid="cron-preview-error">
-            {error.message}
+          // The error itself shows on the field it is about.
+          <Typography.Text type="secondary" data-testid="cron-preview-error">
+            {t('cron.noPreview')}
           </Typography.Text>
         ) : times ? (
           <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('cron.never')} />

@@ -129,6 +129,17 @@ describe('cron builder: what it refuses (advanced mode)', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).not.toBe('');
   });
+
+  it('tells valid-but-advanced expressions from invalid ones', () => {
+    const invalid = (e: string) => {
+      const r = parseCron(e);
+      return r.ok ? null : r.invalid;
+    };
+    for (const e of ['0 0 L * *', '0 0 * * 5#2', '0 0 9 * * *', '1-5,10 * * * *', '0 0 ? * 1']) expect(invalid(e)).toBe(false);
+    for (const e of ['60 * * * *', '30-10 * * * *', '*/0 * * * *', '0 0 * * funday', '* * * *', '', '@reboot']) {
+      expect(invalid(e)).toBe(true);
+    }
+  });
 });
 
 describe('cron builder: mode switches', () => {

@@ -51,9 +51,16 @@ const MACROS: Record<string, string> = {
   '@hourly': '0 * * * *',
 };
 
-export type ParseResult = { ok: true; fields: CronFields } | { ok: false; reason: string };
+/**
+ * A builder model, or why there is none: `invalid` when the text is not a valid expression at
+ * all (the server will say what is wrong), otherwise it is valid but beyond the builder.
+ */
+export type ParseResult = { ok: true; fields: CronFields } | { ok: false; reason: string; invalid: boolean };
 
+/** Valid cron, but beyond what the builder shows. */
 class Unrepresentable extends Error {}
+/** Not valid cron at all. */
+class Invalid extends Error {}
 
 function nameValue(field: FieldName, token: string): number {
   const lower = token.toLowerCase();
@@ -65,10 +72,10 @@ function nameValue(field: FieldName, token: string): number {
     const i = DOW_NAMES.indexOf(lower);
     if (i >= 0) return i;
   }
-  if (!/^\d+$/.test(token)) throw new Unrepresentable(`'${token}' is not a number`);
+  if (!/^\d+$/.test(token)) throw new Invalid(`'${token}' is not a number`);
   const value = Number(token);
   const [lo, hi] = FIELD_BOUNDS[field];
-  if (value < lo || value > hi) throw new Unrepresentable(`${value} is out of range ${lo}-${hi}`);
+  if (value < lo || value > hi) throw new Invalid(`${value} is out of range ${lo}-${hi}`);
   return value;
 }
 
@@ -81,16 +88,16 @@ function parseField(field: FieldName, text: string): { spec: FieldSpec; names: b
   if (text === '*') return { spec: { mode: 'every' }, names };
   if (text.includes('/')) {
     const [base, stepText, ...rest] = text.split('/');
-    if (rest.length || !/^\d+$/.test(stepText)) throw new Unrepresentable(`bad step '${text}'`);
+    if (rest.length || !/^\d+$/.test(stepText)) throw new Invalid(`bad step '${text}'`);
     const step = Number(stepText);
-    if (step < 1) throw new Unrepresentable('a step must be at least 1');
+    if (step < 1) throw new Invalid('a step must be at least 1');
     if (base === '*') return { spec: { mode: 'step', start: null, end: null, step }, names };
     if (base.includes(',')) throw new Unrepresentable(`'${text}' mixes a list and a step`);
     if (base.includes('-')) {
       const [a, b] = base.split('-');
       const from = nameValue(field, a);
       const to = nameValue(field, b);
-      if (from > to) throw new Unrepresentable(`range ${a}-${b} runs backwards`);
+      if (from > to) throw new Invalid(`range ${a}-${b} runs backwards`);
       return { spec: { mode: 'step', start: from, end: to, step }, names };
     }
     return { spec: { mode: 'step', start: nameValue(field, base), end: null, step }, names };
@@ -104,10 +111,10 @@ function parseField(field: FieldName, text: string): { spec: FieldSpec; names: b
   }
   if (text.includes('-')) {
     const parts = text.split('-');
-    if (parts.length !== 2) throw new Unrepresentable(`bad range '${text}'`);
+    if (parts.length !== 2) throw new Invalid(`bad range '${text}'`);
     const from = nameValue(field, parts[0]);
     const to = nameValue(field, parts[1]);
-    if (from > to) throw new Unrepresentable(`range ${text} runs backwards`);
+    if (from > to) throw new Invalid(`range ${text} runs backwards`);
     return { spec: { mode: 'range', from, to }, names };
   }
   return { spec: { mode: 'values', values: normalizeValues(field, [nameValue(field, text)]) }, names };
@@ -124,15 +131,14 @@ export function parseCron(expression: string): ParseResult {
   let text = expression.trim();
   const macro = MACROS[text.toLowerCase()];
   if (macro) text = macro;
-  if (text.startsWith('@')) return { ok: false, reason: `unknown macro '${text}'` };
+  if (text.startsWith('@')) return { ok: false, reason: `unknown macro '${text}'`, invalid: true };
   const parts = text.split(/\s+/).filter(Boolean);
   if (parts.length !== 5) {
+    const extended = parts.length === 6 || parts.length === 7;
     return {
       ok: false,
-      reason:
-        parts.length === 6 || parts.length === 7
-          ? 'seconds or years are not shown by the builder'
-          : `expected 5 fields, found ${parts.length}`,
+      reason: extended ? 'seconds or years are not shown by the builder' : `expected 5 fields, found ${parts.length}`,
+      invalid: !extended,
     };
   }
   try {
@@ -146,7 +152,8 @@ export function parseCron(expression: string): ParseResult {
     if (names.month || names.dow) fields.names = names;
     return { ok: true, fields };
   } catch (e) {
-    if (e instanceof Unrepresentable) return { ok: false, reason: e.message };
+    if (e instanceof Unrepresentable) return { ok: false, reason: e.message, invalid: false };
+    if (e instanceof Invalid) return { ok: false, reason: e.message, invalid: true };
     throw e;
   }
 }

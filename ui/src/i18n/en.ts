@@ -111,6 +111,7 @@ export const en = {
   'dash.stopped': 'Scheduler stopped',
   'dash.activeRuns': '{n} runs in progress',
   'dash.nextFire': 'next fire {when}',
+  'dash.nextFireNow': 'a job is due now',
   'dash.pauseAll': 'Pause all',
   'dash.resumeAll': 'Resume all',
   'dash.pausedBanner': 'The scheduler is paused: no job fires until it is resumed.',
@@ -254,6 +255,8 @@ export const en = {
   'cron.stepFirst': 'the start',
   'cron.stepEnd': 'the end',
   'cron.nextTimes': 'Next 10 fire times ({zone})',
+  'cron.fixToBuild': 'Fix the expression to edit it with the builder.',
+  'cron.noPreview': 'No preview until the expression is valid.',
   'cron.never': 'This expression never fires.',
 
   'preset.everyMinute': 'Every minute',

@@ -112,6 +112,7 @@ export const zh: Record<keyof typeof en, string> = {
   'dash.stopped': '调度器已停止',
   'dash.activeRuns': '{n} 个运行进行中',
   'dash.nextFire': '下次触发 {when}',
+  'dash.nextFireNow': '有任务即将触发',
   'dash.pauseAll': '全部暂停',
   'dash.resumeAll': '全部恢复',
   'dash.pausedBanner': '调度器已暂停：恢复之前不会触发任何任务。',
@@ -255,6 +256,8 @@ export const zh: Record<keyof typeof en, string> = {
   'cron.stepFirst': '起点',
   'cron.stepEnd': '终点',
   'cron.nextTimes': '接下来 10 次触发时间（{zone}）',
+  'cron.fixToBuild': '修正表达式后即可使用可视化编辑。',
+  'cron.noPreview': '表达式有效后才能预览。',
   'cron.never': '此表达式永远不会触发。',
 
   'preset.everyMinute': '每分钟',

@@ -211,7 +211,7 @@ export function DashboardPage() {
         trigger: 'axis',
         valueFormatter: (v: unknown) => `${Number(v).toFixed(1)}%`,
       },
-      xAxis: { type: 'time', axisLabel: { formatter: (v: number) => dayjs(v).format('HH:mm') } },
+      xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
       yAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
       series: [
         {
@@ -258,7 +258,13 @@ export function DashboardPage() {
             <Flex gap={16} wrap="wrap" component="span">
               {schedulerBadge}
               <span>{t('dash.activeRuns', { n: status.active_runs })}</span>
-              {status.next_run && <span>{t('dash.nextFire', { when: fromNow(status.next_run) })}</span>}
+              {status.next_run && (
+                <span>
+                  {new Date(status.next_run).getTime() <= Date.now() + 1000
+                    ? t('dash.nextFireNow')
+                    : t('dash.nextFire', { when: fromNow(status.next_run) })}
+                </span>
+              )}
             </Flex>
           )
         }

@@ -79,8 +79,12 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
   const { t } = usePrefs();
   const [run, setRun] = useState<RunRecord | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // The drawer keeps showing the last run while it slides away.
+  const [shownId, setShownId] = useState<number | null>(runId);
+  if (runId !== null && runId !== shownId) setShownId(runId);
 
   useEffect(() => {
+    if (runId === null) return;
     setRun(null);
     setError(null);
   }, [runId]);
@@ -107,7 +111,7 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
       width={760}
       title={
         <Space>
-          {t('run.title', { id: runId ?? '' })}
+          {t('run.title', { id: shownId ?? '' })}
           {run && <StateTag state={run.state} />}
         </Space>
       }

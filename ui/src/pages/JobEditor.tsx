@@ -94,7 +94,8 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   const [form] = Form.useForm<FormValues>();
   const [saving, setSaving] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
-  const previewError = useRef<ApiError | null>(null);
+  /** The engine's verdict on the expression and zone it last previewed. */
+  const preview = useRef<{ error: ApiError | null; expression: string; timezone: string } | null>(null);
   const initial = useMemo(() => {
     if (job) return jobToForm(job);
     if (prefill) return { ...jobToForm(prefill), id: undefined };
@@ -108,8 +109,8 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   const defaults = settings?.defaults;
 
   const onPreview = useCallback(
-    (error: ApiError | null) => {
-      previewError.current = error;
+    (error: ApiError | null, input: { expression: string; timezone: string }) => {
+      preview.current = { error, ...input };
       // Re-run the validators that read the preview's verdict.
       const touched = [['trigger', 'expression'], ['trigger', 'timezone']];
       form.validateFields(touched).catch(() => undefined);
@@ -119,8 +120,13 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
 
   const previewRule = (field: 'expression' | 'timezone') => ({
     validator: async () => {
-      const err = previewError.current;
-      if (!err || err.isNetwork) return;
+      const verdict = preview.current;
+      const err = verdict?.error;
+      if (!verdict || !err || err.isNetwork) return;
+      // Only a verdict on what the form holds now counts.
+      const expression = String(form.getFieldValue(['trigger', 'expression']) ?? '').trim();
+      const zone = String(form.getFieldValue(['trigger', 'timezone']) ?? '') || 'UTC';
+      if (verdict.expression !== expression || (verdict.timezone || 'UTC') !== zone) return;
       const target = err.field === 'timezone' ? 'timezone' : 'expression';
       if (target === field) throw new Error(err.message);
     },
