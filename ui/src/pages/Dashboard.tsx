@@ -83,19 +83,29 @@ export function DashboardPage() {
   const { message } = App.useApp();
   const navigate = useNavigate();
 
-  const counts = useAsync(async (signal) => {
-    const dayAgo = new Date(Date.now() - DAY_MS).toISOString();
-    const [all, paused, monitors, day, status] = await Promise.all([
+  // Job counts list jobs (costly with very many): refreshed rarely. The rest is cheap.
+  const jobCounts = useAsync(async (signal) => {
+    const [all, paused, monitors] = await Promise.all([
       api.listJobs({ limit: 1 }, signal),
       api.listJobs({ limit: 1, paused: true }, signal),
       api.listJobs({ limit: 1, kind: 'monitor' }, signal),
-      api.runStats({ from: dayAgo, bucket_s: 86400 }, signal),
-      api.scheduler(),
     ]);
-    const failures = day.filter((b) => FAILURE_STATES.includes(b.state)).reduce((n, b) => n + b.count, 0);
-    const succeeded = day.filter((b) => b.state === 'succeeded').reduce((n, b) => n + b.count, 0);
-    return { total: all.total, paused: paused.total, active: all.total - paused.total, monitors: monitors.total, failures, succeeded, status };
+    return { total: all.total, paused: paused.total, active: all.total - paused.total, monitors: monitors.total };
   }, []);
+  const health = useAsync(async (signal) => {
+    const dayAgo = new Date(Date.now() - DAY_MS).toISOString();
+    const [day, status] = await Promise.all([api.runStats({ from: dayAgo, bucket_s: 86400 }, signal), api.scheduler()]);
+    const failures = day.filter((b) => FAILURE_STATES.includes(b.state)).reduce((n, b) => n + b.count, 0);
+    return { failures, status };
+  }, []);
+  const counts = {
+    data: jobCounts.data && health.data ? { ...jobCounts.data, ...health.data } : undefined,
+    error: jobCounts.error ?? health.error,
+    reload: (quiet?: boolean) => {
+      jobCounts.reload(quiet);
+      health.reload(quiet);
+    },
+  };
   const upcoming = useAsync(loadUpcoming, []);
   const week = useAsync((signal) => api.runStats({ bucket_s: 3600 }, signal), []);
   const failures = useAsync(async (signal) => {
@@ -115,15 +125,19 @@ export function DashboardPage() {
   const metrics = useAsync((signal) => (hasMonitor ? api.systemMetrics({ points: 360 }, signal) : Promise.resolve([])), [hasMonitor]);
 
   const refresh = useThrottled(() => {
-    counts.reload(true);
+    health.reload(true);
     week.reload(true);
     failures.reload(true);
   }, 5000);
+  const refreshJobs = useThrottled(() => {
+    jobCounts.reload(true);
+    upcoming.reload(true);
+  }, 30000);
   useLiveEvents((e) => {
     if (e.type.startsWith('run_') && e.type !== 'run_submitted' && e.type !== 'run_started') refresh();
-    if (e.type.startsWith('job_')) {
+    if (e.type.startsWith('job_') || e.type.startsWith('scheduler_')) {
       refresh();
-      upcoming.reload(true);
+      refreshJobs();
     }
   });
   useInterval(() => upcoming.reload(true), 60000);
@@ -239,7 +253,7 @@ export function DashboardPage() {
     try {
       if (status?.paused) await api.resumeScheduler();
       else await api.pauseScheduler();
-      counts.reload(true);
+      health.reload(true);
     } catch (e) {
       message.error(errorText(e));
     }

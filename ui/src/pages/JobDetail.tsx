@@ -42,7 +42,7 @@ import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { KindTag, PausedTag, STATE_COLORS, StateTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
-import { durationMs, formatDateTime, formatDuration, fromNow } from '../util/format';
+import { durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
 import { triggerRaw, triggerSummary } from '../util/trigger';
 
@@ -288,6 +288,7 @@ export function JobDetailPage() {
   }
   if (!job.data) return <Card><Skeleton active paragraph={{ rows: 10 }} /></Card>;
   const j = job.data;
+  const jobZone = 'timezone' in j.trigger ? j.trigger.timezone : undefined;
 
   const runNow = async () => {
     try {
@@ -430,7 +431,22 @@ export function JobDetailPage() {
                 </Space>
               </Descriptions.Item>
               <Descriptions.Item label={t('job.nextRun')}>
-                {j.paused ? t('job.paused') : j.next_run ? `${formatDateTime(j.next_run)} (${fromNow(j.next_run)})` : t('jobs.never')}
+                {j.paused ? (
+                  t('job.paused')
+                ) : j.next_run ? (
+                  <Space direction="vertical" size={0}>
+                    <span>
+                      {formatDateTime(j.next_run)} ({fromNow(j.next_run)})
+                    </span>
+                    {jobZone && jobZone !== localZone() && (
+                      <Typography.Text type="secondary">
+                        {formatDateTime(j.next_run, jobZone)} {jobZone}
+                      </Typography.Text>
+                    )}
+                  </Space>
+                ) : (
+                  t('jobs.never')
+                )}
               </Descriptions.Item>
               <Descriptions.Item label={t('job.lastRun')}>
                 {j.last_run ? (

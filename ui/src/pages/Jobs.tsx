@@ -34,7 +34,7 @@ import {
 } from '@ant-design/icons';
 import { api } from '../api';
 import type { ActionKind, Job, JobSort } from '../api/types';
-import { KindTag, StateTag } from '../components/tags';
+import { KindIcon, StateTag } from '../components/tags';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { usePrefs } from '../state/prefs';
 import { formatDateTime, fromNow } from '../util/format';
@@ -103,23 +103,21 @@ export function JobsPage() {
 
   useEffect(() => setSelected([]), [query]);
 
-  // Live: refresh changed jobs in place; refresh the whole view when jobs come and go.
+  // Live: refresh the changed jobs that are in view, in place; reload the view (at most every
+  // few seconds) when jobs come and go. With 100,000 jobs firing, this stays a handful of
+  // small requests a second.
   const changed = useRef(new Set<string>());
-  const structural = useRef(false);
+  const visibleRows = useRef<[number, number]>([0, 30]);
+  const reloadView = useThrottled(() => jobs.refresh(), 5000);
   const flush = useThrottled(() => {
-    const ids = [...changed.current];
+    const [first, last] = visibleRows.current;
+    const ids = jobs.idsIn(first, last + 1).filter((id) => changed.current.has(id));
     changed.current.clear();
-    if (structural.current || ids.length > 50) {
-      structural.current = false;
-      jobs.refresh();
-    } else {
-      const loaded = ids.filter((id) => jobs.get(id));
-      if (loaded.length) void jobs.refreshJobs(loaded);
-    }
+    if (ids.length) void jobs.refreshJobs(ids);
   }, 1000);
   useLiveEvents((event) => {
     if (!event.job_id) return;
-    if (event.type === 'job_added' || event.type === 'job_removed') structural.current = true;
+    if (event.type === 'job_added' || event.type === 'job_removed') reloadView();
     else if (event.type === 'run_submitted') return;
     changed.current.add(event.job_id);
     flush();
@@ -137,6 +135,7 @@ export function JobsPage() {
       }
       const first = Math.floor(el.scrollTop / rowHeight.current);
       const visible = Math.ceil(el.clientHeight / rowHeight.current);
+      visibleRows.current = [first, first + visible];
       jobs.ensureRange(Math.max(0, first - 100), first + visible + 200);
     },
     [jobs],
@@ -202,14 +201,23 @@ export function JobsPage() {
       title: t('job.name'),
       dataIndex: 'name',
       key: 'name',
-      width: 240,
+      width: 270,
       sorter: true,
       sortOrder: sort === 'name' ? 'ascend' : sort === '-name' ? 'descend' : null,
       ellipsis: true,
       render: (_, row) =>
         isJob(row) ? (
-          <Flex vertical style={{ minWidth: 0 }}>
-            <Link to={`/jobs/${encodeURIComponent(row.id)}`} style={{ fontWeight: 500 }} data-testid="job-link">
+          <Flex gap={8} align="center" style={{ minWidth: 0 }}>
+            <Tooltip title={t(`kind.${row.kind}`)}>
+              <Typography.Text type="secondary">
+                <KindIcon kind={row.kind} />
+              </Typography.Text>
+            </Tooltip>
+            <Link
+              to={`/jobs/${encodeURIComponent(row.id)}`}
+              style={{ fontWeight: 500, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
+              data-testid="job-link"
+            >
               {row.name}
             </Link>
           </Flex>
@@ -218,15 +226,9 @@ export function JobsPage() {
         ),
     },
     {
-      title: t('job.kind'),
-      key: 'kind',
-      width: 110,
-      render: (_, row) => (isJob(row) ? <KindTag kind={row.kind} /> : null),
-    },
-    {
       title: t('job.schedule'),
       key: 'trigger',
-      width: 260,
+      width: 240,
       ellipsis: { showTitle: false },
       render: (_, row) =>
         isJob(row) ? (
@@ -240,7 +242,7 @@ export function JobsPage() {
     {
       title: t('job.nextRun'),
       key: 'next_run',
-      width: 150,
+      width: 140,
       sorter: true,
       sortOrder: sort === 'next_run' ? 'ascend' : sort === '-next_run' ? 'descend' : null,
       render: (_, row) => {
@@ -263,7 +265,7 @@ export function JobsPage() {
     {
       title: t('job.lastRun'),
       key: 'last_run',
-      width: 230,
+      width: 210,
       render: (_, row) => {
         if (!isJob(row)) return null;
         if (!row.last_run) return <Typography.Text type="secondary">—</Typography.Text>;
@@ -283,7 +285,7 @@ export function JobsPage() {
     {
       title: t('job.tags'),
       key: 'tags',
-      width: 160,
+      width: 140,
       ellipsis: true,
       render: (_, row) =>
         isJob(row) ? (
@@ -300,7 +302,7 @@ export function JobsPage() {
     {
       title: t('common.actions'),
       key: 'actions',
-      width: 150,
+      width: 136,
       fixed: 'right',
       render: (_, row) =>
         isJob(row) ? (
@@ -442,7 +444,7 @@ export function JobsPage() {
             dataSource={jobs.rows}
             pagination={false}
             loading={jobs.total === null && !jobs.error}
-            scroll={{ x: 1290, y: height }}
+            scroll={{ x: 1150, y: height }}
             onScroll={onScroll}
             showSorterTooltip={false}
             data-testid="jobs-table"

@@ -32,6 +32,8 @@ export interface JobPages {
   refreshJobs: (ids: string[]) => Promise<void>;
   /** The loaded job with this id. */
   get: (id: string) => Job | undefined;
+  /** Ids of the loaded jobs in rows `start` to `end`. */
+  idsIn: (start: number, end: number) => string[];
 }
 
 export function useJobPages(query: Omit<JobQuery, 'offset' | 'limit'>): JobPages {
@@ -145,6 +147,15 @@ export function useJobPages(query: Omit<JobQuery, 'offset' | 'limit'>): JobPages
     return undefined;
   }, []);
 
+  const idsIn = useCallback((start: number, end: number) => {
+    const ids: string[] = [];
+    for (let i = start; i < end; i += 1) {
+      const job = pages.current.get(Math.floor(i / PAGE_SIZE))?.[i % PAGE_SIZE];
+      if (job) ids.push(job.id);
+    }
+    return ids;
+  }, []);
+
   const refreshJobs = useCallback(async (ids: string[]) => {
     const gen = generation.current;
     const results = await Promise.all(
@@ -185,5 +196,6 @@ export function useJobPages(query: Omit<JobQuery, 'offset' | 'limit'>): JobPages
     refresh: softRefresh,
     refreshJobs,
     get,
+    idsIn,
   };
 }
