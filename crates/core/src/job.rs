@@ -135,6 +135,9 @@ pub struct JobOptions {
     /// History retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// Whether a failed, timed-out or missed run raises a desktop notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
 }
 
 /// The defaults every job starts from.
@@ -155,6 +158,13 @@ pub struct JobDefaults {
     pub retries: Retries,
     /// History retention.
     pub retention: Retention,
+    /// Desktop notifications on failed, timed-out or missed runs.
+    #[serde(default = "yes")]
+    pub notify: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for JobDefaults {
@@ -170,6 +180,7 @@ impl Default for JobDefaults {
                 max_runs: 1000,
                 max_age_days: 30,
             },
+            notify: true,
         }
     }
 }
@@ -191,6 +202,8 @@ pub struct EffectiveOptions {
     pub retries: Retries,
     /// History retention.
     pub retention: Retention,
+    /// Desktop notifications on failed, timed-out or missed runs.
+    pub notify: bool,
 }
 
 fn secs(s: u64) -> Duration {
@@ -211,6 +224,7 @@ impl JobOptions {
             timeout: self.timeout_s.or(defaults.timeout_s).map(secs),
             retries: self.retries.unwrap_or(defaults.retries),
             retention: self.retention.unwrap_or(defaults.retention),
+            notify: self.notify.unwrap_or(defaults.notify),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Kairos' HTTP API: one axum [`Router`] over the engine, which `kairos serve` binds to TCP and
 //! the desktop app calls in-process (e.g. with `tower::ServiceExt::oneshot`).
 //!
-//! Every `/api/*` route but `/api/openapi.json`, and `/metrics`, needs
+//! The built web admin is served at `/` to anyone. Every `/api/*` route but
+//! `/api/openapi.json`, and `/metrics`, needs
 //! `Authorization: Bearer <token>`; every route checks the `Host` and `Origin` headers
 //! against [`ServerConfig::allowed_hosts`]. Errors are JSON:
 //! `{"error":{"field":<string or null>,"message":<string>}}`.
@@ -13,6 +14,7 @@ mod error;
 mod input;
 mod openapi;
 mod security;
+mod ui;
 
 use std::sync::Arc;
 
@@ -88,7 +90,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/stats/durations", get(runs::duration_stats))
         .route("/api/metrics/system", get(runs::system_metrics))
         .route("/api/events", get(events::events))
-        .fallback(system::not_found)
+        .fallback(ui::serve)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

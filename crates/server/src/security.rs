@@ -61,7 +61,8 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         }
     }
     let path = req.uri().path();
-    if !PUBLIC.contains(&path) {
+    let protected = path.starts_with("/api/") || path == "/api" || path == "/metrics";
+    if protected && !PUBLIC.contains(&path) {
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -805,3 +805,51 @@ async fn the_router_answers_in_process() {
     let value: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(value, json!({"items": [], "total": 0}));
 }
+
+/// The web admin is served to anyone at `/` and at its own routes; the API still needs the token.
+#[tokio::test]
+async fn the_ui_is_served_without_the_token() {
+    let s = Server::start().await;
+    for path in ["/", "/jobs/some-job", "/settings"] {
+        let resp = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("<title>Kairos"), "{path}: {body}");
+    }
+    let resp = s
+        .http
+        .get(format!("{}/no-such-file.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = s
+        .http
+        .get(format!("{}/api/jobs", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (status, body) = s.call(Method::GET, "/api/no-such-route", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "no such route");
+    // A forged Host is refused even for the UI.
+    let resp = s
+        .http
+        .get(format!("{}/", s.base))
+        .header("host", "evil.example:80")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}

@@ -479,6 +479,13 @@ pub(super) fn metrics_downsampled(store: &dyn JobStore) {
     assert_eq!(fine[3], sample(t(30), 30.0, 300));
     // An empty range.
     assert_eq!(store.metrics(t(200), t(300), 10).unwrap(), vec![]);
+
+    // Pruning drops what came before the cutoff and keeps the rest.
+    store.prune_metrics(t(50));
+    store.flush().unwrap();
+    let kept = store.metrics(t(-10), t(200), 1000).unwrap();
+    let cpu: Vec<_> = kept.iter().map(|p| p.cpu_percent).collect();
+    assert_eq!(cpu, [50.0, 60.0, 70.0, 80.0, 90.0, 1000.0]);
 }
 
 pub(super) fn settings_round_trip(store: &dyn JobStore) {

@@ -385,6 +385,12 @@ impl JobStore for MemoryStore {
         }
     }
 
+    fn prune_metrics(&self, before: DateTime<Utc>) {
+        let mut metrics = lock(&self.metrics);
+        let old = metrics.partition_point(|s| s.at < before);
+        metrics.drain(..old);
+    }
+
     fn metrics(
         &self,
         from: DateTime<Utc>,

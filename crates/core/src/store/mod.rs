@@ -80,6 +80,8 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Records a monitor sample (group-committed).
     fn record_metric(&self, sample: MetricSample);
+    /// Deletes samples taken before `before`.
+    fn prune_metrics(&self, before: DateTime<Utc>);
     /// Samples in `[from, to)`, averaged down to at most `points` evenly spaced points.
     fn metrics(
         &self,

@@ -140,6 +140,7 @@ enum Op {
     SetNextRuns(Vec<(JobId, Option<DateTime<Utc>>)>),
     RecordRuns(Vec<RunRecord>),
     RecordMetric(MetricSample),
+    PruneMetrics(i64),
     PruneRuns {
         job_id: JobId,
         max_runs: u32,
@@ -164,7 +165,11 @@ impl Op {
             Op::Abandon(_, ack) => {
                 let _ = ack.send(Err(err()));
             }
-            Op::SetNextRuns(_) | Op::RecordRuns(_) | Op::RecordMetric(_) | Op::PruneRuns { .. } => {
+            Op::SetNextRuns(_)
+            | Op::RecordRuns(_)
+            | Op::RecordMetric(_)
+            | Op::PruneMetrics(_)
+            | Op::PruneRuns { .. } => {
                 tracing::error!(%error, "store: bookkeeping write lost");
             }
         }
@@ -467,6 +472,14 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
         Op::RecordMetric(sample) => {
             if let Err(e) = insert_metric(tx, &sample) {
                 tracing::error!(error = %e, "store: cannot record a metric sample");
+            }
+        }
+        Op::PruneMetrics(before) => {
+            let result = tx
+                .prepare_cached("DELETE FROM metrics WHERE at < ?1")
+                .and_then(|mut s| s.execute(params![before]));
+            if let Err(e) = result {
+                tracing::error!(error = %e, "store: cannot prune metric samples");
             }
         }
         Op::PruneRuns {
@@ -841,6 +854,10 @@ impl JobStore for SqliteStore {
 
     fn record_metric(&self, sample: MetricSample) {
         self.post(Op::RecordMetric(sample));
+    }
+
+    fn prune_metrics(&self, before: DateTime<Utc>) {
+        self.post(Op::PruneMetrics(before.timestamp_millis()));
     }
 
     fn metrics(
