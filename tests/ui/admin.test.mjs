@@ -118,6 +118,9 @@ describe('web admin', () => {
     context = await chrome.browser.newContext({ viewport: VIEWPORT, timezoneId: 'UTC' });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+    });
     await page.goto(stack.tokenUrl);
     await page.getByTestId('nav').waitFor(WAIT);
     assert.ok(!page.url().includes('token='), page.url());

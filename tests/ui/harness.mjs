@@ -72,6 +72,12 @@ export async function startKairos() {
   };
 }
 
+/** The Content-Security-Policy kairos sends with the UI (crates/server/src/ui.rs), so the
+ * proxied UI runs under the same rules as the embedded one. */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -112,7 +118,8 @@ export async function startStaticServer(target) {
     }
     let file = join(DIST, path);
     if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) file = join(DIST, 'index.html');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    const type = TYPES[extname(file)] ?? 'application/octet-stream';
+    res.writeHead(200, { 'content-type': type, ...(type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}) });
     createReadStream(file).pipe(res);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
