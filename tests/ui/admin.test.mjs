@@ -222,6 +222,23 @@ describe('web admin', () => {
     await page.getByTestId('job-search').fill('greeter');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="job-link"]').length === 1, null, WAIT);
     assert.equal(await page.getByTestId('job-link').textContent(), 'E2E greeter');
+
+    // Bulk: pause two jobs at once, then resume them.
+    await page.getByTestId('job-search').fill('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="job-link"]').length >= 5, null, WAIT);
+    for (const name of ['Flaky report', 'API health check']) {
+      await page.locator('.ant-table-row', { hasText: name }).locator('.ant-checkbox-input').check();
+    }
+    const bulk = page.getByTestId('bulk-bar');
+    await waitText(bulk, /2 selected/);
+    await bulk.getByRole('button', { name: /Pause/ }).click();
+    await page.locator('.ant-table-row', { hasText: 'Flaky report' }).getByText('Paused').waitFor(WAIT);
+    await shot('jobs-bulk');
+    assert.equal((await stack.api('GET', '/api/jobs/flaky')).paused, true);
+    assert.equal((await stack.api('GET', '/api/jobs/health')).paused, true);
+    await bulk.getByRole('button', { name: /Resume/ }).click();
+    await page.locator('.ant-table-row', { hasText: 'Flaky report' }).getByText('Paused').waitFor({ state: 'detached', ...WAIT });
+    assert.equal((await stack.api('GET', '/api/jobs/health')).paused, false);
   });
 
   test('the dashboard draws its charts', async () => {

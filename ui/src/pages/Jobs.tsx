@@ -201,7 +201,7 @@ export function JobsPage() {
       title: t('job.name'),
       dataIndex: 'name',
       key: 'name',
-      width: 270,
+      width: 250,
       sorter: true,
       sortOrder: sort === 'name' ? 'ascend' : sort === '-name' ? 'descend' : null,
       ellipsis: true,
@@ -444,7 +444,7 @@ export function JobsPage() {
             dataSource={jobs.rows}
             pagination={false}
             loading={jobs.total === null && !jobs.error}
-            scroll={{ x: 1150, y: height }}
+            scroll={{ x: 1140, y: height }}
             onScroll={onScroll}
             showSorterTooltip={false}
             data-testid="jobs-table"
