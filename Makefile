@@ -31,3 +31,9 @@ test-desktop: setup
 
 bench: setup
 	cargo bench -p kairos-core --bench cron_next
+
+# The web admin: lint, types, unit tests, then the browser tests against a debug kairos.
+.PHONY: test-ui
+test-ui: setup
+	cargo build -p kairos
+	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what `make` needs on a fresh Debian 12 machine, and nothing that is already there.
+# Installs what `make` needs on a fresh Debian 12 machine, and nothing that is already there:
+# Rust with rustfmt and clippy, a C compiler, Node.js and npm with the UI's packages,
+# Chromium for the browser tests, and the desktop app's WebKitGTK/appindicator packages.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+updated=
 apt_install() {
     local missing=()
     for pkg in "$@"; do
@@ -11,7 +15,10 @@ apt_install() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]}"
-        as_root apt-get update -qq
+        if [ -z "$updated" ]; then
+            as_root apt-get update -qq
+            updated=1
+        fi
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
     fi
 }
@@ -30,3 +37,25 @@ if command -v rustup >/dev/null 2>&1; then
     done
 fi
 command -v cc >/dev/null 2>&1 || apt_install build-essential
+command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
+
+# The web admin: Node.js and npm, its packages, and Chromium for its browser tests.
+if [ -f ui/package.json ]; then
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    apt_install chromium
+    for dir in ui tests/ui tests/desktop; do
+        if [ -f "$dir/package-lock.json" ]; then
+            stamp="$dir/node_modules/.kairos-lock"
+            if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+                echo "setup: npm ci in $dir"
+                (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+                cp "$dir/package-lock.json" "$stamp"
+            fi
+        fi
+    done
+fi
+
+# The desktop app: WebKitGTK, appindicator, WebKitWebDriver, Xvfb, tauri-driver.
+if [ -f scripts/desktop-deps.sh ]; then
+    bash scripts/desktop-deps.sh
+fi

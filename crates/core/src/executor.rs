@@ -172,29 +172,39 @@ fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
 
 /// Runs one attempt; a failure with retries left is queued again after its backoff.
 async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
-    let mut run = s.run.clone();
-    let state = attempt(inner, &s.job, &s.options, &mut run).await;
+    let Submission {
+        mut run,
+        job,
+        options,
+        counters,
+    } = s;
+    let state = attempt(inner, &job, &options, &mut run).await;
+    let (attempt_no, scheduled) = (run.attempt, run.scheduled);
+    finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
-        && run.attempt <= s.options.retries.count;
-    finish(inner, run.clone(), state);
+        && attempt_no <= options.retries.count;
     if !retry {
-        inner.run_finished(&s.job, &s.counters, inner.clock.now());
+        inner.run_finished(&job, &counters, inner.clock.now());
         return;
     }
-    let delay = s
-        .options
+    let delay = options
         .retries
-        .delay(run.attempt)
+        .delay(attempt_no)
         .to_std()
         .unwrap_or_default();
     let mut next = RunRecord::new(
         inner.store.next_run_id(),
-        &s.job.id,
-        run.scheduled,
+        &job.id,
+        scheduled,
         RunState::Submitted,
     );
-    next.attempt = run.attempt + 1;
-    let retry = Submission { run: next, ..s };
+    next.attempt = attempt_no + 1;
+    let retry = Submission {
+        run: next,
+        job,
+        options,
+        counters,
+    };
     let task_inner = inner.clone();
     inner.tasks.spawn(async move {
         let inner = task_inner;

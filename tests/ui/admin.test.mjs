@@ -1,0 +1,297 @@
+// The web admin in real Chromium against a real `kairos serve` on a temporary database.
+// Run from ui/: `npm run e2e` (builds the UI first). Needs /usr/bin/chromium (apt-get install
+// chromium) and the kairos binary (KAIROS_BIN, default target/debug/kairos).
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { SCREENSHOTS, launchBrowser, startStack } from './harness.mjs';
+
+const VIEWPORT = { width: 1440, height: 900 };
+const WAIT = { timeout: 15000 };
+
+let stack;
+let chrome;
+let context;
+let page;
+let jobId;
+const pageErrors = [];
+
+/** Saves a screenshot once spinners and entry animations have settled. */
+async function shot(name, target = page, fullPage = false) {
+  await target.waitForFunction(() => !document.querySelector('.ant-spin-spinning, .ant-skeleton-active'), null, WAIT).catch(() => undefined);
+  if (fullPage) await target.evaluate(() => window.scrollTo(0, 0));
+  await target.waitForTimeout(500);
+  await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage });
+}
+
+/** Waits until `locator`'s text matches `re`. */
+async function waitText(locator, re) {
+  await locator.first().waitFor(WAIT);
+  const deadline = Date.now() + WAIT.timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = (await locator.first().textContent()) ?? '';
+    if (re.test(text)) return text;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(text, re);
+  return text;
+}
+
+/** A non-empty ECharts canvas inside `[data-chart=name]`. */
+async function assertChart(name) {
+  const canvas = page.locator(`[data-chart="${name}"] canvas`).first();
+  await canvas.waitFor(WAIT);
+  const box = await canvas.boundingBox();
+  assert.ok(box && box.width > 50 && box.height > 50, `chart ${name} has no size: ${JSON.stringify(box)}`);
+}
+
+/** The form item (label + control + errors) whose label is `label`. */
+function formItem(label) {
+  return page.locator('.ant-form-item').filter({ has: page.locator('label', { hasText: label }) });
+}
+
+before(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  stack = await startStack();
+  chrome = await launchBrowser();
+  // Something to look at: a monitor sampling every second, a failing job, a paused one.
+  await stack.api('POST', '/api/jobs', {
+    id: 'monitor',
+    name: 'System monitor',
+    tags: ['ops'],
+    trigger: { type: 'interval', seconds: 1 },
+    action: { kind: 'monitor' },
+  });
+  await stack.api('POST', '/api/jobs', {
+    id: 'flaky',
+    name: 'Flaky report',
+    tags: ['reports'],
+    trigger: { type: 'cron', expression: '*/20 * * * *', timezone: 'UTC' },
+    action: { kind: 'shell', command: 'echo "building report"; echo "disk full" >&2; exit 3' },
+  });
+  await stack.api('POST', '/api/jobs/flaky/run');
+  await stack.api('POST', '/api/jobs', {
+    id: 'backup',
+    name: 'Nightly backup',
+    tags: ['ops', 'backup'],
+    paused: true,
+    trigger: { type: 'cron', expression: '30 2 * * *', timezone: 'Europe/London' },
+    action: { kind: 'shell', command: 'echo backing up' },
+  });
+  await stack.api('POST', '/api/jobs', {
+    id: 'health',
+    name: 'API health check',
+    trigger: { type: 'interval', minutes: 5 },
+    action: { kind: 'http', url: 'http://127.0.0.1:9/health' },
+  });
+});
+
+after(async () => {
+  await context?.close();
+  await chrome?.close();
+  await stack?.stop();
+});
+
+describe('web admin', () => {
+  test('without a token it explains how to connect, then takes a pasted one', async () => {
+    const fresh = await chrome.browser.newContext({ viewport: VIEWPORT });
+    const p = await fresh.newPage();
+    await p.goto(`${stack.uiOrigin}/`);
+    const card = p.getByTestId('token-page');
+    await card.waitFor(WAIT);
+    assert.match(await card.textContent(), /kairos serve/);
+    assert.match(await card.textContent(), /token/);
+    await shot('token', p);
+    await p.getByTestId('token-input').fill('not-the-token');
+    await p.getByRole('button', { name: /Connect/ }).click();
+    await p.getByText(/refused this token/).waitFor(WAIT);
+    // The whole printed URL works as well as the bare token.
+    await p.getByTestId('token-input').fill(stack.tokenUrl);
+    await p.getByRole('button', { name: /Connect/ }).click();
+    await p.getByTestId('nav').waitFor(WAIT);
+    await fresh.close();
+  });
+
+  test('the printed token URL signs in and the token leaves the address bar', async () => {
+    context = await chrome.browser.newContext({ viewport: VIEWPORT, timezoneId: 'UTC' });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+    });
+    await page.goto(stack.tokenUrl);
+    await page.getByTestId('nav').waitFor(WAIT);
+    assert.ok(!page.url().includes('token='), page.url());
+    const stored = await page.evaluate(() => localStorage.getItem('kairos.token'));
+    assert.equal(stored, stack.kairos.token);
+    await page.getByTestId('stream-status').getByText('Live').waitFor(WAIT);
+  });
+
+  test('creates a cron job: builder, description, preview, inline server error', async () => {
+    await page.goto(`${stack.uiOrigin}/jobs`);
+    await page.getByTestId('new-job').click();
+    await page.getByTestId('job-editor').waitFor(WAIT);
+    await page.getByTestId('job-name').fill('E2E greeter');
+    await page.getByTestId('shell-command').fill('echo "hello from kairos"; echo "to stderr" >&2');
+
+    // A preset fills the expression; cronstrue describes it; the engine previews 10 times.
+    await page.locator('[data-preset="weekdays0900"]').click();
+    assert.equal(await page.getByTestId('cron-expression').inputValue(), '0 9 * * 1-5');
+    await waitText(page.getByTestId('cron-description'), /At 09:00, Monday through Friday/);
+    await page.getByTestId('cron-preview').locator('.ant-list-item').nth(9).waitFor(WAIT);
+    assert.equal(await page.getByTestId('cron-preview').locator('.ant-list-item').count(), 10);
+
+    // A wrong expression: the server's field error appears on the expression, inline.
+    await page.getByTestId('cron-expression').fill('61 * * * *');
+    const expressionItem = formItem('Cron expression');
+    await waitText(expressionItem.locator('.ant-form-item-explain-error'), /61 is out of range/);
+    await page.getByTestId('cron-invalid').waitFor(WAIT);
+    await shot('editor-error');
+
+    // Valid, but beyond the builder: it falls back to text ("advanced") and still previews.
+    await page.getByTestId('cron-expression').fill('0 18 L * *');
+    await page.getByTestId('cron-advanced').waitFor(WAIT);
+    await waitText(page.getByTestId('cron-description'), /last day of the month/);
+    await page.getByTestId('cron-preview').locator('.ant-list-item').nth(9).waitFor(WAIT);
+
+    // Raw text → builder: a step, a range and a range of weekdays.
+    await page.getByTestId('cron-expression').fill('*/30 9-17 * * 1-5');
+    await waitText(page.getByTestId('cron-description'), /Every 30 minutes, between 09:00 and 17:59, Monday through Friday/);
+    const minuteRow = page.locator('[data-cron-field="minute"]');
+    assert.match(await minuteRow.locator('.ant-segmented-item-selected').textContent(), /Step/);
+    await expressionItem.locator('.ant-form-item-explain-error').waitFor({ state: 'hidden', ...WAIT });
+    // Builder → raw text: every hour.
+    await page.locator('[data-cron-field="hour"] .ant-segmented-item', { hasText: 'Every' }).click();
+    assert.equal(await page.getByTestId('cron-expression').inputValue(), '*/30 * * * 1-5');
+
+    // A time zone from the searchable list.
+    const zone = formItem('Time zone');
+    await zone.locator('.ant-select-selector').click();
+    await page.keyboard.type('Asia/Shang');
+    await page.locator('.ant-select-item-option', { hasText: 'Asia/Shanghai' }).first().click();
+    await waitText(page.getByText(/Next 10 fire times/), /Asia\/Shanghai/);
+    await page.keyboard.press('Escape');
+    await shot('editor', page, true);
+
+    await page.getByTestId('save-job').click();
+    await page.waitForURL((url) => /^\/jobs\/[^/]+$/.test(url.pathname) && url.pathname !== "/jobs/new", WAIT);
+    jobId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await waitText(page.getByTestId('job-title'), /E2E greeter/);
+    const saved = await stack.api('GET', `/api/jobs/${encodeURIComponent(jobId)}`);
+    assert.deepEqual(saved.trigger, { type: 'cron', expression: '*/30 * * * 1-5', timezone: 'Asia/Shanghai' });
+    assert.equal(saved.action.command, 'echo "hello from kairos"; echo "to stderr" >&2');
+  });
+
+  test('a refusal on save lands on the field the server names', async () => {
+    await page.goto(`${stack.uiOrigin}/jobs/new`);
+    await page.getByTestId('job-name').fill('Never fires');
+    await page.getByTestId('shell-command').fill('true');
+    await page.locator('.ant-segmented-item', { hasText: 'Advanced (JSON)' }).click();
+    const json = formItem('Trigger JSON').locator('textarea');
+    await json.fill('{"type": "interval"}');
+    await page.getByTestId('save-job').click();
+    await waitText(formItem('Trigger JSON').locator('.ant-form-item-explain-error'), /period is zero/);
+    assert.match(page.url(), /\/jobs\/new$/);
+  });
+
+  test('run now: the run and its output appear in the history', async () => {
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(jobId)}`);
+    await page.getByTestId('detail-run-now').click();
+    const viewer = page.locator('.ant-drawer-content');
+    await waitText(viewer.getByTestId('run-output'), /hello from kairos/);
+    await viewer.locator('.ant-tag', { hasText: 'Succeeded' }).waitFor(WAIT);
+    await shot('run-output');
+    await viewer.getByRole('tab', { name: /Standard error/ }).click();
+    await waitText(viewer.getByTestId('run-output').last(), /to stderr/);
+    await page.locator('.ant-drawer-close').click();
+    await page.locator('.ant-drawer-content').waitFor({ state: 'hidden', ...WAIT });
+    const history = page.locator('.ant-table-row');
+    await waitText(history, /Succeeded/);
+    assert.match(await history.first().textContent(), /exit 0/);
+    await assertChart('durations');
+    await shot('job-detail', page, true);
+  });
+
+  test('the job list finds jobs and scrolls virtually', async () => {
+    await page.goto(`${stack.uiOrigin}/jobs`);
+    await page.getByTestId('job-link').first().waitFor(WAIT);
+    assert.ok((await page.getByTestId('job-link').count()) >= 5);
+    await shot('jobs');
+    await page.getByTestId('job-search').fill('greeter');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="job-link"]').length === 1, null, WAIT);
+    assert.equal(await page.getByTestId('job-link').textContent(), 'E2E greeter');
+
+    // Bulk: pause two jobs at once, then resume them.
+    await page.getByTestId('job-search').fill('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="job-link"]').length >= 5, null, WAIT);
+    for (const name of ['Flaky report', 'API health check']) {
+      await page.locator('.ant-table-row', { hasText: name }).locator('.ant-checkbox-input').check();
+    }
+    const bulk = page.getByTestId('bulk-bar');
+    await waitText(bulk, /2 selected/);
+    await bulk.getByRole('button', { name: /Pause/ }).click();
+    await page.locator('.ant-table-row', { hasText: 'Flaky report' }).getByText('Paused').waitFor(WAIT);
+    await shot('jobs-bulk');
+    assert.equal((await stack.api('GET', '/api/jobs/flaky')).paused, true);
+    assert.equal((await stack.api('GET', '/api/jobs/health')).paused, true);
+    await bulk.getByRole('button', { name: /Resume/ }).click();
+    await page.locator('.ant-table-row', { hasText: 'Flaky report' }).getByText('Paused').waitFor({ state: 'detached', ...WAIT });
+    assert.equal((await stack.api('GET', '/api/jobs/health')).paused, false);
+  });
+
+  test('the dashboard draws its charts', async () => {
+    await page.goto(`${stack.uiOrigin}/`);
+    await waitText(page.getByTestId('stat-total'), /5/);
+    await assertChart('upcoming');
+    await assertChart('runs-per-hour');
+    await assertChart('system');
+    await waitText(page.getByTestId('recent-failures'), /Flaky report/);
+    await page.waitForTimeout(600); // let the charts' entry animation finish
+    await shot('dashboard', page, true);
+  });
+
+  test('live events stream in', async () => {
+    await page.goto(`${stack.uiOrigin}/events`);
+    // Events before the stream opens are not replayed: wait for it.
+    await page.getByTestId('stream-status').getByText('Live').first().waitFor(WAIT);
+    await stack.api('POST', `/api/jobs/${encodeURIComponent(jobId)}/run`);
+    await page.locator('.ant-table-row', { hasText: 'Run succeeded' }).first().waitFor(WAIT);
+    await page.locator('.ant-table-row', { hasText: 'E2E greeter' }).first().waitFor(WAIT);
+    await shot('events');
+  });
+
+  test('settings switch the language to 简体中文 and it sticks', async () => {
+    await page.goto(`${stack.uiOrigin}/settings`);
+    await page.getByTestId('settings-form').waitFor(WAIT);
+    await shot('settings', page, true);
+    await page.getByTestId('language-switch').getByText('简体中文').click();
+    await waitText(page.getByTestId('nav'), /仪表盘/);
+    assert.match(await page.getByTestId('nav').textContent(), /任务.*事件.*设置/);
+    await page.reload();
+    await waitText(page.getByTestId('nav'), /仪表盘/);
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(jobId)}/edit`);
+    await waitText(page.getByTestId('cron-description'), /星期一至星期五/);
+    await waitText(page.getByText(/接下来 10 次触发时间/), /Asia\/Shanghai/);
+    await shot('editor-zh', page, true);
+    await page.goto(`${stack.uiOrigin}/`);
+    await assertChart('runs-per-hour');
+    await waitText(page.getByTestId('stat-failures'), /近 24 小时失败/);
+    await page.waitForTimeout(600);
+    await shot('dashboard-zh');
+  });
+
+  test('dark theme', async () => {
+    await page.goto(`${stack.uiOrigin}/settings`);
+    await page.getByTestId('theme-switch').getByText('深色').click();
+    await page.getByTestId('language-switch').getByText('English').click();
+    await page.goto(`${stack.uiOrigin}/`);
+    await assertChart('system');
+    const bg = await page.evaluate(() => getComputedStyle(document.querySelector('.ant-layout')).backgroundColor);
+    assert.notEqual(bg, 'rgb(245, 245, 245)');
+    await page.waitForTimeout(600);
+    await shot('dashboard-dark');
+    assert.deepEqual(pageErrors, []);
+  });
+});

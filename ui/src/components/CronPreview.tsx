@@ -1,0 +1,104 @@
+// The next fire times of a cron expression, always computed by the engine.
+
+import { useEffect, useState } from 'react';
+import { Empty, Flex, List, Spin, Typography, theme } from 'antd';
+import { CalendarOutlined } from '@ant-design/icons';
+import { api } from '../api';
+import { ApiError } from '../api/client';
+import { dayjs } from '../util/format';
+import { useDebounced } from '../util/hooks';
+import { useT } from '../state/prefs';
+
+interface Props {
+  expression: string;
+  timezone: string;
+  /** The server's verdict on `input`: null when the expression and zone are fine. */
+  onResult?: (error: ApiError | null, input: { expression: string; timezone: string }) => void;
+}
+
+export function CronPreview({ expression, timezone, onResult }: Props) {
+  const t = useT();
+  const { token } = theme.useToken();
+  const input = useDebounced({ expression: expression.trim(), timezone }, 300);
+  /** Fire times and the zone they were computed in. */
+  const [times, setTimes] = useState<{ list: string[]; zone: string } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(false);
+
+  useEffect(() => {
+    if (!input.expression) {
+      setTimes(null);
+      setError(null);
+      return undefined;
+    }
+    const controller = new AbortController();
+    setLoading(true);
+    api
+      .cronPreview({ expression: input.expression, timezone: input.timezone || 'UTC', count: 10 }, controller.signal)
+      .then(
+        (result) => {
+          setTimes({ list: result, zone: input.timezone || 'UTC' });
+          setError(null);
+          setLoading(false);
+          onResult?.(null, input);
+        },
+        (e: unknown) => {
+          if (controller.signal.aborted) return;
+          const err = e instanceof ApiError ? e : new ApiError(0, null, String(e));
+          setTimes(null);
+          setError(err);
+          setLoading(false);
+          onResult?.(err, input);
+        },
+      );
+    return () => controller.abort();
+    // onResult is a callback prop; the request depends only on the input.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [input]);
+
+  return (
+    <Spin spinning={loading} delay={200}>
+      <Flex vertical gap={8}>
+        <Typography.Text type="secondary">
+          <CalendarOutlined /> {t('cron.nextTimes', { zone: times?.zone ?? (timezone || 'UTC') })}
+        </Typography.Text>
+        {times && times.list.length > 0 ? (
+          <List
+            size="small"
+            bordered
+            data-testid="cron-preview"
+            dataSource={times.list}
+            renderItem={(time, i) => {
+              const d = dayjs(time);
+              return (
+                <List.Item style={{ padding: '4px 12px' }}>
+                  <Flex justify="space-between" style={{ width: '100%' }} gap={12}>
+                    <span>
+                      <Typography.Text type="secondary" style={{ display: 'inline-block', width: 24 }}>
+                        {i + 1}.
+                      </Typography.Text>
+                      <Typography.Text style={{ fontFamily: token.fontFamilyCode }}>
+                        {time.slice(0, 10)} {time.slice(11, time.slice(17, 19) === '00' ? 16 : 19)}
+                      </Typography.Text>{' '}
+                      <Typography.Text type="secondary">{d.tz(times.zone).format('ddd')}</Typography.Text>
+                    </span>
+                    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                      {d.fromNow()}
+                    </Typography.Text>
+                  </Flex>
+                </List.Item>
+              );
+            }}
+          />
+        ) : error ? (
+          // The error itself shows on the field it is about.
+          <Typography.Text type="secondary" data-testid="cron-preview-error">
+            {t('cron.noPreview')}
+          </Typography.Text>
+        ) : times ? (
+          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('cron.never')} />
+        ) : null}
+      </Flex>
+    </Spin>
+  );
+}

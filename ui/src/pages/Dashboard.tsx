@@ -1,0 +1,396 @@
+// The overview: job counts, the next 24 hours, the last 7 days of runs, recent failures and
+// the machine's load (when a monitor job samples it).
+
+import { useMemo } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Skeleton, Statistic, Tooltip, Typography, theme } from 'antd';
+import {
+  AlertOutlined,
+  CheckCircleOutlined,
+  DashboardOutlined,
+  PauseCircleOutlined,
+  PlayCircleOutlined,
+  PlusOutlined,
+  ProfileOutlined,
+  ScheduleOutlined,
+} from '@ant-design/icons';
+import { api } from '../api';
+import { FAILURE_STATES, RUN_STATES, type Job, type RunState } from '../api/types';
+import { Chart, type ChartOption } from '../components/Chart';
+import { ErrorAlert, PageHeader, errorText } from '../components/common';
+import { STATE_COLORS, StateTag } from '../components/tags';
+import { usePrefs } from '../state/prefs';
+import { dayjs, formatBytes, formatDateTime, fromNow } from '../util/format';
+import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Most jobs on the timeline, and most cron previews fetched for it. */
+const TIMELINE_JOBS = 15;
+const PREVIEW_COUNT = 100;
+
+interface Upcoming {
+  jobs: Job[];
+  /** [time ms, row index, job id] */
+  points: [number, number, string][];
+  truncated: boolean;
+}
+
+async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
+  const now = Date.now();
+  const page = await api.listJobs({ sort: 'next_run', paused: false, limit: 100 }, signal);
+  const soon = page.items.filter((j) => j.next_run && new Date(j.next_run).getTime() < now + DAY_MS);
+  const jobs = soon.slice(0, TIMELINE_JOBS);
+  const after = new Date(now).toISOString();
+  const times = await Promise.all(
+    jobs.map(async (job) => {
+      const first = [new Date(job.next_run!).getTime()];
+      if (job.trigger.type !== 'cron') return first;
+      try {
+        const preview = await api.cronPreview(
+          { expression: job.trigger.expression, timezone: job.trigger.timezone ?? 'UTC', count: PREVIEW_COUNT, after },
+          signal,
+        );
+        const ms = preview.map((s) => new Date(s).getTime()).filter((t) => t < now + DAY_MS);
+        return ms.length ? ms : first;
+      } catch {
+        return first;
+      }
+    }),
+  );
+  const points: [number, number, string][] = [];
+  times.forEach((list, row) => list.forEach((t) => points.push([t, row, jobs[row].id])));
+  return { jobs, points, truncated: soon.length > jobs.length };
+}
+
+function StatCard({ title, value, icon, color, to, testId }: { title: string; value: number | string | undefined; icon: React.ReactNode; color: string; to?: string; testId: string }) {
+  const { token } = theme.useToken();
+  const body = (
+    <Card hoverable={!!to} styles={{ body: { padding: 20 } }} data-testid={testId}>
+      <Flex align="center" gap={16}>
+        <Flex align="center" justify="center" style={{ width: 48, height: 48, borderRadius: 12, background: `${color}1f`, color, fontSize: 22, flex: 'none' }}>
+          {icon}
+        </Flex>
+        <Statistic title={title} value={value ?? '—'} valueStyle={{ fontWeight: 600, color: token.colorText }} />
+      </Flex>
+    </Card>
+  );
+  return to ? <Link to={to}>{body}</Link> : body;
+}
+
+export function DashboardPage() {
+  const { t } = usePrefs();
+  const { token } = theme.useToken();
+  const { message } = App.useApp();
+  const navigate = useNavigate();
+
+  // Job counts list jobs (costly with very many): refreshed rarely. The rest is cheap.
+  const jobCounts = useAsync(async (signal) => {
+    const [all, paused, monitors] = await Promise.all([
+      api.listJobs({ limit: 1 }, signal),
+      api.listJobs({ limit: 1, paused: true }, signal),
+      api.listJobs({ limit: 1, kind: 'monitor' }, signal),
+    ]);
+    return { total: all.total, paused: paused.total, active: all.total - paused.total, monitors: monitors.total };
+  }, []);
+  const health = useAsync(async (signal) => {
+    const dayAgo = new Date(Date.now() - DAY_MS).toISOString();
+    const [day, status] = await Promise.all([api.runStats({ from: dayAgo, bucket_s: 86400 }, signal), api.scheduler()]);
+    const failures = day.filter((b) => FAILURE_STATES.includes(b.state)).reduce((n, b) => n + b.count, 0);
+    return { failures, status };
+  }, []);
+  const counts = {
+    data: jobCounts.data && health.data ? { ...jobCounts.data, ...health.data } : undefined,
+    error: jobCounts.error ?? health.error,
+    reload: (quiet?: boolean) => {
+      jobCounts.reload(quiet);
+      health.reload(quiet);
+    },
+  };
+  const upcoming = useAsync(loadUpcoming, []);
+  const week = useAsync((signal) => api.runStats({ bucket_s: 3600 }, signal), []);
+  const failures = useAsync(async (signal) => {
+    const runs = await api.listRuns({ state: FAILURE_STATES, limit: 8 }, signal);
+    const names = new Map<string, string>();
+    await Promise.all(
+      [...new Set(runs.map((r) => r.job_id))].map((id) =>
+        api.getJob(id, signal).then(
+          (j) => names.set(id, j.name),
+          () => undefined,
+        ),
+      ),
+    );
+    return runs.map((r) => ({ ...r, name: names.get(r.job_id) }));
+  }, []);
+  const hasMonitor = (counts.data?.monitors ?? 0) > 0;
+  const metrics = useAsync((signal) => (hasMonitor ? api.systemMetrics({ points: 360 }, signal) : Promise.resolve([])), [hasMonitor]);
+
+  const refresh = useThrottled(() => {
+    health.reload(true);
+    week.reload(true);
+    failures.reload(true);
+  }, 5000);
+  const refreshJobs = useThrottled(() => {
+    jobCounts.reload(true);
+    upcoming.reload(true);
+  }, 30000);
+  useLiveEvents((e) => {
+    if (e.type.startsWith('run_') && e.type !== 'run_submitted' && e.type !== 'run_started') refresh();
+    if (e.type.startsWith('job_') || e.type.startsWith('scheduler_')) {
+      refresh();
+      refreshJobs();
+    }
+  });
+  useInterval(() => upcoming.reload(true), 60000);
+  useInterval(() => metrics.reload(true), hasMonitor ? 5000 : null);
+
+  const timelineOption = useMemo<ChartOption | null>(() => {
+    const data = upcoming.data;
+    if (!data || !data.jobs.length) return null;
+    const now = Date.now();
+    return {
+      grid: { left: 8, right: 24, top: 16, bottom: 32, containLabel: true },
+      tooltip: {
+        trigger: 'item',
+        formatter: (p: unknown) => {
+          const v = (p as { value: [number, number] }).value;
+          return `<b>${data.jobs[v[1]]?.name ?? ''}</b><br/>${formatDateTime(new Date(v[0]).toISOString())}`;
+        },
+      },
+      xAxis: {
+        type: 'time',
+        min: now,
+        max: now + DAY_MS,
+        axisLabel: { formatter: (v: number) => dayjs(v).format('HH:mm') },
+        splitLine: { show: true, lineStyle: { type: 'dashed', opacity: 0.4 } },
+      },
+      yAxis: {
+        type: 'category',
+        inverse: true,
+        data: data.jobs.map((j) => (j.name.length > 22 ? `${j.name.slice(0, 21)}…` : j.name)),
+        axisTick: { show: false },
+      },
+      series: [
+        {
+          type: 'scatter',
+          symbol: 'roundRect',
+          symbolSize: [6, 14],
+          itemStyle: { color: token.colorPrimary },
+          data: data.points.map(([time, row]) => [time, row]),
+          large: true,
+        },
+      ],
+    };
+  }, [upcoming.data, token.colorPrimary]);
+
+  const weekOption = useMemo<ChartOption | null>(() => {
+    const buckets = week.data;
+    if (!buckets) return null;
+    const hour = 3600 * 1000;
+    const end = Math.floor(Date.now() / hour) * hour;
+    const start = end - 167 * hour;
+    const slots = Array.from({ length: 168 }, (_, i) => start + i * hour);
+    const present = RUN_STATES.filter((s) => buckets.some((b) => b.state === s));
+    const series = present.map((state) => {
+      const counts = new Array<number>(slots.length).fill(0);
+      for (const b of buckets) {
+        if (b.state !== state) continue;
+        const i = Math.floor((new Date(b.start).getTime() - start) / hour);
+        if (i >= 0 && i < counts.length) counts[i] += b.count;
+      }
+      return { type: 'bar' as const, name: t(`state.${state}`), stack: 'runs', data: counts, itemStyle: { color: STATE_COLORS[state as RunState] }, barCategoryGap: '20%' };
+    });
+    return {
+      grid: { left: 8, right: 16, top: 36, bottom: 24, containLabel: true },
+      legend: { top: 0, icon: 'circle', itemWidth: 10, itemHeight: 10 },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+      xAxis: {
+        type: 'category',
+        data: slots.map((s) => dayjs(s).format('MM-DD HH:00')),
+        axisLabel: { interval: 23, formatter: (v: string) => v.slice(0, 5) },
+        axisTick: { alignWithLabel: true, interval: 23 },
+      },
+      yAxis: { type: 'value', minInterval: 1 },
+      series,
+    };
+  }, [week.data, t]);
+
+  const metricsOption = useMemo<ChartOption | null>(() => {
+    const items = metrics.data;
+    if (!items || !items.length) return null;
+    const last = items[items.length - 1];
+    return {
+      grid: { left: 8, right: 16, top: 36, bottom: 24, containLabel: true },
+      legend: { top: 0, icon: 'circle', itemWidth: 10, itemHeight: 10 },
+      tooltip: {
+        trigger: 'axis',
+        valueFormatter: (v: unknown) => `${Number(v).toFixed(1)}%`,
+      },
+      xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
+      yAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
+      series: [
+        {
+          type: 'line',
+          name: t('dash.cpu'),
+          showSymbol: false,
+          smooth: true,
+          areaStyle: { opacity: 0.15 },
+          data: items.map((m) => [new Date(m.at).getTime(), Math.round(m.cpu_percent * 10) / 10]),
+        },
+        {
+          type: 'line',
+          name: t('dash.memory', { total: formatBytes(last.memory_total) }),
+          showSymbol: false,
+          smooth: true,
+          areaStyle: { opacity: 0.15 },
+          data: items.map((m) => [new Date(m.at).getTime(), m.memory_total ? Math.round((m.memory_used / m.memory_total) * 1000) / 10 : 0]),
+        },
+      ],
+    };
+  }, [metrics.data, t]);
+
+  const status = counts.data?.status;
+  const toggleScheduler = async () => {
+    try {
+      if (status?.paused) await api.resumeScheduler();
+      else await api.pauseScheduler();
+      health.reload(true);
+    } catch (e) {
+      message.error(errorText(e));
+    }
+  };
+
+  const schedulerBadge = status ? (
+    <Badge status={!status.running ? 'error' : status.paused ? 'warning' : 'success'} text={!status.running ? t('dash.stopped') : status.paused ? t('dash.schedulerPaused') : t('dash.running')} />
+  ) : null;
+
+  return (
+    <>
+      <PageHeader
+        title={t('nav.dashboard')}
+        subtitle={
+          status && (
+            <Flex gap={16} wrap="wrap" component="span">
+              {schedulerBadge}
+              <span>{t('dash.activeRuns', { n: status.active_runs })}</span>
+              {status.next_run && (
+                <span>
+                  {new Date(status.next_run).getTime() <= Date.now() + 1000
+                    ? t('dash.nextFireNow')
+                    : t('dash.nextFire', { when: fromNow(status.next_run) })}
+                </span>
+              )}
+            </Flex>
+          )
+        }
+        extra={
+          <>
+            {status && (
+              <Button icon={status.paused ? <PlayCircleOutlined /> : <PauseCircleOutlined />} onClick={toggleScheduler}>
+                {status.paused ? t('dash.resumeAll') : t('dash.pauseAll')}
+              </Button>
+            )}
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate('/jobs/new')}>
+              {t('jobs.new')}
+            </Button>
+          </>
+        }
+      />
+      {counts.error && <ErrorAlert error={counts.error} onRetry={() => counts.reload()} />}
+      {status?.paused && (
+        <Typography.Paragraph>
+          <Badge status="warning" /> {t('dash.pausedBanner')}
+        </Typography.Paragraph>
+      )}
+      <Row gutter={[16, 16]}>
+        <Col xs={12} lg={6}>
+          <StatCard testId="stat-total" title={t('dash.totalJobs')} value={counts.data?.total.toLocaleString()} icon={<ProfileOutlined />} color={token.colorPrimary} to="/jobs" />
+        </Col>
+        <Col xs={12} lg={6}>
+          <StatCard testId="stat-active" title={t('dash.activeJobs')} value={counts.data?.active.toLocaleString()} icon={<CheckCircleOutlined />} color={token.colorSuccess} to="/jobs?status=active" />
+        </Col>
+        <Col xs={12} lg={6}>
+          <StatCard testId="stat-paused" title={t('dash.pausedJobs')} value={counts.data?.paused.toLocaleString()} icon={<PauseCircleOutlined />} color={token.colorWarning} to="/jobs?status=paused" />
+        </Col>
+        <Col xs={12} lg={6}>
+          <StatCard testId="stat-failures" title={t('dash.failures24h')} value={counts.data?.failures.toLocaleString()} icon={<AlertOutlined />} color={token.colorError} />
+        </Col>
+
+        <Col xs={24} xl={14}>
+          <Card title={<><ScheduleOutlined /> {t('dash.upcoming')}</>} extra={upcoming.data?.truncated && <Typography.Text type="secondary">{t('dash.upcomingTruncated', { n: TIMELINE_JOBS })}</Typography.Text>} style={{ height: '100%' }}>
+            {upcoming.error ? (
+              <ErrorAlert error={upcoming.error} onRetry={() => upcoming.reload()} />
+            ) : upcoming.loading && !upcoming.data ? (
+              <Skeleton active />
+            ) : timelineOption ? (
+              <Chart option={timelineOption} name="upcoming" style={{ height: Math.max(160, 60 + (upcoming.data?.jobs.length ?? 0) * 28) }} />
+            ) : (
+              <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.nothingUpcoming')} />
+            )}
+          </Card>
+        </Col>
+        <Col xs={24} xl={10}>
+          <Card title={<><AlertOutlined /> {t('dash.recentFailures')}</>} style={{ height: '100%' }} styles={{ body: { paddingTop: 8, paddingBottom: 8 } }}>
+            {failures.error ? (
+              <ErrorAlert error={failures.error} onRetry={() => failures.reload()} />
+            ) : (
+              <List
+                loading={failures.loading && !failures.data}
+                dataSource={failures.data ?? []}
+                data-testid="recent-failures"
+                locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noFailures')} /> }}
+                renderItem={(r) => (
+                  <List.Item
+                    style={{ cursor: 'pointer', paddingInline: 4 }}
+                    onClick={() => navigate(`/jobs/${encodeURIComponent(r.job_id)}?run=${r.id}`)}
+                    extra={
+                      <Tooltip title={formatDateTime(r.scheduled)}>
+                        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                          {fromNow(r.finished ?? r.scheduled)}
+                        </Typography.Text>
+                      </Tooltip>
+                    }
+                  >
+                    <List.Item.Meta
+                      avatar={<StateTag state={r.state} />}
+                      title={r.name ?? r.job_id}
+                      description={<Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>{r.error ?? '—'}</Typography.Text>}
+                    />
+                  </List.Item>
+                )}
+              />
+            )}
+          </Card>
+        </Col>
+
+        <Col xs={24} xl={hasMonitor ? 14 : 24}>
+          <Card title={<><CheckCircleOutlined /> {t('dash.runsPerHour')}</>}>
+            {week.error ? (
+              <ErrorAlert error={week.error} onRetry={() => week.reload()} />
+            ) : !weekOption ? (
+              <Skeleton active />
+            ) : week.data?.length ? (
+              <Chart option={weekOption} name="runs-per-hour" style={{ height: 280 }} />
+            ) : (
+              <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noRunsWeek')} />
+            )}
+          </Card>
+        </Col>
+        {hasMonitor && (
+          <Col xs={24} xl={10}>
+            <Card title={<><DashboardOutlined /> {t('dash.system')}</>} extra={<Badge status="processing" text={t('dash.live')} />}>
+              {metrics.error ? (
+                <ErrorAlert error={metrics.error} onRetry={() => metrics.reload()} />
+              ) : metricsOption ? (
+                <Chart option={metricsOption} name="system" style={{ height: 280 }} />
+              ) : metrics.loading ? (
+                <Skeleton active />
+              ) : (
+                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noSamples')} />
+              )}
+            </Card>
+          </Col>
+        )}
+      </Row>
+    </>
+  );
+}

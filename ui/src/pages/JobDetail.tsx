@@ -1,0 +1,555 @@
+// One job: its definition, run history, duration chart, success rate, and each run's output.
+
+import { useEffect, useMemo, useState } from 'react';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
+import {
+  Alert,
+  App,
+  Button,
+  Card,
+  Col,
+  Descriptions,
+  Drawer,
+  Empty,
+  Flex,
+  Progress,
+  Result,
+  Row,
+  Skeleton,
+  Space,
+  Statistic,
+  Table,
+  Tabs,
+  Tag,
+  Tooltip,
+  Typography,
+  theme,
+} from 'antd';
+import type { TableProps } from 'antd';
+import {
+  ArrowLeftOutlined,
+  CaretRightOutlined,
+  CopyOutlined,
+  DeleteOutlined,
+  EditOutlined,
+  PauseOutlined,
+  ReloadOutlined,
+} from '@ant-design/icons';
+import { api } from '../api';
+import { ApiError } from '../api/client';
+import { isFinal, type Job, type RunRecord } from '../api/types';
+import { Chart, type ChartOption } from '../components/Chart';
+import { ErrorAlert, PageHeader, errorText } from '../components/common';
+import { KindTag, PausedTag, STATE_COLORS, StateTag } from '../components/tags';
+import { usePrefs } from '../state/prefs';
+import { durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
+import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
+import { triggerRaw, triggerSummary } from '../util/trigger';
+
+const RUN_PAGE = 100;
+
+function OutputBlock({ text, empty }: { text: string | undefined; empty: string }) {
+  const { token } = theme.useToken();
+  if (!text) return <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={empty} />;
+  return (
+    <pre
+      data-testid="run-output"
+      style={{
+        margin: 0,
+        padding: 12,
+        maxHeight: '60vh',
+        overflow: 'auto',
+        background: token.colorFillQuaternary,
+        border: `1px solid ${token.colorBorderSecondary}`,
+        borderRadius: token.borderRadius,
+        fontFamily: token.fontFamilyCode,
+        fontSize: 12.5,
+        lineHeight: 1.5,
+        whiteSpace: 'pre-wrap',
+        wordBreak: 'break-all',
+      }}
+    >
+      {text}
+    </pre>
+  );
+}
+
+/** A run's details and output; polls while the run is in flight. */
+function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => void }) {
+  const { t } = usePrefs();
+  const [run, setRun] = useState<RunRecord | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  // The drawer keeps showing the last run while it slides away.
+  const [shownId, setShownId] = useState<number | null>(runId);
+  if (runId !== null && runId !== shownId) setShownId(runId);
+
+  useEffect(() => {
+    if (runId === null) return;
+    setRun(null);
+    setError(null);
+  }, [runId]);
+
+  const load = () => {
+    if (runId === null) return;
+    api.getRun(runId).then(
+      (r) => {
+        setRun(r);
+        setError(null);
+      },
+      (e: unknown) => setError(e),
+    );
+  };
+  useEffect(load, [runId]);
+  const live = runId !== null && (!run || !isFinal(run.state));
+  useInterval(load, live ? 1000 : null);
+
+  const duration = run ? durationMs(run.started, run.finished) : null;
+  return (
+    <Drawer
+      open={runId !== null}
+      onClose={onClose}
+      width={760}
+      title={
+        <Space>
+          {t('run.title', { id: shownId ?? '' })}
+          {run && <StateTag state={run.state} />}
+        </Space>
+      }
+      data-testid="run-viewer"
+      extra={
+        <Button icon={<ReloadOutlined />} onClick={load}>
+          {t('common.refresh')}
+        </Button>
+      }
+    >
+      {error ? <ErrorAlert error={error} onRetry={load} /> : null}
+      {!run && !error && <Skeleton active />}
+      {run && (
+        <Flex vertical gap={16}>
+          <Descriptions size="small" column={2} bordered>
+            <Descriptions.Item label={t('run.scheduled')}>{formatDateTime(run.scheduled)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.started')}>{formatDateTime(run.started)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.finished')}>{formatDateTime(run.finished)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.duration')}>
+              {duration !== null ? formatDuration(duration) : run.started ? t('run.stillRunning') : '—'}
+            </Descriptions.Item>
+            <Descriptions.Item label={t('run.attempt')}>{run.attempt}</Descriptions.Item>
+            <Descriptions.Item label={run.http_status !== null ? t('run.httpStatus') : t('run.exitCode')}>
+              {run.http_status ?? run.exit_code ?? '—'}
+            </Descriptions.Item>
+          </Descriptions>
+          {run.error && <Alert type="error" showIcon message={t('run.error')} description={run.error} />}
+          {live && <Alert type="info" showIcon message={t('run.live')} />}
+          <Tabs
+            items={[
+              {
+                key: 'stdout',
+                label: `${t('run.stdout')}${run.stdout ? ` (${run.stdout.length.toLocaleString()})` : ''}`,
+                children: <OutputBlock text={run.stdout} empty={t('run.noOutput')} />,
+              },
+              {
+                key: 'stderr',
+                label: `${t('run.stderr')}${run.stderr ? ` (${run.stderr.length.toLocaleString()})` : ''}`,
+                children: <OutputBlock text={run.stderr} empty={t('run.noOutput')} />,
+              },
+            ]}
+          />
+        </Flex>
+      )}
+    </Drawer>
+  );
+}
+
+function describeAction(job: Job): string {
+  const a = job.action;
+  switch (a.kind) {
+    case 'shell':
+      return a.command;
+    case 'http':
+      return `${a.method ?? 'GET'} ${a.url}`;
+    case 'function':
+      return a.name;
+    case 'monitor':
+      return '';
+  }
+}
+
+export function JobDetailPage() {
+  const { id = '' } = useParams();
+  const { t, lang } = usePrefs();
+  const { token } = theme.useToken();
+  const { message, modal } = App.useApp();
+  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const openRun = params.get('run') ? Number(params.get('run')) : null;
+  const [older, setOlder] = useState<RunRecord[]>([]);
+  const [noMore, setNoMore] = useState(false);
+
+  const job = useAsync((signal) => api.getJob(id, signal), [id]);
+  const runs = useAsync((signal) => api.listRuns({ job_id: id, limit: RUN_PAGE }, signal), [id]);
+  const stats = useAsync((signal) => api.durationStats({ job_id: id }, signal), [id]);
+
+  useEffect(() => {
+    setOlder([]);
+    setNoMore(false);
+  }, [id]);
+  useEffect(() => {
+    if (job.data) document.title = `${job.data.name} · Kairos`;
+  }, [job.data]);
+
+  const reloadAll = useThrottled(() => {
+    job.reload(true);
+    runs.reload(true);
+    stats.reload(true);
+  }, 700);
+  useLiveEvents((e) => {
+    if (e.job_id === id) reloadAll();
+  });
+  // Keep relative times and in-flight runs fresh even without events.
+  useInterval(() => runs.reload(true), 15000);
+
+  const allRuns = useMemo(() => {
+    const head = runs.data ?? [];
+    const lowest = head.length ? head[head.length - 1].id : Infinity;
+    return [...head, ...older.filter((r) => r.id < lowest)];
+  }, [runs.data, older]);
+
+  const loadOlder = async () => {
+    const last = allRuns[allRuns.length - 1];
+    if (!last) return;
+    const more = await api.listRuns({ job_id: id, before_id: last.id, limit: RUN_PAGE });
+    setOlder((o) => [...o, ...more]);
+    if (more.length < RUN_PAGE) setNoMore(true);
+  };
+
+  const setOpenRun = (runId: number | null) => {
+    const next = new URLSearchParams(params);
+    if (runId === null) next.delete('run');
+    else next.set('run', String(runId));
+    setParams(next, { replace: true });
+  };
+
+  const finished = allRuns.filter((r) => isFinal(r.state));
+  const succeeded = finished.filter((r) => r.state === 'succeeded').length;
+  const successRate = finished.length ? Math.round((succeeded / finished.length) * 1000) / 10 : null;
+  const durations = stats.data?.[0];
+
+  const chartOption = useMemo<ChartOption>(() => {
+    const points = [...allRuns]
+      .filter((r) => r.started && r.finished)
+      .slice(0, 200)
+      .reverse();
+    return {
+      grid: { left: 56, right: 16, top: 24, bottom: 40 },
+      tooltip: {
+        trigger: 'axis',
+        formatter: (items: unknown) => {
+          const list = items as { dataIndex: number }[];
+          const r = points[list[0]?.dataIndex ?? 0];
+          if (!r) return '';
+          return `#${r.id} · ${t(`state.${r.state}`)}<br/>${formatDateTime(r.scheduled)}<br/>${formatDuration(durationMs(r.started, r.finished))}`;
+        },
+      },
+      xAxis: {
+        type: 'category',
+        data: points.map((r) => formatDateTime(r.scheduled).slice(5, 16)),
+        axisLabel: { hideOverlap: true },
+      },
+      yAxis: {
+        type: 'value',
+        minInterval: 1,
+        axisLabel: { formatter: (v: number) => formatDuration(v) },
+      },
+      series: [
+        {
+          type: 'bar',
+          barMaxWidth: 18,
+          data: points.map((r) => ({
+            value: durationMs(r.started, r.finished) ?? 0,
+            itemStyle: { color: STATE_COLORS[r.state] },
+          })),
+        },
+      ],
+    };
+  }, [allRuns, t]);
+
+  if (job.error) {
+    if (job.error instanceof ApiError && job.error.status === 404) {
+      return (
+        <Result
+          status="404"
+          title={t('detail.notFound')}
+          subTitle={t('detail.notFoundHelp', { id })}
+          extra={<Button onClick={() => navigate('/jobs')}>{t('detail.backToJobs')}</Button>}
+        />
+      );
+    }
+    return <ErrorAlert error={job.error} onRetry={() => job.reload()} />;
+  }
+  if (!job.data) return <Card><Skeleton active paragraph={{ rows: 10 }} /></Card>;
+  const j = job.data;
+  const jobZone = 'timezone' in j.trigger ? j.trigger.timezone : undefined;
+
+  const runNow = async () => {
+    try {
+      const runId = await api.runJob(j.id);
+      message.success(t('jobs.runStarted', { name: j.name }));
+      setOpenRun(runId);
+      runs.reload(true);
+    } catch (e) {
+      message.error(errorText(e));
+    }
+  };
+  const togglePause = async () => {
+    try {
+      if (j.paused) await api.resumeJob(j.id);
+      else await api.pauseJob(j.id);
+      job.reload(true);
+    } catch (e) {
+      message.error(errorText(e));
+    }
+  };
+  const remove = () =>
+    modal.confirm({
+      title: t('jobs.deleteOne', { name: j.name }),
+      content: t('jobs.deleteHelp'),
+      okText: t('common.delete'),
+      okButtonProps: { danger: true },
+      cancelText: t('common.cancel'),
+      onOk: async () => {
+        try {
+          await api.deleteJob(j.id);
+          message.success(t('jobs.deletedOne', { name: j.name }));
+          navigate('/jobs');
+        } catch (e) {
+          message.error(errorText(e));
+        }
+      },
+    });
+
+  const columns: TableProps<RunRecord>['columns'] = [
+    { title: '#', dataIndex: 'id', width: 80, render: (v: number) => <Typography.Text type="secondary">{v}</Typography.Text> },
+    { title: t('run.state'), dataIndex: 'state', width: 130, render: (_, r) => <StateTag state={r.state} title={r.error ?? undefined} /> },
+    {
+      title: t('run.scheduled'),
+      dataIndex: 'scheduled',
+      width: 190,
+      render: (v: string) => <Tooltip title={fromNow(v)}>{formatDateTime(v)}</Tooltip>,
+    },
+    {
+      title: t('run.started'),
+      dataIndex: 'started',
+      width: 170,
+      render: (v: string | null, r) => {
+        if (!v) return '—';
+        const late = durationMs(r.scheduled, v);
+        return (
+          <Tooltip title={formatDateTime(v)}>
+            <span>
+              {late !== null && late >= 0 ? `+${formatDuration(late)}` : formatDateTime(v).slice(11)}
+            </span>
+          </Tooltip>
+        );
+      },
+    },
+    {
+      title: t('run.duration'),
+      key: 'duration',
+      width: 120,
+      render: (_, r) => (r.started && !r.finished ? <Tag color="processing">{t('run.running')}</Tag> : formatDuration(durationMs(r.started, r.finished))),
+    },
+    {
+      title: t('run.result'),
+      key: 'code',
+      width: 110,
+      render: (_, r) =>
+        r.http_status !== null ? (
+          <Tag bordered={false}>HTTP {r.http_status}</Tag>
+        ) : r.exit_code !== null ? (
+          <Tag bordered={false} color={r.exit_code === 0 ? 'success' : 'error'}>
+            {t('run.exit', { code: r.exit_code })}
+          </Tag>
+        ) : (
+          '—'
+        ),
+    },
+    { title: t('run.attempt'), dataIndex: 'attempt', width: 80 },
+    {
+      title: t('run.error'),
+      dataIndex: 'error',
+      ellipsis: true,
+      render: (v: string | null) => (v ? <Typography.Text type="danger">{v}</Typography.Text> : null),
+    },
+  ];
+
+  return (
+    <>
+      <PageHeader
+        title={
+          <Space size={12} wrap>
+            <Link to="/jobs" aria-label={t('detail.backToJobs')}>
+              <ArrowLeftOutlined />
+            </Link>
+            <span data-testid="job-title">{j.name}</span>
+            <KindTag kind={j.kind} />
+            <PausedTag paused={j.paused} />
+          </Space>
+        }
+        subtitle={j.description || undefined}
+        extra={
+          <>
+            <Button type="primary" icon={<CaretRightOutlined />} onClick={runNow} data-testid="detail-run-now">
+              {t('jobs.runNow')}
+            </Button>
+            <Button icon={j.paused ? <ReloadOutlined /> : <PauseOutlined />} onClick={togglePause}>
+              {j.paused ? t('jobs.resume') : t('jobs.pause')}
+            </Button>
+            <Button icon={<EditOutlined />} onClick={() => navigate(`/jobs/${encodeURIComponent(j.id)}/edit`)}>
+              {t('common.edit')}
+            </Button>
+            <Button icon={<CopyOutlined />} onClick={() => navigate(`/jobs/new?copy=${encodeURIComponent(j.id)}`)}>
+              {t('jobs.duplicate')}
+            </Button>
+            <Button danger icon={<DeleteOutlined />} onClick={remove}>
+              {t('common.delete')}
+            </Button>
+          </>
+        }
+      />
+      <Row gutter={[16, 16]}>
+        <Col xs={24} xl={14}>
+          <Card title={t('detail.definition')} style={{ height: '100%' }}>
+            <Descriptions column={{ xs: 1, sm: 1, md: 2, lg: 2, xl: 2, xxl: 2 }} size="small">
+              <Descriptions.Item label={t('job.id')}>
+                <Typography.Text copyable code>{j.id}</Typography.Text>
+              </Descriptions.Item>
+              <Descriptions.Item label={t('job.pool')}>{j.pool}</Descriptions.Item>
+              <Descriptions.Item label={t('job.schedule')} span={2}>
+                <Space direction="vertical" size={0}>
+                  <span data-testid="detail-schedule">{triggerSummary(j.trigger, t, lang)}</span>
+                  <Typography.Text type="secondary" code>{triggerRaw(j.trigger)}</Typography.Text>
+                </Space>
+              </Descriptions.Item>
+              <Descriptions.Item label={t('job.nextRun')}>
+                {j.paused ? (
+                  t('job.paused')
+                ) : j.next_run ? (
+                  <Space direction="vertical" size={0}>
+                    <span>
+                      {formatDateTime(j.next_run)} ({fromNow(j.next_run)})
+                    </span>
+                    {jobZone && jobZone !== localZone() && (
+                      <Typography.Text type="secondary">
+                        {formatDateTime(j.next_run, jobZone)} {jobZone}
+                      </Typography.Text>
+                    )}
+                  </Space>
+                ) : (
+                  t('jobs.never')
+                )}
+              </Descriptions.Item>
+              <Descriptions.Item label={t('job.lastRun')}>
+                {j.last_run ? (
+                  <Space>
+                    <StateTag state={j.last_run.state} />
+                    {fromNow(j.last_run.finished ?? j.last_run.scheduled)}
+                  </Space>
+                ) : (
+                  '—'
+                )}
+              </Descriptions.Item>
+              {j.kind !== 'monitor' && (
+                <Descriptions.Item label={t('detail.action')} span={2}>
+                  <Typography.Text code style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+                    {describeAction(j)}
+                  </Typography.Text>
+                </Descriptions.Item>
+              )}
+              {j.tags.length > 0 && (
+                <Descriptions.Item label={t('job.tags')} span={2}>
+                  <Flex gap={4} wrap="wrap">
+                    {j.tags.map((tg) => (
+                      <Link key={tg} to={`/jobs?tag=${encodeURIComponent(tg)}`}>
+                        <Tag>{tg}</Tag>
+                      </Link>
+                    ))}
+                  </Flex>
+                </Descriptions.Item>
+              )}
+            </Descriptions>
+          </Card>
+        </Col>
+        <Col xs={24} xl={10}>
+          <Card title={t('detail.health')} style={{ height: '100%' }}>
+            <Row gutter={16} align="middle">
+              <Col span={10} style={{ textAlign: 'center' }}>
+                <Progress
+                  type="dashboard"
+                  percent={successRate ?? 0}
+                  format={() => (successRate === null ? '—' : `${successRate}%`)}
+                  strokeColor={successRate === null ? token.colorTextQuaternary : successRate >= 95 ? token.colorSuccess : successRate >= 80 ? token.colorWarning : token.colorError}
+                  size={128}
+                />
+                <div>
+                  <Typography.Text type="secondary">{t('detail.successRate', { n: finished.length })}</Typography.Text>
+                </div>
+              </Col>
+              <Col span={14}>
+                <Row gutter={[8, 16]}>
+                  <Col span={12}><Statistic title={t('detail.p50')} value={durations ? formatDuration(durations.p50_ms) : '—'} /></Col>
+                  <Col span={12}><Statistic title={t('detail.p90')} value={durations ? formatDuration(durations.p90_ms) : '—'} /></Col>
+                  <Col span={12}><Statistic title={t('detail.max')} value={durations ? formatDuration(durations.max_ms) : '—'} /></Col>
+                  <Col span={12}><Statistic title={t('detail.runs7d')} value={durations?.count ?? 0} /></Col>
+                </Row>
+              </Col>
+            </Row>
+          </Card>
+        </Col>
+        <Col span={24}>
+          <Card title={t('detail.durations')}>
+            {allRuns.some((r) => r.started && r.finished) ? (
+              <Chart option={chartOption} name="durations" style={{ height: 220 }} />
+            ) : (
+              <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('detail.noRuns')} />
+            )}
+          </Card>
+        </Col>
+        <Col span={24}>
+          <Card
+            title={t('detail.history')}
+            extra={
+              <Button size="small" icon={<ReloadOutlined />} onClick={() => runs.reload()}>
+                {t('common.refresh')}
+              </Button>
+            }
+            styles={{ body: { padding: 0 } }}
+          >
+            {runs.error && <div style={{ padding: 12 }}><ErrorAlert error={runs.error} onRetry={() => runs.reload()} /></div>}
+            <Table<RunRecord>
+              rowKey="id"
+              size="middle"
+              columns={columns}
+              dataSource={allRuns}
+              loading={runs.loading}
+              pagination={false}
+              scroll={{ x: 1000 }}
+              data-testid="run-history"
+              onRow={(r) => ({ onClick: () => setOpenRun(r.id), style: { cursor: 'pointer' } })}
+              locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('detail.noRunsYet')} /> }}
+              footer={
+                allRuns.length >= RUN_PAGE && !noMore
+                  ? () => (
+                      <Flex justify="center">
+                        <Button onClick={loadOlder}>{t('detail.loadOlder')}</Button>
+                      </Flex>
+                    )
+                  : undefined
+              }
+            />
+          </Card>
+        </Col>
+      </Row>
+      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} />
+    </>
+  );
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../api/types';
+import { errorTarget, formToJob, jobToForm, newJobForm } from './jobForm';
+
+function job(overrides: Partial<Job>): Job {
+  return {
+    id: 'j1',
+    name: 'Backup',
+    description: '',
+    tags: ['ops'],
+    trigger: { type: 'cron', expression: '0 2 * * *', timezone: 'Europe/London' },
+    action: { kind: 'shell', command: 'backup.sh', shell: 'bash', env: { A: '1' } },
+    options: { max_instances: 2, retention: { max_runs: 10, max_age_days: 3 } },
+    paused: false,
+    pool: 'default',
+    next_run: null,
+    kind: 'shell',
+    last_run: null,
+    ...overrides,
+  };
+}
+
+describe('job form ⇄ job JSON', () => {
+  it('round-trips a shell cron job, keeping options the form does not show', () => {
+    const original = job({});
+    const body = formToJob(jobToForm(original), original);
+    expect(body).toEqual({
+      id: 'j1',
+      name: 'Backup',
+      description: '',
+      tags: ['ops'],
+      trigger: { type: 'cron', expression: '0 2 * * *', timezone: 'Europe/London' },
+      action: { kind: 'shell', command: 'backup.sh', shell: 'bash', env: { A: '1' } },
+      options: { max_instances: 2, retention: { max_runs: 10, max_age_days: 3 } },
+      paused: false,
+      pool: 'default',
+    });
+  });
+
+  it('round-trips HTTP, interval and calendar jobs', () => {
+    const http = job({
+      kind: 'http',
+      action: { kind: 'http', method: 'POST', url: 'https://x.test/hook', headers: { 'X-A': 'b' }, body: '{}', expect_status: [200, 204] },
+      trigger: { type: 'interval', hours: 1, minutes: 30, timezone: 'UTC' },
+      options: {},
+    });
+    const body = formToJob(jobToForm(http), http);
+    expect(body.action).toEqual(http.action);
+    expect(body.trigger).toEqual({ type: 'interval', hours: 1, minutes: 30, timezone: 'UTC' });
+
+    const calendar = job({
+      trigger: { type: 'calendar_interval', every: 2, unit: 'months', start_date: '2026-01-31', time: '09:15:00', timezone: 'Asia/Tokyo' },
+    });
+    expect(formToJob(jobToForm(calendar), calendar).trigger).toEqual(calendar.trigger);
+  });
+
+  it('reads a date picked on the job zone’s wall clock as that zone’s instant', () => {
+    const once = job({ trigger: { type: 'date', at: '2026-03-01T01:00:00Z', timezone: 'Asia/Shanghai' } });
+    const form = jobToForm(once);
+    expect(form.trigger.at?.format('YYYY-MM-DD HH:mm')).toBe('2026-03-01 09:00');
+    expect(formToJob(form, once).trigger).toEqual({ type: 'date', at: '2026-03-01T01:00:00.000Z', timezone: 'Asia/Shanghai' });
+  });
+
+  it('leaves empty options to the scheduler defaults and drops empty env rows', () => {
+    const form = newJobForm();
+    form.name = '  Hello ';
+    form.action.command = 'echo hi';
+    form.action.env = [{ key: '', value: 'x' }, { key: 'B', value: '2' }];
+    form.options = { max_instances: null, retries: { count: 3, backoff_s: null, factor: 1.5 } };
+    const body = formToJob(form);
+    expect(body.name).toBe('Hello');
+    expect(body.id).toBeUndefined();
+    expect(body.action).toMatchObject({ kind: 'shell', command: 'echo hi', env: { B: '2' } });
+    expect(body.options).toEqual({ retries: { count: 3, factor: 1.5 } });
+  });
+});
+
+describe('server errors land on form fields', () => {
+  const cron = newJobForm();
+  it.each([
+    ['name', 'must not be empty', ['name']],
+    ['action.url', "scheme must be http or https, not 'ftp'", ['action', 'url']],
+    ['action.command', 'must not be empty', ['action', 'command']],
+    ['options.max_instances', 'invalid type', ['options', 'max_instances']],
+    ['trigger', 'minute: 60 is out of range 0-59', ['trigger', 'expression']],
+    ['trigger', "failed to parse timezone: 'Mars/X'", ['trigger', 'timezone']],
+    ['trigger.expression', 'bad', ['trigger', 'expression']],
+    ['action.expect_status', 'bad range', ['action', 'expect_status', 0]],
+  ])('%s: %s', (field, message, target) => {
+    expect(errorTarget(field, message, cron)).toEqual(target);
+  });
+
+  it('follows the trigger type, and falls back to the whole form', () => {
+    expect(errorTarget('trigger', 'interval: the period is zero', { ...cron, triggerMode: 'interval' })).toEqual(['trigger', 'period']);
+    expect(errorTarget('trigger', 'anything', { ...cron, triggerMode: 'json' })).toEqual(['trigger', 'json']);
+    expect(errorTarget('colour', 'unknown field', cron)).toBeNull();
+    expect(errorTarget(null, 'boom', cron)).toBeNull();
+  });
+});

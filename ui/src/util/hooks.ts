@@ -1,0 +1,114 @@
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type DependencyList } from 'react';
+import { api } from '../api';
+import type { ApiError } from '../api/client';
+import type { KairosEvent } from '../api/types';
+
+export interface AsyncState<T> {
+  data: T | undefined;
+  error: ApiError | Error | undefined;
+  loading: boolean;
+  /** Loads again; `quiet` keeps showing the old data meanwhile without a spinner. */
+  reload: (quiet?: boolean) => void;
+}
+
+/** Runs `load` when `deps` change (aborting the previous run) and on `reload()`. */
+export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: DependencyList): AsyncState<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiError | Error | undefined>(undefined);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const quietRef = useRef(false);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    if (!quietRef.current) setLoading(true);
+    quietRef.current = false;
+    loadRef.current(controller.signal).then(
+      (value) => {
+        if (controller.signal.aborted) return;
+        setData(value);
+        setError(undefined);
+        setLoading(false);
+      },
+      (e: unknown) => {
+        if (controller.signal.aborted) return;
+        setError(e instanceof Error ? e : new Error(String(e)));
+        setLoading(false);
+      },
+    );
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+
+  const reload = useCallback((quiet = false) => {
+    quietRef.current = quiet;
+    setTick((n) => n + 1);
+  }, []);
+  return { data, error, loading, reload };
+}
+
+/** Calls `handler` with every live event while mounted (the latest handler, without resubscribing). */
+export function useLiveEvents(handler: (event: KairosEvent) => void): void {
+  const ref = useRef(handler);
+  ref.current = handler;
+  useEffect(() => api.subscribe((e) => ref.current(e)), []);
+}
+
+/** Calls `fn` every `ms` milliseconds while mounted and `ms` is not null. */
+export function useInterval(fn: () => void, ms: number | null): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (ms === null) return undefined;
+    const id = window.setInterval(() => ref.current(), ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+}
+
+/** `value`, once it has stayed the same for `ms` milliseconds. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const id = window.setTimeout(() => setDebounced(value), ms);
+    return () => window.clearTimeout(id);
+  }, [value, ms]);
+  return debounced;
+}
+
+/** A function that calls `fn` at most once per `ms`, trailing. */
+export function useThrottled(fn: () => void, ms: number): () => void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  const timer = useRef<number | null>(null);
+  useEffect(() => () => {
+    if (timer.current !== null) window.clearTimeout(timer.current);
+  }, []);
+  return useCallback(() => {
+    if (timer.current !== null) return;
+    timer.current = window.setTimeout(() => {
+      timer.current = null;
+      ref.current();
+    }, ms);
+  }, [ms]);
+}
+
+/** The height left in the window below `ref`'s top edge, less `margin`. */
+export function useAvailableHeight(ref: React.RefObject<HTMLElement | null>, margin: number, min = 240): number {
+  const [height, setHeight] = useState(480);
+  useLayoutEffect(() => {
+    const measure = () => {
+      const top = ref.current?.getBoundingClientRect().top ?? 200;
+      setHeight(Math.max(min, window.innerHeight - top - margin));
+    };
+    measure();
+    window.addEventListener('resize', measure);
+    const id = window.setTimeout(measure, 50);
+    return () => {
+      window.removeEventListener('resize', measure);
+      window.clearTimeout(id);
+    };
+  }, [ref, margin, min]);
+  return height;
+}
