@@ -30,6 +30,9 @@ export async function startKairos() {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
+  // Never leave a server behind, even when the test process ends abruptly.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -54,6 +57,7 @@ export async function startKairos() {
     token,
     dir,
     async stop() {
+      process.removeListener('exit', killOnExit);
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => {
