@@ -1,28 +1,44 @@
-# Kairos: `make run` runs the product, `make test` checks everything; both install what is missing.
+# Kairos: `make run` runs the product, `make test` checks everything; both install what is
+# missing first (scripts/setup.sh: Rust components, apt packages, npm packages).
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run build test bench
+HAS_DESKTOP := $(wildcard src-tauri/Cargo.toml)
+
+.PHONY: setup ui run serve build test test-rust test-ui test-desktop bench
 
 setup:
 	@bash scripts/setup.sh
 
-run: setup
-	cargo run --release -p kairos -- --help
+# The web admin's built assets (kairos serve and the desktop app serve ui/dist).
+ui: setup
+	cd ui && npm run build
 
-build: setup
+ifneq ($(HAS_DESKTOP),)
+run: ui
+	cargo run --release -p kairos-desktop
+else
+run: serve
+endif
+
+# The headless server with the web admin, on the default database.
+serve: ui
+	cargo run --release -p kairos -- serve
+
+build: ui
 	cargo build --release --workspace
 
-test: setup
+test: ui test-rust test-ui $(if $(HAS_DESKTOP),test-desktop)
+
+test-rust: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 
-bench: setup
-	cargo bench -p kairos-core --bench cron_next
-
 # The web admin: lint, types, unit tests, then the browser tests against a debug kairos.
-.PHONY: test-ui
 test-ui: setup
 	cargo build -p kairos
 	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e
+
+bench: setup
+	cargo bench -p kairos-core --bench cron_next
