@@ -1,39 +1,49 @@
-# Kairos: `make run` runs the product, `make test` checks everything; both install what is missing.
+# Kairos: `make run` runs the product, `make test` checks everything; both install what is
+# missing first (scripts/setup.sh: Rust components, apt packages, npm packages).
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run desktop build test test-desktop bench
+HAS_DESKTOP := $(wildcard src-tauri/Cargo.toml)
+
+.PHONY: setup ui run serve build test test-rust test-ui test-desktop bench
 
 setup:
 	@bash scripts/setup.sh
-	@bash scripts/desktop-deps.sh
 
-run: setup
-	cargo run --release -p kairos -- --help
+# The web admin's built assets (kairos serve and the desktop app serve ui/dist).
+ui: setup
+	cd ui && npm run build
 
-# The desktop app: engine, web admin (built first when ui/ is in the tree) and tray in one process.
-desktop: setup
-	@if [ -f ui/package.json ]; then cd ui && npm ci --no-audit --no-fund && npm run build; fi
+ifneq ($(HAS_DESKTOP),)
+run: ui
 	cargo run --release -p kairos-desktop
+else
+run: serve
+endif
 
-build: setup
+# The headless server with the web admin, on the default database.
+serve: ui
+	cargo run --release -p kairos -- serve
+
+build: ui
 	cargo build --release --workspace
 
-test: setup
+test: ui test-rust test-ui $(if $(HAS_DESKTOP),test-desktop)
+
+test-rust: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
-	bash tests/desktop/run.sh
 
-# The desktop app's end-to-end tests alone (Xvfb, tauri-driver, WebKitWebDriver).
-test-desktop: setup
-	bash tests/desktop/run.sh
-
-bench: setup
-	cargo bench -p kairos-core --bench cron_next
+# The desktop app end to end: the real app under Xvfb through tauri-driver + WebKitWebDriver
+# (tests/desktop/run.sh also works alone from a fresh clone; here `ui` has built ui/dist).
+test-desktop: setup ui
+	KAIROS_E2E_SKIP_UI_BUILD=1 bash tests/desktop/run.sh
 
 # The web admin: lint, types, unit tests, then the browser tests against a debug kairos.
-.PHONY: test-ui
 test-ui: setup
 	cargo build -p kairos
 	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e
+
+bench: setup
+	cargo bench -p kairos-core --bench cron_next

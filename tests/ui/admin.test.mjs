@@ -52,6 +52,19 @@ function formItem(label) {
   return page.locator('.ant-form-item').filter({ has: page.locator('label', { hasText: label }) });
 }
 
+/** A test that saves a screenshot of the page when it fails (failure-<n>.png). */
+function uiTest(name, fn) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+      await page?.screenshot({ path: `${SCREENSHOTS}/failure-${slug}.png`, fullPage: true }).catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   stack = await startStack();
@@ -95,7 +108,7 @@ after(async () => {
 });
 
 describe('web admin', () => {
-  test('without a token it explains how to connect, then takes a pasted one', async () => {
+  uiTest('without a token it explains how to connect, then takes a pasted one', async () => {
     const fresh = await chrome.browser.newContext({ viewport: VIEWPORT });
     const p = await fresh.newPage();
     await p.goto(`${stack.uiOrigin}/`);
@@ -114,7 +127,7 @@ describe('web admin', () => {
     await fresh.close();
   });
 
-  test('the printed token URL signs in and the token leaves the address bar', async () => {
+  uiTest('the printed token URL signs in and the token leaves the address bar', async () => {
     context = await chrome.browser.newContext({ viewport: VIEWPORT, timezoneId: 'UTC' });
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -129,7 +142,7 @@ describe('web admin', () => {
     await page.getByTestId('stream-status').getByText('Live').waitFor(WAIT);
   });
 
-  test('creates a cron job: builder, description, preview, inline server error', async () => {
+  uiTest('creates a cron job: builder, description, preview, inline server error', async () => {
     await page.goto(`${stack.uiOrigin}/jobs`);
     await page.getByTestId('new-job').click();
     await page.getByTestId('job-editor').waitFor(WAIT);
@@ -184,7 +197,7 @@ describe('web admin', () => {
     assert.equal(saved.action.command, 'echo "hello from kairos"; echo "to stderr" >&2');
   });
 
-  test('a refusal on save lands on the field the server names', async () => {
+  uiTest('a refusal on save lands on the field the server names', async () => {
     await page.goto(`${stack.uiOrigin}/jobs/new`);
     await page.getByTestId('job-name').fill('Never fires');
     await page.getByTestId('shell-command').fill('true');
@@ -196,7 +209,7 @@ describe('web admin', () => {
     assert.match(page.url(), /\/jobs\/new$/);
   });
 
-  test('run now: the run and its output appear in the history', async () => {
+  uiTest('run now: the run and its output appear in the history', async () => {
     await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(jobId)}`);
     await page.getByTestId('detail-run-now').click();
     const viewer = page.locator('.ant-drawer-content');
@@ -214,7 +227,7 @@ describe('web admin', () => {
     await shot('job-detail', page, true);
   });
 
-  test('the job list finds jobs and scrolls virtually', async () => {
+  uiTest('the job list finds jobs and scrolls virtually', async () => {
     await page.goto(`${stack.uiOrigin}/jobs`);
     await page.getByTestId('job-link').first().waitFor(WAIT);
     assert.ok((await page.getByTestId('job-link').count()) >= 5);
@@ -241,7 +254,7 @@ describe('web admin', () => {
     assert.equal((await stack.api('GET', '/api/jobs/health')).paused, false);
   });
 
-  test('the dashboard draws its charts', async () => {
+  uiTest('the dashboard draws its charts', async () => {
     await page.goto(`${stack.uiOrigin}/`);
     await waitText(page.getByTestId('stat-total'), /5/);
     await assertChart('upcoming');
@@ -252,7 +265,7 @@ describe('web admin', () => {
     await shot('dashboard', page, true);
   });
 
-  test('live events stream in', async () => {
+  uiTest('live events stream in', async () => {
     await page.goto(`${stack.uiOrigin}/events`);
     // Events before the stream opens are not replayed: wait for it.
     await page.getByTestId('stream-status').getByText('Live').first().waitFor(WAIT);
@@ -262,7 +275,7 @@ describe('web admin', () => {
     await shot('events');
   });
 
-  test('settings switch the language to 简体中文 and it sticks', async () => {
+  uiTest('settings switch the language to 简体中文 and it sticks', async () => {
     await page.goto(`${stack.uiOrigin}/settings`);
     await page.getByTestId('settings-form').waitFor(WAIT);
     await shot('settings', page, true);
@@ -282,7 +295,7 @@ describe('web admin', () => {
     await shot('dashboard-zh');
   });
 
-  test('dark theme', async () => {
+  uiTest('dark theme', async () => {
     await page.goto(`${stack.uiOrigin}/settings`);
     await page.getByTestId('theme-switch').getByText('深色').click();
     await page.getByTestId('language-switch').getByText('English').click();

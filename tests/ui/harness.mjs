@@ -30,6 +30,9 @@ export async function startKairos() {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
+  // Never leave a server behind, even when the test process ends abruptly.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -54,6 +57,7 @@ export async function startKairos() {
     token,
     dir,
     async stop() {
+      process.removeListener('exit', killOnExit);
       if (child.exitCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => {
@@ -151,9 +155,12 @@ export async function startStack() {
   const kairos = await startKairos();
   let proxy = null;
   let uiOrigin = kairos.origin;
-  if (!(await servesUi(kairos.origin)) || process.env.KAIROS_UI_PROXY === '1') {
+  if (process.env.KAIROS_UI_PROXY === '1') {
     proxy = await startStaticServer(kairos.origin);
     uiOrigin = proxy.origin;
+  } else if (!(await servesUi(kairos.origin))) {
+    await kairos.stop();
+    throw new Error('kairos serve does not serve the built UI from ui/dist (set KAIROS_UI_PROXY=1 to test dist through a proxy)');
   }
   const api = async (method, path, body) => {
     const res = await fetch(`${kairos.origin}${path}`, {

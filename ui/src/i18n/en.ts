@@ -138,6 +138,7 @@ export const en = {
   'jobs.deleteHelp': 'The job stops firing and its definition is removed. Its run history stays until retention drops it.',
   'jobs.bulkDone': '{action}: {n} jobs',
   'jobs.bulkFailed': '{n} jobs could not be changed: {error}',
+  'jobs.dueNow': 'due now',
   'jobs.never': 'Never again',
   'jobs.empty': 'No jobs yet',
   'jobs.noMatch': 'No job matches these filters',

@@ -139,6 +139,7 @@ export const zh: Record<keyof typeof en, string> = {
   'jobs.deleteHelp': '任务将停止触发，定义会被移除。运行历史会保留，直到保留策略将其清理。',
   'jobs.bulkDone': '{action}：{n} 个任务',
   'jobs.bulkFailed': '{n} 个任务未能修改：{error}',
+  'jobs.dueNow': '即将运行',
   'jobs.never': '不再运行',
   'jobs.empty': '还没有任务',
   'jobs.noMatch': '没有符合筛选条件的任务',

@@ -34,7 +34,7 @@ import {
 } from '@ant-design/icons';
 import { api } from '../api';
 import type { ActionKind, Job, JobSort } from '../api/types';
-import { KindIcon, StateTag } from '../components/tags';
+import { KindTag, StateTag } from '../components/tags';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { usePrefs } from '../state/prefs';
 import { formatDateTime, fromNow } from '../util/format';
@@ -201,18 +201,13 @@ export function JobsPage() {
       title: t('job.name'),
       dataIndex: 'name',
       key: 'name',
-      width: 250,
+      width: 210,
       sorter: true,
       sortOrder: sort === 'name' ? 'ascend' : sort === '-name' ? 'descend' : null,
       ellipsis: true,
       render: (_, row) =>
         isJob(row) ? (
           <Flex gap={8} align="center" style={{ minWidth: 0 }}>
-            <Tooltip title={t(`kind.${row.kind}`)}>
-              <Typography.Text type="secondary">
-                <KindIcon kind={row.kind} />
-              </Typography.Text>
-            </Tooltip>
             <Link
               to={`/jobs/${encodeURIComponent(row.id)}`}
               style={{ fontWeight: 500, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
@@ -226,9 +221,15 @@ export function JobsPage() {
         ),
     },
     {
+      title: t('job.kind'),
+      key: 'kind',
+      width: 100,
+      render: (_, row) => (isJob(row) ? <KindTag kind={row.kind} /> : null),
+    },
+    {
       title: t('job.schedule'),
       key: 'trigger',
-      width: 240,
+      width: 210,
       ellipsis: { showTitle: false },
       render: (_, row) =>
         isJob(row) ? (
@@ -242,7 +243,8 @@ export function JobsPage() {
     {
       title: t('job.nextRun'),
       key: 'next_run',
-      width: 140,
+      width: 130,
+      ellipsis: true,
       sorter: true,
       sortOrder: sort === 'next_run' ? 'ascend' : sort === '-next_run' ? 'descend' : null,
       render: (_, row) => {
@@ -255,9 +257,10 @@ export function JobsPage() {
           );
         }
         if (!row.next_run) return <Typography.Text type="secondary">{t('jobs.never')}</Typography.Text>;
+        const due = new Date(row.next_run).getTime() <= Date.now();
         return (
           <Tooltip title={formatDateTime(row.next_run)}>
-            <span>{fromNow(row.next_run)}</span>
+            <span style={{ whiteSpace: 'nowrap' }}>{due ? t('jobs.dueNow') : fromNow(row.next_run)}</span>
           </Tooltip>
         );
       },
@@ -265,7 +268,8 @@ export function JobsPage() {
     {
       title: t('job.lastRun'),
       key: 'last_run',
-      width: 210,
+      width: 200,
+      ellipsis: true,
       render: (_, row) => {
         if (!isJob(row)) return null;
         if (!row.last_run) return <Typography.Text type="secondary">—</Typography.Text>;
@@ -285,7 +289,7 @@ export function JobsPage() {
     {
       title: t('job.tags'),
       key: 'tags',
-      width: 140,
+      width: 130,
       ellipsis: true,
       render: (_, row) =>
         isJob(row) ? (
@@ -444,7 +448,7 @@ export function JobsPage() {
             dataSource={jobs.rows}
             pagination={false}
             loading={jobs.total === null && !jobs.error}
-            scroll={{ x: 1140, y: height }}
+            scroll={{ x: 1164, y: height }}
             onScroll={onScroll}
             showSorterTooltip={false}
             data-testid="jobs-table"
