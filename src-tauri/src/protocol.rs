@@ -20,20 +20,19 @@ pub const HOST_NAME: &str = "kairos.localhost";
 /// The tauri event live scheduler events are emitted under (payload: the event's JSON).
 pub const EVENT_NAME: &str = "kairos://event";
 
-/// Where the webview finds the admin: `kairos://localhost/` (`http://kairos.localhost/` on
-/// Windows and Android, where WebView2 maps custom schemes to that form).
-pub fn base_url() -> url::Url {
-    let base = if cfg!(any(windows, target_os = "android")) {
-        format!("http://{SCHEME}.localhost/")
+/// The page's own origin as the webview reports it in `Origin` headers: `kairos://localhost`
+/// (`http://kairos.localhost` on Windows and Android, where custom schemes take that form).
+fn own_origin() -> String {
+    if cfg!(any(windows, target_os = "android")) {
+        format!("http://{SCHEME}.localhost")
     } else {
-        format!("{SCHEME}://localhost/")
-    };
-    url::Url::parse(&base).expect("the scheme's base URL is valid")
+        format!("{SCHEME}://localhost")
+    }
 }
 
-/// The page's own origin as the webview reports it in `Origin` headers.
-fn own_origin() -> String {
-    base_url().origin().ascii_serialization()
+/// Where the webview finds the admin: the page's origin, path `/`.
+pub fn base_url() -> url::Url {
+    url::Url::parse(&format!("{}/", own_origin())).expect("the scheme's base URL is valid")
 }
 
 /// Answers one webview request with the router; `csp` replaces the router's policy on pages.
@@ -63,9 +62,9 @@ pub async fn handle(
     parts
         .headers
         .insert(HOST, HeaderValue::from_static(HOST_NAME));
-    let from_own_page = parts
-        .headers
-        .get(ORIGIN)
+    let origin = parts.headers.get(ORIGIN).cloned();
+    let from_own_page = origin
+        .as_ref()
         .and_then(|o| o.to_str().ok())
         .is_some_and(|o| o.eq_ignore_ascii_case(&own_origin()));
     if from_own_page {
@@ -82,6 +81,7 @@ pub async fn handle(
         Err(never) => match never {},
     };
     let (mut parts, body) = response.into_parts();
+    tracing::debug!(path = %path_and_query, origin = ?origin, status = %parts.status, "kairos:// request");
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -149,6 +149,13 @@ mod tests {
         serde_json::from_slice(response.body()).unwrap()
     }
 
+    #[test]
+    #[cfg(not(any(windows, target_os = "android")))]
+    fn the_page_lives_at_the_schemes_localhost() {
+        assert_eq!(base_url().as_str(), "kairos://localhost/");
+        assert_eq!(own_origin(), "kairos://localhost");
+    }
+
     #[tokio::test]
     async fn the_page_loads_with_the_desktop_csp() {
         let (_, router) = app();
@@ -171,7 +178,7 @@ mod tests {
         let request = webview("POST", "/api/jobs")
             .header("Authorization", format!("Bearer {TOKEN}"))
             .header(CONTENT_TYPE, "application/json")
-            .header(ORIGIN, own_origin())
+            .header(ORIGIN, "kairos://localhost")
             .body(job.to_string().into_bytes())
             .unwrap();
         let response = handle(router.clone(), request, Some(CSP)).await;
@@ -193,6 +200,18 @@ mod tests {
         let response = handle(router, request, Some(CSP)).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(json_body(&response)["items"][0]["id"], id.as_str());
+    }
+
+    #[tokio::test]
+    async fn module_scripts_from_the_page_pass_the_origin_check() {
+        // WebKit sends Origin on crossorigin (module) script and style loads.
+        let (_, router) = app();
+        let request = webview("GET", "/api/openapi.json")
+            .header(ORIGIN, "kairos://localhost")
+            .body(vec![])
+            .unwrap();
+        let response = handle(router, request, None).await;
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[tokio::test]

@@ -17,11 +17,17 @@ fi
 if [ -f ui/package.json ] && [ "${KAIROS_E2E_SKIP_UI_BUILD:-}" != 1 ]; then
     (cd ui && npm ci --no-audit --no-fund && npm run build)
 fi
-cargo build -p kairos-desktop -p kairos
+# KAIROS_E2E_PROFILE=release measures the release build (the figures in reports use it).
+PROFILE="${KAIROS_E2E_PROFILE:-debug}"
+if [ "$PROFILE" = release ]; then
+    cargo build --release -p kairos-desktop -p kairos
+else
+    cargo build -p kairos-desktop -p kairos
+fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
-export KAIROS_DESKTOP_BIN="$TARGET_DIR/debug/kairos-desktop"
-export KAIROS_CLI_BIN="$TARGET_DIR/debug/kairos"
+export KAIROS_DESKTOP_BIN="$TARGET_DIR/$PROFILE/kairos-desktop"
+export KAIROS_CLI_BIN="$TARGET_DIR/$PROFILE/kairos"
 
 WORK=$(mktemp -d /tmp/kairos-desktop-e2e.XXXXXX)
 XVFB_PID=
