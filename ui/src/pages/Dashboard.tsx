@@ -377,7 +377,7 @@ export function DashboardPage() {
         </Col>
         {hasMonitor && (
           <Col xs={24} xl={10}>
-            <Card title={<><DashboardOutlined /> {t('dash.system')}</>} extra={<Badge status="processing" text={t('dash.live')} />}>
+            <Card title={<><DashboardOutlined /> {t('dash.system')}</>} extra={<Badge status="success" text={t('dash.live')} />}>
               {metrics.error ? (
                 <ErrorAlert error={metrics.error} onRetry={() => metrics.reload()} />
               ) : metricsOption ? (

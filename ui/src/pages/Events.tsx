@@ -37,7 +37,7 @@ export function StreamBadge() {
   return (
     <Badge
       data-testid="stream-status"
-      status={status === 'open' ? 'processing' : status === 'connecting' ? 'warning' : 'error'}
+      status={status === 'open' ? 'success' : status === 'connecting' ? 'warning' : 'error'}
       text={t(`stream.${status}`)}
     />
   );
