@@ -60,7 +60,11 @@ export KAIROS_E2E_PORT="${KAIROS_E2E_PORT:-$((4444 + RANDOM % 1000 * 2))}"
 export NO_AT_BRIDGE=1
 mkdir -p "$WORK/data"
 
-# A private session bus: single-instance and notifications talk D-Bus.
+# autostart writes ~/.config/autostart whatever XDG_CONFIG_HOME says: a private home too.
+export HOME="$WORK/home"
+mkdir -p "$HOME"
+
+# A private session bus: single-instance, notifications and the tray menu talk D-Bus.
 status=0
 dbus-run-session -- node --test --test-concurrency=1 "$ROOT/tests/desktop/desktop.test.mjs" || status=$?
 exit "$status"
