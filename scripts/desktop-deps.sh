@@ -15,6 +15,7 @@ PKGS=(
     xvfb                           # a display for the tests
     dbus                           # a session bus for the tests (single instance, notifications)
     python3                        # tests/desktop/xtool.py: close a window, take a screenshot
+    libglib2.0-bin                 # gdbus: the tests click the tray menu over D-Bus
 )
 
 missing=()

@@ -244,6 +244,45 @@ function automationPort(pid) {
 const XTOOL = path.join(HERE, "xtool.py");
 const xtool = (...args) => execFileSync("python3", [XTOOL, ...args]).toString().trim();
 
+/** The tray menu as a panel sees it: libayatana-appindicator's com.canonical.dbusmenu. */
+const MENU_PATH_RE = /node (\/org\/ayatana\/NotificationItem\/[^ /]+\/Menu) /;
+function gdbus(...args) {
+  return execFileSync("gdbus", args, { encoding: "utf8" }).trim();
+}
+function trayMenu() {
+  const names = gdbus("call", "--session", "--dest", "org.freedesktop.DBus", "--object-path", "/",
+    "--method", "org.freedesktop.DBus.ListNames").match(/':[0-9.]+'/g).map((n) => n.slice(1, -1));
+  for (const name of names) {
+    try {
+      const pid = gdbus("call", "--session", "--dest", "org.freedesktop.DBus", "--object-path", "/",
+        "--method", "org.freedesktop.DBus.GetConnectionUnixProcessID", name).match(/\d+/g)[1];
+      if (Number(pid) !== appPid) continue;
+      const tree = gdbus("introspect", "--session", "--dest", name, "--object-path", "/", "--recurse");
+      const path = MENU_PATH_RE.exec(tree)?.[1];
+      if (path) return { name, path };
+    } catch {}
+  }
+  throw new Error("the app exports no tray menu");
+}
+/** The menu's items: [{id, label, enabled, checked}]. */
+function trayItems(menu) {
+  const layout = gdbus("call", "--session", "--dest", menu.name, "--object-path", menu.path,
+    "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]");
+  return [...layout.matchAll(/<\((\d+), \{([^}]*)\}/g)].map(([, id, props]) => ({
+    id: Number(id),
+    label: /'label': <'([^']*)'>/.exec(props)?.[1] ?? "",
+    enabled: !/'enabled': <false>/.test(props),
+    checked: /'toggle-state': <1>/.test(props),
+  })).filter((item) => item.label);
+}
+/** Clicks the item labelled `label`, as a panel does when a person picks it. */
+function trayClick(menu, label) {
+  const item = trayItems(menu).find((i) => i.label === label);
+  assert.ok(item, `no tray item '${label}' in ${JSON.stringify(trayItems(menu))}`);
+  gdbus("call", "--session", "--dest", menu.name, "--object-path", menu.path,
+    "--method", "com.canonical.dbusmenu.Event", "--", String(item.id), "'clicked'", "<0>", "0");
+}
+
 function logLines(pattern) {
   const text = fs.existsSync(LOG) ? fs.readFileSync(LOG, "utf8") : "";
   return text.split("\n").filter((l) => pattern.test(l));
@@ -405,6 +444,33 @@ test("a failing job raises a notification unless its notify option is off", { ti
   assert.equal(logLines(/“e2e loud” failed/).length, 1, shown);
 });
 
+test("the tray menu: status line, pause and resume all, start at login", { timeout: 120000 }, async () => {
+  const menu = trayMenu();
+  const labels = () => trayItems(menu).map((i) => i.label);
+  const status = () => trayItems(menu).find((i) => !i.enabled)?.label;
+  assert.deepEqual(labels().filter((l) => !/running|paused/.test(l)), ["Open Kairos", "Pause all", "Start at login", "Quit"]);
+  await until("the status line", async () => (/^\d+ running · next /.test(status()) ? true : null), 10000);
+  figures.tray_status_line = status();
+
+  trayClick(menu, "Pause all");
+  await until("the pause", async () => ((await api("GET", "/api/scheduler")).body?.paused === true ? true : null), 5000);
+  assert.equal(status(), "All jobs paused");
+  assert.ok(labels().includes("Resume all"));
+  await screenshot("04-paused-from-tray.png");
+  trayClick(menu, "Resume all");
+  await until("the resume", async () => ((await api("GET", "/api/scheduler")).body?.paused === false ? true : null), 5000);
+  assert.ok(labels().includes("Pause all"));
+
+  const entry = path.join(process.env.HOME, ".config", "autostart", "Kairos.desktop");
+  trayClick(menu, "Start at login");
+  await until("the autostart entry", async () => (fs.existsSync(entry) ? true : null), 5000);
+  assert.match(fs.readFileSync(entry, "utf8"), /^Exec=.*kairos-desktop --hidden$/m);
+  assert.equal(trayItems(menu).find((i) => i.label === "Start at login").checked, true);
+  trayClick(menu, "Start at login");
+  await until("the entry to go", async () => (fs.existsSync(entry) ? null : true), 5000);
+  assert.equal(trayItems(menu).find((i) => i.label === "Start at login").checked, false);
+});
+
 test("after the window is closed the app keeps running and the job keeps firing", { timeout: 120000 }, async () => {
   assert.ok(jobId, "needs the job from the previous test");
   const helpersOpen = children(appPid).map(comm);
@@ -458,11 +524,19 @@ test("a second launch exits promptly, leaves one instance and re-opens the windo
   xtool("shot", path.join(SHOTS, "05-screen-reopened.png"));
 });
 
-test("closing the window again gives no second hint; SIGTERM quits gracefully", { timeout: 120000 }, async () => {
+test("closing again gives no second hint; the tray re-opens the window and quits", { timeout: 120000 }, async () => {
+  const menu = trayMenu();
   xtool("close", String(appPid));
   await until("the window to close again", async () => (logLines(/window closed; its webview/).length >= 2 ? true : null), 10000);
   assert.equal(logLines(/Kairos is still running/).length, 1, "the hint is shown once");
-  process.kill(appPid, "SIGTERM");
+
+  const readyBefore = logLines(/window ready in/).length;
+  trayClick(menu, "Open Kairos");
+  await until("the window from the tray", async () => (logLines(/window ready in/).length > readyBefore ? true : null), 10000);
+  assert.equal(xtool("count", String(appPid)), "1");
+  figures.reopen_from_tray = logLines(/window ready in/).at(-1).replace(/^.*window ready/, "window ready");
+
+  trayClick(menu, "Quit");
   await until("the app to exit", async () => (instances().length === 0 ? true : null), 40000, 200);
   assert.equal(logLines(/Kairos stopped/).length, 1);
 });
@@ -483,4 +557,5 @@ test("--hidden (start at login) starts in the tray; a launch then opens the wind
     hidden.kill("SIGTERM");
     await new Promise((resolve) => hidden.on("exit", resolve));
   }
+  assert.equal(logLines(/Kairos stopped/).length, 2, "SIGTERM quits gracefully");
 });

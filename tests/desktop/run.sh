@@ -32,8 +32,14 @@ export KAIROS_CLI_BIN="$TARGET_DIR/$PROFILE/kairos"
 WORK=$(mktemp -d /tmp/kairos-desktop-e2e.XXXXXX)
 XVFB_PID=
 cleanup() {
-    [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null || true
-    rm -rf "$WORK"
+    set +e
+    if [ -n "$XVFB_PID" ]; then kill "$XVFB_PID" 2>/dev/null; wait "$XVFB_PID" 2>/dev/null; fi
+    # The session's document portal may leave its FUSE mount under the cache dir.
+    for mnt in $(awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts); do
+        fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
+    done
+    rm -rf "$WORK" 2>/dev/null
+    return 0
 }
 trap cleanup EXIT
 
@@ -54,5 +60,11 @@ export KAIROS_E2E_PORT="${KAIROS_E2E_PORT:-$((4444 + RANDOM % 1000 * 2))}"
 export NO_AT_BRIDGE=1
 mkdir -p "$WORK/data"
 
-# A private session bus: single-instance and notifications talk D-Bus.
-exec dbus-run-session -- node --test --test-concurrency=1 "$ROOT/tests/desktop/desktop.test.mjs"
+# autostart writes ~/.config/autostart whatever XDG_CONFIG_HOME says: a private home too.
+export HOME="$WORK/home"
+mkdir -p "$HOME"
+
+# A private session bus: single-instance, notifications and the tray menu talk D-Bus.
+status=0
+dbus-run-session -- node --test --test-concurrency=1 "$ROOT/tests/desktop/desktop.test.mjs" || status=$?
+exit "$status"
