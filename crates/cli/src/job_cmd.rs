@@ -170,7 +170,8 @@ pub struct Export {
     pub jobs: Vec<Job>,
 }
 
-fn scheduler(db: &Path) -> Result<Scheduler, String> {
+/// A (not started) scheduler over the database at `db`, creating its directory if needed.
+pub fn scheduler(db: &Path) -> Result<Scheduler, String> {
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("--db: cannot create {}: {e}", dir.display()))?;

@@ -9,7 +9,6 @@ mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -108,9 +107,7 @@ fn import_crontab(
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let _guard = runtime.enter();
-    let store = kairos_core::store::SqliteStore::open(db)
-        .map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
-    let scheduler = kairos_core::scheduler::Scheduler::new(Arc::new(store));
+    let scheduler = job_cmd::scheduler(db)?;
     let added = scheduler.add_jobs(parsed.jobs).map_err(|e| e.to_string())?;
     println!(
         "imported {} jobs, skipped {} lines",
