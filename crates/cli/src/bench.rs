@@ -57,7 +57,7 @@ pub enum StoreKind {
 
 /// Runs a bench subcommand.
 pub fn run(cmd: BenchCommand) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = kairos_core::scheduler::runtime().map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let db = dir.path().join("bench.db");
     let line = match cmd {

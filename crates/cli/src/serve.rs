@@ -35,7 +35,7 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool) -> Result<(), String> {
         SqliteStore::open(db).map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
     let token = load_or_create_token(dir)
         .map_err(|e| format!("cannot keep the API token in {}: {e}", dir.display()))?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = kairos_core::scheduler::runtime().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

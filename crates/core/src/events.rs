@@ -1,5 +1,8 @@
 //! Scheduler events (APScheduler's EVENT_* family, typed) and the bus that broadcasts them.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -148,6 +151,8 @@ pub struct Envelope {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Envelope>,
+    /// Listeners alive: read on every emit, so kept apart from the channel's lock.
+    listeners: Arc<AtomicUsize>,
 }
 
 impl Default for EventBus {
@@ -161,33 +166,34 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         EventBus {
             sender: broadcast::channel(capacity).0,
+            listeners: Arc::default(),
         }
     }
 
     /// Sends `event`, stamped `at`, to every listener.
     pub fn emit(&self, at: DateTime<Utc>, event: Event) {
-        if self.sender.receiver_count() > 0 {
-            let _ = self.sender.send(Envelope { at, event });
-        }
+        self.emit_with(at, || event);
     }
 
     /// Whether anyone listens.
     pub fn has_listeners(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.listeners.load(Ordering::Relaxed) > 0
     }
 
     /// Like [`EventBus::emit`], building the event only when someone listens.
     pub fn emit_with(&self, at: DateTime<Utc>, make: impl FnOnce() -> Event) {
-        if self.sender.receiver_count() > 0 {
+        if self.has_listeners() {
             let _ = self.sender.send(Envelope { at, event: make() });
         }
     }
 
     /// A listener for the events in `mask`.
     pub fn subscribe(&self, mask: EventMask) -> Listener {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
         Listener {
             receiver: self.sender.subscribe(),
             mask,
+            listeners: self.listeners.clone(),
         }
     }
 }
@@ -196,6 +202,13 @@ impl EventBus {
 pub struct Listener {
     receiver: broadcast::Receiver<Envelope>,
     mask: EventMask,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Listener {
@@ -250,6 +263,31 @@ mod tests {
             .map(|e| e.event.name())
             .collect();
         assert_eq!(names, ["run_succeeded", "run_failed", "job_added"]);
+    }
+
+    #[test]
+    fn events_are_built_only_while_someone_listens() {
+        let bus = EventBus::default();
+        let built = std::cell::Cell::new(0);
+        let emit = || {
+            bus.emit_with(Utc::now(), || {
+                built.set(built.get() + 1);
+                Event::RunSucceeded(run(1))
+            })
+        };
+        emit();
+        assert_eq!(built.get(), 0);
+        let listener = bus.subscribe(EventMask::ALL);
+        let second = bus.clone().subscribe(EventMask::PROBLEMS);
+        assert!(bus.has_listeners());
+        emit();
+        assert_eq!(built.get(), 1);
+        drop(listener);
+        assert!(bus.has_listeners(), "one listener is left");
+        drop(second);
+        assert!(!bus.has_listeners());
+        emit();
+        assert_eq!(built.get(), 1);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! record and events of each attempt.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
 use chrono::{DateTime, Utc};
 
@@ -153,7 +155,7 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
         let Ok(s) = queue.receiver.recv().await else {
             break;
         };
-        if inner.cancel_runs.is_cancelled() {
+        if inner.context.cancel.is_cancelled() {
             cancel(&inner, s, "cancelled before it started");
         } else {
             run(&inner, s).await;
@@ -166,8 +168,8 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
 fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
     let mut run = s.run;
     run.error = Some(why.to_string());
-    finish(inner, run, RunState::Cancelled);
-    inner.run_finished(&s.job, &s.counters, inner.clock.now());
+    let now = finish(inner, run, RunState::Cancelled);
+    inner.run_finished(&s.job, &s.counters, now);
 }
 
 /// Runs one attempt; a failure with retries left is queued again after its backoff.
@@ -180,11 +182,11 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     } = s;
     let state = attempt(inner, &job, &options, &mut run).await;
     let (attempt_no, scheduled) = (run.attempt, run.scheduled);
-    finish(inner, run, state);
+    let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
         && attempt_no <= options.retries.count;
     if !retry {
-        inner.run_finished(&job, &counters, inner.clock.now());
+        inner.run_finished(&job, &counters, finished);
         return;
     }
     let delay = options
@@ -213,7 +215,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
                 inner.store.record_runs(vec![retry.run.clone()]);
                 submit(&inner, vec![retry]);
             }
-            _ = inner.cancel_runs.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
+            _ = inner.context.cancel.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
         }
     });
 }
@@ -241,31 +243,43 @@ async fn attempt(
         .bus
         .emit_with(started, || Event::RunStarted(RunRef::of(run)));
 
-    let cancel = inner.cancel_runs.child_token();
-    let ctx = ActionContext {
-        cancel: cancel.clone(),
-        ..inner.context.clone()
-    };
-    // Boxed: action futures are large, and a run waiting for its pool should stay small.
-    let mut action = Box::pin(job.action.run(&ctx));
     let deadline = options
         .timeout
         .and_then(|t| t.to_std().ok())
         .map(|t| tokio::time::Instant::now() + t);
-    let (mut recorded, mut timed_out) = (false, false);
-    let output = loop {
-        tokio::select! {
-            out = &mut action => break out,
-            _ = tokio::time::sleep(RECORD_RUNNING_AFTER), if !recorded => {
-                inner.store.record_runs(vec![run.clone()]);
-                recorded = true;
-            }
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
-                if deadline.is_some() && !timed_out => {
-                cancel.cancel();
-                timed_out = true;
-            }
+    // Only a run with a timeout needs a token of its own; the others share the scheduler's.
+    let own_context;
+    let ctx = match deadline {
+        Some(_) => {
+            own_context = ActionContext {
+                cancel: inner.context.cancel.child_token(),
+                ..inner.context.clone()
+            };
+            &own_context
         }
+        None => &inner.context,
+    };
+    // Boxed: action futures are large, and a run waiting for its pool should stay small.
+    let mut action = Box::pin(job.action.run(ctx));
+    // Many actions finish on their first poll; timers are armed only for those that do not.
+    let first = std::future::poll_fn(|cx| Poll::Ready(action.as_mut().poll(cx))).await;
+    let (mut recorded, mut timed_out) = (false, false);
+    let output = match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => loop {
+            tokio::select! {
+                out = &mut action => break out,
+                _ = tokio::time::sleep(RECORD_RUNNING_AFTER), if !recorded => {
+                    inner.store.record_runs(vec![run.clone()]);
+                    recorded = true;
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                    if deadline.is_some() && !timed_out => {
+                    ctx.cancel.cancel();
+                    timed_out = true;
+                }
+            }
+        },
     };
     if let Some(sample) = output.sample.clone() {
         // Samples are kept as long as the monitor job's run history.
@@ -275,10 +289,10 @@ async fn attempt(
     }
     let state = if timed_out {
         RunState::TimedOut
-    } else if cancel.is_cancelled() {
-        RunState::Cancelled
     } else if output.success {
         RunState::Succeeded
+    } else if ctx.cancel.is_cancelled() {
+        RunState::Cancelled
     } else {
         RunState::Failed
     };
@@ -306,8 +320,8 @@ fn fill(
     run.state = state;
 }
 
-/// Records the end of a run and announces it.
-fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) {
+/// Records the end of a run and announces it; returns the time it finished.
+fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) -> DateTime<Utc> {
     let now: DateTime<Utc> = inner.clock.now();
     run.finished = Some(now);
     run.state = state;
@@ -321,4 +335,5 @@ fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) {
         }
     });
     inner.store.record_runs(vec![run]);
+    now
 }

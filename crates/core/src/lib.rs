@@ -12,3 +12,6 @@ pub mod store;
 pub mod trigger;
 
 pub use trigger::{Trigger, TriggerError};
+
+/// A hash map keyed by job id or name, with a fast seeded hasher for the hot paths.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -1,11 +1,11 @@
 //! In-process async functions, registered by library users under a name.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
 use super::{ActionContext, ActionOutput, FunctionAction};
+use crate::FastMap;
 
 /// A registered function: returns its output text, or an error message.
 pub type JobFn =
@@ -13,7 +13,7 @@ pub type JobFn =
 
 /// Functions by name, shared between the scheduler and its runs.
 #[derive(Clone, Default)]
-pub struct FunctionRegistry(Arc<RwLock<HashMap<String, JobFn>>>);
+pub struct FunctionRegistry(Arc<RwLock<FastMap<String, JobFn>>>);
 
 impl FunctionRegistry {
     /// Registers `f` under `name`, replacing any earlier one.
@@ -45,6 +45,8 @@ pub(super) async fn run(action: &FunctionAction, ctx: &ActionContext) -> ActionO
         return ActionOutput::failed(format!("no function is registered under '{}'", action.name));
     };
     tokio::select! {
+        // The function first: one that is done on its first poll never arms the cancel wait.
+        biased;
         result = f() => match result {
             Ok(stdout) => ActionOutput { success: true, stdout, ..Default::default() },
             Err(error) => ActionOutput::failed(error),

@@ -11,16 +11,23 @@ use super::{lock, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunRecord, RunState};
-use crate::job::{EffectiveOptions, Job};
+use crate::job::{EffectiveOptions, Job, JobDefaults};
 
 /// The longest the loop sleeps without re-reading the wall clock, so a clock change or a
 /// suspend is noticed within this time even when nothing is due sooner.
 const MAX_SLEEP: Duration = Duration::seconds(30);
 /// A wall-clock move this much beyond elapsed time counts as a clock jump.
 const JUMP_THRESHOLD: Duration = Duration::seconds(2);
+/// Waits shorter than this are napped on the thread (see `run_loop`).
+const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
+/// Most fire times planned under one hold of the state lock: the first of a chunk is not
+/// submitted before the last is planned, so chunks bound how late a busy second makes it.
+const CHUNK: usize = 64;
 
-/// Runs until the scheduler stops.
-pub(super) async fn run_loop(inner: Arc<Inner>) {
+/// Runs until the scheduler stops. With `own_thread`, the loop has a thread to itself and
+/// naps through waits under [`NAP_BELOW`] with the thread's sleep: tokio's timer rounds
+/// up to whole milliseconds, which would make every fire of a busy second up to 2 ms late.
+pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
     let mut last_wall = inner.clock.now();
     let mut last_mono = tokio::time::Instant::now();
     loop {
@@ -47,6 +54,13 @@ pub(super) async fn run_loop(inner: Arc<Inner>) {
             .map_or(MAX_SLEEP, |due| (due - now).min(MAX_SLEEP))
             .to_std()
             .unwrap_or_default();
+        if own_thread && sleep < NAP_BELOW {
+            std::thread::sleep(sleep);
+            if inner.stop.is_cancelled() {
+                return;
+            }
+            continue;
+        }
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = inner.wake.notified() => {}
@@ -63,82 +77,103 @@ struct Batch {
     submissions: Vec<Submission>,
 }
 
-/// Dispatches every due fire time; returns when the earliest remaining one is due.
+/// Dispatches every due fire time, a chunk at a time; returns when the earliest remaining
+/// one is due.
 fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let defaults = inner.defaults();
-    let mut batch = Batch::default();
-    let mut next_runs = Vec::new();
-    let next_due = {
-        let mut state = lock(&inner.state);
-        if state.paused {
-            return None;
+    loop {
+        let mut batch = Batch {
+            records: Vec::with_capacity(CHUNK),
+            events: Vec::new(),
+            submissions: Vec::with_capacity(CHUNK),
+        };
+        let next_due = plan_chunk(inner, &defaults, now, &mut batch);
+        apply(inner, batch, now);
+        if next_due.is_none_or(|due| due > now) {
+            return next_due;
         }
-        while let Some((_, id)) = state.queue.first().cloned().filter(|(d, _)| *d <= now) {
-            state.queue.pop_first();
-            let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
-            let Some((_, fire)) = slot.due.take() else {
-                continue;
-            };
-            let job = match &slot.job {
-                Some(job) => job.clone(),
-                None => match inner.store.get_job(&id) {
-                    Ok(Some(job)) => {
-                        let job = Arc::new(job);
-                        slot.job = Some(job.clone());
-                        job
-                    }
-                    Ok(None) => {
-                        state.slots.remove(&id);
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::error!("cannot load job '{id}': {e}; retrying in a minute");
-                        slot.due = Some((now + Duration::minutes(1), fire));
-                        state.queue.insert((now + Duration::minutes(1), id));
-                        continue;
-                    }
-                },
-            };
-            let options = job.options.resolve(&defaults);
-            let plan = plan(
-                &job.trigger,
-                fire,
-                now,
-                options.coalesce,
-                options.misfire_grace_time,
-            );
-            for missed in plan.missed {
-                let run = final_record(inner, &job, missed, RunState::Missed, now);
-                batch.events.push(Event::RunMissed(RunRef::of(&run)));
-                batch.records.push(run);
-            }
-            for fire in plan.run {
-                let active = slot.counters.active.load(Ordering::Acquire);
-                if active >= options.max_instances {
-                    let mut run = final_record(inner, &job, fire, RunState::Skipped, now);
-                    run.error = Some(format!(
-                        "{active} run(s) already active (max instances {})",
-                        options.max_instances
-                    ));
-                    batch.events.push(Event::RunSkipped(RunRef::of(&run)));
-                    batch.records.push(run);
-                } else {
-                    slot.counters.active.fetch_add(1, Ordering::AcqRel);
-                    let s = submission(inner, &job, &slot.counters, fire, options.clone());
-                    batch.submissions.push(s);
+    }
+}
+
+/// Plans up to [`CHUNK`] due fire times into `batch`; returns the earliest remaining due time
+/// (`None` when paused or nothing is scheduled).
+fn plan_chunk(
+    inner: &Arc<Inner>,
+    defaults: &JobDefaults,
+    now: DateTime<Utc>,
+    batch: &mut Batch,
+) -> Option<DateTime<Utc>> {
+    let mut next_runs = Vec::with_capacity(CHUNK);
+    let mut state = lock(&inner.state);
+    if state.paused {
+        return None;
+    }
+    for _ in 0..CHUNK {
+        let Some((_, _, id)) = state.queue.first().cloned().filter(|(d, ..)| *d <= now) else {
+            break;
+        };
+        state.queue.pop_first();
+        let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
+        let Some((_, fire)) = slot.due.take() else {
+            continue;
+        };
+        let job = match &slot.job {
+            Some(job) => job.clone(),
+            None => match inner.store.get_job(&id) {
+                Ok(Some(job)) => {
+                    let job = Arc::new(job);
+                    slot.job = Some(job.clone());
+                    job
                 }
+                Ok(None) => {
+                    state.slots.remove(&id);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!("cannot load job '{id}': {e}; retrying in a minute");
+                    let retry = Some((now + Duration::minutes(1), fire));
+                    state.enqueue(&id, retry);
+                    continue;
+                }
+            },
+        };
+        let options = job.options.resolve(defaults);
+        let plan = plan(
+            &job.trigger,
+            fire,
+            now,
+            options.coalesce,
+            options.misfire_grace_time,
+        );
+        for missed in plan.missed {
+            let run = final_record(inner, &job, missed, RunState::Missed, now);
+            batch.events.push(Event::RunMissed(RunRef::of(&run)));
+            batch.records.push(run);
+        }
+        for fire in plan.run {
+            let active = slot.counters.active.load(Ordering::Acquire);
+            if active >= options.max_instances {
+                let mut run = final_record(inner, &job, fire, RunState::Skipped, now);
+                run.error = Some(format!(
+                    "{active} run(s) already active (max instances {})",
+                    options.max_instances
+                ));
+                batch.events.push(Event::RunSkipped(RunRef::of(&run)));
+                batch.records.push(run);
+            } else {
+                slot.counters.active.fetch_add(1, Ordering::AcqRel);
+                let s = submission(inner, &job, &slot.counters, fire, options.clone());
+                batch.submissions.push(s);
             }
-            let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
-            next_runs.push((job.id.clone(), plan.next));
-            state.enqueue(&id, due);
         }
-        if !next_runs.is_empty() {
-            inner.store.set_next_runs(next_runs);
-        }
-        state.queue.first().map(|(d, _)| *d)
-    };
-    apply(inner, batch, now);
-    next_due
+        let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
+        next_runs.push((job.id.clone(), plan.next));
+        state.enqueue(&id, due);
+    }
+    if !next_runs.is_empty() {
+        inner.store.set_next_runs(next_runs);
+    }
+    state.queue.first().map(|(d, ..)| *d)
 }
 
 /// A run record that is final from the start (missed or skipped).

@@ -8,8 +8,8 @@ mod external;
 mod plan;
 mod stats;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -24,6 +24,7 @@ use crate::executor::Pools;
 use crate::job::{Job, Settings};
 use crate::store::{JobStore, StoreError};
 use crate::trigger::{jittered, Trigger};
+use crate::FastMap;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use stats::{SchedulerStats, StatsSnapshot};
@@ -82,6 +83,16 @@ pub struct Status {
     pub next_run: Option<DateTime<Utc>>,
 }
 
+/// A multi-threaded tokio runtime for a scheduler: one worker thread fewer than the machine
+/// has cores (at least one), as the run loop started on it takes a thread of its own.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.saturating_sub(1).max(1))
+        .enable_all()
+        .build()
+}
+
 /// A job's run counts, shared with its runs so they finish without taking the state lock.
 #[derive(Debug, Default)]
 pub(crate) struct RunCounters {
@@ -92,8 +103,10 @@ pub(crate) struct RunCounters {
 }
 
 /// A job's place in the run loop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
+    /// Orders the slot among others due at the same time, so the due-set never compares ids.
+    seq: u64,
     /// When it is due (jitter applied) and the fire time that stands for.
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The definition, once loaded.
@@ -102,30 +115,46 @@ struct Slot {
     counters: Arc<RunCounters>,
 }
 
+impl Default for Slot {
+    fn default() -> Self {
+        static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
+        Slot {
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            due: None,
+            job: None,
+            paused: false,
+            counters: Arc::default(),
+        }
+    }
+}
+
 /// The due-set and per-job slots, under one lock.
 #[derive(Default)]
 struct State {
-    slots: HashMap<Arc<str>, Slot>,
-    queue: BTreeSet<(DateTime<Utc>, Arc<str>)>,
+    slots: FastMap<Arc<str>, Slot>,
+    /// Due time, slot sequence number and job id of every job that will fire.
+    queue: BTreeSet<(DateTime<Utc>, u64, Arc<str>)>,
     paused: bool,
     running: bool,
 }
 
 impl State {
+    /// Takes job `id` out of the due-set.
     fn unqueue(&mut self, id: &Arc<str>) {
-        if let Some(due) = self.slots.get_mut(id).and_then(|s| s.due.take()) {
-            self.queue.remove(&(due.0, id.clone()));
-        }
+        self.enqueue(id, None);
     }
 
+    /// Puts job `id` in the due-set at `due` (unless paused), replacing its earlier place.
     fn enqueue(&mut self, id: &Arc<str>, due: Option<(DateTime<Utc>, DateTime<Utc>)>) {
-        self.unqueue(id);
         let Some(slot) = self.slots.get_mut(id) else {
             return;
         };
+        if let Some(old) = slot.due.take() {
+            self.queue.remove(&(old.0, slot.seq, id.clone()));
+        }
         if let Some(d) = due.filter(|_| !slot.paused) {
             slot.due = Some(d);
-            self.queue.insert((d.0, id.clone()));
+            self.queue.insert((d.0, slot.seq, id.clone()));
         }
     }
 }
@@ -138,13 +167,13 @@ pub(crate) struct SchedulerInner {
     settings: RwLock<Settings>,
     state: Mutex<State>,
     wake: Notify,
+    /// What actions get; its cancel token is the parent of every run's: cancelling it
+    /// stops all runs.
     pub(crate) context: ActionContext,
     pub(crate) pools: Pools,
     pub(crate) tasks: TaskTracker,
     /// Stops the run loop.
     stop: CancellationToken,
-    /// Parent of every run's cancel token: cancelling it stops all runs.
-    pub(crate) cancel_runs: CancellationToken,
     rng: Mutex<StdRng>,
     pub(crate) stats: SchedulerStats,
     /// The runtime runs execute on (the one `start` or the first run was called from).
@@ -191,7 +220,6 @@ impl Scheduler {
                 pools,
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
-                cancel_runs: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
                 stats: SchedulerStats::default(),
                 seen_changes: Mutex::new(0),
@@ -299,7 +327,7 @@ impl Scheduler {
                         .enable_all()
                         .build();
                     match runtime {
-                        Ok(rt) => rt.block_on(dispatch::run_loop(loop_inner)),
+                        Ok(rt) => rt.block_on(dispatch::run_loop(loop_inner, true)),
                         Err(e) => tracing::error!("cannot start the run loop's runtime: {e}"),
                     }
                     drop(token);
@@ -311,7 +339,7 @@ impl Scheduler {
                     )
                 })?;
         } else {
-            inner.tasks.spawn(dispatch::run_loop(loop_inner));
+            inner.tasks.spawn(dispatch::run_loop(loop_inner, false));
         }
         inner.tasks.spawn(external::watch(inner.clone()));
         Ok(())
@@ -329,7 +357,7 @@ impl Scheduler {
             .await
             .is_err()
         {
-            inner.cancel_runs.cancel();
+            inner.context.cancel.cancel();
             inner.tasks.wait().await;
         }
         if let Err(e) = inner.store.flush() {
@@ -371,7 +399,7 @@ impl Scheduler {
             next_run: state
                 .queue
                 .first()
-                .and_then(|(_, id)| state.slots[id].due.map(|d| d.1)),
+                .and_then(|(_, _, id)| state.slots[id].due.map(|d| d.1)),
         }
     }
 

@@ -518,3 +518,21 @@ async fn changes_made_by_another_process_are_picked_up_within_a_second() {
         "{names:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_crowd_due_at_once_all_runs_on_time() {
+    // More jobs than one dispatch chunk, all due at the same moment.
+    let f = fixture();
+    let crowd: Vec<Job> = (0..1000)
+        .map(|i| job(&format!("j{i:04}"), every(60), "ok"))
+        .collect();
+    f.scheduler.add_jobs(crowd).unwrap();
+    advance(1.0).await;
+    for i in [0, 63, 64, 999] {
+        let runs = runs_of(&f, &format!("j{i:04}"));
+        assert_eq!(states(&runs), [RunState::Succeeded], "job {i}");
+        assert_eq!(runs[0].started, Some(base()), "job {i}");
+    }
+    assert_eq!(f.scheduler.stats().started, 1000);
+    assert_eq!(f.scheduler.stats().lateness_max_ms, 0.0);
+}

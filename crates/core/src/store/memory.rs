@@ -1,6 +1,7 @@
 //! The in-memory job store: maps behind short-held mutexes; nothing survives the process.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -10,62 +11,68 @@ use super::{JobStore, ScheduleEntry, StoreError};
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::FastMap;
 
 /// Keeps everything in memory; nothing survives the process.
 pub struct MemoryStore {
-    jobs: Mutex<BTreeMap<JobId, Job>>,
+    jobs: Mutex<FastMap<JobId, Job>>,
     runs: Mutex<Runs>,
+    /// Records of runs just submitted, not yet in `runs`: the run loop records every
+    /// submission, so it only appends here, and the next read or finished run (off the
+    /// loop's path) moves them into `runs`.
+    staged: Mutex<Vec<RunRecord>>,
     metrics: Mutex<Vec<MetricSample>>,
     settings: Mutex<Option<Settings>>,
     next_run_id: AtomicI64,
     changes: AtomicI64,
 }
 
-/// Run history with the indexes the queries and pruning need.
+/// Run history with the per-job index the queries and pruning need.
 #[derive(Default)]
 struct Runs {
     /// Every run by id; iterating backwards gives newest first.
     by_id: BTreeMap<i64, RunRecord>,
-    /// Each job's runs, by id and by fire time.
-    by_job: HashMap<JobId, JobRuns>,
-}
-
-/// One job's run ids, ordered by id and by fire time.
-#[derive(Default)]
-struct JobRuns {
-    ids: BTreeSet<i64>,
-    by_time: BTreeSet<(DateTime<Utc>, i64)>,
+    /// Each job's runs as (id, fire time), ascending by id.
+    by_job: FastMap<JobId, VecDeque<(i64, DateTime<Utc>)>>,
+    /// Swapped with the staged records to take them, so both keep their capacity.
+    spare: Vec<RunRecord>,
 }
 
 impl Runs {
     /// Inserts `run`, or replaces the record with its id.
     fn upsert(&mut self, run: RunRecord) {
-        let id = run.id;
-        if let Some(old) = self.by_id.get_mut(&id) {
-            if old.job_id == run.job_id && old.scheduled == run.scheduled {
-                *old = run;
-                return;
+        let (id, scheduled) = (run.id, run.scheduled);
+        let job_id = match self.by_id.entry(id) {
+            Entry::Occupied(mut stored) => {
+                let old = stored.insert(run);
+                if old.job_id == stored.get().job_id && old.scheduled == scheduled {
+                    return;
+                }
+                self.unindex(&old.job_id, id);
+                &self.by_id[&id].job_id
             }
-            let old = std::mem::replace(old, run);
-            self.unindex(&old.job_id, id, old.scheduled);
-        } else {
-            self.by_id.insert(id, run);
-        }
-        let run = &self.by_id[&id];
-        let job = match self.by_job.get_mut(run.job_id.as_str()) {
-            Some(job) => job,
-            None => self.by_job.entry(run.job_id.clone()).or_default(),
+            Entry::Vacant(slot) => &slot.insert(run).job_id,
         };
-        job.ids.insert(id);
-        job.by_time.insert((run.scheduled, id));
+        let ids = match self.by_job.get_mut(job_id.as_str()) {
+            Some(ids) => ids,
+            None => self.by_job.entry(job_id.clone()).or_default(),
+        };
+        // Runs almost always arrive in id order: appending is the usual case.
+        if ids.back().is_none_or(|last| last.0 < id) {
+            ids.push_back((id, scheduled));
+        } else {
+            let at = ids.partition_point(|e| e.0 < id);
+            ids.insert(at, (id, scheduled));
+        }
     }
 
-    /// Drops run `id` of `job_id` from the per-job indexes.
-    fn unindex(&mut self, job_id: &str, id: i64, scheduled: DateTime<Utc>) {
-        if let Some(job) = self.by_job.get_mut(job_id) {
-            job.ids.remove(&id);
-            job.by_time.remove(&(scheduled, id));
-            if job.ids.is_empty() {
+    /// Drops run `id` of `job_id` from the per-job index.
+    fn unindex(&mut self, job_id: &str, id: i64) {
+        if let Some(ids) = self.by_job.get_mut(job_id) {
+            if let Ok(at) = ids.binary_search_by_key(&id, |e| e.0) {
+                ids.remove(at);
+            }
+            if ids.is_empty() {
                 self.by_job.remove(job_id);
             }
         }
@@ -76,12 +83,14 @@ impl Runs {
         let upper = query.before_id.unwrap_or(i64::MAX);
         let found: Box<dyn Iterator<Item = &'a RunRecord> + 'a> = match &query.job_id {
             Some(job_id) => match self.by_job.get(job_id.as_str()) {
-                Some(job) => Box::new(
-                    job.ids
-                        .range(..upper)
-                        .rev()
-                        .filter_map(|id| self.by_id.get(id)),
-                ),
+                Some(ids) => {
+                    let end = ids.partition_point(|e| e.0 < upper);
+                    Box::new(
+                        ids.range(..end)
+                            .rev()
+                            .filter_map(|(id, _)| self.by_id.get(id)),
+                    )
+                }
                 None => Box::new(std::iter::empty()),
             },
             None => Box::new(self.by_id.range(..upper).rev().map(|(_, run)| run)),
@@ -92,28 +101,29 @@ impl Runs {
     /// Deletes `job_id`'s runs beyond `max_runs` (oldest ids first) and those fired before
     /// `cutoff`.
     fn prune(&mut self, job_id: &str, max_runs: usize, cutoff: DateTime<Utc>) {
-        let Some(job) = self.by_job.get_mut(job_id) else {
+        let Some(ids) = self.by_job.get_mut(job_id) else {
             return;
         };
-        while job.ids.len() > max_runs {
-            let Some(id) = job.ids.pop_first() else { break };
-            if let Some(run) = self.by_id.remove(&id) {
-                job.by_time.remove(&(run.scheduled, id));
-            }
+        let by_id = &mut self.by_id;
+        let excess = ids.len().saturating_sub(max_runs);
+        for (id, _) in ids.drain(..excess) {
+            by_id.remove(&id);
         }
-        while let Some(&(scheduled, id)) = job.by_time.first() {
-            if scheduled >= cutoff {
-                break;
+        ids.retain(|&(id, scheduled)| {
+            let keep = scheduled >= cutoff;
+            if !keep {
+                by_id.remove(&id);
             }
-            job.by_time.pop_first();
-            job.ids.remove(&id);
-            self.by_id.remove(&id);
-        }
-        if job.ids.is_empty() {
+            keep
+        });
+        if ids.is_empty() {
             self.by_job.remove(job_id);
         }
     }
 }
+
+/// Most submitted records staged before recording applies them itself.
+const MAX_STAGED: usize = 1 << 16;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -123,13 +133,28 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore {
-            jobs: Mutex::new(BTreeMap::new()),
+            jobs: Mutex::new(FastMap::default()),
             runs: Mutex::new(Runs::default()),
+            staged: Mutex::new(Vec::new()),
             metrics: Mutex::new(Vec::new()),
             settings: Mutex::new(None),
             next_run_id: AtomicI64::new(1),
             changes: AtomicI64::new(0),
         }
+    }
+
+    /// The run history, staged records included.
+    fn history(&self) -> MutexGuard<'_, Runs> {
+        let mut runs = lock(&self.runs);
+        // Taken while `runs` is locked, so a later record of the same run cannot be
+        // overwritten by its staged one.
+        let mut staged = std::mem::take(&mut runs.spare);
+        std::mem::swap(&mut staged, &mut *lock(&self.staged));
+        for run in staged.drain(..) {
+            runs.upsert(run);
+        }
+        runs.spare = staged;
+        runs
     }
 
     fn changed(&self) {
@@ -252,18 +277,22 @@ impl JobStore for MemoryStore {
     }
 
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        Ok(lock(&self.jobs).values().cloned().collect())
+        let mut jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
+        jobs.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(jobs)
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {
-        Ok(lock(&self.jobs)
+        let mut entries: Vec<ScheduleEntry> = lock(&self.jobs)
             .values()
             .map(|job| ScheduleEntry {
                 id: job.id.clone(),
                 next_run: job.next_run,
                 paused: job.paused,
             })
-            .collect())
+            .collect();
+        entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(entries)
     }
 
     fn change_counter(&self) -> Result<i64, StoreError> {
@@ -285,7 +314,13 @@ impl JobStore for MemoryStore {
         };
         self.next_run_id
             .fetch_max(max_id.saturating_add(1), Ordering::Relaxed);
-        let mut stored = lock(&self.runs);
+        let mut staged = lock(&self.staged);
+        if runs.iter().all(|run| run.state == RunState::Submitted) && staged.len() < MAX_STAGED {
+            staged.extend(runs);
+            return;
+        }
+        drop(staged);
+        let mut stored = self.history();
         for run in runs {
             stored.upsert(run);
         }
@@ -296,7 +331,7 @@ impl JobStore for MemoryStore {
     }
 
     fn abandon_unfinished(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
-        let mut runs = lock(&self.runs);
+        let mut runs = self.history();
         let mut changed = Vec::new();
         for run in runs.by_id.values_mut() {
             if !run.state.is_final() {
@@ -309,7 +344,7 @@ impl JobStore for MemoryStore {
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
-        let runs = lock(&self.runs);
+        let runs = self.history();
         Ok(runs
             .matching(query)
             .take(query.effective_limit())
@@ -318,14 +353,14 @@ impl JobStore for MemoryStore {
     }
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
-        Ok(lock(&self.runs).by_id.get(&id).cloned())
+        Ok(self.history().by_id.get(&id).cloned())
     }
 
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {
         let width = bucket_s.max(1).saturating_mul(1000);
         let mut counts: BTreeMap<(i64, RunState), u64> = BTreeMap::new();
         {
-            let runs = lock(&self.runs);
+            let runs = self.history();
             for run in runs.matching(query) {
                 let ms = run.scheduled.timestamp_millis();
                 let start = ms - ms.rem_euclid(width);
@@ -348,7 +383,7 @@ impl JobStore for MemoryStore {
 
     fn duration_stats(&self, query: &RunQuery) -> Result<Vec<DurationStats>, StoreError> {
         let mut durations: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        let runs = lock(&self.runs);
+        let runs = self.history();
         for run in runs.matching(query) {
             if let Some(ms) = run.duration_ms() {
                 durations.entry(run.job_id.as_str()).or_default().push(ms);
@@ -372,7 +407,8 @@ impl JobStore for MemoryStore {
 
     fn prune_runs(&self, job_id: &str, retention: Retention, now: DateTime<Utc>) {
         let cutoff = now - Duration::days(retention.max_age_days.into());
-        lock(&self.runs).prune(job_id, retention.max_runs as usize, cutoff);
+        self.history()
+            .prune(job_id, retention.max_runs as usize, cutoff);
     }
 
     fn record_metric(&self, sample: MetricSample) {

@@ -54,7 +54,8 @@ pub trait JobStore: Send + Sync + 'static {
     fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// Every job, ordered by id.
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError>;
-    /// Every job's id, next fire time and paused flag, without loading definitions.
+    /// Every job's id, next fire time and paused flag, ordered by id, without loading
+    /// definitions.
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError>;
     /// A counter that changes whenever another process changed the jobs.
     fn change_counter(&self) -> Result<i64, StoreError>;
