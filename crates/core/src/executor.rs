@@ -2,7 +2,7 @@
 //! the pool allows, and the life of one run inside them — start, timeout, retries, and the
 //! record and events of each attempt.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +15,7 @@ use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, DEFAULT_POOL};
 use crate::scheduler::{RunCounters, SchedulerInner};
+use crate::FastMap;
 
 /// One pool's queue, shared by its workers.
 struct Queue {
@@ -34,7 +35,7 @@ struct Pool {
 #[derive(Default)]
 struct PoolsState {
     sizes: BTreeMap<String, usize>,
-    pools: HashMap<String, Pool>,
+    pools: FastMap<String, Pool>,
     closed: bool,
 }
 

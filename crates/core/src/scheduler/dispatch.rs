@@ -104,15 +104,18 @@ fn plan_chunk(
     batch: &mut Batch,
 ) -> Option<DateTime<Utc>> {
     let mut next_runs = Vec::with_capacity(CHUNK);
-    let mut state = lock(&inner.state);
+    let mut guard = lock(&inner.state);
+    let state = &mut *guard;
     if state.paused {
         return None;
     }
     for _ in 0..CHUNK {
-        let Some((_, _, id)) = state.queue.first().cloned().filter(|(d, ..)| *d <= now) else {
+        if state.queue.first().is_none_or(|(d, ..)| *d > now) {
+            break;
+        }
+        let Some((_, _, id)) = state.queue.pop_first() else {
             break;
         };
-        state.queue.pop_first();
         let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
         let Some((_, fire)) = slot.due.take() else {
             continue;
@@ -166,9 +169,13 @@ fn plan_chunk(
                 batch.submissions.push(s);
             }
         }
+        // The slot left the due-set when it was popped: back in at its next time, if any.
         let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
-        next_runs.push((job.id.clone(), plan.next));
-        state.enqueue(&id, due);
+        next_runs.push((id.clone(), plan.next));
+        if let Some(d) = due.filter(|_| !slot.paused) {
+            slot.due = Some(d);
+            state.queue.insert((d.0, slot.seq, id));
+        }
     }
     if !next_runs.is_empty() {
         inner.store.set_next_runs(next_runs);

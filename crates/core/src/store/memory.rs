@@ -3,11 +3,11 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{JobStore, ScheduleEntry, StoreError};
+use super::{note_run_ids, JobStore, ScheduleEntry, StoreError};
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -299,21 +299,19 @@ impl JobStore for MemoryStore {
         Ok(self.changes.load(Ordering::Relaxed))
     }
 
-    fn set_next_runs(&self, updates: Vec<(JobId, Option<DateTime<Utc>>)>) {
+    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>) {
         let mut jobs = lock(&self.jobs);
         for (id, next_run) in updates {
-            if let Some(job) = jobs.get_mut(&id) {
+            if let Some(job) = jobs.get_mut(&*id) {
                 job.next_run = next_run;
             }
         }
     }
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
-        let Some(max_id) = runs.iter().map(|r| r.id).max() else {
+        if !note_run_ids(&self.next_run_id, &runs) {
             return;
-        };
-        self.next_run_id
-            .fetch_max(max_id.saturating_add(1), Ordering::Relaxed);
+        }
         let mut staged = lock(&self.staged);
         if runs.iter().all(|run| run.state == RunState::Submitted) && staged.len() < MAX_STAGED {
             staged.extend(runs);

@@ -3,6 +3,9 @@
 mod memory;
 mod sqlite;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
@@ -61,7 +64,7 @@ pub trait JobStore: Send + Sync + 'static {
     fn change_counter(&self) -> Result<i64, StoreError>;
 
     /// Records new next fire times (group-committed).
-    fn set_next_runs(&self, updates: Vec<(JobId, Option<DateTime<Utc>>)>);
+    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>);
     /// Inserts or replaces run records by id (group-committed).
     fn record_runs(&self, runs: Vec<RunRecord>);
     /// A run id never handed out before.
@@ -98,6 +101,18 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Waits until everything recorded so far is committed.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Moves the run id counter `next_id` past every id in `runs`, reading it first, as it is hot;
+/// `false` when `runs` is empty.
+fn note_run_ids(next_id: &AtomicI64, runs: &[RunRecord]) -> bool {
+    let Some(max) = runs.iter().map(|r| r.id).max() else {
+        return false;
+    };
+    if max >= next_id.load(Ordering::Relaxed) {
+        next_id.fetch_max(max.saturating_add(1), Ordering::Relaxed);
+    }
+    true
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
@@ -20,7 +20,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, Row, TransactionBehavior};
 
 use super::memory::metric_bucket_start;
-use super::{JobStore, ScheduleEntry, StoreError};
+use super::{note_run_ids, JobStore, ScheduleEntry, StoreError};
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -137,7 +137,7 @@ enum Op {
     SaveSettings(String, Ack<()>),
     Abandon(i64, Ack<Vec<RunRecord>>),
     Flush(Ack<()>),
-    SetNextRuns(Vec<(JobId, Option<DateTime<Utc>>)>),
+    SetNextRuns(Vec<(Arc<str>, Option<DateTime<Utc>>)>),
     RecordRuns(Vec<RunRecord>),
     RecordMetric(MetricSample),
     PruneMetrics(i64),
@@ -523,11 +523,11 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<()
 
 fn set_next_runs(
     tx: &rusqlite::Transaction<'_>,
-    updates: &[(JobId, Option<DateTime<Utc>>)],
+    updates: &[(Arc<str>, Option<DateTime<Utc>>)],
 ) -> rusqlite::Result<()> {
     let mut update = tx.prepare_cached("UPDATE jobs SET next_run = ?2 WHERE id = ?1")?;
     for (id, next_run) in updates {
-        update.execute(params![id, next_run.map(|t| t.timestamp_millis())])?;
+        update.execute(params![id.as_ref(), next_run.map(|t| t.timestamp_millis())])?;
     }
     Ok(())
 }
@@ -740,18 +740,16 @@ impl JobStore for SqliteStore {
         Ok(select.query_row([], |r| r.get(0))?)
     }
 
-    fn set_next_runs(&self, updates: Vec<(JobId, Option<DateTime<Utc>>)>) {
+    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>) {
         if !updates.is_empty() {
             self.post(Op::SetNextRuns(updates));
         }
     }
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
-        let Some(max_id) = runs.iter().map(|r| r.id).max() else {
+        if !note_run_ids(&self.next_run_id, &runs) {
             return;
-        };
-        self.next_run_id
-            .fetch_max(max_id.saturating_add(1), Ordering::Relaxed);
+        }
         self.post(Op::RecordRuns(runs));
     }
 
