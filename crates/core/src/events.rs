@@ -177,7 +177,7 @@ impl EventBus {
 
     /// Whether anyone listens.
     pub fn has_listeners(&self) -> bool {
-        self.listeners.load(Ordering::Relaxed) > 0
+        self.listeners.load(Ordering::Acquire) > 0
     }
 
     /// Like [`EventBus::emit`], building the event only when someone listens.
@@ -189,7 +189,7 @@ impl EventBus {
 
     /// A listener for the events in `mask`.
     pub fn subscribe(&self, mask: EventMask) -> Listener {
-        self.listeners.fetch_add(1, Ordering::Relaxed);
+        self.listeners.fetch_add(1, Ordering::Release);
         Listener {
             receiver: self.sender.subscribe(),
             mask,
@@ -207,7 +207,7 @@ pub struct Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.listeners.fetch_sub(1, Ordering::Relaxed);
+        self.listeners.fetch_sub(1, Ordering::Release);
     }
 }
 

@@ -1,12 +1,11 @@
 //! The run loop: sleep until the earliest due fire time or a change, then dispatch what is due.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::plan;
-use std::sync::atomic::Ordering;
-
 use super::{lock, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};

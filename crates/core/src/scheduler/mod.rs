@@ -458,14 +458,12 @@ impl Scheduler {
                         .due(job, job.options.resolve(&settings.defaults).jitter, t)
                 });
                 // The definition is loaded from the store at the first fire, so adding a
-                // million jobs does not keep a million definitions in memory.
-                state.slots.insert(
-                    id.clone(),
-                    Slot {
-                        paused: job.paused,
-                        ..Default::default()
-                    },
-                );
+                // million jobs does not keep a million definitions in memory. A slot may
+                // exist already (the change watcher can see our own add first): reuse it,
+                // so its place in the due-set is replaced rather than left behind.
+                let slot = state.slots.entry(id.clone()).or_default();
+                slot.paused = job.paused;
+                slot.job = None;
                 state.enqueue(&id, due);
             }
         }

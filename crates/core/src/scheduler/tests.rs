@@ -536,3 +536,30 @@ async fn a_crowd_due_at_once_all_runs_on_time() {
     assert_eq!(f.scheduler.stats().started, 1000);
     assert_eq!(f.scheduler.stats().lateness_max_ms, 0.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_job_the_change_watcher_saw_first_is_queued_once() {
+    // The watcher can notice our own add between the store write and `add_jobs` taking the
+    // state lock, and queue the job first; the add must replace that place, not add one.
+    let f = fixture();
+    let at = base() + Duration::seconds(5);
+    {
+        let mut state = lock(&f.scheduler.inner.state);
+        let id: Arc<str> = "twice".into();
+        state.slots.insert(id.clone(), Slot::default());
+        state.enqueue(&id, Some((at, at)));
+    }
+    f.scheduler
+        .add_job(job(
+            "twice",
+            json!({"type": "interval", "seconds": 10, "start": at}),
+            "ok",
+        ))
+        .unwrap();
+    assert_eq!(lock(&f.scheduler.inner.state).queue.len(), 1);
+    advance(6.0).await;
+    assert_eq!(states(&runs_of(&f, "twice")), [RunState::Succeeded]);
+    f.scheduler.remove_job("twice").unwrap();
+    assert!(lock(&f.scheduler.inner.state).queue.is_empty());
+    assert_eq!(f.scheduler.status().next_run, None);
+}
