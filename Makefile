@@ -41,8 +41,10 @@ test-desktop: setup ui
 	KAIROS_E2E_SKIP_UI_BUILD=1 bash tests/desktop/run.sh
 
 # The web admin: lint, types, unit tests, then the browser tests against a debug kairos.
+# `--tests` gives the binaries the dependency features `cargo test` used, so after test-rust
+# nothing is compiled twice.
 test-ui: setup
-	cargo build -p kairos
+	cargo build --workspace --bins --tests
 	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e
 
 bench: setup

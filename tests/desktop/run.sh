@@ -22,7 +22,8 @@ PROFILE="${KAIROS_E2E_PROFILE:-debug}"
 if [ "$PROFILE" = release ]; then
     cargo build --release -p kairos-desktop -p kairos
 else
-    cargo build -p kairos-desktop -p kairos
+    # The features `cargo test --workspace` used (see the Makefile's test-ui): no second build.
+    cargo build --workspace --bins --tests
 fi
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
