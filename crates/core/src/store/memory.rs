@@ -3,7 +3,7 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -16,15 +16,101 @@ use crate::FastMap;
 /// Keeps everything in memory; nothing survives the process.
 pub struct MemoryStore {
     jobs: Mutex<FastMap<JobId, Job>>,
-    runs: Mutex<Runs>,
-    /// Records of runs just submitted, not yet in `runs`: the run loop records every
-    /// submission, so it only appends here, and the next read or finished run (off the
-    /// loop's path) moves them into `runs`.
-    staged: Mutex<Vec<RunRecord>>,
+    history: Arc<History>,
     metrics: Mutex<Vec<MetricSample>>,
     settings: Mutex<Option<Settings>>,
     next_run_id: AtomicI64,
     changes: AtomicI64,
+}
+
+/// Run history, and the changes to it not applied yet. Recording a run or pruning only
+/// queues a change, so the threads that fire and run jobs never wait on the history's
+/// indexes; a background thread applies the queue, and every read applies what is left first.
+#[derive(Default)]
+struct History {
+    runs: Mutex<Runs>,
+    pending: Mutex<Pending>,
+    /// Wakes the background thread when a change arrives while it waits, or on close.
+    wake: Condvar,
+}
+
+/// Changes waiting for the history, oldest first.
+#[derive(Default)]
+struct Pending {
+    changes: Vec<Change>,
+    /// The background thread waits on `wake` for a change.
+    waiting: bool,
+    /// The store is gone: the background thread ends.
+    closed: bool,
+}
+
+/// One change to the run history.
+enum Change {
+    /// Insert the record, or replace the one with its id.
+    Record(RunRecord),
+    /// Keep the job's newest `max_runs` runs, none fired before `cutoff`.
+    Prune {
+        job_id: JobId,
+        max_runs: usize,
+        cutoff: DateTime<Utc>,
+    },
+}
+
+/// Most changes queued before recording applies them itself.
+const MAX_PENDING: usize = 1 << 16;
+
+impl History {
+    /// The run history with every queued change applied.
+    fn runs(&self) -> MutexGuard<'_, Runs> {
+        let mut runs = lock(&self.runs);
+        // Taken while `runs` is locked, so changes apply in the order they were made.
+        let mut changes = std::mem::take(&mut runs.spare);
+        std::mem::swap(&mut changes, &mut lock(&self.pending).changes);
+        for change in changes.drain(..) {
+            runs.apply(change);
+        }
+        runs.spare = changes;
+        runs
+    }
+
+    /// Queues `changes`, or applies them at once when the queue is full.
+    fn push(&self, changes: impl IntoIterator<Item = Change>) {
+        let mut pending = lock(&self.pending);
+        if pending.changes.len() < MAX_PENDING {
+            pending.changes.extend(changes);
+            if std::mem::take(&mut pending.waiting) {
+                self.wake.notify_one();
+            }
+            return;
+        }
+        drop(pending);
+        let mut runs = self.runs();
+        for change in changes {
+            runs.apply(change);
+        }
+    }
+
+    /// The background thread: applies queued changes as they come (whatever gathered while
+    /// it applied the last ones) until the store is dropped.
+    fn apply_queued(&self) {
+        // At normal priority: at nice 19 it made the 200k storm stall for 30 ms now and then,
+        // likely while it held a lock the loop or a run was waiting for.
+        loop {
+            let mut pending = lock(&self.pending);
+            while pending.changes.is_empty() && !pending.closed {
+                pending.waiting = true;
+                pending = self
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if pending.closed {
+                return;
+            }
+            drop(pending);
+            drop(self.runs());
+        }
+    }
 }
 
 /// Run history with the per-job index the queries and pruning need.
@@ -34,11 +120,23 @@ struct Runs {
     by_id: BTreeMap<i64, RunRecord>,
     /// Each job's runs as (id, fire time), ascending by id.
     by_job: FastMap<JobId, VecDeque<(i64, DateTime<Utc>)>>,
-    /// Swapped with the staged records to take them, so both keep their capacity.
-    spare: Vec<RunRecord>,
+    /// Swapped with the queued changes to take them, so both keep their capacity.
+    spare: Vec<Change>,
 }
 
 impl Runs {
+    /// Applies one queued change.
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Record(run) => self.upsert(run),
+            Change::Prune {
+                job_id,
+                max_runs,
+                cutoff,
+            } => self.prune(&job_id, max_runs, cutoff),
+        }
+    }
+
     /// Inserts `run`, or replaces the record with its id.
     fn upsert(&mut self, run: RunRecord) {
         let (id, scheduled) = (run.id, run.scheduled);
@@ -122,9 +220,6 @@ impl Runs {
     }
 }
 
-/// Most submitted records staged before recording applies them itself.
-const MAX_STAGED: usize = 1 << 16;
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -132,10 +227,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
+        let history = Arc::new(History::default());
+        let applier = history.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kairos-history".into())
+            .spawn(move || applier.apply_queued());
+        if let Err(e) = spawned {
+            // Still correct: reads and a full queue apply the changes.
+            tracing::warn!("cannot start the history thread: {e}");
+        }
         MemoryStore {
             jobs: Mutex::new(FastMap::default()),
-            runs: Mutex::new(Runs::default()),
-            staged: Mutex::new(Vec::new()),
+            history,
             metrics: Mutex::new(Vec::new()),
             settings: Mutex::new(None),
             next_run_id: AtomicI64::new(1),
@@ -143,22 +246,20 @@ impl MemoryStore {
         }
     }
 
-    /// The run history, staged records included.
+    /// The run history, queued changes applied.
     fn history(&self) -> MutexGuard<'_, Runs> {
-        let mut runs = lock(&self.runs);
-        // Taken while `runs` is locked, so a later record of the same run cannot be
-        // overwritten by its staged one.
-        let mut staged = std::mem::take(&mut runs.spare);
-        std::mem::swap(&mut staged, &mut *lock(&self.staged));
-        for run in staged.drain(..) {
-            runs.upsert(run);
-        }
-        runs.spare = staged;
-        runs
+        self.history.runs()
     }
 
     fn changed(&self) {
         self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for MemoryStore {
+    fn drop(&mut self) {
+        lock(&self.history.pending).closed = true;
+        self.history.wake.notify_one();
     }
 }
 
@@ -312,16 +413,7 @@ impl JobStore for MemoryStore {
         if !note_run_ids(&self.next_run_id, &runs) {
             return;
         }
-        let mut staged = lock(&self.staged);
-        if runs.iter().all(|run| run.state == RunState::Submitted) && staged.len() < MAX_STAGED {
-            staged.extend(runs);
-            return;
-        }
-        drop(staged);
-        let mut stored = self.history();
-        for run in runs {
-            stored.upsert(run);
-        }
+        self.history.push(runs.into_iter().map(Change::Record));
     }
 
     fn next_run_id(&self) -> i64 {
@@ -404,9 +496,11 @@ impl JobStore for MemoryStore {
     }
 
     fn prune_runs(&self, job_id: &str, retention: Retention, now: DateTime<Utc>) {
-        let cutoff = now - Duration::days(retention.max_age_days.into());
-        self.history()
-            .prune(job_id, retention.max_runs as usize, cutoff);
+        self.history.push([Change::Prune {
+            job_id: job_id.to_string(),
+            max_runs: retention.max_runs as usize,
+            cutoff: now - Duration::days(retention.max_age_days.into()),
+        }]);
     }
 
     fn record_metric(&self, sample: MetricSample) {
@@ -478,5 +572,65 @@ impl JobStore for MemoryStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration as StdDuration, Instant};
+
+    use super::*;
+
+    fn run(id: i64, state: RunState) -> RunRecord {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        RunRecord::new(id, "j", at, state)
+    }
+
+    #[test]
+    fn recording_and_pruning_do_not_wait_for_a_reader() {
+        let store = Arc::new(MemoryStore::new());
+        let reading = lock(&store.history.runs);
+        let (done, finished) = mpsc::channel();
+        let writer = store.clone();
+        std::thread::spawn(move || {
+            writer.record_runs(vec![run(1, RunState::Submitted)]);
+            let retention = Retention {
+                max_runs: 10,
+                max_age_days: 1,
+            };
+            writer.prune_runs("j", retention, Utc::now());
+            done.send(()).unwrap();
+        });
+        let waited = finished.recv_timeout(StdDuration::from_secs(10)).is_err();
+        drop(reading);
+        assert!(!waited, "recording waited for the history lock");
+        let runs = store.runs(&RunQuery::default()).unwrap();
+        assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn the_background_thread_applies_changes_without_a_read() {
+        let store = MemoryStore::new();
+        store.record_runs(vec![run(1, RunState::Submitted)]);
+        let deadline = Instant::now() + StdDuration::from_secs(10);
+        while !lock(&store.history.pending).changes.is_empty() {
+            assert!(Instant::now() < deadline, "the queue was never applied");
+            std::thread::yield_now();
+        }
+        // The thread swaps the queue out while holding `runs`, so this waits for the apply.
+        assert_eq!(lock(&store.history.runs).by_id.len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_applies_in_order() {
+        let history = History::default(); // no background thread: the queue only fills
+        history
+            .push((1..=MAX_PENDING as i64).map(|id| Change::Record(run(id, RunState::Submitted))));
+        history.push([Change::Record(run(1, RunState::Succeeded))]);
+        assert!(lock(&history.pending).changes.is_empty());
+        let runs = history.runs();
+        assert_eq!(runs.by_id.len(), MAX_PENDING);
+        assert_eq!(runs.by_id[&1].state, RunState::Succeeded);
     }
 }
