@@ -93,6 +93,9 @@ pub(crate) struct Submission {
 
 /// Queues runs in their jobs' pools (the default pool for a pool that is gone).
 pub(crate) fn submit(inner: &Arc<SchedulerInner>, runs: Vec<Submission>) {
+    if runs.is_empty() {
+        return;
+    }
     let runtime = inner.runtime.get_or_init(tokio::runtime::Handle::current);
     let mut refused = Vec::new();
     {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::plan;
-use super::{lock, RunCounters, SchedulerInner as Inner};
+use super::{lock, place, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunRecord, RunState};
@@ -168,13 +168,10 @@ fn plan_chunk(
                 batch.submissions.push(s);
             }
         }
-        // The slot left the due-set when it was popped: back in at its next time, if any.
+        // Back in the due-set at its next time, through the slot at hand (no second lookup).
         let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
-        next_runs.push((id.clone(), plan.next));
-        if let Some(d) = due.filter(|_| !slot.paused) {
-            slot.due = Some(d);
-            state.queue.insert((d.0, slot.seq, id));
-        }
+        place(&mut state.queue, slot, &id, due);
+        next_runs.push((id, plan.next));
     }
     if !next_runs.is_empty() {
         inner.store.set_next_runs(next_runs);

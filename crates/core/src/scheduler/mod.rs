@@ -146,16 +146,26 @@ impl State {
 
     /// Puts job `id` in the due-set at `due` (unless paused), replacing its earlier place.
     fn enqueue(&mut self, id: &Arc<str>, due: Option<(DateTime<Utc>, DateTime<Utc>)>) {
-        let Some(slot) = self.slots.get_mut(id) else {
-            return;
-        };
-        if let Some(old) = slot.due.take() {
-            self.queue.remove(&(old.0, slot.seq, id.clone()));
+        if let Some(slot) = self.slots.get_mut(id) {
+            place(&mut self.queue, slot, id, due);
         }
-        if let Some(d) = due.filter(|_| !slot.paused) {
-            slot.due = Some(d);
-            self.queue.insert((d.0, slot.seq, id.clone()));
-        }
+    }
+}
+
+/// Puts `slot` (job `id`) in `queue` at `due` (unless paused), replacing its earlier place;
+/// for callers that hold the slot already.
+fn place(
+    queue: &mut BTreeSet<(DateTime<Utc>, u64, Arc<str>)>,
+    slot: &mut Slot,
+    id: &Arc<str>,
+    due: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) {
+    if let Some(old) = slot.due.take() {
+        queue.remove(&(old.0, slot.seq, id.clone()));
+    }
+    if let Some(d) = due.filter(|_| !slot.paused) {
+        slot.due = Some(d);
+        queue.insert((d.0, slot.seq, id.clone()));
     }
 }
 
