@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make` needs on a fresh Debian 12 machine, and nothing that is already there:
-# Rust with rustfmt and clippy, a C compiler, Node.js and npm with the UI's packages,
-# Chromium for the browser tests, and the desktop app's WebKitGTK/appindicator packages.
+# Rust with rustfmt and clippy, a C compiler, PostgreSQL for the tests' private clusters,
+# Node.js and npm with the UI's packages, Chromium for the browser tests, and the desktop app's
+# WebKitGTK/appindicator packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,11 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 command -v cc >/dev/null 2>&1 || apt_install build-essential
 command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
+
+# PostgreSQL's server binaries (/usr/lib/postgresql/<ver>/bin) for scripts/pg.sh, which runs a
+# private throw-away cluster for the tests. The package may also create and start Debian's own
+# cluster on port 5432; nothing here uses it.
+apt_install postgresql
 
 # The web admin: Node.js and npm, its packages, and Chromium for its browser tests.
 if [ -f ui/package.json ]; then

@@ -69,6 +69,9 @@ mod tests {
             jobs: 4,
             active_runs,
             next_run: next_run.map(utc),
+            node: "n".into(),
+            clock_skew_ms: 0,
+            clock_skewed: false,
         }
     }
 

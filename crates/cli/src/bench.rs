@@ -100,6 +100,7 @@ fn noop_job(i: usize, trigger: Trigger) -> Job {
         options: JobOptions::default(),
         paused: false,
         pool: DEFAULT_POOL.into(),
+        node_labels: vec![],
         next_run: None,
     }
 }

@@ -59,6 +59,7 @@ pub fn parse(text: &str, zone: Tz, file_name: &str) -> Parsed {
                 options: JobOptions::default(),
                 paused: false,
                 pool: DEFAULT_POOL.into(),
+                node_labels: vec![],
                 next_run: None,
             }),
             Err(why) => parsed.skipped.push((n, why)),

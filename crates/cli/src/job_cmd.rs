@@ -339,6 +339,7 @@ fn runs_table(runs: &[RunRecord]) -> String {
         "DURATION",
         "STATE",
         "EXIT",
+        "NODE",
         "ERROR",
     ]);
     for r in runs {
@@ -354,6 +355,7 @@ fn runs_table(runs: &[RunRecord]) -> String {
                 .map(|c| c.to_string())
                 .or(r.http_status.map(|s| s.to_string()))
                 .unwrap_or("-".into()),
+            r.node.as_deref().unwrap_or("-").to_string(),
             r.error.clone().unwrap_or_default(),
         ]);
     }
@@ -537,6 +539,7 @@ impl JobFields {
             options: self.options(JobOptions::default()),
             paused: self.paused,
             pool: self.pool.clone().unwrap_or_else(|| DEFAULT_POOL.into()),
+            node_labels: vec![],
             next_run: None,
         })
     }

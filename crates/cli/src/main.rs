@@ -4,6 +4,7 @@ mod bench;
 mod cron_cmd;
 mod crontab;
 mod job_cmd;
+mod nodes_cmd;
 mod serve;
 mod table;
 
@@ -38,6 +39,15 @@ enum Command {
         /// Allow a non-loopback --bind.
         #[arg(long)]
         allow_remote: bool,
+        /// A label of this node that jobs can be pinned to (repeatable, e.g. --label gpu).
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// List the processes (nodes) sharing the database: alive, lapsed or gone.
+    Nodes {
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Add, list, show, edit, remove, pause, resume and run jobs.
     #[command(subcommand)]
@@ -127,7 +137,12 @@ fn main() -> ExitCode {
         .init();
     let db = cli.db.unwrap_or_else(default_db);
     let result = match cli.command {
-        Command::Serve { bind, allow_remote } => serve::run(&db, &bind, allow_remote),
+        Command::Serve {
+            bind,
+            allow_remote,
+            labels,
+        } => serve::run(&db, &bind, allow_remote, labels),
+        Command::Nodes { json } => nodes_cmd::run(&db, json),
         Command::Job(cmd) => job_cmd::run(&db, cmd),
         Command::Runs {
             job,

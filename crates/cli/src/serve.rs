@@ -16,7 +16,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
 
 /// Runs the scheduler and the API on the database at `db` until SIGINT or SIGTERM.
-pub fn run(db: &Path, bind: &str, allow_remote: bool) -> Result<(), String> {
+pub fn run(db: &Path, bind: &str, allow_remote: bool, labels: Vec<String>) -> Result<(), String> {
+    if let Some(bad) = labels
+        .iter()
+        .find(|l| l.trim().is_empty() || l.len() > 64 || l.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "--label: '{bad}' is not a label (1-64 characters, no control characters)"
+        ));
+    }
     let addr: SocketAddr = bind
         .parse()
         .map_err(|_| format!("--bind: '{bind}' is not an address such as 127.0.0.1:7878"))?;
@@ -42,6 +50,7 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool) -> Result<(), String> {
             .map_err(|e| format!("--bind: cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let scheduler = Scheduler::new(Arc::new(store));
+        scheduler.set_node_labels(labels);
         scheduler.start().map_err(|e| e.to_string())?;
         let port = local.port();
         let mut allowed_hosts = vec![
@@ -58,7 +67,13 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool) -> Result<(), String> {
                 allowed_hosts,
             },
         );
-        eprintln!("Kairos is scheduling jobs from {}", db.display());
+        let node = scheduler.node();
+        eprintln!(
+            "Kairos is scheduling jobs from {} as node {} on {}",
+            db.display(),
+            node.id,
+            node.host
+        );
         eprintln!(
             "Open the admin (the token is kept in {}):",
             dir.join("token").display()

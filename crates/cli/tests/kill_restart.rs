@@ -28,6 +28,7 @@ fn shell_job(id: &str, trigger: serde_json::Value, command: &str) -> Job {
         options: JobOptions::default(),
         paused: false,
         pool: "default".into(),
+        node_labels: vec![],
         next_run: None,
     }
 }

@@ -14,7 +14,7 @@ use crate::action::{ActionContext, ActionOutput};
 use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, DEFAULT_POOL};
-use crate::scheduler::{RunCounters, SchedulerInner};
+use crate::scheduler::{insert_run, RunCounters, SchedulerInner};
 use crate::FastMap;
 
 /// One pool's queue, shared by its workers.
@@ -185,7 +185,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         counters,
     } = s;
     let state = attempt(inner, &job, &options, &mut run).await;
-    let (attempt_no, scheduled) = (run.attempt, run.scheduled);
+    let (attempt_no, scheduled, manual) = (run.attempt, run.scheduled, run.manual);
     let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
         && attempt_no <= options.retries.count;
@@ -198,13 +198,22 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         .delay(attempt_no)
         .to_std()
         .unwrap_or_default();
-    let mut next = RunRecord::new(
-        inner.store.next_run_id(),
-        &job.id,
-        scheduled,
-        RunState::Submitted,
-    );
+    let mut next = RunRecord::new(0, &job.id, scheduled, RunState::Submitted);
     next.attempt = attempt_no + 1;
+    next.manual = manual;
+    // Committed before the backoff: if this process dies meanwhile, another takes it over.
+    let next = match insert_run(inner, next, u32::MAX, finished) {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            inner.run_finished(&job, &counters, finished);
+            return;
+        }
+        Err(e) => {
+            tracing::error!("cannot record the retry of job '{}': {e}", job.id);
+            inner.run_finished(&job, &counters, finished);
+            return;
+        }
+    };
     let retry = Submission {
         run: next,
         job,
@@ -215,10 +224,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     inner.tasks.spawn(async move {
         let inner = task_inner;
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {
-                inner.store.record_runs(vec![retry.run.clone()]);
-                submit(&inner, vec![retry]);
-            }
+            _ = tokio::time::sleep(delay) => submit(&inner, vec![retry]),
             _ = inner.context.cancel.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
         }
     });

@@ -1,5 +1,7 @@
 //! Run records: one row per run, from submission to its end state, and queries over them.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,7 @@ pub enum RunState {
     Missed,
     /// Dropped because the job's max instances were already running.
     Skipped,
-    /// Was running when the process died.
+    /// Was in flight on a process that died (its node's lease lapsed).
     Abandoned,
 }
 
@@ -96,6 +98,12 @@ pub struct RunRecord {
     pub stdout: String,
     /// The tail of standard error.
     pub stderr: String,
+    /// The node (process) that claimed it.
+    #[serde(default)]
+    pub node: Option<Arc<str>>,
+    /// Run by hand ("run now"), outside the schedule: not bound by one run per fire time.
+    #[serde(default)]
+    pub manual: bool,
 }
 
 impl RunRecord {
@@ -114,6 +122,8 @@ impl RunRecord {
             error: None,
             stdout: String::new(),
             stderr: String::new(),
+            node: None,
+            manual: false,
         }
     }
 

@@ -38,6 +38,9 @@ pub struct Job {
     /// The executor pool its runs go to.
     #[serde(default = "default_pool")]
     pub pool: String,
+    /// Labels a node must all have to run this job (none: any node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_labels: Vec<String>,
     /// The next fire time, `None` once the trigger is exhausted.
     #[serde(default)]
     pub next_run: Option<DateTime<Utc>>,
@@ -229,7 +232,7 @@ impl JobOptions {
     }
 }
 
-/// The scheduler's settings: job defaults and executor pools.
+/// The scheduler's settings: job defaults, executor pools and the cluster's timing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -237,6 +240,9 @@ pub struct Settings {
     pub defaults: JobDefaults,
     /// Executor pools by name, each with its concurrency bound.
     pub pools: BTreeMap<String, usize>,
+    /// How processes sharing the store watch each other.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Settings {
@@ -244,6 +250,42 @@ impl Default for Settings {
         Settings {
             defaults: JobDefaults::default(),
             pools: BTreeMap::from([(DEFAULT_POOL.to_string(), 10)]),
+            cluster: ClusterSettings::default(),
         }
+    }
+}
+
+/// Heartbeats and leases of the processes (nodes) that share one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Seconds between a node's heartbeats.
+    pub heartbeat_s: u32,
+    /// Seconds without a heartbeat after which a node counts as dead and its runs are taken
+    /// over; a `kill -9` is noticed within `lease_s + heartbeat_s`.
+    pub lease_s: u32,
+    /// Milliseconds a node's clock may differ from the database's before it stops claiming.
+    pub max_skew_ms: u32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            heartbeat_s: 2,
+            lease_s: 8,
+            max_skew_ms: 2000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// The lease as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::seconds(self.lease_s.into())
+    }
+
+    /// The heartbeat period.
+    pub fn heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_s.into())
     }
 }

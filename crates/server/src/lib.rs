@@ -26,7 +26,9 @@ use kairos_core::scheduler::Scheduler;
 
 pub use security::load_or_create_token;
 
-use api::{events, jobs, prom, runs, system};
+pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
+
+use api::{events, jobs, nodes, prom, runs, system};
 
 /// Largest request body, except for imports.
 const BODY_LIMIT: usize = 1 << 20;
@@ -72,6 +74,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/jobs/{id}/resume", post(jobs::resume_job))
         .route("/api/jobs/{id}/run", post(jobs::run_job))
         .route("/api/scheduler", get(system::scheduler_status))
+        .route("/api/nodes", get(nodes::list_nodes))
         .route("/api/scheduler/pause", post(system::pause_scheduler))
         .route("/api/scheduler/resume", post(system::resume_scheduler))
         .route(

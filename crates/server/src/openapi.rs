@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{events, jobs, prom, runs, system};
+use crate::api::{events, jobs, nodes, prom, runs, system};
 use crate::error::{ErrorBody, ErrorDetail};
 
 /// The API description served at `/api/openapi.json`.
@@ -26,6 +26,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         jobs::resume_job,
         jobs::run_job,
         system::scheduler_status,
+        nodes::list_nodes,
         system::pause_scheduler,
         system::resume_scheduler,
         system::get_settings,

@@ -486,7 +486,10 @@ async fn the_api_needs_the_token() {
     // Health and the API description are public.
     let resp = s.http.get(url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    let health = resp.json::<Value>().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["clock_skew_ms"], 0);
+    assert!(health["node"].as_str().is_some_and(|n| !n.is_empty()));
     let resp = s.http.get(url("/api/openapi.json")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
@@ -852,4 +855,35 @@ async fn the_ui_is_served_without_the_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_list_this_process_and_runs_name_their_node() {
+    let s = Server::start().await;
+    let (status, body) = s.get("/api/nodes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{body}");
+    let me = &items[0];
+    assert_eq!(me["state"], "alive");
+    assert_eq!(me["this"], true);
+    assert_eq!(me["pid"], std::process::id());
+    assert_eq!(me["running"], 0);
+    assert_eq!(body["lease_s"], 8);
+    assert_eq!(body["heartbeat_s"], 2);
+    let node = me["id"].as_str().unwrap().to_string();
+
+    let job = json!({"name": "n", "trigger": {"type": "interval", "hours": 1},
+                     "action": {"kind": "shell", "command": "true"}});
+    let (status, created) = s.post("/api/jobs", job).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, ran) = s.post(&format!("/api/jobs/{id}/run"), json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{ran}");
+    let run_id = ran["run_id"].as_i64().unwrap();
+    // The run row is committed before the answer.
+    let (status, run) = s.get(&format!("/api/runs/{run_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["node"], node.as_str());
+    assert_eq!(run["manual"], true);
 }

@@ -11,6 +11,7 @@ use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, JobDefaults};
+use crate::store::{Claim, ClaimOutcome};
 
 /// The longest the loop sleeps without re-reading the wall clock, so a clock change or a
 /// suspend is noticed within this time even when nothing is due sooner.
@@ -68,12 +69,25 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
     }
 }
 
-/// Everything one pass over the due-set decided, applied after the state lock is released.
+/// Everything one pass over the due-set decided, claimed from the store after the state lock
+/// is released: one claim per job, with what is needed to start its runs once it is won.
 #[derive(Default)]
 struct Batch {
-    records: Vec<RunRecord>,
-    events: Vec<Event>,
-    submissions: Vec<Submission>,
+    claims: Vec<Claim>,
+    planned: Vec<Planned>,
+}
+
+/// One claimed job's side of the batch.
+struct Planned {
+    job: Arc<Job>,
+    options: EffectiveOptions,
+    counters: Arc<RunCounters>,
+    /// Runs counted in `counters.active` for this claim.
+    counted: u32,
+    /// The fire time claimed.
+    fire: DateTime<Utc>,
+    /// Where the job was put back in the due-set (to undo if the claim is lost).
+    due: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Dispatches every due fire time, a chunk at a time; returns when the earliest remaining
@@ -82,9 +96,8 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
     let defaults = inner.defaults();
     loop {
         let mut batch = Batch {
-            records: Vec::with_capacity(CHUNK),
-            events: Vec::new(),
-            submissions: Vec::with_capacity(CHUNK),
+            claims: Vec::with_capacity(CHUNK),
+            planned: Vec::with_capacity(CHUNK),
         };
         let next_due = plan_chunk(inner, &defaults, now, &mut batch);
         apply(inner, batch, now);
@@ -102,10 +115,9 @@ fn plan_chunk(
     now: DateTime<Utc>,
     batch: &mut Batch,
 ) -> Option<DateTime<Utc>> {
-    let mut next_runs = Vec::with_capacity(CHUNK);
     let mut guard = lock(&inner.state);
     let state = &mut *guard;
-    if state.paused {
+    if state.paused || !inner.may_claim() {
         return None;
     }
     for _ in 0..CHUNK {
@@ -139,6 +151,11 @@ fn plan_chunk(
                 }
             },
         };
+        if !inner.may_run(&job) {
+            // Pinned to labels this node lacks: a node that has them claims its fires.
+            place(&mut state.queue, slot, &id, None);
+            continue;
+        }
         let options = job.options.resolve(defaults);
         let plan = plan(
             &job.trigger,
@@ -147,113 +164,226 @@ fn plan_chunk(
             options.coalesce,
             options.misfire_grace_time,
         );
+        let mut runs = Vec::with_capacity(plan.missed.len() + plan.run.len());
         for missed in plan.missed {
-            let run = final_record(inner, &job, missed, RunState::Missed, now);
-            batch.events.push(Event::RunMissed(RunRef::of(&run)));
-            batch.records.push(run);
+            runs.push(final_record(&job, missed, RunState::Missed, now));
         }
+        let mut counted = 0;
         for fire in plan.run {
             let active = slot.counters.active.load(Ordering::Acquire);
             if active >= options.max_instances {
-                let mut run = final_record(inner, &job, fire, RunState::Skipped, now);
-                run.error = Some(format!(
-                    "{active} run(s) already active (max instances {})",
-                    options.max_instances
+                let mut run = final_record(&job, fire, RunState::Skipped, now);
+                run.error = Some(crate::store::skipped_error(
+                    active.into(),
+                    options.max_instances,
                 ));
-                batch.events.push(Event::RunSkipped(RunRef::of(&run)));
-                batch.records.push(run);
+                runs.push(run);
             } else {
                 slot.counters.active.fetch_add(1, Ordering::AcqRel);
-                let s = submission(inner, &job, &slot.counters, fire, options.clone());
-                batch.submissions.push(s);
+                counted += 1;
+                runs.push(RunRecord::new(0, &job.id, fire, RunState::Submitted));
             }
         }
-        // Back in the due-set at its next time, through the slot at hand (no second lookup).
+        // Back in the due-set at its next time, through the slot at hand (no second lookup);
+        // undone if another process claims the fire first.
         let due = plan.next.map(|t| inner.due(&job, options.jitter, t));
         place(&mut state.queue, slot, &id, due);
-        next_runs.push((id, plan.next));
-    }
-    if !next_runs.is_empty() {
-        inner.store.set_next_runs(next_runs);
+        slot.claiming = true;
+        batch.claims.push(Claim {
+            job_id: id,
+            advance: Some((fire, plan.next)),
+            runs,
+            max_instances: options.max_instances,
+            outcome: ClaimOutcome::Pending,
+        });
+        batch.planned.push(Planned {
+            counters: slot.counters.clone(),
+            job,
+            options,
+            counted,
+            fire,
+            due,
+        });
     }
     state.queue.first().map(|(d, ..)| *d)
 }
 
 /// A run record that is final from the start (missed or skipped).
-fn final_record(
-    inner: &Inner,
-    job: &Job,
-    fire: DateTime<Utc>,
-    state: RunState,
-    now: DateTime<Utc>,
-) -> RunRecord {
-    let mut run = RunRecord::new(inner.store.next_run_id(), &job.id, fire, state);
+fn final_record(job: &Job, fire: DateTime<Utc>, state: RunState, now: DateTime<Utc>) -> RunRecord {
+    let mut run = RunRecord::new(0, &job.id, fire, state);
     run.finished = Some(now);
     run
 }
 
-fn submission(
-    inner: &Inner,
-    job: &Arc<Job>,
-    counters: &Arc<RunCounters>,
-    fire: DateTime<Utc>,
-    options: EffectiveOptions,
-) -> Submission {
-    Submission {
-        run: RunRecord::new(
-            inner.store.next_run_id(),
-            &job.id,
-            fire,
-            RunState::Submitted,
-        ),
-        job: job.clone(),
-        counters: counters.clone(),
-        options,
+/// Claims what a dispatch pass planned, then announces and starts the runs of the claims won;
+/// a lost claim puts its job back at the fire time the store holds.
+fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) {
+    if batch.claims.is_empty() {
+        return;
     }
-}
-
-/// Records, announces and starts what a dispatch pass decided.
-fn apply(inner: &Arc<Inner>, mut batch: Batch, now: DateTime<Utc>) {
+    let claims = match inner.store.claim(&inner.node_id, now, batch.claims) {
+        Ok(claims) => claims,
+        Err(e) => {
+            tracing::error!("cannot claim due fire times: {e}; retrying in a second");
+            let mut guard = lock(&inner.state);
+            let state = &mut *guard;
+            for p in &batch.planned {
+                p.counters.active.fetch_sub(p.counted, Ordering::AcqRel);
+                let id: Arc<str> = p.job.id.as_str().into();
+                if let Some(slot) = state.slots.get_mut(&id) {
+                    slot.claiming = false;
+                    // The fire time stays the job's own; only the attempt to claim it moves.
+                    let retry = (now + Duration::seconds(1), p.fire);
+                    if slot.due == p.due {
+                        place(&mut state.queue, slot, &id, Some(retry));
+                    }
+                }
+            }
+            return;
+        }
+    };
     let listening = inner.bus.has_listeners();
-    for s in &batch.submissions {
-        batch.records.push(s.run.clone());
-        if listening {
-            batch.events.push(Event::RunSubmitted(RunRef::of(&s.run)));
+    let mut events = Vec::new();
+    let mut submissions = Vec::new();
+    let mut won = Vec::with_capacity(claims.len());
+    let mut lost = Vec::new();
+    for (claim, p) in claims.into_iter().zip(batch.planned) {
+        if claim.outcome != ClaimOutcome::Won {
+            p.counters.active.fetch_sub(p.counted, Ordering::AcqRel);
+            lost.push((claim.job_id, claim.outcome, p.due));
+            continue;
+        }
+        won.push(claim.job_id);
+        let mut started = 0;
+        for run in claim.runs {
+            if listening {
+                events.push(match run.state {
+                    RunState::Submitted => Event::RunSubmitted(RunRef::of(&run)),
+                    RunState::Missed => Event::RunMissed(RunRef::of(&run)),
+                    _ => Event::RunSkipped(RunRef::of(&run)),
+                });
+            }
+            if run.state == RunState::Submitted {
+                started += 1;
+                submissions.push(Submission {
+                    run,
+                    job: p.job.clone(),
+                    counters: p.counters.clone(),
+                    options: p.options.clone(),
+                });
+            }
+        }
+        // Runs the store turned skipped (other nodes' runs count too) or dropped free their place.
+        p.counters
+            .active
+            .fetch_sub(p.counted.saturating_sub(started), Ordering::AcqRel);
+    }
+    {
+        let mut state = lock(&inner.state);
+        for id in &won {
+            if let Some(slot) = state.slots.get_mut(id) {
+                slot.claiming = false;
+            }
+        }
+        for (id, outcome, planned_due) in lost {
+            requeue_lost(&mut state, &id, outcome, planned_due);
         }
     }
-    if !batch.records.is_empty() {
-        inner.store.record_runs(batch.records);
-    }
-    for event in batch.events {
+    for event in events {
         inner.bus.emit(now, event);
     }
-    executor::submit(inner, batch.submissions);
+    executor::submit(inner, submissions);
 }
 
-/// Submits a run of `job` for `now` outside its schedule; `None` when max instances are active.
-pub(super) fn submit_now(inner: &Arc<Inner>, job: Arc<Job>, now: DateTime<Utc>) -> Option<i64> {
+/// Puts a job whose claim was lost back at the store's next fire time, unless the slot was
+/// changed since the claim was planned.
+fn requeue_lost(
+    state: &mut super::State,
+    id: &Arc<str>,
+    outcome: ClaimOutcome,
+    planned_due: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) {
+    let Some(slot) = state.slots.get_mut(id) else {
+        return;
+    };
+    slot.claiming = false;
+    if slot.due != planned_due {
+        return;
+    }
+    match outcome {
+        ClaimOutcome::Lost { next_run, paused } => {
+            slot.paused = paused;
+            // The definition may have changed with it: load it afresh at the next fire.
+            slot.job = None;
+            place(&mut state.queue, slot, id, next_run.map(|t| (t, t)));
+        }
+        _ => {
+            place(&mut state.queue, slot, id, None);
+            state.slots.remove(id);
+        }
+    }
+}
+
+/// Submits a run of `job` for `now` outside its schedule, its record committed first;
+/// `Ok(None)` when max instances are active (on this node or, counting every node, in the
+/// store) or the job is gone.
+pub(super) fn submit_now(
+    inner: &Arc<Inner>,
+    job: Arc<Job>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, crate::store::StoreError> {
     let options = job.options.resolve(&inner.defaults());
     let counters = {
         let mut state = lock(&inner.state);
         // Without a slot (a scheduler that was not started, as in `kairos job run`), make one.
         let slot = state.slots.entry(job.id.as_str().into()).or_default();
         if slot.counters.active.load(Ordering::Acquire) >= options.max_instances {
-            return None;
+            return Ok(None);
         }
         slot.counters.active.fetch_add(1, Ordering::AcqRel);
         slot.counters.clone()
     };
-    let s = submission(inner, &job, &counters, now, options);
-    let id = s.run.id;
-    apply(
-        inner,
-        Batch {
-            submissions: vec![s],
-            ..Default::default()
-        },
-        now,
-    );
-    Some(id)
+    let mut run = RunRecord::new(0, &job.id, now, RunState::Submitted);
+    run.manual = true;
+    let max = options.max_instances;
+    start_unscheduled(inner, job, options, counters, run, max, now)
+}
+
+/// Inserts `run` (a manual run or a retry, in state `submitted`) and starts it once committed,
+/// counted in `counters.active` already; `Ok(None)` when the store turned it skipped
+/// (`max_instances` unfinished runs across nodes) or the job is gone, and the count is freed.
+pub(crate) fn start_unscheduled(
+    inner: &Arc<Inner>,
+    job: Arc<Job>,
+    options: EffectiveOptions,
+    counters: Arc<RunCounters>,
+    run: RunRecord,
+    max_instances: u32,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, crate::store::StoreError> {
+    let run = match insert_run(inner, run, max_instances, now) {
+        Ok(run) => run,
+        Err(e) => {
+            counters.active.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
+    };
+    let Some(run) = run else {
+        counters.active.fetch_sub(1, Ordering::AcqRel);
+        return Ok(None);
+    };
+    let id = run.id;
+    inner
+        .bus
+        .emit_with(now, || Event::RunSubmitted(RunRef::of(&run)));
+    let s = Submission {
+        run,
+        job,
+        counters,
+        options,
+    };
+    executor::submit(inner, vec![s]);
+    Ok(Some(id))
 }
 
 impl Inner {
@@ -270,3 +400,21 @@ impl Inner {
 
 /// A job's history is pruned on its first finished run and every this many after.
 const PRUNE_EVERY: u32 = 100;
+
+/// Inserts a new `submitted` run outside the schedule (committed when it returns); `None` when
+/// the store turned it skipped or dropped it, or the job is gone.
+pub(crate) fn insert_run(
+    inner: &Inner,
+    run: RunRecord,
+    max_instances: u32,
+    now: DateTime<Utc>,
+) -> Result<Option<RunRecord>, crate::store::StoreError> {
+    let claim = Claim::insert(&run.job_id.clone(), vec![run], max_instances);
+    Ok(inner
+        .store
+        .claim(&inner.node_id, now, vec![claim])?
+        .pop()
+        .filter(|c| c.outcome == ClaimOutcome::Won)
+        .and_then(|mut c| c.runs.pop())
+        .filter(|r| r.state == RunState::Submitted))
+}

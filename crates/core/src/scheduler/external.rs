@@ -33,8 +33,8 @@ impl SchedulerInner {
         let now = self.clock.now();
         let mut events = Vec::new();
         {
-            // Holding the state lock keeps the run loop from moving fire times while the
-            // store is flushed (the loop sends its bookkeeping under this lock) and read.
+            // Holding the state lock keeps the run loop from planning claims while the store
+            // is flushed and read; claims already on their way are left to their outcome.
             let mut state = lock(&self.state);
             if let Err(e) = self.store.flush() {
                 tracing::warn!("cannot flush before reloading the schedule: {e}");
@@ -64,6 +64,8 @@ impl SchedulerInner {
                         state.enqueue(&id, entry.next_run.map(|t| (t, t)));
                         events.push(Event::JobAdded { job_id: entry.id });
                     }
+                    // Its claim will tell where it stands.
+                    Some(slot) if slot.claiming => {}
                     Some(slot) => {
                         let changed =
                             slot.paused != entry.paused || slot.due.map(|d| d.1) != stored_due;

@@ -3,13 +3,14 @@
 //! hands runs to the executor pools.
 
 mod clock;
+mod cluster;
 mod dispatch;
 mod external;
 mod plan;
 mod stats;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -22,11 +23,12 @@ use crate::action::{ActionContext, FunctionRegistry};
 use crate::events::{Event, EventBus, RunRef};
 use crate::executor::Pools;
 use crate::job::{Job, Settings};
-use crate::store::{JobStore, StoreError};
+use crate::store::{JobStore, NodeInfo, StoreError};
 use crate::trigger::{jittered, Trigger};
 use crate::FastMap;
 
 pub use clock::{Clock, SystemClock, TestClock};
+pub(crate) use dispatch::insert_run;
 pub use stats::{SchedulerStats, StatsSnapshot};
 
 /// Why a scheduler call was refused.
@@ -81,6 +83,12 @@ pub struct Status {
     pub active_runs: u64,
     /// The earliest next fire time of any unpaused job.
     pub next_run: Option<DateTime<Utc>>,
+    /// This process's node id in the store.
+    pub node: String,
+    /// How far this machine's clock was from the database's at the last heartbeat (ms).
+    pub clock_skew_ms: i64,
+    /// The clock is further from the database's than allowed: this node claims no fires.
+    pub clock_skewed: bool,
 }
 
 /// A multi-threaded tokio runtime for a scheduler: one worker thread fewer than the machine
@@ -112,6 +120,8 @@ struct Slot {
     /// The definition, once loaded.
     job: Option<Arc<Job>>,
     paused: bool,
+    /// A claim of its fire is on its way to the store (the change watcher leaves it alone).
+    claiming: bool,
     counters: Arc<RunCounters>,
 }
 
@@ -123,6 +133,7 @@ impl Default for Slot {
             due: None,
             job: None,
             paused: false,
+            claiming: false,
             counters: Arc::default(),
         }
     }
@@ -190,6 +201,13 @@ pub(crate) struct SchedulerInner {
     pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     /// The store's change counter as of our last look (see `external`).
     seen_changes: Mutex<i64>,
+    /// This process as a node of the store; runs it claims carry `node_id`.
+    pub(crate) node: RwLock<NodeInfo>,
+    pub(crate) node_id: Arc<str>,
+    /// The clock is too far from the database's: claim nothing until it is back.
+    skewed: AtomicBool,
+    /// The heartbeat task runs.
+    beating: AtomicBool,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -218,6 +236,7 @@ impl Scheduler {
     pub fn with_clock(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
         let settings = store.load_settings().ok().flatten().unwrap_or_default();
         let pools = Pools::new(&settings.pools);
+        let node = NodeInfo::this_process(Vec::new(), clock.now());
         Scheduler {
             inner: Arc::new(SchedulerInner {
                 store,
@@ -234,6 +253,10 @@ impl Scheduler {
                 stats: SchedulerStats::default(),
                 seen_changes: Mutex::new(0),
                 runtime: std::sync::OnceLock::new(),
+                node_id: node.id.as_str().into(),
+                node: RwLock::new(node),
+                skewed: AtomicBool::new(false),
+                beating: AtomicBool::new(false),
             }),
         }
     }
@@ -246,6 +269,29 @@ impl Scheduler {
     /// Where in-process functions are registered for `function` actions.
     pub fn functions(&self) -> &FunctionRegistry {
         &self.inner.context.functions
+    }
+
+    /// Gives this process labels that jobs can be pinned to (before [`Scheduler::start`]).
+    pub fn set_node_labels(&self, labels: Vec<String>) {
+        self.inner
+            .node
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .labels = labels;
+    }
+
+    /// Every node sharing the store (see [`JobStore::nodes`]).
+    pub fn nodes(&self) -> Result<Vec<NodeInfo>, SchedulerError> {
+        Ok(self.inner.store.nodes()?)
+    }
+
+    /// This process as a node of the store.
+    pub fn node(&self) -> NodeInfo {
+        self.inner
+            .node
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The store behind the scheduler (for history and metric queries).
@@ -278,6 +324,20 @@ impl Scheduler {
         if settings.defaults.max_instances == 0 {
             return Err(invalid("defaults.max_instances", "must be at least 1"));
         }
+        let cluster = settings.cluster;
+        if cluster.heartbeat_s == 0 {
+            return Err(invalid("cluster.heartbeat_s", "must be at least 1"));
+        }
+        if cluster.lease_s < cluster.heartbeat_s.saturating_mul(2) {
+            return Err(invalid(
+                "cluster.lease_s",
+                format!(
+                    "must be at least twice cluster.heartbeat_s ({} s), so one late heartbeat \
+                     does not make a node dead",
+                    cluster.heartbeat_s
+                ),
+            ));
+        }
         self.inner.store.save_settings(&settings)?;
         self.inner.pools.resize(&settings.pools);
         *self
@@ -288,14 +348,15 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Loads the schedule, marks runs a dead process left behind as abandoned, and starts
-    /// the run loop; overdue fire times then go through the misfire policy.
+    /// Registers this process as a node, takes over what dead nodes left (their runs become
+    /// abandoned, retried if the job says so), loads the schedule and starts the run loop;
+    /// overdue fire times then go through the misfire policy.
     pub fn start(&self) -> Result<(), SchedulerError> {
         let inner = &self.inner;
-        let now = inner.clock.now();
-        for run in inner.store.abandon_unfinished(now)? {
-            inner.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
+        if lock(&inner.state).running {
+            return Ok(());
         }
+        inner.keep_alive()?;
         *lock(&inner.seen_changes) = inner.store.change_counter()?;
         let schedule = inner.store.schedule()?;
         {
@@ -321,7 +382,9 @@ impl Scheduler {
                 state.enqueue(&id, due);
             }
         }
-        inner.bus.emit(now, Event::SchedulerStarted);
+        // After the schedule is in: retries of abandoned runs find their jobs' slots.
+        inner.take_over()?;
+        inner.bus.emit(inner.clock.now(), Event::SchedulerStarted);
         let handle = inner
             .runtime
             .get_or_init(tokio::runtime::Handle::current)
@@ -373,6 +436,9 @@ impl Scheduler {
         if let Err(e) = inner.store.flush() {
             tracing::error!("flushing the store at shutdown failed: {e}");
         }
+        if let Err(e) = inner.store.leave(&inner.node_id, inner.clock.now()) {
+            tracing::warn!("cannot mark this node as gone: {e}");
+        }
         inner.bus.emit(inner.clock.now(), Event::SchedulerShutdown);
     }
 
@@ -410,6 +476,14 @@ impl Scheduler {
                 .queue
                 .first()
                 .and_then(|(_, _, id)| state.slots[id].due.map(|d| d.1)),
+            node: self.inner.node_id.to_string(),
+            clock_skew_ms: self
+                .inner
+                .node
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .skew_ms,
+            clock_skewed: !self.inner.may_claim(),
         }
     }
 
@@ -601,7 +675,8 @@ impl Scheduler {
     pub fn run_now(&self, id: &str) -> Result<i64, SchedulerError> {
         let job = Arc::new(self.get_job(id)?);
         let now = self.inner.clock.now();
-        dispatch::submit_now(&self.inner, job, now).ok_or_else(|| {
+        self.inner.keep_alive()?;
+        dispatch::submit_now(&self.inner, job, now)?.ok_or_else(|| {
             invalid(
                 "id",
                 format!("job '{id}' already has its maximum number of runs active"),
@@ -619,6 +694,21 @@ impl SchedulerInner {
         }
         let following = job.trigger.next_after(fire);
         (jittered(fire, following, max, &mut *lock(&self.rng)), fire)
+    }
+
+    /// Whether this node claims fires now (its clock agrees with the database's).
+    fn may_claim(&self) -> bool {
+        !self.skewed.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node has every label `job` is pinned to.
+    fn may_run(&self, job: &Job) -> bool {
+        job.node_labels.is_empty()
+            || self
+                .node
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .has_labels(&job.node_labels)
     }
 
     fn defaults(&self) -> crate::job::JobDefaults {

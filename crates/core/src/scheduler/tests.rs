@@ -14,7 +14,7 @@ use crate::action::{Action, FunctionAction};
 use crate::events::{Envelope, EventMask, Listener};
 use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Coalesce, JobOptions, Retries};
-use crate::store::{JobStore, MemoryStore};
+use crate::store::{JobStore, MemoryStore, NodeInfo};
 
 const BASE: &str = "2026-01-01T00:00:00Z";
 
@@ -66,6 +66,7 @@ fn job(id: &str, trigger: serde_json::Value, function: &str) -> Job {
         options: JobOptions::default(),
         paused: false,
         pool: "default".into(),
+        node_labels: vec![],
         next_run: None,
     }
 }
@@ -410,7 +411,7 @@ async fn shutdown_waits_for_the_grace_then_cancels() {
 #[tokio::test(start_paused = true)]
 async fn start_marks_unfinished_runs_abandoned() {
     let store = Arc::new(MemoryStore::new());
-    let mut left = RunRecord::new(store.next_run_id(), "j", base(), RunState::Running);
+    let mut left = RunRecord::new(1, "j", base(), RunState::Running);
     left.started = Some(base());
     store.record_runs(vec![left.clone()]);
     let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
@@ -562,4 +563,128 @@ async fn a_job_the_change_watcher_saw_first_is_queued_once() {
     f.scheduler.remove_job("twice").unwrap();
     assert!(lock(&f.scheduler.inner.state).queue.is_empty());
     assert_eq!(f.scheduler.status().next_run, None);
+}
+
+/// A scheduler on the SQLite file at `path`, reading `clock`, with the `ok` function.
+fn on_file(path: &std::path::Path, clock: &Arc<TestClock>) -> Scheduler {
+    let store = crate::store::SqliteStore::open(path).unwrap();
+    let s = Scheduler::with_clock(Arc::new(store), clock.clone());
+    s.functions()
+        .register("ok", || async { Ok("done".to_string()) });
+    s
+}
+
+/// Every run of `job_id` in the store, oldest first.
+fn stored_runs(s: &Scheduler, job_id: &str) -> Vec<RunRecord> {
+    s.store().flush().unwrap();
+    let mut runs = s
+        .store()
+        .runs(&RunQuery {
+            job_id: Some(job_id.into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+    runs.reverse();
+    runs
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_schedulers_on_one_database_run_each_fire_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let (a, b) = (on_file(&path, &clock), on_file(&path, &clock));
+    a.add_job(job("tick", every(1), "ok")).unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    advance(20.5).await;
+    a.shutdown(StdDuration::from_secs(5)).await;
+    b.shutdown(StdDuration::from_secs(5)).await;
+    let runs = stored_runs(&a, "tick");
+    let fires: Vec<i64> = runs
+        .iter()
+        .map(|r| (r.scheduled - base()).num_seconds())
+        .collect();
+    assert_eq!(fires, (0..=20).collect::<Vec<_>>(), "one run per fire");
+    assert!(runs.iter().all(|r| r.state == RunState::Succeeded));
+    let nodes = [a.node().id, b.node().id];
+    assert!(runs
+        .iter()
+        .all(|r| nodes.contains(&r.node.as_deref().unwrap().to_string())));
+    // Both registered, and both left at shutdown.
+    let listed = a.nodes().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|n| n.left.is_some()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pinned_job_runs_only_where_its_labels_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let (plain, gpu) = (on_file(&path, &clock), on_file(&path, &clock));
+    gpu.set_node_labels(vec!["gpu".into()]);
+    let mut pinned = job("train", every(1), "ok");
+    pinned.node_labels = vec!["gpu".into()];
+    plain.add_job(pinned).unwrap();
+    plain.start().unwrap();
+    gpu.start().unwrap();
+    advance(5.5).await;
+    plain.shutdown(StdDuration::from_secs(5)).await;
+    gpu.shutdown(StdDuration::from_secs(5)).await;
+    let runs = stored_runs(&plain, "train");
+    assert_eq!(runs.len(), 6, "{runs:?}");
+    let gpu_id = gpu.node().id;
+    assert!(runs
+        .iter()
+        .all(|r| r.node.as_deref() == Some(gpu_id.as_str())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_nodes_run_is_abandoned_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let s = on_file(&path, &clock);
+    let mut j = job(
+        "flaky",
+        json!({"type": "date", "at": "2030-01-01T00:00:00Z"}),
+        "ok",
+    );
+    j.options.retries = Some(Retries {
+        count: 1,
+        backoff_s: 1.0,
+        factor: 1.0,
+    });
+    s.add_job(j).unwrap();
+    // A node that claimed a run and then stopped beating 20 s ago.
+    let mut dead = NodeInfo::this_process(vec![], base() - Duration::seconds(30));
+    dead.id = "dead".into();
+    dead.instance = "elsewhere".into();
+    s.store().heartbeat(&dead).unwrap();
+    let run = RunRecord::new(
+        0,
+        "flaky",
+        base() - Duration::seconds(25),
+        RunState::Submitted,
+    );
+    let claim = crate::store::Claim::insert("flaky", vec![run], u32::MAX);
+    let claimed = s
+        .store()
+        .claim(&"dead".into(), base(), vec![claim])
+        .unwrap();
+    let orphan = claimed[0].runs[0].clone();
+    let mut events = s.events().subscribe(EventMask::RUNS);
+    s.start().unwrap();
+    advance(1.0).await;
+    s.shutdown(StdDuration::from_secs(5)).await;
+    let runs = stored_runs(&s, "flaky");
+    assert_eq!(states(&runs), [RunState::Abandoned, RunState::Succeeded]);
+    assert_eq!(runs[0].id, orphan.id);
+    assert_eq!(runs[1].attempt, 2);
+    assert_eq!(runs[1].scheduled, orphan.scheduled);
+    assert_eq!(runs[1].node.as_deref(), Some(s.node().id.as_str()));
+    let names: Vec<_> = drain(&mut events).iter().map(|e| e.event.name()).collect();
+    assert_eq!(names[..2], ["run_abandoned", "run_submitted"], "{names:?}");
 }

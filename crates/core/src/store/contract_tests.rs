@@ -3,7 +3,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use super::{JobStore, MemoryStore, ScheduleEntry, SqliteStore, StoreError};
+use std::sync::Arc;
+
+use super::{
+    Claim, ClaimOutcome, JobStore, MemoryStore, NodeInfo, ScheduleEntry, SqliteStore, StoreError,
+};
 use crate::action::{Action, FunctionAction};
 use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
@@ -28,12 +32,13 @@ pub(super) fn job(id: &str) -> Job {
         options: Default::default(),
         paused: false,
         pool: "default".into(),
+        node_labels: vec![],
         next_run: Some(t(0)),
     }
 }
 
 /// A run of `job_id` for fire time `t(scheduled_s)`.
-fn run(id: i64, job_id: &str, scheduled_s: i64, state: RunState) -> RunRecord {
+pub(super) fn run(id: i64, job_id: &str, scheduled_s: i64, state: RunState) -> RunRecord {
     RunRecord::new(id, job_id, t(scheduled_s), state)
 }
 
@@ -121,21 +126,71 @@ pub(super) fn update_missing_is_not_found(store: &dyn JobStore) {
     assert_eq!(store.list_jobs().unwrap(), vec![]);
 }
 
-pub(super) fn set_next_runs_visible_after_flush(store: &dyn JobStore) {
-    store.add_jobs(&[job("a"), job("b")]).unwrap();
-    store.set_next_runs(vec![
-        ("a".into(), Some(t(60))),
-        ("b".into(), None),
-        ("missing".into(), Some(t(5))),
-    ]);
-    store.set_next_runs(vec![("a".into(), Some(t(70)))]);
-    store.flush().unwrap();
+/// A claim of job `id`'s fire at `t(from)`, moving it to `t(to)`, with one submitted run.
+pub(super) fn fire_claim(id: &str, from: i64, to: i64) -> Claim {
+    Claim {
+        job_id: id.into(),
+        advance: Some((t(from), Some(t(to)))),
+        runs: vec![run(0, id, from, RunState::Submitted)],
+        max_instances: u32::MAX,
+        outcome: ClaimOutcome::Pending,
+    }
+}
+
+pub(super) fn claims_advance_once(store: &dyn JobStore) {
+    let node: Arc<str> = "n1".into();
+    let mut paused = job("p");
+    paused.paused = true;
+    store.add_jobs(&[job("a"), job("b"), paused]).unwrap();
+    let claims = vec![
+        fire_claim("a", 0, 10),
+        fire_claim("missing", 0, 10),
+        fire_claim("p", 0, 10),
+    ];
+    let decided = store.claim(&node, t(0), claims).unwrap();
+    assert_eq!(decided[0].outcome, ClaimOutcome::Won);
+    assert_eq!(decided[1].outcome, ClaimOutcome::Gone);
     assert_eq!(
-        store.schedule().unwrap(),
-        vec![
+        decided[2].outcome,
+        ClaimOutcome::Lost {
+            next_run: Some(t(0)),
+            paused: true
+        }
+    );
+    let first = &decided[0].runs[0];
+    assert!(first.id > 0);
+    assert_eq!(first.node.as_deref(), Some("n1"));
+    // The same fire again (another process with an old view): lost, with the stored time.
+    let again = store
+        .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
+        .unwrap();
+    assert_eq!(
+        again[0].outcome,
+        ClaimOutcome::Lost {
+            next_run: Some(t(10)),
+            paused: false
+        }
+    );
+    assert!(again[0].runs.iter().all(|r| r.id == 0), "nothing inserted");
+    let next = store
+        .claim(&node, t(10), vec![fire_claim("a", 10, 20)])
+        .unwrap();
+    assert!(next[0].runs[0].id > first.id, "ids increase");
+    // A claim that ends the schedule.
+    let mut last = fire_claim("b", 0, 0);
+    last.advance = Some((t(0), None));
+    assert_eq!(
+        store.claim(&node, t(0), vec![last]).unwrap()[0].outcome,
+        ClaimOutcome::Won
+    );
+    store.flush().unwrap();
+    let schedule = store.schedule().unwrap();
+    assert_eq!(
+        schedule[..2],
+        [
             ScheduleEntry {
                 id: "a".into(),
-                next_run: Some(t(70)),
+                next_run: Some(t(20)),
                 paused: false
             },
             ScheduleEntry {
@@ -145,15 +200,17 @@ pub(super) fn set_next_runs_visible_after_flush(store: &dyn JobStore) {
             },
         ]
     );
-    assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(70)));
-    assert_eq!(store.get_job("b").unwrap().unwrap().next_run, None);
+    let runs = store.runs(&query()).unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(store.run(first.id).unwrap().as_ref(), Some(first));
 }
 
 pub(super) fn record_runs_upserts(store: &dyn JobStore) {
-    let id = store.next_run_id();
-    let second = store.next_run_id();
-    assert!(second > id);
-    let submitted = run(id, "a", 0, RunState::Submitted);
+    store.add_jobs(&[job("a")]).unwrap();
+    let claim = Claim::insert("a", vec![run(0, "a", 0, RunState::Submitted)], 1);
+    let decided = store.claim(&"n1".into(), t(0), vec![claim]).unwrap();
+    let submitted = decided[0].runs[0].clone();
+    let id = submitted.id;
     let mut running = submitted.clone();
     running.state = RunState::Running;
     running.started = Some(t(1));
@@ -165,17 +222,12 @@ pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     done.error = Some("boom".into());
     done.stdout = "out\nput".into();
     done.stderr = "err".into();
-    done.attempt = 2;
-    store.record_runs(vec![submitted.clone()]);
-    store.record_runs(vec![running, done.clone()]);
+    store.record_runs(vec![running]);
+    store.record_runs(vec![done.clone()]);
     store.flush().unwrap();
     assert_eq!(store.run(id).unwrap(), Some(done.clone()));
     assert_eq!(store.run(id + 1000).unwrap(), None);
     assert_eq!(store.runs(&query()).unwrap(), vec![done]);
-    // Ids handed out later stay above every recorded id.
-    store.record_runs(vec![run(second + 50, "a", 0, RunState::Submitted)]);
-    store.flush().unwrap();
-    assert!(store.next_run_id() > second + 50);
 }
 
 pub(super) fn run_queries(store: &dyn JobStore) {
@@ -265,24 +317,89 @@ pub(super) fn default_limit_is_100(store: &dyn JobStore) {
     assert_eq!(runs[0].id, 150);
 }
 
-pub(super) fn abandon_unfinished_marks_and_returns(store: &dyn JobStore) {
-    store.record_runs(vec![
-        run(1, "a", 0, RunState::Submitted),
-        run(2, "a", 10, RunState::Running),
-        run(3, "b", 20, RunState::Succeeded),
-        run(4, "b", 30, RunState::Running),
-    ]);
-    let now = t(1000);
-    let mut abandoned = store.abandon_unfinished(now).unwrap();
+/// Node `id` with its heartbeat at `t(beat)`.
+fn node(id: &str, beat: i64) -> NodeInfo {
+    NodeInfo {
+        id: id.into(),
+        host: "h".into(),
+        instance: "i".into(),
+        pid: 1,
+        version: "0".into(),
+        labels: vec!["gpu".into()],
+        started: t(0),
+        heartbeat: t(beat),
+        left: None,
+        skew_ms: 3,
+        running: 0,
+    }
+}
+
+pub(super) fn take_over_abandons_dead_nodes_runs(store: &dyn JobStore) {
+    store.add_jobs(&[job("a"), job("b")]).unwrap();
+    assert!(!store.heartbeat(&node("A", 0)).unwrap().revived);
+    store.heartbeat(&node("B", 100)).unwrap();
+    let claim = |n: &str, job: &str| {
+        let runs = vec![run(0, job, 0, RunState::Submitted)];
+        let decided = store
+            .claim(&n.into(), t(0), vec![Claim::insert(job, runs, u32::MAX)])
+            .unwrap();
+        decided[0].runs[0].clone()
+    };
+    let on_a = claim("A", "a");
+    let mut running_on_b = claim("B", "b");
+    running_on_b.state = RunState::Running;
+    let mut orphan = run(9_999, "a", 5, RunState::Running);
+    orphan.started = Some(t(5));
+    let mut done = run(9_998, "a", 6, RunState::Succeeded);
+    done.node = Some("A".into());
+    store.record_runs(vec![running_on_b.clone(), orphan, done]);
+    store.flush().unwrap();
+
+    // A's heartbeat (t(0)) is older than now minus the lease: A is dead, B is alive.
+    let now = t(105);
+    let lease = Duration::seconds(8);
+    let mut abandoned = store.take_over(now, lease, &[]).unwrap();
     abandoned.sort_by_key(|r| r.id);
-    assert_eq!(ids(&abandoned), vec![1, 2, 4]);
+    assert_eq!(ids(&abandoned), vec![on_a.id, 9_999]);
     for r in &abandoned {
         assert_eq!(r.state, RunState::Abandoned);
         assert_eq!(r.finished, Some(now));
         assert_eq!(store.run(r.id).unwrap().as_ref(), Some(r));
     }
-    assert_eq!(store.run(3).unwrap().unwrap().state, RunState::Succeeded);
-    assert_eq!(store.abandon_unfinished(now).unwrap(), vec![]);
+    assert_eq!(store.take_over(now, lease, &[]).unwrap(), vec![]);
+    assert_eq!(
+        store.run(9_998).unwrap().unwrap().state,
+        RunState::Succeeded
+    );
+    assert_eq!(
+        store.run(running_on_b.id).unwrap().unwrap().state,
+        RunState::Running
+    );
+    // B named dead (its process is gone) before its lease lapses.
+    let b = store
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.id == "B")
+        .unwrap();
+    assert_eq!((b.running, b.left), (1, None));
+    let taken = store.take_over(now, lease, &["B".to_string()]).unwrap();
+    assert_eq!(ids(&taken), vec![running_on_b.id]);
+    let nodes = store.nodes().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].skew_ms, 3);
+    assert!(nodes.iter().all(|n| n.left == Some(now)), "{nodes:?}");
+    assert_eq!(nodes[0].labels, ["gpu"]);
+    // A node that was taken over and beats again learns it.
+    assert!(store.heartbeat(&node("A", 110)).unwrap().revived);
+    store.leave("A", t(120)).unwrap();
+    let a = store
+        .nodes()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.id == "A")
+        .unwrap();
+    assert_eq!(a.left, Some(t(120)));
 }
 
 pub(super) fn run_buckets_count(store: &dyn JobStore) {
@@ -523,11 +640,11 @@ macro_rules! contract {
                 add_get_list_update_remove,
                 duplicate_rejected_atomically,
                 update_missing_is_not_found,
-                set_next_runs_visible_after_flush,
+                claims_advance_once,
                 record_runs_upserts,
                 run_queries,
                 default_limit_is_100,
-                abandon_unfinished_marks_and_returns,
+                take_over_abandons_dead_nodes_runs,
                 run_buckets_count,
                 duration_percentiles,
                 prune_by_count_and_age,

@@ -7,20 +7,32 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{note_run_ids, JobStore, ScheduleEntry, StoreError};
+use super::{Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError};
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::FastMap;
 
 /// Keeps everything in memory; nothing survives the process.
+///
+/// It serves one process, so a claim is decided by comparing the job's next fire time under
+/// the jobs lock; it does not look for an earlier run of the same fire time (the SQLite store
+/// does) and does not count other nodes' runs against `max_instances`.
 pub struct MemoryStore {
     jobs: Mutex<FastMap<JobId, Job>>,
     history: Arc<History>,
     metrics: Mutex<Vec<MetricSample>>,
     settings: Mutex<Option<Settings>>,
+    nodes: Mutex<Nodes>,
     next_run_id: AtomicI64,
     changes: AtomicI64,
+}
+
+/// The registered nodes, and whether unfinished runs were looked at since one went.
+#[derive(Default)]
+struct Nodes {
+    list: Vec<NodeInfo>,
+    swept: bool,
 }
 
 /// Run history, and the changes to it not applied yet. Recording a run or pruning only
@@ -241,6 +253,7 @@ impl MemoryStore {
             history,
             metrics: Mutex::new(Vec::new()),
             settings: Mutex::new(None),
+            nodes: Mutex::default(),
             next_run_id: AtomicI64::new(1),
             changes: AtomicI64::new(0),
         }
@@ -400,37 +413,144 @@ impl JobStore for MemoryStore {
         Ok(self.changes.load(Ordering::Relaxed))
     }
 
-    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>) {
-        let mut jobs = lock(&self.jobs);
-        for (id, next_run) in updates {
-            if let Some(job) = jobs.get_mut(&*id) {
-                job.next_run = next_run;
+    fn claim(
+        &self,
+        node: &Arc<str>,
+        _now: DateTime<Utc>,
+        mut claims: Vec<Claim>,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut records = Vec::new();
+        {
+            let mut jobs = lock(&self.jobs);
+            for claim in &mut claims {
+                let Some(job) = jobs.get_mut(&*claim.job_id) else {
+                    claim.outcome = ClaimOutcome::Gone;
+                    continue;
+                };
+                if let Some((from, to)) = claim.advance {
+                    if job.next_run != Some(from) || job.paused {
+                        claim.outcome = ClaimOutcome::Lost {
+                            next_run: job.next_run,
+                            paused: job.paused,
+                        };
+                        continue;
+                    }
+                    job.next_run = to;
+                }
+                let first = self
+                    .next_run_id
+                    .fetch_add(claim.runs.len() as i64, Ordering::Relaxed);
+                for (run, id) in claim.runs.iter_mut().zip(first..) {
+                    run.id = id;
+                    run.node = Some(node.clone());
+                    records.push(Change::Record(run.clone()));
+                }
+                claim.outcome = ClaimOutcome::Won;
             }
         }
+        self.history.push(records);
+        Ok(claims)
     }
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
-        if !note_run_ids(&self.next_run_id, &runs) {
+        let Some(max) = runs.iter().map(|r| r.id).max() else {
             return;
-        }
+        };
+        self.next_run_id
+            .fetch_max(max.saturating_add(1), Ordering::Relaxed);
         self.history.push(runs.into_iter().map(Change::Record));
     }
 
-    fn next_run_id(&self) -> i64 {
-        self.next_run_id.fetch_add(1, Ordering::Relaxed)
+    fn heartbeat(&self, node: &NodeInfo) -> Result<Heartbeat, StoreError> {
+        let mut nodes = lock(&self.nodes);
+        let revived = match nodes.list.iter_mut().find(|n| n.id == node.id) {
+            Some(stored) => {
+                let revived = stored.left.is_some();
+                *stored = NodeInfo {
+                    left: None,
+                    ..node.clone()
+                };
+                revived
+            }
+            None => {
+                nodes.list.push(node.clone());
+                false
+            }
+        };
+        Ok(Heartbeat {
+            db_now: node.heartbeat,
+            revived,
+        })
     }
 
-    fn abandon_unfinished(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+    fn take_over(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        dead: &[String],
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let alive: HashSet<String> = {
+            let mut guard = lock(&self.nodes);
+            let nodes = &mut *guard;
+            for node in &mut nodes.list {
+                if node.left.is_none() && (node.heartbeat < now - lease || dead.contains(&node.id))
+                {
+                    node.left = Some(now);
+                    nodes.swept = false;
+                }
+            }
+            if std::mem::replace(&mut nodes.swept, true) {
+                return Ok(Vec::new());
+            }
+            nodes
+                .list
+                .iter()
+                .filter(|n| n.left.is_none())
+                .map(|n| n.id.clone())
+                .collect()
+        };
         let mut runs = self.history();
         let mut changed = Vec::new();
         for run in runs.by_id.values_mut() {
-            if !run.state.is_final() {
+            let orphan = run.node.as_ref().is_none_or(|n| !alive.contains(&**n));
+            if !run.state.is_final() && orphan {
                 run.state = RunState::Abandoned;
                 run.finished = Some(now);
                 changed.push(run.clone());
             }
         }
         Ok(changed)
+    }
+
+    fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut nodes = lock(&self.nodes);
+        if let Some(node) = nodes.list.iter_mut().find(|n| n.id == id) {
+            node.left = Some(now);
+        }
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        let mut running: FastMap<Arc<str>, u64> = FastMap::default();
+        for run in self.history().by_id.values() {
+            if let (false, Some(node)) = (run.state.is_final(), &run.node) {
+                *running.entry(node.clone()).or_default() += 1;
+            }
+        }
+        let nodes = lock(&self.nodes);
+        let latest = nodes.list.iter().map(|n| n.heartbeat).max();
+        Ok(nodes
+            .list
+            .iter()
+            .filter(|n| {
+                n.left
+                    .is_none_or(|left| latest.is_none_or(|l| l - left < Duration::days(1)))
+            })
+            .map(|n| NodeInfo {
+                running: running.get(n.id.as_str()).copied().unwrap_or(0),
+                ..n.clone()
+            })
+            .collect())
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {

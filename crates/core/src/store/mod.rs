@@ -1,18 +1,19 @@
 //! Job stores: where job definitions, schedules, run history, metrics and settings persist.
 
 mod memory;
+mod node;
 mod sqlite;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 
 pub use memory::MemoryStore;
+pub use node::{Heartbeat, NodeInfo, NodeState};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -43,9 +44,67 @@ pub struct ScheduleEntry {
     pub paused: bool,
 }
 
-/// Persistence for the scheduler. Job definition changes are committed before the call
-/// returns; fire bookkeeping (`set_next_runs`, `record_runs`, `record_metric`) may be
-/// group-committed later, and `flush` waits for it.
+/// What became of a [`Claim`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ClaimOutcome {
+    /// Not decided yet (a claim before the store answered it).
+    #[default]
+    Pending,
+    /// The claim's runs are inserted (with their ids) and, if it advanced, the job's next
+    /// fire time moved: this process owns the fire.
+    Won,
+    /// Someone else moved the job's next fire time first; nothing was written. The job's
+    /// stored next fire time and paused flag, for the caller to re-queue it.
+    Lost {
+        /// The stored next fire time.
+        next_run: Option<DateTime<Utc>>,
+        /// Whether the job is paused.
+        paused: bool,
+    },
+    /// The job no longer exists; nothing was written.
+    Gone,
+}
+
+/// One job's due fire: the next-fire-time move and the run rows that go with it, written in
+/// one transaction only if nobody else moved that next fire time first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// The job.
+    pub job_id: Arc<str>,
+    /// Move the job's next fire time from `.0` to `.1`; `None` inserts runs without a move
+    /// (a manual run or a retry).
+    pub advance: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// Rows to insert; the store sets their ids. A row whose (job, fire time, attempt) already
+    /// has a scheduled run is dropped: that fire ran already. A `submitted` row beyond
+    /// `max_instances` unfinished runs of the job (on every node) becomes `skipped`.
+    pub runs: Vec<RunRecord>,
+    /// The job's bound on unfinished runs across all processes.
+    pub max_instances: u32,
+    /// What the store did (set by [`JobStore::claim`]).
+    pub outcome: ClaimOutcome,
+}
+
+impl Claim {
+    /// A claim inserting `runs` without moving the job's next fire time.
+    pub fn insert(job_id: &str, runs: Vec<RunRecord>, max_instances: u32) -> Self {
+        Claim {
+            job_id: job_id.into(),
+            advance: None,
+            runs,
+            max_instances,
+            outcome: ClaimOutcome::Pending,
+        }
+    }
+}
+
+/// The error text for a submitted run turned skipped by the store's `max_instances` check.
+pub(crate) fn skipped_error(active: u64, max: u32) -> String {
+    format!("{active} run(s) already active (max instances {max})")
+}
+
+/// Persistence for the scheduler. Job definition changes and claims are committed before the
+/// call returns; other bookkeeping (`record_runs`, `record_metric`) may be group-committed
+/// later, and `flush` waits for it.
 pub trait JobStore: Send + Sync + 'static {
     /// Adds jobs; fails without adding any if one id exists already.
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError>;
@@ -63,14 +122,33 @@ pub trait JobStore: Send + Sync + 'static {
     /// A counter that changes whenever another process changed the jobs.
     fn change_counter(&self) -> Result<i64, StoreError>;
 
-    /// Records new next fire times (group-committed).
-    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>);
-    /// Inserts or replaces run records by id (group-committed).
+    /// Decides each claim (see [`Claim`]) at `now` and returns them with their outcome set; a
+    /// won claim's run rows carry `node` and their new ids. Committed before it returns.
+    fn claim(
+        &self,
+        node: &Arc<str>,
+        now: DateTime<Utc>,
+        claims: Vec<Claim>,
+    ) -> Result<Vec<Claim>, StoreError>;
+    /// Replaces run records by id (group-committed); new runs come from [`JobStore::claim`].
     fn record_runs(&self, runs: Vec<RunRecord>);
-    /// A run id never handed out before.
-    fn next_run_id(&self) -> i64;
-    /// Marks runs left `submitted` or `running` as `abandoned` (finished `now`) and returns them.
-    fn abandon_unfinished(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
+    /// Registers `node` or refreshes its heartbeat (to `node.heartbeat`, or the database's
+    /// clock where it has one of its own). Committed before it returns.
+    fn heartbeat(&self, node: &NodeInfo) -> Result<Heartbeat, StoreError>;
+    /// Marks gone every node whose heartbeat is older than `now - lease` or whose id is in
+    /// `dead`, then marks every run left `submitted` or `running` by a node that is not
+    /// alive (or by none) as `abandoned`, finished `now`, and returns those runs. Only one
+    /// caller gets each abandoned run.
+    fn take_over(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        dead: &[String],
+    ) -> Result<Vec<RunRecord>, StoreError>;
+    /// Marks node `id` gone at `now` (a clean shutdown).
+    fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Every node that registered and has not been gone for a day, oldest first.
+    fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError>;
     /// Runs matching `query`, newest first.
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
     /// One run.
@@ -101,18 +179,6 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Waits until everything recorded so far is committed.
     fn flush(&self) -> Result<(), StoreError>;
-}
-
-/// Moves the run id counter `next_id` past every id in `runs`, reading it first, as it is hot;
-/// `false` when `runs` is empty.
-fn note_run_ids(next_id: &AtomicI64, runs: &[RunRecord]) -> bool {
-    let Some(max) = runs.iter().map(|r| r.id).max() else {
-        return false;
-    };
-    if max >= next_id.load(Ordering::Relaxed) {
-        next_id.fetch_max(max.saturating_add(1), Ordering::Relaxed);
-    }
-    true
 }
 
 #[cfg(test)]

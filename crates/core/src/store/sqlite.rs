@@ -9,7 +9,6 @@
 //! connection, which WAL lets run while the writer commits.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -17,10 +16,14 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, ErrorCode, Row, TransactionBehavior};
+use rusqlite::{
+    params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior,
+};
 
 use super::memory::metric_bucket_start;
-use super::{note_run_ids, JobStore, ScheduleEntry, StoreError};
+use super::{
+    skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError,
+};
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -71,6 +74,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta (key, value) VALUES ('jobs_version', 0);",
+    // 2: one run per fire time, the node that claimed each run, and the nodes themselves.
+    // Runs from before this rule may repeat a fire time; those repeats are kept, as manual.
+    "ALTER TABLE runs ADD COLUMN node TEXT;
+    ALTER TABLE runs ADD COLUMN manual INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET manual = 1 WHERE id NOT IN
+        (SELECT MIN(id) FROM runs GROUP BY job_id, scheduled, attempt);
+    CREATE UNIQUE INDEX runs_fire ON runs (job_id, scheduled, attempt) WHERE manual = 0;
+    CREATE INDEX runs_active ON runs (job_id) WHERE state IN ('submitted', 'running');
+    CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        labels TEXT NOT NULL,    -- JSON array of strings
+        started INTEGER NOT NULL, -- epoch ms, like heartbeat and left_at
+        heartbeat INTEGER NOT NULL,
+        left_at INTEGER,
+        skew_ms INTEGER NOT NULL
+    );",
 ];
 
 /// Most operations the writer applies in one transaction.
@@ -84,7 +107,14 @@ const SETTINGS_KEY: &str = "scheduler";
 
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
-                           exit_code, http_status, error, stdout, stderr";
+                           exit_code, http_status, error, stdout, stderr, node, manual";
+
+/// The columns of a node, in `read_node`'s order.
+const NODE_COLUMNS: &str =
+    "id, host, instance, pid, version, labels, started, heartbeat, left_at, skew_ms";
+
+/// How long a gone node stays listed.
+const GONE_NODES_KEPT_MS: i64 = 86_400_000;
 
 /// Persists to one SQLite file (WAL) with versioned migrations.
 ///
@@ -103,7 +133,6 @@ pub struct SqliteStore {
     writer: Option<SyncSender<Op>>,
     thread: Option<JoinHandle<()>>,
     read: Mutex<Connection>,
-    next_run_id: AtomicI64,
 }
 
 type Ack<T> = Sender<Result<T, StoreError>>;
@@ -135,9 +164,21 @@ enum Op {
     UpdateJob(JobRow, Ack<()>),
     RemoveJob(JobId, Ack<bool>),
     SaveSettings(String, Ack<()>),
-    Abandon(i64, Ack<Vec<RunRecord>>),
+    Claim {
+        node: Arc<str>,
+        now: i64,
+        claims: Vec<Claim>,
+        ack: Ack<Vec<Claim>>,
+    },
+    Heartbeat(NodeInfo, Ack<bool>),
+    TakeOver {
+        now: i64,
+        lease_ms: i64,
+        dead: Vec<String>,
+        ack: Ack<Vec<RunRecord>>,
+    },
+    Leave(String, i64, Ack<()>),
     Flush(Ack<()>),
-    SetNextRuns(Vec<(Arc<str>, Option<DateTime<Utc>>)>),
     RecordRuns(Vec<RunRecord>),
     RecordMetric(MetricSample),
     PruneMetrics(i64),
@@ -159,14 +200,19 @@ impl Op {
             | Op::Flush(ack) => {
                 let _ = ack.send(Err(err()));
             }
-            Op::RemoveJob(_, ack) => {
+            Op::Leave(_, _, ack) => {
                 let _ = ack.send(Err(err()));
             }
-            Op::Abandon(_, ack) => {
+            Op::RemoveJob(_, ack) | Op::Heartbeat(_, ack) => {
                 let _ = ack.send(Err(err()));
             }
-            Op::SetNextRuns(_)
-            | Op::RecordRuns(_)
+            Op::TakeOver { ack, .. } => {
+                let _ = ack.send(Err(err()));
+            }
+            Op::Claim { ack, .. } => {
+                let _ = ack.send(Err(err()));
+            }
+            Op::RecordRuns(_)
             | Op::RecordMetric(_)
             | Op::PruneMetrics(_)
             | Op::PruneRuns { .. } => {
@@ -181,6 +227,7 @@ enum Reply {
     Unit(Ack<()>, Result<(), StoreError>),
     Bool(Ack<bool>, Result<bool, StoreError>),
     Runs(Ack<Vec<RunRecord>>, Result<Vec<RunRecord>, StoreError>),
+    Claims(Ack<Vec<Claim>>, Result<Vec<Claim>, StoreError>),
 }
 
 impl Reply {
@@ -195,6 +242,9 @@ impl Reply {
                 let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
             }
             Reply::Runs(ack, r) => {
+                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+            }
+            Reply::Claims(ack, r) => {
                 let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
             }
         }
@@ -280,10 +330,6 @@ impl SqliteStore {
         migrate(&mut write)?;
         let read = Connection::open(path)?;
         configure(&read)?;
-        let next_run_id: i64 =
-            read.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM runs", [], |r| {
-                r.get(0)
-            })?;
         let (tx, rx) = mpsc::sync_channel(QUEUE_BOUND);
         let thread = std::thread::Builder::new()
             .name("kairos-store-writer".into())
@@ -293,7 +339,6 @@ impl SqliteStore {
             writer: Some(tx),
             thread: Some(thread),
             read: Mutex::new(read),
-            next_run_id: AtomicI64::new(next_run_id),
         })
     }
 
@@ -457,13 +502,39 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
                 .map_err(StoreError::from);
             replies.push(Reply::Unit(ack, result));
         }
-        Op::Abandon(now, ack) => replies.push(Reply::Runs(ack, abandon(tx, now))),
-        Op::Flush(ack) => replies.push(Reply::Unit(ack, Ok(()))),
-        Op::SetNextRuns(updates) => {
-            if let Err(e) = set_next_runs(tx, &updates) {
-                tracing::error!(error = %e, "store: cannot record next fire times");
-            }
+        Op::Claim {
+            node,
+            now,
+            claims,
+            ack,
+        } => {
+            let result = in_savepoint(tx, |sp| claim(sp, &node, now, claims));
+            replies.push(Reply::Claims(ack, result));
         }
+        Op::Heartbeat(node, ack) => {
+            replies.push(Reply::Bool(
+                ack,
+                in_savepoint(tx, |sp| heartbeat(sp, &node)),
+            ));
+        }
+        Op::TakeOver {
+            now,
+            lease_ms,
+            dead,
+            ack,
+        } => {
+            let result = in_savepoint(tx, |sp| take_over(sp, now, lease_ms, &dead));
+            replies.push(Reply::Runs(ack, result));
+        }
+        Op::Leave(id, now, ack) => {
+            let result = tx
+                .prepare_cached("UPDATE nodes SET left_at = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, now]))
+                .map(drop)
+                .map_err(StoreError::from);
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::Flush(ack) => replies.push(Reply::Unit(ack, Ok(()))),
         Op::RecordRuns(runs) => {
             if let Err(e) = upsert_runs(tx, &runs) {
                 tracing::error!(error = %e, "store: cannot record runs");
@@ -521,27 +592,187 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<()
     Ok(())
 }
 
-fn set_next_runs(
-    tx: &rusqlite::Transaction<'_>,
-    updates: &[(Arc<str>, Option<DateTime<Utc>>)],
-) -> rusqlite::Result<()> {
-    let mut update = tx.prepare_cached("UPDATE jobs SET next_run = ?2 WHERE id = ?1")?;
-    for (id, next_run) in updates {
-        update.execute(params![id.as_ref(), next_run.map(|t| t.timestamp_millis())])?;
+/// Runs `f` in a savepoint: all of it is written, or none.
+fn in_savepoint<T>(
+    tx: &mut rusqlite::Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let sp = tx.savepoint()?;
+    let value = f(&sp)?;
+    sp.commit()?;
+    Ok(value)
+}
+
+/// Decides `claims` (see [`Claim`]) inside the batch's transaction.
+fn claim(
+    tx: &Connection,
+    node: &Arc<str>,
+    now: i64,
+    mut claims: Vec<Claim>,
+) -> Result<Vec<Claim>, StoreError> {
+    let mut advance = tx.prepare_cached(
+        "UPDATE jobs SET next_run = ?3 WHERE id = ?1 AND next_run IS ?2 AND paused = 0",
+    )?;
+    let mut current = tx.prepare_cached("SELECT next_run, paused FROM jobs WHERE id = ?1")?;
+    let mut active = tx.prepare_cached(
+        "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running')",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO runs (job_id, scheduled, started, finished, state, attempt, exit_code, \
+         http_status, error, stdout, stderr, node, manual) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING",
+    )?;
+    for claim in &mut claims {
+        let id: &str = &claim.job_id;
+        let moved = match claim.advance {
+            Some((from, to)) => {
+                let (from, to) = (from.timestamp_millis(), to.map(|t| t.timestamp_millis()));
+                advance.execute(params![id, from, to])? == 1
+            }
+            None => false,
+        };
+        if !moved {
+            let stored = current
+                .query_row([id], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get(1)?)))
+                .optional()?;
+            claim.outcome = match stored {
+                None => ClaimOutcome::Gone,
+                Some((next_run, paused)) if claim.advance.is_some() => ClaimOutcome::Lost {
+                    next_run: next_run.map(instant).transpose()?,
+                    paused,
+                },
+                Some(_) => ClaimOutcome::Pending,
+            };
+            if claim.outcome != ClaimOutcome::Pending {
+                continue;
+            }
+        }
+        let mut unfinished: Option<u64> = None;
+        for run in &mut claim.runs {
+            run.node = Some(node.clone());
+            if run.state == RunState::Submitted && claim.max_instances != u32::MAX {
+                let n = match unfinished {
+                    Some(n) => n,
+                    None => active.query_row([id], |r| r.get::<_, i64>(0))?.max(0) as u64,
+                };
+                if n >= u64::from(claim.max_instances) {
+                    run.state = RunState::Skipped;
+                    run.finished = Some(instant(now)?);
+                    run.error = Some(skipped_error(n, claim.max_instances));
+                    unfinished = Some(n);
+                } else {
+                    unfinished = Some(n + 1);
+                }
+            }
+            let inserted = insert.execute(params![
+                id,
+                run.scheduled.timestamp_millis(),
+                run.started.map(|t| t.timestamp_millis()),
+                run.finished.map(|t| t.timestamp_millis()),
+                run.state.as_str(),
+                run.attempt,
+                run.exit_code,
+                run.http_status,
+                run.error,
+                run.stdout,
+                run.stderr,
+                run.node.as_deref(),
+                run.manual,
+            ])?;
+            // Nothing inserted: this fire time ran already; it must not run again.
+            run.id = if inserted == 1 {
+                tx.last_insert_rowid()
+            } else {
+                0
+            };
+        }
+        claim.runs.retain(|r| r.id != 0);
+        claim.outcome = ClaimOutcome::Won;
     }
-    Ok(())
+    Ok(claims)
+}
+
+/// Registers or refreshes `node`; `true` if it had been marked gone.
+fn heartbeat(tx: &Connection, node: &NodeInfo) -> Result<bool, StoreError> {
+    let left: Option<Option<i64>> = tx
+        .prepare_cached("SELECT left_at FROM nodes WHERE id = ?1")?
+        .query_row([&node.id], |r| r.get(0))
+        .optional()?;
+    let labels = serde_json::to_string(&node.labels)
+        .map_err(|e| StoreError::Database(format!("cannot encode node labels: {e}")))?;
+    let beat = node.heartbeat.timestamp_millis();
+    tx.prepare_cached(&format!(
+        "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9) \
+         ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, \
+         labels = excluded.labels, left_at = NULL, skew_ms = excluded.skew_ms"
+    ))?
+    .execute(params![
+        node.id,
+        node.host,
+        node.instance,
+        node.pid,
+        node.version,
+        labels,
+        node.started.timestamp_millis(),
+        beat,
+        node.skew_ms,
+    ])?;
+    tx.prepare_cached("DELETE FROM nodes WHERE left_at < ?1")?
+        .execute([beat - GONE_NODES_KEPT_MS])?;
+    Ok(matches!(left, Some(Some(_))))
+}
+
+/// Marks lapsed and `dead` nodes gone, then abandons the runs no live node holds.
+fn take_over(
+    tx: &Connection,
+    now: i64,
+    lease_ms: i64,
+    dead: &[String],
+) -> Result<Vec<RunRecord>, StoreError> {
+    tx.prepare_cached(
+        "UPDATE nodes SET left_at = ?1 WHERE left_at IS NULL AND heartbeat < ?1 - ?2",
+    )?
+    .execute([now, lease_ms])?;
+    let mut gone =
+        tx.prepare_cached("UPDATE nodes SET left_at = ?2 WHERE id = ?1 AND left_at IS NULL")?;
+    for id in dead {
+        gone.execute(params![id, now])?;
+    }
+    let orphaned = "state IN ('submitted', 'running') AND (node IS NULL OR node NOT IN \
+                    (SELECT id FROM nodes WHERE left_at IS NULL))";
+    let mut runs = {
+        let mut select = tx.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE {orphaned} ORDER BY id"
+        ))?;
+        let mut rows = select.query([])?;
+        let mut runs = Vec::new();
+        while let Some(row) = rows.next()? {
+            runs.push(read_run(row)?);
+        }
+        runs
+    };
+    let mut abandon =
+        tx.prepare_cached("UPDATE runs SET state = 'abandoned', finished = ?2 WHERE id = ?1")?;
+    let finished = instant(now)?;
+    for run in &mut runs {
+        abandon.execute([run.id, now])?;
+        run.state = RunState::Abandoned;
+        run.finished = Some(finished);
+    }
+    Ok(runs)
 }
 
 fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
         "INSERT INTO runs (id, job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         http_status, error, stdout, stderr, node, manual) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
          scheduled = excluded.scheduled, started = excluded.started, \
          finished = excluded.finished, state = excluded.state, attempt = excluded.attempt, \
          exit_code = excluded.exit_code, http_status = excluded.http_status, \
-         error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr",
+         error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr, \
+         node = excluded.node, manual = excluded.manual",
     )?;
     for run in runs {
         upsert.execute(params![
@@ -557,6 +788,8 @@ fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::
             run.error,
             run.stdout,
             run.stderr,
+            run.node.as_deref(),
+            run.manual,
         ])?;
     }
     Ok(())
@@ -587,32 +820,6 @@ fn insert_metric(tx: &rusqlite::Transaction<'_>, s: &MetricSample) -> rusqlite::
     Ok(())
 }
 
-/// Marks unfinished runs abandoned at `now` (epoch ms) and returns them.
-fn abandon(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<Vec<RunRecord>, StoreError> {
-    let unfinished = "state IN ('submitted', 'running')";
-    let mut runs = {
-        let mut select = tx.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE {unfinished} ORDER BY id"
-        ))?;
-        let mut rows = select.query([])?;
-        let mut runs = Vec::new();
-        while let Some(row) = rows.next()? {
-            runs.push(read_run(row)?);
-        }
-        runs
-    };
-    tx.prepare_cached(&format!(
-        "UPDATE runs SET state = 'abandoned', finished = ?1 WHERE {unfinished}"
-    ))?
-    .execute([now])?;
-    let finished = instant(now)?;
-    for run in &mut runs {
-        run.state = RunState::Abandoned;
-        run.finished = Some(finished);
-    }
-    Ok(runs)
-}
-
 fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
     let opt_instant = |ms: Option<i64>| ms.map(instant).transpose();
     let state: String = row.get(5)?;
@@ -630,6 +837,26 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         error: row.get(9)?,
         stdout: row.get(10)?,
         stderr: row.get(11)?,
+        node: row.get::<_, Option<String>>(12)?.map(Arc::from),
+        manual: row.get(13)?,
+    })
+}
+
+fn read_node(row: &Row<'_>) -> Result<NodeInfo, StoreError> {
+    let labels: String = row.get(5)?;
+    Ok(NodeInfo {
+        id: row.get(0)?,
+        host: row.get(1)?,
+        instance: row.get(2)?,
+        pid: row.get(3)?,
+        version: row.get(4)?,
+        labels: serde_json::from_str(&labels)
+            .map_err(|e| StoreError::Corrupt(format!("node labels: {e}")))?,
+        started: instant(row.get(6)?)?,
+        heartbeat: instant(row.get(7)?)?,
+        left: row.get::<_, Option<i64>>(8)?.map(instant).transpose()?,
+        skew_ms: row.get(9)?,
+        running: row.get::<_, i64>(10)?.max(0) as u64,
     })
 }
 
@@ -740,25 +967,70 @@ impl JobStore for SqliteStore {
         Ok(select.query_row([], |r| r.get(0))?)
     }
 
-    fn set_next_runs(&self, updates: Vec<(Arc<str>, Option<DateTime<Utc>>)>) {
-        if !updates.is_empty() {
-            self.post(Op::SetNextRuns(updates));
+    fn claim(
+        &self,
+        node: &Arc<str>,
+        now: DateTime<Utc>,
+        claims: Vec<Claim>,
+    ) -> Result<Vec<Claim>, StoreError> {
+        if claims.is_empty() {
+            return Ok(claims);
         }
+        let (node, now) = (node.clone(), now.timestamp_millis());
+        self.call(|ack| Op::Claim {
+            node,
+            now,
+            claims,
+            ack,
+        })
     }
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
-        if !note_run_ids(&self.next_run_id, &runs) {
-            return;
+        if !runs.is_empty() {
+            self.post(Op::RecordRuns(runs));
         }
-        self.post(Op::RecordRuns(runs));
     }
 
-    fn next_run_id(&self) -> i64 {
-        self.next_run_id.fetch_add(1, Ordering::Relaxed)
+    fn heartbeat(&self, node: &NodeInfo) -> Result<Heartbeat, StoreError> {
+        let revived = self.call(|ack| Op::Heartbeat(node.clone(), ack))?;
+        Ok(Heartbeat {
+            db_now: node.heartbeat,
+            revived,
+        })
     }
 
-    fn abandon_unfinished(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
-        self.call(|ack| Op::Abandon(now.timestamp_millis(), ack))
+    fn take_over(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        dead: &[String],
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        self.call(|ack| Op::TakeOver {
+            now: now.timestamp_millis(),
+            lease_ms: lease.num_milliseconds(),
+            dead: dead.to_vec(),
+            ack,
+        })
+    }
+
+    fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.call(|ack| Op::Leave(id.to_string(), now.timestamp_millis(), ack))
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached(&format!(
+            "SELECT {NODE_COLUMNS}, (SELECT COUNT(*) FROM runs WHERE node = nodes.id \
+             AND state IN ('submitted', 'running')) FROM nodes WHERE left_at IS NULL \
+             OR left_at >= (SELECT MAX(heartbeat) FROM nodes) - {GONE_NODES_KEPT_MS} \
+             ORDER BY started, id"
+        ))?;
+        let mut rows = select.query([])?;
+        let mut nodes = Vec::new();
+        while let Some(row) = rows.next()? {
+            nodes.push(read_node(row)?);
+        }
+        Ok(nodes)
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
@@ -928,7 +1200,7 @@ impl JobStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::contract_tests::{job, t};
+    use crate::store::contract_tests::{fire_claim, job, run, t};
 
     fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -956,7 +1228,7 @@ mod tests {
             load_5: 0.25,
             load_15: 0.125,
         };
-        let mut finished = RunRecord::new(7, "a", t(0), RunState::Succeeded);
+        let mut finished = RunRecord::new(7, "a", t(5), RunState::Succeeded);
         finished.started = Some(t(1));
         finished.finished = Some(t(2));
         finished.stdout = "hello".into();
@@ -964,8 +1236,10 @@ mod tests {
             let store = SqliteStore::open(&path).unwrap();
             store.add_jobs(&[job("a"), job("b")]).unwrap();
             store.save_settings(&settings).unwrap();
+            store
+                .claim(&"n".into(), t(0), vec![fire_claim("a", 0, 30)])
+                .unwrap();
             // Bookkeeping not flushed explicitly: dropping the store commits it.
-            store.set_next_runs(vec![("a".into(), Some(t(30)))]);
             store.record_runs(vec![finished.clone()]);
             store.record_metric(sample.clone());
         }
@@ -979,7 +1253,6 @@ mod tests {
             store.metrics(t(0), t(10), 1).unwrap(),
             vec![MetricSample { at: t(0), ..sample }]
         );
-        assert_eq!(store.next_run_id(), 8);
     }
 
     #[test]
@@ -1006,9 +1279,10 @@ mod tests {
         other.add_jobs(&[job("a")]).unwrap();
         let after_add = mine.change_counter().unwrap();
         assert_ne!(before, after_add);
-        // Fire bookkeeping is not a job change.
-        other.set_next_runs(vec![("a".into(), Some(t(99)))]);
-        other.flush().unwrap();
+        // Claiming a fire is not a job change.
+        other
+            .claim(&"n".into(), t(0), vec![fire_claim("a", 0, 99)])
+            .unwrap();
         assert_eq!(mine.change_counter().unwrap(), after_add);
         other.remove_job("a").unwrap();
         assert_ne!(mine.change_counter().unwrap(), after_add);
@@ -1125,10 +1399,9 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         store.add_jobs(&[job("a")]).unwrap();
         for i in 0..5_000 {
-            let id = store.next_run_id();
+            let id = i + 1;
             store.record_runs(vec![RunRecord::new(id, "a", t(i), RunState::Submitted)]);
             store.record_runs(vec![RunRecord::new(id, "a", t(i), RunState::Succeeded)]);
-            store.set_next_runs(vec![("a".into(), Some(t(i + 1)))]);
         }
         store.flush().unwrap();
         let succeeded = RunQuery {
@@ -1137,9 +1410,116 @@ mod tests {
             ..RunQuery::default()
         };
         assert_eq!(store.runs(&succeeded).unwrap().len(), 5_000);
+    }
+
+    #[test]
+    fn two_processes_claim_each_fire_once() {
+        let (_dir, path) = temp_db();
+        let one = SqliteStore::open(&path).unwrap();
+        let two = SqliteStore::open(&path).unwrap();
+        one.add_jobs(&[job("a")]).unwrap();
+        // Both saw the job due at t(0) and race for it, each from its own thread.
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| one.claim(&"n1".into(), t(0), vec![fire_claim("a", 0, 10)]));
+            let b = s.spawn(|| two.claim(&"n2".into(), t(0), vec![fire_claim("a", 0, 10)]));
+            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+        });
+        let won: Vec<_> = [&a[0], &b[0]]
+            .into_iter()
+            .filter(|c| c.outcome == ClaimOutcome::Won)
+            .collect();
+        assert_eq!(won.len(), 1, "{a:?} {b:?}");
+        let all = RunQuery::default();
+        assert_eq!(one.runs(&all).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_fire_that_ran_is_never_inserted_again() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        store.add_jobs(&[job("a")]).unwrap();
+        let node: Arc<str> = "n".into();
+        store
+            .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
+            .unwrap();
+        // The job is set back to a fire time that already ran (say, a clock set back):
+        // claiming it again moves the schedule on but inserts no second run.
+        store.update_job(&job("a")).unwrap();
+        let again = store
+            .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
+            .unwrap();
+        assert_eq!(again[0].outcome, ClaimOutcome::Won);
+        assert!(again[0].runs.is_empty(), "{again:?}");
+        assert_eq!(store.runs(&RunQuery::default()).unwrap().len(), 1);
+        assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(10)));
+        // A manual run at the same instant is not bound by the rule.
+        let mut manual = run(0, "a", 0, RunState::Submitted);
+        manual.manual = true;
+        let decided = store
+            .claim(
+                &node,
+                t(0),
+                vec![Claim::insert("a", vec![manual], u32::MAX)],
+            )
+            .unwrap();
+        assert_eq!(decided[0].runs.len(), 1);
+    }
+
+    #[test]
+    fn max_instances_counts_every_nodes_runs() {
+        let (_dir, path) = temp_db();
+        let one = SqliteStore::open(&path).unwrap();
+        let two = SqliteStore::open(&path).unwrap();
+        one.add_jobs(&[job("a")]).unwrap();
+        let mut first = fire_claim("a", 0, 10);
+        first.max_instances = 1;
+        let won = one.claim(&"n1".into(), t(0), vec![first]).unwrap();
+        assert_eq!(won[0].runs[0].state, RunState::Submitted);
+        let mut second = fire_claim("a", 10, 20);
+        second.max_instances = 1;
+        let decided = two.claim(&"n2".into(), t(10), vec![second]).unwrap();
+        let skipped = &decided[0].runs[0];
+        assert_eq!(skipped.state, RunState::Skipped);
+        assert_eq!(skipped.finished, Some(t(10)));
         assert_eq!(
-            store.get_job("a").unwrap().unwrap().next_run,
-            Some(t(5_000))
+            skipped.error.as_deref(),
+            Some("1 run(s) already active (max instances 1)")
+        );
+        // Once the first run ends, the next fire runs.
+        let mut done = won[0].runs[0].clone();
+        done.state = RunState::Succeeded;
+        one.record_runs(vec![done]);
+        one.flush().unwrap();
+        let mut third = fire_claim("a", 20, 30);
+        third.max_instances = 1;
+        let decided = two.claim(&"n2".into(), t(20), vec![third]).unwrap();
+        assert_eq!(decided[0].runs[0].state, RunState::Submitted);
+    }
+
+    #[test]
+    fn migration_keeps_repeated_fires_from_before_the_rule() {
+        let (_dir, path) = temp_db();
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            // The bug the rule fixes: two processes both ran fire t(0).
+            for id in [1, 2] {
+                conn.execute(
+                    "INSERT INTO runs (id, job_id, scheduled, state, attempt, stdout, stderr) \
+                     VALUES (?1, 'a', 0, 'succeeded', 1, '', '')",
+                    [id],
+                )
+                .unwrap();
+            }
+            drop(conn.transaction().unwrap());
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let runs = store.runs(&RunQuery::default()).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            runs.iter().map(|r| r.manual).collect::<Vec<_>>(),
+            [true, false]
         );
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod events;
 pub(crate) mod jobs;
+pub(crate) mod nodes;
 pub(crate) mod prom;
 pub(crate) mod runs;
 pub(crate) mod system;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use kairos_core::history::{RunQuery, RunState};
 
@@ -102,9 +102,27 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<impl Int
     ))
 }
 
-/// Liveness: answers while the process serves requests.
+/// Health: `ok` while the process serves requests and may claim fires; 503 with
+/// `clock_skew` while its clock is further from the database's than the settings allow
+/// (it then claims no fires, so another node should).
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "{\"status\":\"ok\"}", body = Object)))]
-pub(crate) async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+    responses(
+        (status = 200, description = "{\"status\":\"ok\",\"node\":…,\"clock_skew_ms\":…}", body = Object),
+        (status = 503, description = "{\"status\":\"clock_skew\",…}: this node claims no fires", body = Object),
+    ))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let status = state.scheduler.status();
+    let (code, word) = if status.clock_skewed {
+        (StatusCode::SERVICE_UNAVAILABLE, "clock_skew")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    (
+        code,
+        axum::Json(serde_json::json!({
+            "status": word,
+            "node": status.node,
+            "clock_skew_ms": status.clock_skew_ms,
+        })),
+    )
 }
