@@ -33,7 +33,7 @@ test: ui test-rust test-ui $(if $(HAS_DESKTOP),test-desktop)
 test-rust: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace
+	bash scripts/with-pg.sh cargo test --workspace
 
 # The desktop app end to end: the real app under Xvfb through tauri-driver + WebKitWebDriver
 # (tests/desktop/run.sh also works alone from a fresh clone; here `ui` has built ui/dist).

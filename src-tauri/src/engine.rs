@@ -1,12 +1,11 @@
 //! The engine the app hosts: the store, the scheduler and the API router over them.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
 use kairos_core::scheduler::Scheduler;
-use kairos_core::store::SqliteStore;
+use kairos_core::store;
 use kairos_server::{load_or_create_token, router, ServerConfig};
 
 use crate::protocol::HOST_NAME;
@@ -21,7 +20,8 @@ pub struct Engine {
     pub token: String,
 }
 
-/// The database to use: `KAIROS_DB` if set, else `kairos.db` in `<data dir>/kairos/`, the
+/// The database to use: `KAIROS_DB` if set (a SQLite file, or a `postgres://` URL to join a
+/// cluster), else `kairos.db` in `<data dir>/kairos/`, the
 /// CLI's default, so `kairos job …` and the app share their jobs.
 pub fn db_path(env: Option<std::ffi::OsString>, data_dir: Option<PathBuf>) -> PathBuf {
     match env.filter(|v| !v.is_empty()) {
@@ -33,19 +33,29 @@ pub fn db_path(env: Option<std::ffi::OsString>, data_dir: Option<PathBuf>) -> Pa
     }
 }
 
+/// Where the API token is kept: beside a SQLite file, or in `<data dir>/kairos/` for a
+/// PostgreSQL URL (shared with `kairos serve` on this machine either way).
+pub fn token_dir(db: &Path, data_dir: Option<PathBuf>) -> PathBuf {
+    if db.to_str().is_some_and(store::is_postgres_url) {
+        return data_dir
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("kairos");
+    }
+    db.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
 impl Engine {
-    /// Opens the store at `db` and starts the scheduler on the current tokio runtime.
-    pub fn start(db: &Path) -> anyhow::Result<Engine> {
-        let dir = db
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let store = SqliteStore::open(db)
-            .with_context(|| format!("opening the database {}", db.display()))?;
-        let token = load_or_create_token(dir)
-            .with_context(|| format!("keeping the API token in {}", dir.display()))?;
-        let scheduler = Scheduler::new(Arc::new(store));
+    /// Opens the store at `db` and starts the scheduler on the current tokio runtime; the
+    /// token is kept in `token_dir`.
+    pub fn start(db: &Path, token_dir: &Path) -> anyhow::Result<Engine> {
+        let store = store::open(db).context("opening the database (KAIROS_DB)")?;
+        std::fs::create_dir_all(token_dir)
+            .with_context(|| format!("creating {}", token_dir.display()))?;
+        let token = load_or_create_token(token_dir)
+            .with_context(|| format!("keeping the API token in {}", token_dir.display()))?;
+        let scheduler = Scheduler::new(store);
         scheduler.start().context("starting the scheduler")?;
         let router = router(
             scheduler.clone(),
@@ -54,7 +64,7 @@ impl Engine {
                 allowed_hosts: vec![HOST_NAME.to_string()],
             },
         );
-        tracing::info!("scheduling jobs from {}", db.display());
+        tracing::info!("scheduling jobs as node {}", scheduler.node().id);
         Ok(Engine {
             scheduler,
             router,
@@ -89,7 +99,12 @@ mod tests {
     async fn start_creates_the_database_and_a_token_beside_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("sub/kairos.db");
-        let engine = Engine::start(&db).unwrap();
+        let engine = Engine::start(&db, &token_dir(&db, None)).unwrap();
+        let url = Path::new("postgres://k@h/db");
+        assert_eq!(
+            token_dir(url, Some(dir.path().into())),
+            dir.path().join("kairos")
+        );
         assert!(db.exists());
         let token = std::fs::read_to_string(dir.path().join("sub/token")).unwrap();
         assert_eq!(token.trim(), engine.token);

@@ -93,7 +93,8 @@ fn main() -> anyhow::Result<()> {
         .on_window_event(on_window_event)
         .setup(move |app| {
             let db = engine::db_path(std::env::var_os("KAIROS_DB"), dirs::data_dir());
-            let engine = tauri::async_runtime::block_on(async { Engine::start(&db) })?;
+            let tokens = engine::token_dir(&db, dirs::data_dir());
+            let engine = tauri::async_runtime::block_on(async { Engine::start(&db, &tokens) })?;
             tracing::info!(
                 "engine started {} ms after launch",
                 launched.elapsed().as_millis()

@@ -21,12 +21,17 @@ const { chromium } = require('playwright-core');
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
-/** Starts `kairos serve` on a fresh database; resolves once it printed its URL. */
-export async function startKairos() {
+/**
+ * Starts `kairos serve` on a fresh database, or on `options.db` (another node of the same
+ * database), with `options.labels` as its node labels; resolves once it printed its URL.
+ */
+export async function startKairos(options = {}) {
   const bin = resolve(ROOT, process.env.KAIROS_BIN || 'target/debug/kairos');
   if (!existsSync(bin)) throw new Error(`no kairos binary at ${bin}: run 'cargo build -p kairos' or set KAIROS_BIN`);
-  const dir = mkdtempSync(join(tmpdir(), 'kairos-ui-e2e-'));
-  const child = spawn(bin, ['serve', '--db', join(dir, 'kairos.db'), '--bind', '127.0.0.1:0'], {
+  const dir = options.db ? null : mkdtempSync(join(tmpdir(), 'kairos-ui-e2e-'));
+  const db = options.db ?? join(dir, 'kairos.db');
+  const labels = (options.labels ?? []).flatMap((l) => ['--label', l]);
+  const child = spawn(bin, ['serve', '--db', db, '--bind', '127.0.0.1:0', ...labels], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
@@ -52,13 +57,26 @@ export async function startKairos() {
   const url = new URL(firstLine);
   const token = url.searchParams.get('token');
   if (!token) throw new Error(`no token in '${firstLine}'`);
+  const exited = () =>
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((r) => child.once('exit', () => r()));
   return {
     origin: url.origin,
     token,
     dir,
+    db,
+    /** The operating system's process id of this `kairos serve`. */
+    pid: child.pid,
+    /** Ends it at once, as a crash would (no clean shutdown): other nodes take over its runs. */
+    async kill() {
+      process.removeListener('exit', killOnExit);
+      child.kill('SIGKILL');
+      await exited();
+    },
     async stop() {
       process.removeListener('exit', killOnExit);
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => {
           const t = setTimeout(() => {
@@ -71,7 +89,7 @@ export async function startKairos() {
           });
         });
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -149,6 +167,21 @@ export async function servesUi(origin) {
   }
 }
 
+/** `api(method, path, body)`: a JSON call to the kairos `node` (from startKairos). */
+export function apiOf(node) {
+  return async (method, path, body) => {
+    const res = await fetch(`${node.origin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const value = text ? JSON.parse(text) : null;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return value;
+  };
+}
+
 /** kairos plus wherever the UI is served from; `uiOrigin` is what the browser opens. */
 export async function startStack() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('ui/dist is missing: run npm run build in ui/ first');
@@ -162,23 +195,12 @@ export async function startStack() {
     await kairos.stop();
     throw new Error('kairos serve does not serve the built UI from ui/dist (set KAIROS_UI_PROXY=1 to test dist through a proxy)');
   }
-  const api = async (method, path, body) => {
-    const res = await fetch(`${kairos.origin}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${kairos.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    const value = text ? JSON.parse(text) : null;
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return value;
-  };
   return {
     kairos,
     uiOrigin,
     embedded: proxy === null,
     tokenUrl: `${uiOrigin}/?token=${kairos.token}`,
-    api,
+    api: apiOf(kairos),
     async stop() {
       await proxy?.stop();
       await kairos.stop();

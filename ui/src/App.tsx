@@ -5,6 +5,7 @@ import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
 import {
   BellOutlined,
+  ClusterOutlined,
   DashboardOutlined,
   DesktopOutlined,
   MenuFoldOutlined,
@@ -16,6 +17,7 @@ import {
   TranslationOutlined,
 } from '@ant-design/icons';
 import { api } from './api';
+import { ClockSkewBanner } from './components/ClockSkewBanner';
 import { Logo } from './components/Logo';
 import { startEventLog, stopEventLog } from './state/eventLog';
 import { useAuth } from './state/auth';
@@ -25,6 +27,7 @@ import { EventsPage, StreamBadge } from './pages/Events';
 import { JobDetailPage } from './pages/JobDetail';
 import { JobEditorPage } from './pages/JobEditor';
 import { JobsPage } from './pages/Jobs';
+import { NodesPage } from './pages/Nodes';
 import { SettingsPage } from './pages/Settings';
 import { TokenPage } from './pages/TokenPage';
 
@@ -52,7 +55,7 @@ function Shell() {
 
   const section = location.pathname.split('/')[1] || 'dashboard';
   useEffect(() => {
-    const titles: Record<string, string> = { dashboard: t('nav.dashboard'), jobs: t('nav.jobs'), events: t('nav.events'), settings: t('nav.settings') };
+    const titles: Record<string, string> = { dashboard: t('nav.dashboard'), jobs: t('nav.jobs'), events: t('nav.events'), nodes: t('nav.nodes'), settings: t('nav.settings') };
     if (!/^\/jobs\/./.test(location.pathname)) document.title = `${titles[section] ?? ''} · Kairos`;
   }, [section, location.pathname, t]);
 
@@ -84,6 +87,7 @@ function Shell() {
             { key: 'dashboard', icon: <DashboardOutlined />, label: t('nav.dashboard') },
             { key: 'jobs', icon: <ProfileOutlined />, label: t('nav.jobs') },
             { key: 'events', icon: <BellOutlined />, label: t('nav.events') },
+            { key: 'nodes', icon: <ClusterOutlined />, label: t('nav.nodes') },
             { key: 'settings', icon: <SettingOutlined />, label: t('nav.settings') },
           ]}
           data-testid="nav"
@@ -149,6 +153,7 @@ function Shell() {
             </Flex>
           </Flex>
         </Layout.Header>
+        <ClockSkewBanner />
         <Layout.Content style={{ padding: 24, maxWidth: 1600, width: '100%', margin: '0 auto' }}>
           <Routes>
             <Route path="/" element={<DashboardPage />} />
@@ -158,6 +163,7 @@ function Shell() {
             <Route path="/jobs/:id/edit" element={<JobEditorPage />} />
             <Route path="/jobs/:id" element={<JobDetailPage />} />
             <Route path="/events" element={<EventsPage />} />
+            <Route path="/nodes" element={<NodesPage />} />
             <Route path="/settings" element={<SettingsPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

@@ -13,7 +13,7 @@ use kairos_core::events::{Event, EventMask};
 use kairos_core::history::{RunQuery, RunRecord, RunState};
 use kairos_core::job::{Coalesce, Job, JobOptions, Retries, DEFAULT_POOL};
 use kairos_core::scheduler::Scheduler;
-use kairos_core::store::{JobStore, SqliteStore};
+use kairos_core::store::{self, JobStore};
 use kairos_core::trigger::{
     parse_time_zone, CronTrigger, DateTrigger, IntervalSpec, IntervalTrigger, Trigger,
 };
@@ -170,15 +170,15 @@ pub struct Export {
     pub jobs: Vec<Job>,
 }
 
-/// A (not started) scheduler over the database at `db`, creating its directory if needed.
+/// The store `--db` names: a SQLite file (its directory created if needed) or a
+/// `postgres://` URL.
+pub fn open_store(db: &Path) -> Result<Arc<dyn JobStore>, String> {
+    store::open(db).map_err(|e| format!("--db: cannot open {}: {e}", crate::shown(db)))
+}
+
+/// A (not started) scheduler over the store `--db` names.
 pub fn scheduler(db: &Path) -> Result<Scheduler, String> {
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("--db: cannot create {}: {e}", dir.display()))?;
-    }
-    let store =
-        SqliteStore::open(db).map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
-    Ok(Scheduler::new(Arc::new(store)))
+    Ok(Scheduler::new(open_store(db)?))
 }
 
 /// Runs a `job` subcommand against the database at `db`.
@@ -370,8 +370,7 @@ pub fn runs(
     limit: usize,
     json: bool,
 ) -> Result<(), String> {
-    let store =
-        SqliteStore::open(db).map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
+    let store = open_store(db)?;
     let states = match state {
         Some(s) => s
             .split(',')

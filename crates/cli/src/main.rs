@@ -22,7 +22,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "kairos", version, about)]
 struct Cli {
-    /// The database file (default: kairos.db in the platform data directory).
+    /// The database: a SQLite file (default: kairos.db in the platform data directory) or a
+    /// PostgreSQL URL, postgres://USER@HOST:PORT/DB, shared by a cluster of nodes.
     #[arg(long, global = true)]
     db: Option<PathBuf>,
     #[command(subcommand)]
@@ -90,12 +91,42 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
-/// `kairos.db` in the platform data directory (e.g. ~/.local/share/kairos/kairos.db).
-fn default_db() -> PathBuf {
+/// Kairos' folder in the platform data directory (e.g. ~/.local/share/kairos).
+fn data_dir() -> PathBuf {
     dirs::data_dir()
         .unwrap_or_else(|| PathBuf::from("."))
         .join("kairos")
-        .join("kairos.db")
+}
+
+/// `kairos.db` in the platform data directory (e.g. ~/.local/share/kairos/kairos.db).
+fn default_db() -> PathBuf {
+    data_dir().join("kairos.db")
+}
+
+/// `db` for messages, a URL's password masked (`postgres://u:***@host/db`).
+pub fn shown(db: &std::path::Path) -> String {
+    let text = db.display().to_string();
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text;
+    };
+    match rest.split_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => text,
+    }
+}
+
+/// Where the files that go with the store `db` live (the API token): the SQLite file's
+/// directory, or the platform data directory for a PostgreSQL URL.
+pub fn state_dir(db: &std::path::Path) -> PathBuf {
+    if db.to_str().is_some_and(kairos_core::store::is_postgres_url) {
+        return data_dir();
+    }
+    db.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
 fn import_crontab(
@@ -172,5 +203,20 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn database_urls_are_shown_without_their_password() {
+        use std::path::Path;
+        let shown = |s: &str| super::shown(Path::new(s));
+        assert_eq!(
+            shown("postgres://kairos:s3cret@db:5432/k"),
+            "postgres://kairos:***@db:5432/k"
+        );
+        assert_eq!(shown("postgres://kairos@db/k"), "postgres://kairos@db/k");
+        assert_eq!(shown("/var/lib/kairos.db"), "/var/lib/kairos.db");
+        let dir = super::state_dir(Path::new("postgres://kairos@db/k"));
+        assert!(dir.ends_with("kairos"), "{dir:?}");
+        assert_eq!(super::state_dir(Path::new("kairos.db")), Path::new("."));
     }
 }

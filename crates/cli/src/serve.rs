@@ -2,11 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use kairos_core::scheduler::Scheduler;
-use kairos_core::store::SqliteStore;
 use kairos_server::{load_or_create_token, router, ServerConfig};
 
 /// How long running jobs may take to finish after a shutdown signal.
@@ -33,15 +31,10 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool, labels: Vec<String>) -> Re
             "--bind: {addr} is reachable from other machines; pass --allow-remote to serve them (the token is then their only barrier)"
         ));
     }
-    let dir = db
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("--db: cannot create {}: {e}", dir.display()))?;
-    let store =
-        SqliteStore::open(db).map_err(|e| format!("--db: cannot open {}: {e}", db.display()))?;
-    let token = load_or_create_token(dir)
+    let store = crate::job_cmd::open_store(db)?;
+    let dir = crate::state_dir(db);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let token = load_or_create_token(&dir)
         .map_err(|e| format!("cannot keep the API token in {}: {e}", dir.display()))?;
     let runtime = kairos_core::scheduler::runtime().map_err(|e| e.to_string())?;
     runtime.block_on(async {
@@ -49,7 +42,7 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool, labels: Vec<String>) -> Re
             .await
             .map_err(|e| format!("--bind: cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        let scheduler = Scheduler::new(Arc::new(store));
+        let scheduler = Scheduler::new(store);
         scheduler.set_node_labels(labels);
         scheduler.start().map_err(|e| e.to_string())?;
         let port = local.port();
@@ -70,7 +63,7 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool, labels: Vec<String>) -> Re
         let node = scheduler.node();
         eprintln!(
             "Kairos is scheduling jobs from {} as node {} on {}",
-            db.display(),
+            crate::shown(db),
             node.id,
             node.host
         );

@@ -71,6 +71,19 @@ describe('client requests', () => {
     expect(calls[2].init.method).toBe('DELETE');
   });
 
+  it('lists the nodes', async () => {
+    const body = {
+      items: [{ id: '3f2a9c1b7e01', host: 'box', pid: 1234, version: '0.1.0', labels: ['gpu'], started: '2026-12-02T03:00:00Z', heartbeat: '2026-12-02T03:05:02Z', left: null, uptime_s: 302, clock_skew_ms: 0, running: 2, state: 'alive', this: true }],
+      lease_s: 8,
+      heartbeat_s: 2,
+    };
+    const { c, calls } = client([{ status: 200, body }]);
+    const nodes = await c.listNodes();
+    expect(calls[0].url).toBe('http://kairos.test/api/nodes');
+    expect(calls[0].init.method).toBe('GET');
+    expect(nodes).toEqual(body);
+  });
+
   it('leaves out the Authorization header without a token', async () => {
     const { c, calls } = client([{ status: 200, body: { status: 'ok' } }], null);
     await c.call('GET', '/healthz');

@@ -11,6 +11,7 @@ import type {
   JobQuery,
   KairosEvent,
   MetricSample,
+  NodeList,
   RunBucket,
   RunQuery,
   RunRecord,
@@ -182,6 +183,10 @@ export class KairosClient {
   }
   resumeScheduler(): Promise<SchedulerStatus> {
     return this.call('POST', '/api/scheduler/resume');
+  }
+  /** The processes (nodes) sharing the database, oldest first. */
+  listNodes(signal?: AbortSignal): Promise<NodeList> {
+    return this.call('GET', '/api/nodes', { signal });
   }
   getSettings(): Promise<Settings> {
     return this.call('GET', '/api/settings');

@@ -156,6 +156,8 @@ export interface JobInput {
   options?: JobOptions;
   paused?: boolean;
   pool?: string;
+  /** Labels a node must all have to run this job (`kairos serve --label gpu`); empty or absent: any node. */
+  node_labels?: string[];
 }
 
 export interface LastRun {
@@ -166,8 +168,10 @@ export interface LastRun {
 }
 
 /** A job as the API shows it. */
-export interface Job extends Required<Omit<JobInput, 'options'>> {
+export interface Job extends Required<Omit<JobInput, 'options' | 'node_labels'>> {
   options: JobOptions;
+  /** Absent when the job runs on any node. */
+  node_labels?: string[];
   next_run: string | null;
   kind: ActionKind;
   last_run: LastRun | null;
@@ -201,6 +205,10 @@ export interface RunRecord {
   exit_code: number | null;
   http_status: number | null;
   error: string | null;
+  /** The id of the node that claimed and ran it; null for runs from before nodes existed. */
+  node: string | null;
+  /** Started by "run now", outside the schedule. */
+  manual: boolean;
   /** Absent from run lists; present on a single run. */
   stdout?: string;
   stderr?: string;
@@ -247,6 +255,12 @@ export interface MetricSample {
 }
 
 export interface SchedulerStatus {
+  /** The id of the node answering. */
+  node: string;
+  /** How far this machine's clock is from the database's, in milliseconds. */
+  clock_skew_ms: number;
+  /** The skew is beyond what the settings allow: this node claims no fires until it is fixed. */
+  clock_skewed: boolean;
   running: boolean;
   paused: boolean;
   jobs: number;
@@ -271,9 +285,51 @@ export interface JobDefaults {
   retention: Retention;
 }
 
+/** How the processes sharing one database watch each other. */
+export interface ClusterSettings {
+  heartbeat_s: number;
+  lease_s: number;
+  max_skew_ms: number;
+}
+
 export interface Settings {
   defaults: JobDefaults;
   pools: Record<string, number>;
+  /** Absent from servers before nodes existed. */
+  cluster?: ClusterSettings;
+}
+
+/** alive: heartbeat within the lease; lapsed: older (its runs are about to be taken over);
+ * gone: shut down or taken over (listed for a day). */
+export type NodeState = 'alive' | 'lapsed' | 'gone';
+
+/** One process sharing the database: a `kairos serve`, the desktop app, a library program. */
+export interface NodeInfo {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  labels: string[];
+  started: string;
+  heartbeat: string;
+  left: string | null;
+  /** Seconds since it started (until it left). */
+  uptime_s: number;
+  /** How far its clock was from the database's at its last heartbeat. */
+  clock_skew_ms: number;
+  /** Its runs now queued or running. */
+  running: number;
+  state: NodeState;
+  /** The node answering the request. */
+  this: boolean;
+}
+
+export interface NodeList {
+  items: NodeInfo[];
+  /** Seconds without a heartbeat after which a node's work is taken over. */
+  lease_s: number;
+  /** Seconds between heartbeats. */
+  heartbeat_s: number;
 }
 
 export interface CronPreviewRequest {

@@ -51,7 +51,9 @@ export function StateTag({ state, title }: { state: RunState; title?: string }) 
       {t(`state.${state}`)}
     </Tag>
   );
-  return title ? <Tooltip title={title}>{tag}</Tooltip> : tag;
+  // An abandoned run carries no error of its own: say what happened.
+  const tip = title ?? (state === 'abandoned' ? t('state.abandonedHelp') : undefined);
+  return tip ? <Tooltip title={tip}>{tag}</Tooltip> : tag;
 }
 
 const KIND_ICON: Record<ActionKind, ReactNode> = {

@@ -7,6 +7,7 @@ import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Skeleton, Statis
 import {
   AlertOutlined,
   CheckCircleOutlined,
+  ClusterOutlined,
   DashboardOutlined,
   PauseCircleOutlined,
   PlayCircleOutlined,
@@ -21,7 +22,8 @@ import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { STATE_COLORS, StateTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
 import { dayjs, formatBytes, formatDateTime, fromNow } from '../util/format';
-import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
+import { useAsync, useInterval, useLiveEvents, useThrottled, useVisibleInterval } from '../util/hooks';
+import { countNodes } from '../util/nodes';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** Most jobs on the timeline, and most cron previews fetched for it. */
@@ -62,7 +64,23 @@ async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
   return { jobs, points, truncated: soon.length > jobs.length };
 }
 
-function StatCard({ title, value, icon, color, to, testId }: { title: string; value: number | string | undefined; icon: React.ReactNode; color: string; to?: string; testId: string }) {
+function StatCard({
+  title,
+  value,
+  suffix,
+  icon,
+  color,
+  to,
+  testId,
+}: {
+  title: string;
+  value: number | string | undefined;
+  suffix?: React.ReactNode;
+  icon: React.ReactNode;
+  color: string;
+  to?: string;
+  testId: string;
+}) {
   const { token } = theme.useToken();
   const body = (
     <Card hoverable={!!to} styles={{ body: { padding: 20 } }} data-testid={testId}>
@@ -70,7 +88,7 @@ function StatCard({ title, value, icon, color, to, testId }: { title: string; va
         <Flex align="center" justify="center" style={{ width: 48, height: 48, borderRadius: 12, background: `${color}1f`, color, fontSize: 22, flex: 'none' }}>
           {icon}
         </Flex>
-        <Statistic title={title} value={value ?? '—'} valueStyle={{ fontWeight: 600, color: token.colorText }} />
+        <Statistic title={title} value={value ?? '—'} suffix={suffix} valueStyle={{ fontWeight: 600, color: token.colorText }} />
       </Flex>
     </Card>
   );
@@ -121,6 +139,8 @@ export function DashboardPage() {
     );
     return runs.map((r) => ({ ...r, name: names.get(r.job_id) }));
   }, []);
+  const nodes = useAsync(async (signal) => countNodes((await api.listNodes(signal)).items), []);
+  useVisibleInterval(() => nodes.reload(true), 10000);
   const hasMonitor = (counts.data?.monitors ?? 0) > 0;
   const metrics = useAsync((signal) => (hasMonitor ? api.systemMetrics({ points: 360 }, signal) : Promise.resolve([])), [hasMonitor]);
 
@@ -302,17 +322,34 @@ export function DashboardPage() {
         </Typography.Paragraph>
       )}
       <Row gutter={[16, 16]}>
-        <Col xs={12} lg={6}>
+        <Col xs={12} md={8} xl={{ flex: '20%' }}>
           <StatCard testId="stat-total" title={t('dash.totalJobs')} value={counts.data?.total.toLocaleString()} icon={<ProfileOutlined />} color={token.colorPrimary} to="/jobs" />
         </Col>
-        <Col xs={12} lg={6}>
+        <Col xs={12} md={8} xl={{ flex: '20%' }}>
           <StatCard testId="stat-active" title={t('dash.activeJobs')} value={counts.data?.active.toLocaleString()} icon={<CheckCircleOutlined />} color={token.colorSuccess} to="/jobs?status=active" />
         </Col>
-        <Col xs={12} lg={6}>
+        <Col xs={12} md={8} xl={{ flex: '20%' }}>
           <StatCard testId="stat-paused" title={t('dash.pausedJobs')} value={counts.data?.paused.toLocaleString()} icon={<PauseCircleOutlined />} color={token.colorWarning} to="/jobs?status=paused" />
         </Col>
-        <Col xs={12} lg={6}>
+        <Col xs={12} md={8} xl={{ flex: '20%' }}>
           <StatCard testId="stat-failures" title={t('dash.failures24h')} value={counts.data?.failures.toLocaleString()} icon={<AlertOutlined />} color={token.colorError} />
+        </Col>
+        <Col xs={12} md={8} xl={{ flex: '20%' }}>
+          <StatCard
+            testId="stat-nodes"
+            title={t('dash.nodesAlive')}
+            value={nodes.data?.alive.toLocaleString()}
+            suffix={
+              nodes.data?.lapsed ? (
+                <Typography.Text type="warning" style={{ fontSize: 14, fontWeight: 500 }} data-testid="stat-nodes-lapsed">
+                  · {t('dash.nodesLapsed', { n: nodes.data.lapsed })}
+                </Typography.Text>
+              ) : undefined
+            }
+            icon={<ClusterOutlined />}
+            color={token.colorInfo}
+            to="/nodes"
+          />
         </Col>
 
         <Col xs={24} xl={14}>
@@ -353,7 +390,11 @@ export function DashboardPage() {
                     <List.Item.Meta
                       avatar={<StateTag state={r.state} />}
                       title={r.name ?? r.job_id}
-                      description={<Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>{r.error ?? '—'}</Typography.Text>}
+                      description={
+                        <Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>
+                          {r.error ?? (r.state === 'abandoned' ? t('state.abandonedHelp') : '—')}
+                        </Typography.Text>
+                      }
                     />
                   </List.Item>
                 )}

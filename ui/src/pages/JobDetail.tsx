@@ -40,6 +40,7 @@ import { ApiError } from '../api/client';
 import { isFinal, type Job, type RunRecord } from '../api/types';
 import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
+import { ManualTag, NodeRef } from '../components/nodes';
 import { KindTag, PausedTag, STATE_COLORS, StateTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
 import { durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
@@ -113,6 +114,7 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
         <Space>
           {t('run.title', { id: shownId ?? '' })}
           {run && <StateTag state={run.state} />}
+          {run?.manual && <ManualTag />}
         </Space>
       }
       data-testid="run-viewer"
@@ -137,7 +139,22 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
             <Descriptions.Item label={run.http_status !== null ? t('run.httpStatus') : t('run.exitCode')}>
               {run.http_status ?? run.exit_code ?? '—'}
             </Descriptions.Item>
+            <Descriptions.Item label={t('run.node')}>
+              <NodeRef id={run.node} />
+            </Descriptions.Item>
+            <Descriptions.Item label={t('run.startedBy')}>
+              <span data-testid="run-started-by">{run.manual ? t('run.byManual') : t('run.bySchedule')}</span>
+            </Descriptions.Item>
           </Descriptions>
+          {run.state === 'abandoned' && (
+            <Alert
+              type="warning"
+              showIcon
+              data-testid="run-abandoned"
+              message={t('state.abandonedTitle')}
+              description={t('state.abandonedDetail')}
+            />
+          )}
           {run.error && <Alert type="error" showIcon message={t('run.error')} description={run.error} />}
           {live && <Alert type="info" showIcon message={t('run.live')} />}
           <Tabs
@@ -328,18 +345,28 @@ export function JobDetailPage() {
     });
 
   const columns: TableProps<RunRecord>['columns'] = [
-    { title: '#', dataIndex: 'id', width: 80, render: (v: number) => <Typography.Text type="secondary">{v}</Typography.Text> },
-    { title: t('run.state'), dataIndex: 'state', width: 130, render: (_, r) => <StateTag state={r.state} title={r.error ?? undefined} /> },
+    { title: '#', dataIndex: 'id', width: 70, render: (v: number) => <Typography.Text type="secondary">{v}</Typography.Text> },
+    {
+      title: t('run.state'),
+      dataIndex: 'state',
+      width: 205,
+      render: (_, r) => (
+        <Flex gap={6} align="center" wrap="wrap">
+          <StateTag state={r.state} title={r.error ?? undefined} />
+          {r.manual && <ManualTag />}
+        </Flex>
+      ),
+    },
     {
       title: t('run.scheduled'),
       dataIndex: 'scheduled',
-      width: 190,
+      width: 180,
       render: (v: string) => <Tooltip title={fromNow(v)}>{formatDateTime(v)}</Tooltip>,
     },
     {
       title: t('run.started'),
       dataIndex: 'started',
-      width: 170,
+      width: 110,
       render: (v: string | null, r) => {
         if (!v) return '—';
         const late = durationMs(r.scheduled, v);
@@ -355,7 +382,7 @@ export function JobDetailPage() {
     {
       title: t('run.duration'),
       key: 'duration',
-      width: 120,
+      width: 110,
       render: (_, r) => (r.started && !r.finished ? <Tag color="processing">{t('run.running')}</Tag> : formatDuration(durationMs(r.started, r.finished))),
     },
     {
@@ -374,6 +401,7 @@ export function JobDetailPage() {
         ),
     },
     { title: t('run.attempt'), dataIndex: 'attempt', width: 80 },
+    { title: t('run.node'), dataIndex: 'node', width: 140, render: (v: string | null) => <NodeRef id={v} /> },
     {
       title: t('run.error'),
       dataIndex: 'error',
@@ -465,6 +493,17 @@ export function JobDetailPage() {
                   </Typography.Text>
                 </Descriptions.Item>
               )}
+              {(j.node_labels?.length ?? 0) > 0 && (
+                <Descriptions.Item label={t('job.nodeLabels')} span={2}>
+                  <Flex gap={4} wrap="wrap" data-testid="detail-node-labels">
+                    {j.node_labels?.map((l) => (
+                      <Link key={l} to="/nodes">
+                        <Tag color="blue" bordered={false}>{l}</Tag>
+                      </Link>
+                    ))}
+                  </Flex>
+                </Descriptions.Item>
+              )}
               {j.tags.length > 0 && (
                 <Descriptions.Item label={t('job.tags')} span={2}>
                   <Flex gap={4} wrap="wrap">
@@ -532,7 +571,7 @@ export function JobDetailPage() {
               dataSource={allRuns}
               loading={runs.loading}
               pagination={false}
-              scroll={{ x: 1000 }}
+              scroll={{ x: 1100 }}
               data-testid="run-history"
               onRow={(r) => ({ onClick: () => setOpenRun(r.id), style: { cursor: 'pointer' } })}
               locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('detail.noRunsYet')} /> }}

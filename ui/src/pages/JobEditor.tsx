@@ -28,6 +28,7 @@ import {
   ApiOutlined,
   CalendarOutlined,
   ClockCircleOutlined,
+  ClusterOutlined,
   CodeOutlined,
   DashboardOutlined,
   DeleteOutlined,
@@ -48,6 +49,7 @@ import { TimezoneSelect } from '../components/TimezoneSelect';
 import { ErrorAlert, PageHeader } from '../components/common';
 import { useT } from '../state/prefs';
 import { useAsync } from '../util/hooks';
+import { knownLabels, nodesWithLabels } from '../util/nodes';
 import {
   TriggerJsonError,
   errorTarget,
@@ -107,6 +109,14 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   const expression = Form.useWatch(['trigger', 'expression'], form) ?? '';
   const timezone = Form.useWatch(['trigger', 'timezone'], form) ?? 'UTC';
   const defaults = settings?.defaults;
+  const nodeLabels = (Form.useWatch('node_labels', form) ?? initial.node_labels) as string[];
+  // Which labels the nodes have: suggestions, and a warning when no alive node matches.
+  const nodes = useAsync((signal) => api.listNodes(signal).catch(() => undefined), []);
+  const labelOptions = useMemo(
+    () => [...new Set([...knownLabels(nodes.data?.items ?? []), ...initial.node_labels])].sort().map((l) => ({ value: l, label: l })),
+    [nodes.data, initial.node_labels],
+  );
+  const noMatchingNode = !!nodes.data && nodeLabels.length > 0 && nodesWithLabels(nodes.data.items, nodeLabels).length === 0;
 
   const onPreview = useCallback(
     (error: ApiError | null, input: { expression: string; timezone: string }) => {
@@ -492,6 +502,36 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
               <Col xs={24} sm={12} lg={6}>
                 <Form.Item name={['options', 'retries', 'factor']} label={t('option.factor')} tooltip={t('option.factorHelp')}>
                   <InputNumber min={1} step={0.5} style={{ width: '100%' }} addonAfter="×" placeholder={t('editor.defaultValue', { value: defaults?.retries.factor ?? 2 })} />
+                </Form.Item>
+              </Col>
+              <Col xs={24} lg={12}>
+                <Form.Item
+                  name="node_labels"
+                  label={
+                    <>
+                      <ClusterOutlined style={{ marginInlineEnd: 6 }} />
+                      {t('editor.nodeLabels')}
+                    </>
+                  }
+                  extra={
+                    <>
+                      {t('editor.nodeLabelsHelp')}
+                      {noMatchingNode && (
+                        <Typography.Text type="warning" style={{ display: 'block', marginTop: 4 }} data-testid="node-labels-unmatched">
+                          {t('editor.nodeLabelsNone')}
+                        </Typography.Text>
+                      )}
+                    </>
+                  }
+                >
+                  <Select
+                    mode="tags"
+                    tokenSeparators={[',', ' ']}
+                    placeholder={t('editor.nodeLabelsPlaceholder')}
+                    options={labelOptions}
+                    data-testid="node-labels"
+                    allowClear
+                  />
                 </Form.Item>
               </Col>
             </Row>

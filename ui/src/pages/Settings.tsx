@@ -64,8 +64,11 @@ function toForm(s: Settings): SettingsForm {
   };
 }
 
-function fromForm(f: SettingsForm): Settings {
+/** The settings to save: the form's, plus what the form does not show (the cluster timing,
+ * which an absent member would reset to its defaults). */
+function fromForm(f: SettingsForm, keep: Settings): Settings {
   return {
+    ...(keep.cluster ? { cluster: keep.cluster } : {}),
     defaults: {
       ...f.defaults,
       misfire_grace_time_s: f.defaults.misfire_grace_time_s ?? null,
@@ -197,7 +200,7 @@ function SchedulerSettings({ settings, onSaved }: { settings: Settings; onSaved:
     }
     setSaving(true);
     try {
-      const saved = await api.putSettings(fromForm(values));
+      const saved = await api.putSettings(fromForm(values, settings));
       message.success(t('settings.saved'));
       onSaved(saved);
     } catch (e) {

@@ -75,6 +75,38 @@ describe('job form ⇄ job JSON', () => {
   });
 });
 
+describe('node labels', () => {
+  it('round-trips the labels a job is pinned to', () => {
+    const pinned = job({ node_labels: ['gpu', 'eu'] });
+    const form = jobToForm(pinned);
+    expect(form.node_labels).toEqual(['gpu', 'eu']);
+    expect(formToJob(form, pinned).node_labels).toEqual(['gpu', 'eu']);
+  });
+
+  it('reads a job without labels (the server leaves them out) as any node, and sends none back', () => {
+    const any = job({});
+    expect(any.node_labels).toBeUndefined();
+    const form = jobToForm(any);
+    expect(form.node_labels).toEqual([]);
+    expect('node_labels' in formToJob(form, any)).toBe(false);
+    expect(newJobForm().node_labels).toEqual([]);
+  });
+
+  it('clears labels removed on the form, and tidies typed ones', () => {
+    const pinned = job({ node_labels: ['gpu'] });
+    const form = jobToForm(pinned);
+    form.node_labels = [];
+    expect(formToJob(form, pinned).node_labels).toBeUndefined();
+    form.node_labels = [' gpu ', 'gpu', '', 'eu'];
+    expect(formToJob(form, pinned).node_labels).toEqual(['gpu', 'eu']);
+  });
+
+  it('puts the server’s node_labels errors on the field', () => {
+    expect(errorTarget('node_labels', 'must not be empty', newJobForm())).toEqual(['node_labels']);
+    expect(errorTarget('node_labels[1]', 'bad label', newJobForm())).toEqual(['node_labels']);
+  });
+});
+
 describe('server errors land on form fields', () => {
   const cron = newJobForm();
   it.each([

@@ -29,6 +29,8 @@ export interface FormValues {
   tags: string[];
   pool: string;
   paused: boolean;
+  /** Labels a node must all have to run the job; empty: any node. */
+  node_labels: string[];
   kind: ActionKind;
   action: {
     command?: string;
@@ -105,6 +107,7 @@ export function newJobForm(pool = 'default'): FormValues {
     tags: [],
     pool,
     paused: false,
+    node_labels: [],
     kind: 'shell',
     action: { command: '', shell: 'sh', env: [], method: 'GET', headers: [], expect_status: [200, 299] },
     triggerMode: 'cron',
@@ -130,6 +133,7 @@ export function jobToForm(job: Job): FormValues {
   form.description = job.description;
   form.tags = job.tags;
   form.paused = job.paused;
+  form.node_labels = job.node_labels ?? [];
   form.kind = job.action.kind;
   const a = job.action;
   switch (a.kind) {
@@ -333,6 +337,9 @@ export function formToJob(values: FormValues, keep?: Job): JobInput {
     paused: values.paused,
     pool: values.pool || 'default',
   };
+  // Absent means any node; a save without labels clears them (PUT replaces the whole job).
+  const labels = [...new Set((values.node_labels ?? []).map((l) => l.trim()).filter(Boolean))];
+  if (labels.length) job.node_labels = labels;
   if (values.id?.trim()) job.id = values.id.trim();
   return JSON.parse(JSON.stringify(job)) as JobInput;
 }
@@ -370,6 +377,7 @@ export function errorTarget(field: string | null, message: string, values: FormV
     'tags',
     'pool',
     'paused',
+    'node_labels',
     'action.command',
     'action.shell',
     'action.cwd',

@@ -112,3 +112,33 @@ export function useAvailableHeight(ref: React.RefObject<HTMLElement | null>, mar
   }, [ref, margin, min]);
   return height;
 }
+
+/** Whether the page is visible (not a background tab or a minimised window). */
+export function usePageVisible(): boolean {
+  const [visible, setVisible] = useState(() => typeof document === 'undefined' || document.visibilityState !== 'hidden');
+  useEffect(() => {
+    const onChange = () => setVisible(document.visibilityState !== 'hidden');
+    document.addEventListener('visibilitychange', onChange);
+    return () => document.removeEventListener('visibilitychange', onChange);
+  }, []);
+  return visible;
+}
+
+/** Calls `fn` every `ms` milliseconds while the page is visible, and at once when it shows again. */
+export function useVisibleInterval(fn: () => void, ms: number | null): void {
+  const visible = usePageVisible();
+  const ref = useRef(fn);
+  ref.current = fn;
+  const wasHidden = useRef(false);
+  useEffect(() => {
+    if (!visible) {
+      wasHidden.current = true;
+      return;
+    }
+    if (wasHidden.current) {
+      wasHidden.current = false;
+      ref.current();
+    }
+  }, [visible]);
+  useInterval(() => ref.current(), visible ? ms : null);
+}

@@ -10,7 +10,7 @@ use super::dispatch::start_unscheduled;
 use super::{lock, SchedulerInner};
 use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
-use crate::store::StoreError;
+use crate::store::{NodeState, StoreError};
 
 impl SchedulerInner {
     /// Registers or refreshes this node, and stops claiming while its clock is more than the
@@ -63,16 +63,47 @@ impl SchedulerInner {
     /// Takes over the runs of nodes that are dead (lease lapsed, or their process gone from
     /// this machine): they become abandoned, and those with retries left run again here.
     pub(super) fn take_over(self: &Arc<Self>) -> Result<(), StoreError> {
+        if !self.may_claim() {
+            // With a clock this far off, live nodes could look dead: judge nobody.
+            return Ok(());
+        }
         let me = self.node.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let dead: Vec<String> = self
-            .store
-            .nodes()?
-            .into_iter()
+        let nodes = self.store.nodes()?;
+        let dead: Vec<String> = nodes
+            .iter()
             .filter(|n| n.is_dead_process(&me))
-            .map(|n| n.id)
+            .map(|n| n.id.clone())
             .collect();
         let now = self.clock.now();
         let lease = Duration::seconds(self.cluster().lease_s.into());
+        let mut alive: Vec<Peer> = nodes
+            .iter()
+            .filter(|n| n.state(now, lease) == NodeState::Alive && !dead.contains(&n.id))
+            .map(|n| Peer {
+                id: n.id.as_str().into(),
+                labels: n.labels.clone(),
+            })
+            .collect();
+        if !alive.iter().any(|p| *p.id == *me.id) {
+            alive.push(Peer {
+                id: self.node_id.clone(),
+                labels: me.labels.clone(),
+            });
+        }
+        alive.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let changed = {
+            let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
+            let changed = **peers != *alive;
+            if changed {
+                *peers = alive.into();
+            }
+            changed
+        };
+        if changed && lock(&self.state).running {
+            tracing::info!("the nodes changed: re-dividing the jobs among them");
+            self.reconcile(true);
+        }
+        self.rescue_overdue(now)?;
         for run in self.store.take_over(now, lease, &dead)? {
             tracing::warn!(
                 run = run.id,
@@ -82,6 +113,54 @@ impl SchedulerInner {
             );
             self.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
             self.retry_abandoned(&run);
+        }
+        Ok(())
+    }
+
+    /// Whether this node fires `job`: of the alive nodes that have the job's labels, the one
+    /// with the highest rendezvous hash of (node, job) does, so each job has one owner and
+    /// jobs spread evenly over the nodes.
+    pub(super) fn owns(&self, job: &crate::job::Job) -> bool {
+        let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
+        if peers.len() <= 1 {
+            return true;
+        }
+        peers
+            .iter()
+            .filter(|p| job.node_labels.iter().all(|l| p.labels.contains(l)))
+            .max_by_key(|p| rendezvous(&p.id, &job.id))
+            .is_none_or(|owner| *owner.id == *self.node_id)
+    }
+
+    /// Queues jobs whose fire is overdue by more than two heartbeats whoever owns them: their
+    /// owner stalled or died, or the nodes disagree on who is alive. The claim decides who runs.
+    fn rescue_overdue(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+        if self.peers.read().unwrap_or_else(|e| e.into_inner()).len() <= 1 {
+            // Alone, an overdue job is this node's own backlog, already queued.
+            return Ok(());
+        }
+        let period = Duration::seconds(self.cluster().heartbeat_s.into());
+        let overdue = self.store.overdue(now - period * 2)?;
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        let mut queued = false;
+        for entry in overdue {
+            let id: Arc<str> = entry.id.into();
+            let Some(slot) = state.slots.get_mut(&id) else {
+                continue;
+            };
+            if slot.claiming || slot.paused {
+                continue;
+            }
+            slot.rescue = true;
+            queued = true;
+            state.enqueue(&id, entry.next_run.map(|t| (t, t)));
+        }
+        drop(state);
+        if queued {
+            self.wake.notify_one();
         }
         Ok(())
     }
@@ -146,5 +225,56 @@ pub(super) async fn heartbeats(inner: Arc<SchedulerInner>) {
             Ok(Err(e)) => tracing::warn!("heartbeat failed: {e}"),
             Err(e) => tracing::error!("heartbeat task failed: {e}"),
         }
+    }
+}
+
+/// A node alive at the last heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Peer {
+    id: Arc<str>,
+    labels: Vec<String>,
+}
+
+/// FNV-1a of `node`, a separator and `job`, then MurmurHash3's finaliser so every input bit
+/// reaches the high bits: the same on every machine and build.
+fn rendezvous(node: &str, job: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in node.bytes().chain([0xff]).chain(job.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rendezvous;
+
+    #[test]
+    fn jobs_spread_evenly_and_only_a_dead_nodes_jobs_move() {
+        let nodes = ["3f2a9c1b7e01", "0b77e2d41c9a", "a91c5e00f3d2"];
+        fn owner<'a>(alive: &[&'a str], job: &str) -> &'a str {
+            alive.iter().max_by_key(|n| rendezvous(n, job)).unwrap()
+        }
+        let jobs: Vec<String> = (0..3000).map(|i| format!("job-{i}")).collect();
+        for node in nodes {
+            let owned = jobs.iter().filter(|j| owner(&nodes, j) == node).count();
+            assert!((800..1200).contains(&owned), "{node} owns {owned} of 3000");
+        }
+        // When the first node dies, only its jobs change owner.
+        for job in &jobs {
+            let before = owner(&nodes, job);
+            let after = owner(&nodes[1..], job);
+            assert!(
+                before == nodes[0] || before == after,
+                "{job} moved needlessly"
+            );
+        }
+        // Pinned: nodes of different builds and machines must agree on every owner.
+        assert_eq!(rendezvous("node", "job"), 0xff08_574c_c078_dedd);
     }
 }

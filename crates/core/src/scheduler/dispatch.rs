@@ -131,6 +131,7 @@ fn plan_chunk(
         let Some((_, fire)) = slot.due.take() else {
             continue;
         };
+
         let job = match &slot.job {
             Some(job) => job.clone(),
             None => match inner.store.get_job(&id) {
@@ -154,6 +155,11 @@ fn plan_chunk(
         if !inner.may_run(&job) {
             // Pinned to labels this node lacks: a node that has them claims its fires.
             place(&mut state.queue, slot, &id, None);
+            continue;
+        }
+        if !std::mem::take(&mut slot.rescue) && !inner.owns(&job) {
+            // Another node fires this job; it comes back here when the nodes change, or when
+            // its fire is overdue with the owner silent (see `cluster`).
             continue;
         }
         let options = job.options.resolve(defaults);

@@ -7,8 +7,10 @@ use std::time::Duration as StdDuration;
 use super::{lock, SchedulerInner};
 use crate::events::Event;
 
-/// How often the store's change counter is read.
+/// How often the store's change counter is read when the store cannot announce changes.
 const CHECK_EVERY: StdDuration = StdDuration::from_secs(1);
+/// How often it is read anyway when the store announces changes (a lost notification's bound).
+const CHECK_ANYWAY_EVERY: StdDuration = StdDuration::from_secs(30);
 
 impl SchedulerInner {
     /// Remembers the store's change counter after our own change, unless another process
@@ -22,12 +24,13 @@ impl SchedulerInner {
         }
     }
 
-    /// Reloads the schedule when someone else changed the jobs.
-    fn reconcile(&self) {
+    /// Reloads the schedule when someone else changed the jobs, or (`rebalance`) because the
+    /// nodes changed and with them which jobs this node fires; that reload announces nothing.
+    pub(super) fn reconcile(&self, rebalance: bool) {
         let Ok(counter) = self.store.change_counter() else {
             return;
         };
-        if *lock(&self.seen_changes) == counter {
+        if *lock(&self.seen_changes) == counter && !rebalance {
             return;
         }
         let now = self.clock.now();
@@ -74,7 +77,9 @@ impl SchedulerInner {
                         slot.paused = entry.paused;
                         if changed {
                             state.enqueue(&id, entry.next_run.map(|t| (t, t)));
-                            events.push(Event::JobModified { job_id: entry.id });
+                            if !rebalance {
+                                events.push(Event::JobModified { job_id: entry.id });
+                            }
                         }
                     }
                 }
@@ -101,14 +106,28 @@ impl SchedulerInner {
     }
 }
 
-/// Checks for other processes' changes every second until the scheduler stops.
+/// Checks for other processes' changes until the scheduler stops: when the store announces
+/// one (PostgreSQL's NOTIFY), else every second.
 pub(super) async fn watch(inner: Arc<SchedulerInner>) {
+    let announced = inner.store.changes();
+    let period = if announced.is_some() {
+        CHECK_ANYWAY_EVERY
+    } else {
+        CHECK_EVERY
+    };
     loop {
+        let notified = async {
+            match &announced {
+                Some(changes) => changes.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
+            _ = tokio::time::sleep(period) => {}
+            _ = notified => {}
             _ = inner.stop.cancelled() => return,
         }
         let check = inner.clone();
-        let _ = tokio::task::spawn_blocking(move || check.reconcile()).await;
+        let _ = tokio::task::spawn_blocking(move || check.reconcile(false)).await;
     }
 }

@@ -122,6 +122,8 @@ struct Slot {
     paused: bool,
     /// A claim of its fire is on its way to the store (the change watcher leaves it alone).
     claiming: bool,
+    /// Overdue with its owner silent: claim it even though another node owns it.
+    rescue: bool,
     counters: Arc<RunCounters>,
 }
 
@@ -134,6 +136,7 @@ impl Default for Slot {
             job: None,
             paused: false,
             claiming: false,
+            rescue: false,
             counters: Arc::default(),
         }
     }
@@ -208,6 +211,9 @@ pub(crate) struct SchedulerInner {
     skewed: AtomicBool,
     /// The heartbeat task runs.
     beating: AtomicBool,
+    /// The ids of the nodes alive at the last heartbeat, this one among them, sorted: each
+    /// job is fired by one of them (see `cluster::owner`).
+    peers: RwLock<Arc<[cluster::Peer]>>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -257,6 +263,7 @@ impl Scheduler {
                 node: RwLock::new(node),
                 skewed: AtomicBool::new(false),
                 beating: AtomicBool::new(false),
+                peers: RwLock::new(Arc::new([])),
             }),
         }
     }

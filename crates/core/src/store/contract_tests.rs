@@ -205,6 +205,26 @@ pub(super) fn claims_advance_once(store: &dyn JobStore) {
     assert_eq!(store.run(first.id).unwrap().as_ref(), Some(first));
 }
 
+pub(super) fn overdue_lists_unpaused_jobs_due_before(store: &dyn JobStore) {
+    let (mut late, mut paused, mut later) = (job("late"), job("paused"), job("later"));
+    late.next_run = Some(t(5));
+    paused.next_run = Some(t(5));
+    paused.paused = true;
+    later.next_run = Some(t(20));
+    let mut never = job("never");
+    never.next_run = None;
+    store.add_jobs(&[late, paused, later, never]).unwrap();
+    let overdue = store.overdue(t(10)).unwrap();
+    assert_eq!(
+        overdue,
+        [ScheduleEntry {
+            id: "late".into(),
+            next_run: Some(t(5)),
+            paused: false
+        }]
+    );
+}
+
 pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     store.add_jobs(&[job("a")]).unwrap();
     let claim = Claim::insert("a", vec![run(0, "a", 0, RunState::Submitted)], 1);
@@ -629,6 +649,121 @@ pub(super) fn change_counter_moves_on_job_changes(store: &dyn JobStore) {
     assert_ne!(c2, store.change_counter().unwrap());
 }
 
+pub(super) fn two_processes_claim_each_fire_once(one: &dyn JobStore, two: &dyn JobStore) {
+    one.add_jobs(&[job("a")]).unwrap();
+    // Both saw the job due at t(0) and race for it, each from its own thread.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| one.claim(&"n1".into(), t(0), vec![fire_claim("a", 0, 10)]));
+        let b = s.spawn(|| two.claim(&"n2".into(), t(0), vec![fire_claim("a", 0, 10)]));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let won: Vec<_> = [&a[0], &b[0]]
+        .into_iter()
+        .filter(|c| c.outcome == ClaimOutcome::Won)
+        .collect();
+    assert_eq!(won.len(), 1, "{a:?} {b:?}");
+    let all = RunQuery::default();
+    assert_eq!(one.runs(&all).unwrap().len(), 1);
+}
+
+pub(super) fn a_fire_that_ran_is_never_inserted_again(store: &dyn JobStore, _: &dyn JobStore) {
+    store.add_jobs(&[job("a")]).unwrap();
+    let node: Arc<str> = "n".into();
+    store
+        .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
+        .unwrap();
+    // The job is set back to a fire time that already ran (say, a clock set back):
+    // claiming it again moves the schedule on but inserts no second run.
+    store.update_job(&job("a")).unwrap();
+    let again = store
+        .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
+        .unwrap();
+    assert_eq!(again[0].outcome, ClaimOutcome::Won);
+    assert!(again[0].runs.is_empty(), "{again:?}");
+    assert_eq!(store.runs(&RunQuery::default()).unwrap().len(), 1);
+    assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(10)));
+    // A manual run at the same instant is not bound by the rule.
+    let mut manual = run(0, "a", 0, RunState::Submitted);
+    manual.manual = true;
+    let decided = store
+        .claim(
+            &node,
+            t(0),
+            vec![Claim::insert("a", vec![manual], u32::MAX)],
+        )
+        .unwrap();
+    assert_eq!(decided[0].runs.len(), 1);
+}
+
+pub(super) fn max_instances_counts_every_nodes_runs(one: &dyn JobStore, two: &dyn JobStore) {
+    one.add_jobs(&[job("a")]).unwrap();
+    let mut first = fire_claim("a", 0, 10);
+    first.max_instances = 1;
+    let won = one.claim(&"n1".into(), t(0), vec![first]).unwrap();
+    assert_eq!(won[0].runs[0].state, RunState::Submitted);
+    let mut second = fire_claim("a", 10, 20);
+    second.max_instances = 1;
+    let decided = two.claim(&"n2".into(), t(10), vec![second]).unwrap();
+    let skipped = &decided[0].runs[0];
+    assert_eq!(skipped.state, RunState::Skipped);
+    assert_eq!(skipped.finished, Some(t(10)));
+    assert_eq!(
+        skipped.error.as_deref(),
+        Some("1 run(s) already active (max instances 1)")
+    );
+    // Once the first run ends, the next fire runs.
+    let mut done = won[0].runs[0].clone();
+    done.state = RunState::Succeeded;
+    one.record_runs(vec![done]);
+    one.flush().unwrap();
+    let mut third = fire_claim("a", 20, 30);
+    third.max_instances = 1;
+    let decided = two.claim(&"n2".into(), t(20), vec![third]).unwrap();
+    assert_eq!(decided[0].runs[0].state, RunState::Submitted);
+}
+
+/// Declares one `#[test]` per two-process contract function, for stores `$open` opens on one
+/// database made by `$make`.
+macro_rules! shared {
+    ($store:ident, $make:expr, $open:expr) => {
+        mod $store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            shared!(@tests $make, $open;
+                two_processes_claim_each_fire_once,
+                a_fire_that_ran_is_never_inserted_again,
+                max_instances_counts_every_nodes_runs,
+            );
+        }
+    };
+    (@tests $make:expr, $open:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let guard = $make;
+                let (one, two) = ($open(&guard), $open(&guard));
+                super::super::$name(&one, &two);
+            }
+        )*
+    };
+}
+
+mod shared {
+    use super::*;
+
+    shared!(
+        sqlite,
+        tempfile::tempdir().unwrap(),
+        |dir: &tempfile::TempDir| SqliteStore::open(&dir.path().join("kairos.db")).unwrap()
+    );
+    shared!(
+        postgres,
+        crate::store::test_pg::TestDb::new(),
+        |db: &crate::store::test_pg::TestDb| crate::store::PgStore::open(&db.url).unwrap()
+    );
+}
+
 /// Declares one `#[test]` per contract function for a store built by `$make`.
 macro_rules! contract {
     ($store:ident, $make:expr) => {
@@ -641,6 +776,7 @@ macro_rules! contract {
                 duplicate_rejected_atomically,
                 update_missing_is_not_found,
                 claims_advance_once,
+                overdue_lists_unpaused_jobs_due_before,
                 record_runs_upserts,
                 run_queries,
                 default_limit_is_100,
@@ -671,4 +807,9 @@ contract!(sqlite, {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("kairos.db")).unwrap();
     (dir, store)
+});
+contract!(postgres, {
+    let db = crate::store::test_pg::TestDb::new();
+    let store = crate::store::PgStore::open(&db.url).unwrap();
+    (db, store)
 });

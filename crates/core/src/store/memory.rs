@@ -409,6 +409,19 @@ impl JobStore for MemoryStore {
         Ok(entries)
     }
 
+    fn overdue(&self, before: DateTime<Utc>) -> Result<Vec<ScheduleEntry>, StoreError> {
+        Ok(lock(&self.jobs)
+            .values()
+            .filter(|j| !j.paused && j.next_run.is_some_and(|t| t < before))
+            .take(super::OVERDUE_LIMIT)
+            .map(|j| ScheduleEntry {
+                id: j.id.clone(),
+                next_run: j.next_run,
+                paused: false,
+            })
+            .collect())
+    }
+
     fn change_counter(&self) -> Result<i64, StoreError> {
         Ok(self.changes.load(Ordering::Relaxed))
     }

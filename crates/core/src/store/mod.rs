@@ -2,6 +2,8 @@
 
 mod memory;
 mod node;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -14,7 +16,30 @@ use crate::metrics::MetricSample;
 
 pub use memory::MemoryStore;
 pub use node::{Heartbeat, NodeInfo, NodeState};
+#[cfg(feature = "postgres")]
+pub use postgres::{is_postgres_url, PgStore};
 pub use sqlite::SqliteStore;
+
+/// Opens the store `location` names: a `postgres://` (or `postgresql://`) URL, or the path of a
+/// SQLite file, whose directory is created if missing.
+pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError> {
+    #[cfg(feature = "postgres")]
+    if let Some(url) = location.to_str().filter(|l| is_postgres_url(l)) {
+        return Ok(Arc::new(PgStore::open(url)?));
+    }
+    if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Database(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(Arc::new(SqliteStore::open(location)?))
+}
+
+/// Most jobs one [`JobStore::overdue`] call returns.
+pub const OVERDUE_LIMIT: usize = 10_000;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,8 +144,15 @@ pub trait JobStore: Send + Sync + 'static {
     /// Every job's id, next fire time and paused flag, ordered by id, without loading
     /// definitions.
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError>;
+    /// Unpaused jobs whose next fire time is before `before` (at most [`OVERDUE_LIMIT`]).
+    fn overdue(&self, before: DateTime<Utc>) -> Result<Vec<ScheduleEntry>, StoreError>;
     /// A counter that changes whenever another process changed the jobs.
     fn change_counter(&self) -> Result<i64, StoreError>;
+    /// Raised when another process may have changed the jobs; `None` when only reading
+    /// [`JobStore::change_counter`] now and then can tell.
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
 
     /// Decides each claim (see [`Claim`]) at `now` and returns them with their outcome set; a
     /// won claim's run rows carry `node` and their new ids. Committed before it returns.
@@ -132,8 +164,9 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> Result<Vec<Claim>, StoreError>;
     /// Replaces run records by id (group-committed); new runs come from [`JobStore::claim`].
     fn record_runs(&self, runs: Vec<RunRecord>);
-    /// Registers `node` or refreshes its heartbeat (to `node.heartbeat`, or the database's
-    /// clock where it has one of its own). Committed before it returns.
+    /// Registers `node` or refreshes its heartbeat (to `node.heartbeat`); returns the
+    /// database's clock (where it has one of its own) for the skew check. Committed before it
+    /// returns. Every node judges leases by its own clock, which the skew check keeps honest.
     fn heartbeat(&self, node: &NodeInfo) -> Result<Heartbeat, StoreError>;
     /// Marks gone every node whose heartbeat is older than `now - lease` or whose id is in
     /// `dead`, then marks every run left `submitted` or `running` by a node that is not
@@ -183,3 +216,5 @@ pub trait JobStore: Send + Sync + 'static {
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+pub(crate) mod test_pg;

@@ -82,6 +82,7 @@ const MIGRATIONS: &[&str] = &[
         (SELECT MIN(id) FROM runs GROUP BY job_id, scheduled, attempt);
     CREATE UNIQUE INDEX runs_fire ON runs (job_id, scheduled, attempt) WHERE manual = 0;
     CREATE INDEX runs_active ON runs (job_id) WHERE state IN ('submitted', 'running');
+    CREATE INDEX jobs_next_run ON jobs (next_run);
     CREATE TABLE nodes (
         id TEXT PRIMARY KEY,
         host TEXT NOT NULL,
@@ -960,6 +961,26 @@ impl JobStore for SqliteStore {
         Ok(entries)
     }
 
+    fn overdue(&self, before: DateTime<Utc>) -> Result<Vec<ScheduleEntry>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached(
+            "SELECT id, next_run FROM jobs WHERE next_run < ?1 AND paused = 0 LIMIT ?2",
+        )?;
+        let mut rows = select.query(params![
+            before.timestamp_millis(),
+            super::OVERDUE_LIMIT as i64
+        ])?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            entries.push(ScheduleEntry {
+                id: row.get(0)?,
+                next_run: Some(instant(row.get(1)?)?),
+                paused: false,
+            });
+        }
+        Ok(entries)
+    }
+
     fn change_counter(&self) -> Result<i64, StoreError> {
         let conn = self.read();
         let mut select =
@@ -1200,7 +1221,7 @@ impl JobStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::contract_tests::{fire_claim, job, run, t};
+    use crate::store::contract_tests::{fire_claim, job, t};
 
     fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -1410,90 +1431,6 @@ mod tests {
             ..RunQuery::default()
         };
         assert_eq!(store.runs(&succeeded).unwrap().len(), 5_000);
-    }
-
-    #[test]
-    fn two_processes_claim_each_fire_once() {
-        let (_dir, path) = temp_db();
-        let one = SqliteStore::open(&path).unwrap();
-        let two = SqliteStore::open(&path).unwrap();
-        one.add_jobs(&[job("a")]).unwrap();
-        // Both saw the job due at t(0) and race for it, each from its own thread.
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| one.claim(&"n1".into(), t(0), vec![fire_claim("a", 0, 10)]));
-            let b = s.spawn(|| two.claim(&"n2".into(), t(0), vec![fire_claim("a", 0, 10)]));
-            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
-        });
-        let won: Vec<_> = [&a[0], &b[0]]
-            .into_iter()
-            .filter(|c| c.outcome == ClaimOutcome::Won)
-            .collect();
-        assert_eq!(won.len(), 1, "{a:?} {b:?}");
-        let all = RunQuery::default();
-        assert_eq!(one.runs(&all).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_fire_that_ran_is_never_inserted_again() {
-        let (_dir, path) = temp_db();
-        let store = SqliteStore::open(&path).unwrap();
-        store.add_jobs(&[job("a")]).unwrap();
-        let node: Arc<str> = "n".into();
-        store
-            .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
-            .unwrap();
-        // The job is set back to a fire time that already ran (say, a clock set back):
-        // claiming it again moves the schedule on but inserts no second run.
-        store.update_job(&job("a")).unwrap();
-        let again = store
-            .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
-            .unwrap();
-        assert_eq!(again[0].outcome, ClaimOutcome::Won);
-        assert!(again[0].runs.is_empty(), "{again:?}");
-        assert_eq!(store.runs(&RunQuery::default()).unwrap().len(), 1);
-        assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(10)));
-        // A manual run at the same instant is not bound by the rule.
-        let mut manual = run(0, "a", 0, RunState::Submitted);
-        manual.manual = true;
-        let decided = store
-            .claim(
-                &node,
-                t(0),
-                vec![Claim::insert("a", vec![manual], u32::MAX)],
-            )
-            .unwrap();
-        assert_eq!(decided[0].runs.len(), 1);
-    }
-
-    #[test]
-    fn max_instances_counts_every_nodes_runs() {
-        let (_dir, path) = temp_db();
-        let one = SqliteStore::open(&path).unwrap();
-        let two = SqliteStore::open(&path).unwrap();
-        one.add_jobs(&[job("a")]).unwrap();
-        let mut first = fire_claim("a", 0, 10);
-        first.max_instances = 1;
-        let won = one.claim(&"n1".into(), t(0), vec![first]).unwrap();
-        assert_eq!(won[0].runs[0].state, RunState::Submitted);
-        let mut second = fire_claim("a", 10, 20);
-        second.max_instances = 1;
-        let decided = two.claim(&"n2".into(), t(10), vec![second]).unwrap();
-        let skipped = &decided[0].runs[0];
-        assert_eq!(skipped.state, RunState::Skipped);
-        assert_eq!(skipped.finished, Some(t(10)));
-        assert_eq!(
-            skipped.error.as_deref(),
-            Some("1 run(s) already active (max instances 1)")
-        );
-        // Once the first run ends, the next fire runs.
-        let mut done = won[0].runs[0].clone();
-        done.state = RunState::Succeeded;
-        one.record_runs(vec![done]);
-        one.flush().unwrap();
-        let mut third = fire_claim("a", 20, 30);
-        third.max_instances = 1;
-        let decided = two.claim(&"n2".into(), t(20), vec![third]).unwrap();
-        assert_eq!(decided[0].runs[0].state, RunState::Submitted);
     }
 
     #[test]
