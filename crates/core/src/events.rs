@@ -145,6 +145,9 @@ pub struct Envelope {
     /// What.
     #[serde(flatten)]
     pub event: Event,
+    /// The node it happened on, when that is another process sharing the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Arc<str>>,
 }
 
 /// Broadcasts events to any number of listeners; slow listeners lose the oldest events.
@@ -153,6 +156,8 @@ pub struct EventBus {
     sender: broadcast::Sender<Envelope>,
     /// Listeners alive: read on every emit, so kept apart from the channel's lock.
     listeners: Arc<AtomicUsize>,
+    /// Listeners alive other than the relay to other nodes.
+    watchers: Arc<AtomicUsize>,
 }
 
 impl Default for EventBus {
@@ -167,6 +172,7 @@ impl EventBus {
         EventBus {
             sender: broadcast::channel(capacity).0,
             listeners: Arc::default(),
+            watchers: Arc::default(),
         }
     }
 
@@ -183,17 +189,44 @@ impl EventBus {
     /// Like [`EventBus::emit`], building the event only when someone listens.
     pub fn emit_with(&self, at: DateTime<Utc>, make: impl FnOnce() -> Event) {
         if self.has_listeners() {
-            let _ = self.sender.send(Envelope { at, event: make() });
+            let _ = self.sender.send(Envelope {
+                at,
+                event: make(),
+                node: None,
+            });
         }
+    }
+
+    /// Passes on an event that happened on another node (its `node` set).
+    pub fn relay(&self, envelope: Envelope) {
+        if self.has_listeners() {
+            let _ = self.sender.send(envelope);
+        }
+    }
+
+    /// Whether anyone but the relay to other nodes listens (a UI, a notifier, a program).
+    pub fn has_watchers(&self) -> bool {
+        self.watchers.load(Ordering::Acquire) > 0
     }
 
     /// A listener for the events in `mask`.
     pub fn subscribe(&self, mask: EventMask) -> Listener {
+        self.watchers.fetch_add(1, Ordering::Release);
+        self.listen(mask, Some(self.watchers.clone()))
+    }
+
+    /// The relay's listener: it hears everything but does not count as a watcher.
+    pub(crate) fn subscribe_relay(&self) -> Listener {
+        self.listen(EventMask::ALL, None)
+    }
+
+    fn listen(&self, mask: EventMask, watchers: Option<Arc<AtomicUsize>>) -> Listener {
         self.listeners.fetch_add(1, Ordering::Release);
         Listener {
             receiver: self.sender.subscribe(),
             mask,
             listeners: self.listeners.clone(),
+            watchers,
         }
     }
 }
@@ -203,11 +236,15 @@ pub struct Listener {
     receiver: broadcast::Receiver<Envelope>,
     mask: EventMask,
     listeners: Arc<AtomicUsize>,
+    watchers: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
         self.listeners.fetch_sub(1, Ordering::Release);
+        if let Some(watchers) = &self.watchers {
+            watchers.fetch_sub(1, Ordering::Release);
+        }
     }
 }
 
@@ -295,6 +332,7 @@ mod tests {
         let e = Envelope {
             at: DateTime::UNIX_EPOCH,
             event: Event::RunSkipped(run(3)),
+            node: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "run_skipped");

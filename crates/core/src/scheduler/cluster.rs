@@ -19,6 +19,7 @@ impl SchedulerInner {
         let node = {
             let mut node = self.node.write().unwrap_or_else(|e| e.into_inner());
             node.heartbeat = self.clock.now();
+            node.listening = self.bus.has_watchers();
             node.clone()
         };
         let beat = self.store.heartbeat(&node)?;
@@ -82,12 +83,14 @@ impl SchedulerInner {
             .map(|n| Peer {
                 id: n.id.as_str().into(),
                 labels: n.labels.clone(),
+                listening: n.listening,
             })
             .collect();
         if !alive.iter().any(|p| *p.id == *me.id) {
             alive.push(Peer {
                 id: self.node_id.clone(),
                 labels: me.labels.clone(),
+                listening: me.listening,
             });
         }
         alive.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -99,6 +102,7 @@ impl SchedulerInner {
             }
             changed
         };
+        self.relay_wake.notify_one();
         if changed && lock(&self.state).running {
             tracing::info!("the nodes changed: re-dividing the jobs among them");
             self.reconcile(true);
@@ -130,6 +134,12 @@ impl SchedulerInner {
             .filter(|p| job.node_labels.iter().all(|l| p.labels.contains(l)))
             .max_by_key(|p| rendezvous(&p.id, &job.id))
             .is_none_or(|owner| *owner.id == *self.node_id)
+    }
+
+    /// Whether another alive node has someone watching events (so ours are worth sharing).
+    pub(super) fn others_listening(&self) -> bool {
+        let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
+        peers.iter().any(|p| p.listening && *p.id != *self.node_id)
     }
 
     /// Queues jobs whose fire is overdue by more than two heartbeats whoever owns them: their
@@ -233,6 +243,8 @@ pub(super) async fn heartbeats(inner: Arc<SchedulerInner>) {
 pub(super) struct Peer {
     id: Arc<str>,
     labels: Vec<String>,
+    /// Someone there watches events.
+    listening: bool,
 }
 
 /// FNV-1a of `node`, a separator and `job`, then MurmurHash3's finaliser so every input bit

@@ -7,6 +7,7 @@ mod cluster;
 mod dispatch;
 mod external;
 mod plan;
+mod relay;
 mod stats;
 
 use std::collections::BTreeSet;
@@ -214,6 +215,8 @@ pub(crate) struct SchedulerInner {
     /// The ids of the nodes alive at the last heartbeat, this one among them, sorted: each
     /// job is fired by one of them (see `cluster::owner`).
     peers: RwLock<Arc<[cluster::Peer]>>,
+    /// Tells the event relay to look again at who listens (after a heartbeat).
+    relay_wake: Notify,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -264,6 +267,7 @@ impl Scheduler {
                 skewed: AtomicBool::new(false),
                 beating: AtomicBool::new(false),
                 peers: RwLock::new(Arc::new([])),
+                relay_wake: Notify::new(),
             }),
         }
     }
@@ -422,6 +426,7 @@ impl Scheduler {
             inner.tasks.spawn(dispatch::run_loop(loop_inner, false));
         }
         inner.tasks.spawn(external::watch(inner.clone()));
+        inner.tasks.spawn(relay::relay(inner.clone()));
         Ok(())
     }
 

@@ -688,3 +688,44 @@ async fn a_dead_nodes_run_is_abandoned_and_retried() {
     let names: Vec<_> = drain(&mut events).iter().map(|e| e.event.name()).collect();
     assert_eq!(names[..2], ["run_abandoned", "run_submitted"], "{names:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn events_from_another_node_reach_listeners_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let (a, b) = (on_file(&path, &clock), on_file(&path, &clock));
+    a.set_node_labels(vec!["a".into()]);
+    let mut pinned = job("on-a", every(1), "ok");
+    pinned.node_labels = vec!["a".into()];
+    a.add_job(pinned).unwrap();
+    let mut heard = b.events().subscribe(EventMask::RUNS);
+    a.start().unwrap();
+    b.start().unwrap();
+    // Heartbeats tell A that B has a listener; then A shares its runs' events.
+    advance(8.5).await;
+    a.shutdown(StdDuration::from_secs(5)).await;
+    b.shutdown(StdDuration::from_secs(5)).await;
+    let events = drain(&mut heard);
+    let from_a: Vec<_> = events
+        .iter()
+        .filter(|e| e.node.as_deref() == Some(a.node().id.as_str()))
+        .collect();
+    assert!(
+        from_a
+            .iter()
+            .any(|e| matches!(&e.event, Event::RunSucceeded(r) if r.job_id == "on-a")),
+        "{events:?}"
+    );
+    // Nothing B did itself came back to it as another node's.
+    assert!(events
+        .iter()
+        .all(|e| e.node.is_none() || e.node.as_deref() == Some(a.node().id.as_str())));
+    // A's own listeners never hear its events twice.
+    let runs = stored_runs(&a, "on-a");
+    let succeeded = from_a
+        .iter()
+        .filter(|e| matches!(e.event, Event::RunSucceeded(_)))
+        .count();
+    assert!(succeeded <= runs.len(), "{succeeded} > {}", runs.len());
+}

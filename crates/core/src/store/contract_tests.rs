@@ -9,6 +9,7 @@ use super::{
     Claim, ClaimOutcome, JobStore, MemoryStore, NodeInfo, ScheduleEntry, SqliteStore, StoreError,
 };
 use crate::action::{Action, FunctionAction};
+use crate::events::{Envelope, Event};
 use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -225,6 +226,31 @@ pub(super) fn overdue_lists_unpaused_jobs_due_before(store: &dyn JobStore) {
     );
 }
 
+pub(super) fn events_reach_other_nodes(one: &dyn JobStore, two: &dyn JobStore) {
+    let envelope = |s: i64| Envelope {
+        at: t(s),
+        event: Event::JobAdded {
+            job_id: format!("j{s}"),
+        },
+        node: None,
+    };
+    let (none, start) = two.events_after("B", None).unwrap();
+    assert!(none.is_empty());
+    one.publish_events("A", vec![envelope(1), envelope(2)]);
+    two.publish_events("B", vec![envelope(3)]);
+    one.flush().unwrap();
+    two.flush().unwrap();
+    // Each node hears the other's events, oldest first, marked with their node.
+    let (heard, cursor) = two.events_after("B", Some(start)).unwrap();
+    let names: Vec<_> = heard.iter().map(|e| (e.at, e.node.as_deref())).collect();
+    assert_eq!(names, [(t(1), Some("A")), (t(2), Some("A"))]);
+    assert_eq!(heard[0].event, envelope(1).event);
+    assert_eq!(two.events_after("B", Some(cursor)).unwrap().0, vec![]);
+    let (heard, _) = one.events_after("A", Some(start)).unwrap();
+    assert_eq!(heard.len(), 1);
+    assert_eq!(heard[0].node.as_deref(), Some("B"));
+}
+
 pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     store.add_jobs(&[job("a")]).unwrap();
     let claim = Claim::insert("a", vec![run(0, "a", 0, RunState::Submitted)], 1);
@@ -351,6 +377,7 @@ fn node(id: &str, beat: i64) -> NodeInfo {
         left: None,
         skew_ms: 3,
         running: 0,
+        listening: true,
     }
 }
 
@@ -408,6 +435,7 @@ pub(super) fn take_over_abandons_dead_nodes_runs(store: &dyn JobStore) {
     let nodes = store.nodes().unwrap();
     assert_eq!(nodes.len(), 2);
     assert_eq!(nodes[0].skew_ms, 3);
+    assert!(nodes[0].listening);
     assert!(nodes.iter().all(|n| n.left == Some(now)), "{nodes:?}");
     assert_eq!(nodes[0].labels, ["gpu"]);
     // A node that was taken over and beats again learns it.
@@ -734,6 +762,7 @@ macro_rules! shared {
                 two_processes_claim_each_fire_once,
                 a_fire_that_ran_is_never_inserted_again,
                 max_instances_counts_every_nodes_runs,
+                events_reach_other_nodes,
             );
         }
     };

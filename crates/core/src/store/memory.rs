@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError};
+use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -564,6 +565,18 @@ impl JobStore for MemoryStore {
                 ..n.clone()
             })
             .collect())
+    }
+
+    fn publish_events(&self, _node: &str, _events: Vec<Envelope>) {
+        // One process: there is nobody to share them with.
+    }
+
+    fn events_after(
+        &self,
+        _node: &str,
+        _cursor: Option<i64>,
+    ) -> Result<(Vec<Envelope>, i64), StoreError> {
+        Ok((Vec::new(), 0))
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {

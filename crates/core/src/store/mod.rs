@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -37,6 +38,12 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
     }
     Ok(Arc::new(SqliteStore::open(location)?))
 }
+
+/// How long published events are kept for other nodes to read (see [`JobStore::publish_events`]).
+pub const EVENTS_KEPT_MS: i64 = 60_000;
+
+/// Most events one [`JobStore::events_after`] call returns.
+pub const EVENTS_PAGE: i64 = 1_000;
 
 /// Most jobs one [`JobStore::overdue`] call returns.
 pub const OVERDUE_LIMIT: usize = 10_000;
@@ -182,6 +189,20 @@ pub trait JobStore: Send + Sync + 'static {
     fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every node that registered and has not been gone for a day, oldest first.
     fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError>;
+    /// Shares events that happened on `node` with the other nodes (group-committed; kept
+    /// for [`EVENTS_KEPT_MS`]).
+    fn publish_events(&self, node: &str, events: Vec<Envelope>);
+    /// Events nodes other than `node` published after `cursor`, oldest first with their
+    /// `node` set, and the cursor after them; `None` starts from now (no events).
+    fn events_after(
+        &self,
+        node: &str,
+        cursor: Option<i64>,
+    ) -> Result<(Vec<Envelope>, i64), StoreError>;
+    /// Raised when another node published events; `None` when only polling can tell.
+    fn events_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
     /// Runs matching `query`, newest first.
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
     /// One run.

@@ -31,6 +31,9 @@ pub struct NodeInfo {
     /// Its runs now submitted or running (filled in by [`JobStore::nodes`](super::JobStore::nodes)).
     #[serde(default)]
     pub running: u64,
+    /// Someone there watches events (a web admin, the desktop app): other nodes share theirs.
+    #[serde(default)]
+    pub listening: bool,
 }
 
 /// Where a node is, as seen at one instant.
@@ -70,6 +73,7 @@ impl NodeInfo {
             left: None,
             skew_ms: 0,
             running: 0,
+            listening: false,
         }
     }
 

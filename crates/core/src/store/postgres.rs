@@ -22,6 +22,7 @@ use super::memory::metric_bucket_start;
 use super::{
     skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError,
 };
+use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -85,8 +86,16 @@ const MIGRATIONS: &[&str] = &[
         started BIGINT NOT NULL,
         heartbeat BIGINT NOT NULL,
         left_at BIGINT,
-        skew_ms BIGINT NOT NULL
-    );",
+        skew_ms BIGINT NOT NULL,
+        listening BOOLEAN NOT NULL
+    );
+    CREATE TABLE events (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        node TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        body JSONB NOT NULL -- the Envelope
+    );
+    CREATE INDEX events_at ON events (at);",
 ];
 
 /// Serialises migrations between nodes starting at once (`pg_advisory_xact_lock`).
@@ -94,6 +103,8 @@ const MIGRATION_LOCK: i64 = 0x6b61_6972_6f73;
 
 /// The channel job changes are announced on.
 const CHANNEL: &str = "kairos_jobs";
+/// The channel shared events are announced on.
+const EVENTS_CHANNEL: &str = "kairos_events";
 
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
@@ -101,7 +112,7 @@ const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, atte
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
-    "id, host, instance, pid, version, labels, started, heartbeat, left_at, skew_ms";
+    "id, host, instance, pid, version, labels, started, heartbeat, left_at, skew_ms, listening";
 
 /// How long a gone node stays listed.
 const GONE_NODES_KEPT_MS: i64 = 86_400_000;
@@ -121,12 +132,14 @@ pub struct PgStore {
     pool: Pool,
     writer: mpsc::UnboundedSender<Op>,
     changes: Arc<Notify>,
+    events: Arc<Notify>,
 }
 
 /// Fire bookkeeping for the writer task.
 enum Op {
     RecordRuns(Vec<RunRecord>),
     RecordMetric(MetricSample),
+    PublishEvents(String, Vec<(i64, serde_json::Value)>),
     PruneMetrics(i64),
     PruneRuns {
         job_id: String,
@@ -195,10 +208,11 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Database(format!("cannot make a connection pool: {e}")))?;
         let changes = Arc::new(Notify::new());
+        let events = Arc::new(Notify::new());
         let (writer, ops) = mpsc::unbounded_channel();
         {
             let _guard = runtime.enter();
-            let (pool, changes) = (pool.clone(), changes.clone());
+            let (pool, changes, events) = (pool.clone(), changes.clone(), events.clone());
             let (migrated, done) = std::sync::mpsc::channel();
             runtime.spawn(async move {
                 let result = migrate(&pool).await;
@@ -206,7 +220,7 @@ impl PgStore {
                 let _ = migrated.send(result);
                 if ok {
                     tokio::spawn(write_loop(pool.clone(), ops));
-                    tokio::spawn(listen(config, changes));
+                    tokio::spawn(listen(config, changes, events));
                 }
             });
             done.recv()
@@ -217,6 +231,7 @@ impl PgStore {
             pool,
             writer,
             changes,
+            events,
         })
     }
 
@@ -336,9 +351,9 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Listens for job changes on a connection of its own and wakes `changes`; reconnects after
-/// a second when the connection drops.
-async fn listen(config: tokio_postgres::Config, changes: Arc<Notify>) {
+/// Listens for job changes and shared events on a connection of its own and wakes `changes`
+/// or `events`; reconnects after a second when the connection drops.
+async fn listen(config: tokio_postgres::Config, changes: Arc<Notify>, events: Arc<Notify>) {
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
@@ -347,9 +362,9 @@ async fn listen(config: tokio_postgres::Config, changes: Arc<Notify>) {
                     let messages = std::future::poll_fn(|cx| loop {
                         match connection.poll_message(cx) {
                             std::task::Poll::Ready(Some(Ok(
-                                tokio_postgres::AsyncMessage::Notification(_),
+                                tokio_postgres::AsyncMessage::Notification(n),
                             ))) => {
-                                let _ = tx.send(());
+                                let _ = tx.send(n.channel() == EVENTS_CHANNEL);
                             }
                             std::task::Poll::Ready(Some(Ok(_))) => {}
                             std::task::Poll::Ready(Some(Err(e))) => {
@@ -363,13 +378,18 @@ async fn listen(config: tokio_postgres::Config, changes: Arc<Notify>) {
                         tracing::warn!("store: the change listener's connection failed: {e}");
                     }
                 });
-                if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                let sql = format!("LISTEN {CHANNEL}; LISTEN {EVENTS_CHANNEL}");
+                if let Err(e) = client.batch_execute(&sql).await {
                     tracing::warn!("store: cannot listen for job changes: {e}");
                 } else {
                     // Whatever changed while we were not listening.
                     changes.notify_one();
-                    while rx.recv().await.is_some() {
-                        changes.notify_one();
+                    while let Some(is_event) = rx.recv().await {
+                        if is_event {
+                            events.notify_one();
+                        } else {
+                            changes.notify_one();
+                        }
                     }
                 }
                 conn.abort();
@@ -471,6 +491,29 @@ async fn apply(pool: &Pool, ops: &[Op]) -> Result<(), StoreError> {
                     .await?;
                 pending.push((insert, params));
             }
+            Op::PublishEvents(node, events) => {
+                let insert = tx
+                    .prepare_cached("INSERT INTO events (node, at, body) VALUES ($1, $2, $3)")
+                    .await?;
+                for (at, body) in events {
+                    pending.push((
+                        insert.clone(),
+                        vec![
+                            Box::new(node.clone()),
+                            Box::new(*at),
+                            Box::new(body.clone()),
+                        ],
+                    ));
+                }
+                if let Some(latest) = events.iter().map(|(at, _)| *at).max() {
+                    let prune = tx
+                        .prepare_cached("DELETE FROM events WHERE at < $1")
+                        .await?;
+                    pending.push((prune, vec![Box::new(latest - super::EVENTS_KEPT_MS)]));
+                    let notify = tx.prepare_cached("SELECT pg_notify($1, '')").await?;
+                    pending.push((notify, vec![Box::new(EVENTS_CHANNEL)]));
+                }
+            }
             Op::PruneMetrics(before) => {
                 let delete = tx
                     .prepare_cached("DELETE FROM metrics WHERE at < $1")
@@ -564,7 +607,8 @@ fn read_node(row: &Row) -> Result<NodeInfo, StoreError> {
         heartbeat: instant(row.try_get(7)?)?,
         left: row.try_get::<_, Option<i64>>(8)?.map(instant).transpose()?,
         skew_ms: row.try_get(9)?,
-        running: row.try_get::<_, i64>(10)?.max(0) as u64,
+        listening: row.try_get(10)?,
+        running: row.try_get::<_, i64>(11)?.max(0) as u64,
     })
 }
 
@@ -942,9 +986,10 @@ impl JobStore for PgStore {
                     &format!(
                         "WITH prior AS (SELECT left_at FROM nodes WHERE id = $1), \
                          up AS (INSERT INTO nodes ({NODE_COLUMNS}) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $9, NULL, $8) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $9, NULL, $8, $10) \
                            ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, \
-                           labels = excluded.labels, left_at = NULL, skew_ms = excluded.skew_ms \
+                           labels = excluded.labels, left_at = NULL, skew_ms = excluded.skew_ms, \
+                           listening = excluded.listening \
                            RETURNING heartbeat) \
                          SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT, \
                            EXISTS (SELECT 1 FROM prior WHERE left_at IS NOT NULL), \
@@ -960,6 +1005,7 @@ impl JobStore for PgStore {
                         &node.started.timestamp_millis(),
                         &node.skew_ms,
                         &node.heartbeat.timestamp_millis(),
+                        &node.listening,
                     ],
                 )
                 .await?;
@@ -1034,6 +1080,56 @@ impl JobStore for PgStore {
              ORDER BY started, id"
         );
         self.rows(sql, vec![], read_node)
+    }
+
+    fn publish_events(&self, node: &str, events: Vec<Envelope>) {
+        let rows: Vec<(i64, serde_json::Value)> = events
+            .iter()
+            .filter_map(|e| Some((e.at.timestamp_millis(), serde_json::to_value(e).ok()?)))
+            .collect();
+        if !rows.is_empty() {
+            self.post(Op::PublishEvents(node.to_string(), rows));
+        }
+    }
+
+    fn events_after(
+        &self,
+        node: &str,
+        cursor: Option<i64>,
+    ) -> Result<(Vec<Envelope>, i64), StoreError> {
+        let Some(after) = cursor else {
+            let sql = "SELECT COALESCE(MAX(id), 0) FROM events".to_string();
+            let last = self.rows(sql, vec![], |row| Ok(row.try_get::<_, i64>(0)?))?;
+            return Ok((Vec::new(), last.first().copied().unwrap_or(0)));
+        };
+        let sql = format!(
+            "SELECT id, node, body FROM events WHERE id > $1 ORDER BY id LIMIT {}",
+            super::EVENTS_PAGE
+        );
+        let rows = self.rows(sql, vec![Param::Int(after)], |row| {
+            let body: serde_json::Value = row.try_get(2)?;
+            let envelope: Envelope = serde_json::from_value(body)
+                .map_err(|e| StoreError::Corrupt(format!("shared event: {e}")))?;
+            Ok((
+                row.try_get::<_, i64>(0)?,
+                row.try_get::<_, String>(1)?,
+                envelope,
+            ))
+        })?;
+        let last = rows.last().map_or(after, |(id, ..)| *id);
+        let events = rows
+            .into_iter()
+            .filter(|(_, from, _)| from != node)
+            .map(|(_, from, mut envelope)| {
+                envelope.node = Some(from.into());
+                envelope
+            })
+            .collect();
+        Ok((events, last))
+    }
+
+    fn events_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.events.clone())
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {

@@ -24,6 +24,7 @@ use super::memory::metric_bucket_start;
 use super::{
     skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError,
 };
+use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
@@ -93,8 +94,16 @@ const MIGRATIONS: &[&str] = &[
         started INTEGER NOT NULL, -- epoch ms, like heartbeat and left_at
         heartbeat INTEGER NOT NULL,
         left_at INTEGER,
-        skew_ms INTEGER NOT NULL
-    );",
+        skew_ms INTEGER NOT NULL,
+        listening INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node TEXT NOT NULL,
+        at INTEGER NOT NULL, -- epoch ms
+        body TEXT NOT NULL   -- the Envelope as JSON
+    );
+    CREATE INDEX events_at ON events (at);",
 ];
 
 /// Most operations the writer applies in one transaction.
@@ -112,7 +121,7 @@ const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, atte
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
-    "id, host, instance, pid, version, labels, started, heartbeat, left_at, skew_ms";
+    "id, host, instance, pid, version, labels, started, heartbeat, left_at, skew_ms, listening";
 
 /// How long a gone node stays listed.
 const GONE_NODES_KEPT_MS: i64 = 86_400_000;
@@ -179,6 +188,7 @@ enum Op {
         ack: Ack<Vec<RunRecord>>,
     },
     Leave(String, i64, Ack<()>),
+    PublishEvents(String, Vec<(i64, String)>),
     Flush(Ack<()>),
     RecordRuns(Vec<RunRecord>),
     RecordMetric(MetricSample),
@@ -214,6 +224,7 @@ impl Op {
                 let _ = ack.send(Err(err()));
             }
             Op::RecordRuns(_)
+            | Op::PublishEvents(..)
             | Op::RecordMetric(_)
             | Op::PruneMetrics(_)
             | Op::PruneRuns { .. } => {
@@ -536,6 +547,11 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
             replies.push(Reply::Unit(ack, result));
         }
         Op::Flush(ack) => replies.push(Reply::Unit(ack, Ok(()))),
+        Op::PublishEvents(node, events) => {
+            if let Err(e) = publish(tx, &node, &events) {
+                tracing::error!(error = %e, "store: cannot share events with other nodes");
+            }
+        }
         Op::RecordRuns(runs) => {
             if let Err(e) = upsert_runs(tx, &runs) {
                 tracing::error!(error = %e, "store: cannot record runs");
@@ -703,9 +719,11 @@ fn heartbeat(tx: &Connection, node: &NodeInfo) -> Result<bool, StoreError> {
         .map_err(|e| StoreError::Database(format!("cannot encode node labels: {e}")))?;
     let beat = node.heartbeat.timestamp_millis();
     tx.prepare_cached(&format!(
-        "INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9) \
+        "INSERT INTO nodes ({NODE_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, ?10) \
          ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat, \
-         labels = excluded.labels, left_at = NULL, skew_ms = excluded.skew_ms"
+         labels = excluded.labels, left_at = NULL, skew_ms = excluded.skew_ms, \
+         listening = excluded.listening"
     ))?
     .execute(params![
         node.id,
@@ -717,6 +735,7 @@ fn heartbeat(tx: &Connection, node: &NodeInfo) -> Result<bool, StoreError> {
         node.started.timestamp_millis(),
         beat,
         node.skew_ms,
+        node.listening,
     ])?;
     tx.prepare_cached("DELETE FROM nodes WHERE left_at < ?1")?
         .execute([beat - GONE_NODES_KEPT_MS])?;
@@ -761,6 +780,20 @@ fn take_over(
         run.finished = Some(finished);
     }
     Ok(runs)
+}
+
+/// Appends `events` (epoch ms, JSON) from `node` and forgets those older than a minute.
+fn publish(tx: &Connection, node: &str, events: &[(i64, String)]) -> rusqlite::Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (node, at, body) VALUES (?1, ?2, ?3)")?;
+    for (at, body) in events {
+        insert.execute(params![node, at, body])?;
+    }
+    if let Some(latest) = events.iter().map(|(at, _)| *at).max() {
+        tx.prepare_cached("DELETE FROM events WHERE at < ?1")?
+            .execute([latest - super::EVENTS_KEPT_MS])?;
+    }
+    Ok(())
 }
 
 fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
@@ -857,7 +890,8 @@ fn read_node(row: &Row<'_>) -> Result<NodeInfo, StoreError> {
         heartbeat: instant(row.get(7)?)?,
         left: row.get::<_, Option<i64>>(8)?.map(instant).transpose()?,
         skew_ms: row.get(9)?,
-        running: row.get::<_, i64>(10)?.max(0) as u64,
+        listening: row.get(10)?,
+        running: row.get::<_, i64>(11)?.max(0) as u64,
     })
 }
 
@@ -1052,6 +1086,47 @@ impl JobStore for SqliteStore {
             nodes.push(read_node(row)?);
         }
         Ok(nodes)
+    }
+
+    fn publish_events(&self, node: &str, events: Vec<Envelope>) {
+        let rows: Vec<(i64, String)> = events
+            .iter()
+            .filter_map(|e| Some((e.at.timestamp_millis(), serde_json::to_string(e).ok()?)))
+            .collect();
+        if !rows.is_empty() {
+            self.post(Op::PublishEvents(node.to_string(), rows));
+        }
+    }
+
+    fn events_after(
+        &self,
+        node: &str,
+        cursor: Option<i64>,
+    ) -> Result<(Vec<Envelope>, i64), StoreError> {
+        let conn = self.read();
+        let Some(after) = cursor else {
+            let last =
+                conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+            return Ok((Vec::new(), last));
+        };
+        let mut select = conn.prepare_cached(
+            "SELECT id, node, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = select.query(params![after, super::EVENTS_PAGE])?;
+        let (mut events, mut last) = (Vec::new(), after);
+        while let Some(row) = rows.next()? {
+            last = row.get(0)?;
+            let from: String = row.get(1)?;
+            if from == node {
+                continue;
+            }
+            let body: String = row.get(2)?;
+            let mut envelope: Envelope = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("shared event: {e}")))?;
+            envelope.node = Some(from.into());
+            events.push(envelope);
+        }
+        Ok((events, last))
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
