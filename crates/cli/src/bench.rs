@@ -36,6 +36,30 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
     },
+    /// Start N node processes on one database, fire J no-op interval jobs spread over the
+    /// period, and count from the run rows what ran, how late, where, and what ran twice or
+    /// not at all.
+    Cluster {
+        /// Node processes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// How many jobs.
+        #[arg(long, default_value_t = 1000)]
+        jobs: usize,
+        /// Each job's period, milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        period_ms: u32,
+        /// How long to fire, seconds.
+        #[arg(long, default_value_t = 20)]
+        duration_s: u64,
+        /// SIGKILL the first node this many seconds in, and time its take-over.
+        #[arg(long)]
+        kill_after_s: Option<u64>,
+    },
+    /// One node of `bench cluster` on --db (a scheduler with the no-op function, until
+    /// SIGTERM).
+    #[command(hide = true)]
+    Node,
     /// Cold-start a scheduler on an existing database (run by `load` in a fresh process so
     /// its memory is measured alone).
     #[command(hide = true)]
@@ -55,8 +79,15 @@ pub enum StoreKind {
     Sqlite,
 }
 
-/// Runs a bench subcommand.
-pub fn run(cmd: BenchCommand) -> Result<(), String> {
+/// Runs a bench subcommand; `cluster` and `node` use the database `--db` names.
+pub fn run(cmd: BenchCommand, db_flag: Option<&std::path::Path>) -> Result<(), String> {
+    let named_db = || {
+        db_flag.ok_or_else(|| {
+            "--db: name an empty database for the bench (postgres://USER@HOST:PORT/DB or a \
+             SQLite file); it adds its own jobs"
+                .to_string()
+        })
+    };
     let runtime = kairos_core::scheduler::runtime().map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let db = dir.path().join("bench.db");
@@ -78,6 +109,31 @@ pub fn run(cmd: BenchCommand) -> Result<(), String> {
         }
         BenchCommand::Load { jobs } => runtime.block_on(load(&db, jobs))?,
         BenchCommand::ColdStart { db } => runtime.block_on(cold_start(&db))?,
+        BenchCommand::Cluster {
+            nodes,
+            jobs,
+            period_ms,
+            duration_s,
+            kill_after_s,
+        } => {
+            if nodes == 0 || jobs == 0 || period_ms == 0 || duration_s == 0 {
+                return Err(
+                    "--nodes, --jobs, --period-ms and --duration-s must be at least 1".into(),
+                );
+            }
+            if kill_after_s.is_some_and(|k| k >= duration_s) {
+                return Err("--kill-after-s must be less than --duration-s".into());
+            }
+            let plan = crate::bench_cluster::Plan {
+                nodes,
+                jobs,
+                period_ms,
+                duration_s,
+                kill_after_s,
+            };
+            runtime.block_on(crate::bench_cluster::cluster(named_db()?, plan))?
+        }
+        BenchCommand::Node => runtime.block_on(crate::bench_cluster::node(named_db()?))?,
     };
     println!("{line}");
     Ok(())

@@ -1,6 +1,7 @@
 //! `kairos`: the command-line program.
 
 mod bench;
+mod bench_cluster;
 mod cron_cmd;
 mod crontab;
 mod job_cmd;
@@ -166,6 +167,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let db_flag = cli.db.clone();
     let db = cli.db.unwrap_or_else(default_db);
     let result = match cli.command {
         Command::Serve {
@@ -185,7 +187,7 @@ fn main() -> ExitCode {
         Command::Import { file } => job_cmd::import(&db, &file),
         Command::ImportCrontab { file, tz } => import_crontab(&db, &file, tz),
         Command::Cron(cmd) => cron_cmd::run(cmd),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd, db_flag.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

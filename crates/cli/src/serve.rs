@@ -85,7 +85,8 @@ pub fn run(db: &Path, bind: &str, allow_remote: bool, labels: Vec<String>) -> Re
     })
 }
 
-async fn wait_for_signal() {
+/// Resolves at SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

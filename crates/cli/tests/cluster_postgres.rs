@@ -103,6 +103,18 @@ fn counter() -> (String, Arc<Mutex<BTreeMap<String, u64>>>) {
     (base, hits)
 }
 
+/// The nodes; whatever happens to the test, none outlives it.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A node whose log goes to `<temp>/kairos-cluster-<label>.log`.
 fn serve(url: &str, label: &str) -> Child {
     let log = std::fs::File::create(log_path(label)).unwrap();
@@ -163,7 +175,8 @@ fn three_nodes_run_every_fire_once_through_a_sigkill() {
     settings.pools.insert("default".into(), 64);
     store.save_settings(&settings).unwrap();
 
-    let mut nodes: Vec<Child> = ["a", "b", "c"].iter().map(|l| serve(&db.url, l)).collect();
+    let mut nodes = Nodes(["a", "b", "c"].iter().map(|l| serve(&db.url, l)).collect());
+    let nodes = &mut nodes.0;
     let end = start + Duration::seconds(SECONDS);
     let kill_after = rand::thread_rng().gen_range(5..SECONDS - 12);
     let kill_at = start + Duration::seconds(kill_after);

@@ -14,6 +14,16 @@ use kairos_core::job::Job;
 use kairos_core::store::{JobStore, SqliteStore};
 use serde_json::json;
 
+/// A child process that is killed if the test ends before it does.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn serve(db: &Path, label: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kairos"))
         .args(["serve", "--bind", "127.0.0.1:0", "--label", label, "--db"])
@@ -95,8 +105,8 @@ fn two_servers_and_the_cli_share_one_file_and_each_fire_runs_once() {
         }
         store.add_jobs(&jobs).unwrap();
     }
-    let mut one = serve(&db, "one");
-    let mut two = serve(&db, "two");
+    let mut one = Killed(serve(&db, "one"));
+    let mut two = Killed(serve(&db, "two"));
 
     // The CLI adds a job while both servers run; they pick it up and share its fires.
     let status = Command::new(env!("CARGO_BIN_EXE_kairos"))
@@ -128,8 +138,8 @@ fn two_servers_and_the_cli_share_one_file_and_each_fire_runs_once() {
     let node_one = nodes.iter().find(|n| n.labels == ["one"]).unwrap();
     assert_eq!(slow.node.as_deref(), Some(node_one.id.as_str()));
 
-    one.kill().unwrap(); // SIGKILL, mid-run
-    one.wait().unwrap();
+    one.0.kill().unwrap(); // SIGKILL, mid-run
+    one.0.wait().unwrap();
     let killed = Utc::now();
     let ticks_at_kill = lines(&ticks);
 
@@ -142,8 +152,8 @@ fn two_servers_and_the_cli_share_one_file_and_each_fire_runs_once() {
     wait_until(10, "five more ticks after the kill", || {
         lines(&ticks) >= ticks_at_kill + 5
     });
-    unsafe { libc::kill(two.id() as i32, libc::SIGTERM) };
-    assert!(two.wait().unwrap().success());
+    unsafe { libc::kill(two.0.id() as i32, libc::SIGTERM) };
+    assert!(two.0.wait().unwrap().success());
 
     let fires = one_run_per_fire(&db, "tick");
     one_run_per_fire(&db, "cli-tick");

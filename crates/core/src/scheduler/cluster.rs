@@ -125,14 +125,19 @@ impl SchedulerInner {
     /// with the highest rendezvous hash of (node, job) does, so each job has one owner and
     /// jobs spread evenly over the nodes.
     pub(super) fn owns(&self, job: &crate::job::Job) -> bool {
+        self.owns_id(&job.id, &job.node_labels)
+    }
+
+    /// [`SchedulerInner::owns`] for job `id` pinned to `labels`.
+    fn owns_id(&self, id: &str, labels: &[String]) -> bool {
         let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
         if peers.len() <= 1 {
             return true;
         }
         peers
             .iter()
-            .filter(|p| job.node_labels.iter().all(|l| p.labels.contains(l)))
-            .max_by_key(|p| rendezvous(&p.id, &job.id))
+            .filter(|p| labels.iter().all(|l| p.labels.contains(l)))
+            .max_by_key(|p| rendezvous(&p.id, id))
             .is_none_or(|owner| *owner.id == *self.node_id)
     }
 
@@ -150,7 +155,16 @@ impl SchedulerInner {
             return Ok(());
         }
         let period = Duration::seconds(self.cluster().heartbeat_s.into());
-        let overdue = self.store.overdue(now - period * 2)?;
+        let late = now - period * 2;
+        // A node behind on its own jobs takes on nobody else's.
+        if lock(&self.state)
+            .queue
+            .first()
+            .is_some_and(|(due, ..)| *due < late)
+        {
+            return Ok(());
+        }
+        let overdue = self.store.overdue(late)?;
         if overdue.is_empty() {
             return Ok(());
         }
@@ -161,7 +175,9 @@ impl SchedulerInner {
             let Some(slot) = state.slots.get_mut(&id) else {
                 continue;
             };
-            if slot.claiming || slot.paused {
+            let labels = slot.job.as_ref().map_or(&[][..], |j| &j.node_labels[..]);
+            // Its own overdue jobs are in its queue already.
+            if slot.claiming || slot.paused || self.owns_id(&id, labels) {
                 continue;
             }
             slot.rescue = true;
