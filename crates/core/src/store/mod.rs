@@ -39,6 +39,34 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
     Ok(Arc::new(SqliteStore::open(location)?))
 }
 
+/// SQL counting runs `FROM runs{filter}` per `width`-ms bucket of their fire time and state;
+/// the same text for SQLite and PostgreSQL. Floor division, so fire times before 1970 land in
+/// the right bucket too.
+fn run_buckets_sql(width: i64, filter: &str) -> String {
+    format!(
+        "SELECT scheduled - ((scheduled % {width}) + {width}) % {width} AS start, state, \
+         COUNT(*) FROM runs{filter} GROUP BY start, state"
+    )
+}
+
+/// SQL for the duration percentiles per job of runs `FROM runs{filter}` (nearest rank: the
+/// value at 1-based rank ceil(p·n/100) in ascending order); the same for SQLite and
+/// PostgreSQL.
+fn duration_stats_sql(filter: &str) -> String {
+    format!(
+        "WITH d AS (SELECT job_id, finished - started AS ms, \
+             ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY finished - started) AS rn, \
+             COUNT(*) OVER (PARTITION BY job_id) AS n \
+             FROM runs{filter}) \
+         SELECT job_id, MAX(n), \
+             MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN ms END), \
+             MAX(CASE WHEN rn = (90 * n + 99) / 100 THEN ms END), \
+             MAX(CASE WHEN rn = (99 * n + 99) / 100 THEN ms END), \
+             MAX(ms) \
+         FROM d GROUP BY job_id ORDER BY job_id"
+    )
+}
+
 /// How long published events are kept for other nodes to read (see [`JobStore::publish_events`]).
 pub const EVENTS_KEPT_MS: i64 = 60_000;
 

@@ -1234,11 +1234,7 @@ impl JobStore for PgStore {
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {
         let width = bucket_s.max(1).saturating_mul(1000);
         let (filter, params) = run_filter(query, &[]);
-        // Floor division, so fire times before 1970 land in the right bucket too.
-        let sql = format!(
-            "SELECT scheduled - ((scheduled % {width}) + {width}) % {width} AS start, state, \
-             COUNT(*) FROM runs{filter} GROUP BY start, state ORDER BY start, state"
-        );
+        let sql = super::run_buckets_sql(width, &filter);
         let mut buckets = self.rows(sql, params, |row| {
             let state: String = row.try_get(1)?;
             Ok(RunBucket {
@@ -1254,19 +1250,7 @@ impl JobStore for PgStore {
 
     fn duration_stats(&self, query: &RunQuery) -> Result<Vec<DurationStats>, StoreError> {
         let (filter, params) = run_filter(query, &["started IS NOT NULL", "finished IS NOT NULL"]);
-        // Nearest rank: the value at 1-based rank ceil(p·n/100) in ascending order.
-        let sql = format!(
-            "WITH d AS (SELECT job_id, finished - started AS ms, \
-                 ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY finished - started) AS rn, \
-                 COUNT(*) OVER (PARTITION BY job_id) AS n \
-                 FROM runs{filter}) \
-             SELECT job_id, MAX(n), \
-                 MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN ms END), \
-                 MAX(CASE WHEN rn = (90 * n + 99) / 100 THEN ms END), \
-                 MAX(CASE WHEN rn = (99 * n + 99) / 100 THEN ms END), \
-                 MAX(ms) \
-             FROM d GROUP BY job_id ORDER BY job_id"
-        );
+        let sql = super::duration_stats_sql(&filter);
         self.rows(sql, params, |row| {
             Ok(DurationStats {
                 job_id: row.try_get(0)?,

@@ -1158,11 +1158,7 @@ impl JobStore for SqliteStore {
         let width = bucket_s.max(1).saturating_mul(1000);
         let (filter, values) = run_filter(query, &[]);
         let conn = self.read();
-        // Floor division, so fire times before 1970 land in the right bucket too.
-        let mut select = conn.prepare_cached(&format!(
-            "SELECT scheduled - ((scheduled % {width}) + {width}) % {width} AS start, state, \
-             COUNT(*) FROM runs{filter} GROUP BY start, state"
-        ))?;
+        let mut select = conn.prepare_cached(&super::run_buckets_sql(width, &filter))?;
         let mut rows = select.query(params_from_iter(values))?;
         let mut buckets = Vec::new();
         while let Some(row) = rows.next()? {
@@ -1181,19 +1177,7 @@ impl JobStore for SqliteStore {
     fn duration_stats(&self, query: &RunQuery) -> Result<Vec<DurationStats>, StoreError> {
         let (filter, values) = run_filter(query, &["started IS NOT NULL", "finished IS NOT NULL"]);
         let conn = self.read();
-        // Nearest rank: the value at 1-based rank ceil(p·n/100) in ascending order.
-        let mut select = conn.prepare_cached(&format!(
-            "WITH d AS (SELECT job_id, finished - started AS ms, \
-                 ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY finished - started) AS rn, \
-                 COUNT(*) OVER (PARTITION BY job_id) AS n \
-                 FROM runs{filter}) \
-             SELECT job_id, MAX(n), \
-                 MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN ms END), \
-                 MAX(CASE WHEN rn = (90 * n + 99) / 100 THEN ms END), \
-                 MAX(CASE WHEN rn = (99 * n + 99) / 100 THEN ms END), \
-                 MAX(ms) \
-             FROM d GROUP BY job_id ORDER BY job_id"
-        ))?;
+        let mut select = conn.prepare_cached(&super::duration_stats_sql(&filter))?;
         let mut rows = select.query(params_from_iter(values))?;
         let mut stats = Vec::new();
         while let Some(row) = rows.next()? {
