@@ -55,9 +55,9 @@ impl SchedulerInner {
             return Ok(());
         }
         self.beat()?;
-        self.runtime
-            .get_or_init(tokio::runtime::Handle::current)
-            .spawn(heartbeats(self.clone()));
+        // Tracked, so shutdown waits for the last heartbeat before the node leaves.
+        let runtime = self.runtime.get_or_init(tokio::runtime::Handle::current);
+        self.tasks.spawn_on(heartbeats(self.clone()), runtime);
         Ok(())
     }
 
@@ -139,6 +139,11 @@ impl SchedulerInner {
             .filter(|p| labels.iter().all(|l| p.labels.contains(l)))
             .max_by_key(|p| rendezvous(&p.id, id))
             .is_none_or(|owner| *owner.id == *self.node_id)
+    }
+
+    /// Whether no other node was alive at the last heartbeat.
+    pub(super) fn alone(&self) -> bool {
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).len() <= 1
     }
 
     /// Whether another alive node has someone watching events (so ours are worth sharing).

@@ -28,7 +28,8 @@ pub(super) async fn relay(inner: Arc<SchedulerInner>) {
         } else {
             outgoing = None;
         }
-        if !inner.bus.has_watchers() {
+        if !inner.bus.has_watchers() || inner.alone() {
+            // Nobody here to tell, or nobody else to hear from: read nothing.
             cursor = None;
         } else if cursor.is_none() {
             cursor = pull(&inner, None).await;
