@@ -127,6 +127,12 @@ pub struct JobFields {
     /// Executor pool.
     #[arg(long)]
     pool: Option<String>,
+    /// Run only on nodes with this label (repeat for several; on edit, replaces the labels).
+    #[arg(long = "node-label", value_name = "LABEL")]
+    node_labels: Vec<String>,
+    /// On edit: run on any node again (drops the node labels).
+    #[arg(long, conflicts_with = "node_labels")]
+    any_node: bool,
     /// Stop a run after this many seconds.
     #[arg(long)]
     timeout: Option<u64>,
@@ -313,6 +319,9 @@ fn print_job(job: &Job, json: bool) {
     );
     if !job.tags.is_empty() {
         println!("  tags      {}", job.tags.join(", "));
+    }
+    if !job.node_labels.is_empty() {
+        println!("  runs on   nodes labelled {}", job.node_labels.join(", "));
     }
 }
 
@@ -538,7 +547,7 @@ impl JobFields {
             options: self.options(JobOptions::default()),
             paused: self.paused,
             pool: self.pool.clone().unwrap_or_else(|| DEFAULT_POOL.into()),
-            node_labels: vec![],
+            node_labels: self.node_labels.clone(),
             next_run: None,
         })
     }
@@ -555,6 +564,9 @@ impl JobFields {
         }
         if !self.tags.is_empty() {
             job.tags = self.tags.clone();
+        }
+        if !self.node_labels.is_empty() || self.any_node {
+            job.node_labels = self.node_labels.clone();
         }
         if let Some(trigger) = self.trigger()? {
             job.trigger = trigger;

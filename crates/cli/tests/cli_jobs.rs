@@ -287,3 +287,36 @@ fn a_running_server_picks_up_cli_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn jobs_can_be_pinned_to_node_labels_and_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let args = [
+        "job",
+        "add",
+        "--id",
+        "train",
+        "--name",
+        "Train",
+        "--every",
+        "1h",
+        "--command",
+        "true",
+        "--node-label",
+        "gpu",
+        "--node-label",
+        "ssd",
+        "--json",
+    ];
+    let added = json(&db, &args);
+    assert_eq!(added["node_labels"], serde_json::json!(["gpu", "ssd"]));
+    assert!(ok(&db, &["job", "show", "train"]).contains("runs on   nodes labelled gpu, ssd"));
+    let edited = json(
+        &db,
+        &["job", "edit", "train", "--node-label", "tpu", "--json"],
+    );
+    assert_eq!(edited["node_labels"], serde_json::json!(["tpu"]));
+    let released = json(&db, &["job", "edit", "train", "--any-node", "--json"]);
+    assert!(released.get("node_labels").is_none(), "{released}");
+}
