@@ -48,7 +48,7 @@ import { CronPreview } from '../components/CronPreview';
 import { TimezoneSelect } from '../components/TimezoneSelect';
 import { ErrorAlert, PageHeader } from '../components/common';
 import { useT } from '../state/prefs';
-import { useAsync } from '../util/hooks';
+import { useAsync, useInterval } from '../util/hooks';
 import { knownLabels, nodesWithLabels } from '../util/nodes';
 import {
   TriggerJsonError,
@@ -60,6 +60,9 @@ import {
   type FormValues,
   type TriggerMode,
 } from './jobForm';
+
+/** How often the editor re-reads the nodes (for the node-label warning). */
+const NODES_REFRESH_MS = 5000;
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 
@@ -112,6 +115,8 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   const nodeLabels = (Form.useWatch('node_labels', form) ?? initial.node_labels) as string[];
   // Which labels the nodes have: suggestions, and a warning when no alive node matches.
   const nodes = useAsync((signal) => api.listNodes(signal).catch(() => undefined), []);
+  // Nodes come and go while a job is edited: keep the warning true to the cluster.
+  useInterval(() => nodes.reload(true), NODES_REFRESH_MS);
   const labelOptions = useMemo(
     () => [...new Set([...knownLabels(nodes.data?.items ?? []), ...initial.node_labels])].sort().map((l) => ({ value: l, label: l })),
     [nodes.data, initial.node_labels],
