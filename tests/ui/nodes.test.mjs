@@ -209,10 +209,11 @@ describe('nodes', () => {
     await labels.locator('.ant-select-selector').waitFor(WAIT);
     assert.equal(await labels.locator('.ant-select-selection-item').count(), 0);
     assert.equal(await labels.getByTestId('node-labels-unmatched').count(), 0);
-    await labels.locator('.ant-select-selector').click();
-    await page.keyboard.type('gpu');
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Escape');
+    const search = labels.locator('input.ant-select-selection-search-input');
+    await search.fill('gpu');
+    await search.press('Enter');
+    await search.press('Escape');
+    await waitText(labels.locator('.ant-select-selection-item'), /^gpu$/);
     await labels.getByTestId('node-labels-unmatched').waitFor(WAIT);
     await labels.scrollIntoViewIfNeeded();
     await shot('editor-node-labels');
