@@ -327,12 +327,7 @@ fn print_job(job: &Job, json: bool) {
 
 /// The action's kind name.
 pub fn kind(action: &Action) -> &'static str {
-    match action {
-        Action::Shell(_) => "shell",
-        Action::Http(_) => "http",
-        Action::Monitor(_) => "monitor",
-        Action::Function(_) => "function",
-    }
+    action.kind().as_str()
 }
 
 fn time(t: DateTime<Utc>) -> String {

@@ -71,6 +71,8 @@ enum Command {
     },
     /// Print every job as one JSON document.
     Export,
+    /// Print the HTTP API's OpenAPI document (JSON), e.g. to generate a client.
+    Openapi,
     /// Add every job of an export file (all or none).
     Import {
         /// A file written by `kairos export`.
@@ -184,6 +186,10 @@ fn main() -> ExitCode {
             json,
         } => job_cmd::runs(&db, job, state, limit, json),
         Command::Export => job_cmd::export(&db),
+        Command::Openapi => {
+            println!("{}", kairos_server::openapi_document());
+            Ok(())
+        }
         Command::Import { file } => job_cmd::import(&db, &file),
         Command::ImportCrontab { file, tz } => import_crontab(&db, &file, tz),
         Command::Cron(cmd) => cron_cmd::run(cmd),

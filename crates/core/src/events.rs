@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use crate::job::JobId;
 
 /// Something that happened in the scheduler. JSON: `{"type":"run_failed","job_id":…,…}`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -62,6 +63,7 @@ pub enum Event {
 }
 
 /// Which run an event is about.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRef {
     /// The run's history id.
@@ -138,6 +140,7 @@ impl Event {
 }
 
 /// An event with the time it happened.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// When.
@@ -147,6 +150,7 @@ pub struct Envelope {
     pub event: Event,
     /// The node it happened on, when that is another process sharing the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
     pub node: Option<Arc<str>>,
 }
 

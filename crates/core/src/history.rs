@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::job::JobId;
 
 /// Where a run is in its life.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
@@ -72,6 +73,7 @@ impl RunState {
 }
 
 /// One run of a job.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Unique, increasing run number.
@@ -95,11 +97,14 @@ pub struct RunRecord {
     /// What went wrong.
     pub error: Option<String>,
     /// The tail of standard output (or the response body).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stdout: String,
     /// The tail of standard error.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
     /// The node (process) that claimed it.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
     pub node: Option<Arc<str>>,
     /// Run by hand ("run now"), outside the schedule: not bound by one run per fire time.
     #[serde(default)]
@@ -172,6 +177,7 @@ impl RunQuery {
 }
 
 /// How many runs in one time bucket ended in one state.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunBucket {
     /// The bucket's start.
@@ -183,6 +189,7 @@ pub struct RunBucket {
 }
 
 /// Duration percentiles of one job's finished runs, in milliseconds.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DurationStats {
     /// The job.

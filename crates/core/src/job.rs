@@ -12,10 +12,12 @@ use crate::trigger::Trigger;
 pub type JobId = String;
 
 /// A scheduled job as stored and exchanged.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
-    /// Unique identifier.
+    /// Unique identifier; an empty one is generated when the job is added.
+    #[serde(default)]
     pub id: JobId,
     /// Short human name.
     pub name: String,
@@ -41,7 +43,7 @@ pub struct Job {
     /// Labels a node must all have to run this job (none: any node).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_labels: Vec<String>,
-    /// The next fire time, `None` once the trigger is exhausted.
+    /// The next fire time, `None` once the trigger is exhausted (computed; ignored on input).
     #[serde(default)]
     pub next_run: Option<DateTime<Utc>>,
 }
@@ -54,6 +56,7 @@ fn default_pool() -> String {
 }
 
 /// What to do with several overdue fire times of one job.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Coalesce {
@@ -67,6 +70,7 @@ pub enum Coalesce {
 }
 
 /// Retry policy: how many more attempts after a failure, and the delay before each.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retries {
@@ -104,6 +108,7 @@ impl Retries {
 }
 
 /// How much run history to keep for a job.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
@@ -114,6 +119,7 @@ pub struct Retention {
 }
 
 /// A job's overrides; `None` takes the scheduler's default.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobOptions {
@@ -144,6 +150,7 @@ pub struct JobOptions {
 }
 
 /// The defaults every job starts from.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobDefaults {
@@ -233,6 +240,7 @@ impl JobOptions {
 }
 
 /// The scheduler's settings: job defaults, executor pools and the cluster's timing.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -256,6 +264,7 @@ impl Default for Settings {
 }
 
 /// Heartbeats and leases of the processes (nodes) that share one store.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {

@@ -7,6 +7,7 @@ mod executor;
 pub mod history;
 pub mod job;
 pub mod metrics;
+pub mod query;
 pub mod scheduler;
 pub mod store;
 pub mod trigger;

@@ -4,7 +4,8 @@
 use std::str::FromStr;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -38,6 +39,44 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
     }
 }
 
+/// A request body read as a `T`: 400 when it is not JSON, 422 naming the field at fault.
+pub(crate) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonValue(value) = JsonValue::from_request(req, state).await?;
+        from_value(value).map(Body)
+    }
+}
+
+/// Query parameters read as a `T` (which denies unknown fields): 400 naming the parameter.
+pub(crate) struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        // Empty values (`?q=&kind=`) are absent, as a form left blank means.
+        let pairs = form_urlencoded::parse(raw.as_bytes()).filter(|(_, v)| !v.trim().is_empty());
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|e| {
+                let message = e.inner().to_string();
+                let path = e.path().to_string();
+                let field = field_path("", &path, &message);
+                ApiError::bad_request((!field.is_empty()).then_some(field.as_str()), message)
+            })
+    }
+}
+
 /// Reads `value` as a `T`; a mismatch is a 422 naming the JSON path at fault.
 pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     from_value_at(value, "")
@@ -46,8 +85,7 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
 /// As [`from_value`], with the field path prefixed by `prefix` (e.g. `jobs[3]`).
 pub(crate) fn from_value_at<T: DeserializeOwned>(value: Value, prefix: &str) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let message = e.inner().to_string();
-        let path = e.path().to_string();
+        let (path, message) = trigger_field(&e.path().to_string(), e.inner().to_string());
         let field = field_path(prefix, &path, &message);
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -55,6 +93,44 @@ pub(crate) fn from_value_at<T: DeserializeOwned>(value: Value, prefix: &str) -> 
             message,
         )
     })
+}
+
+/// JSON fields of triggers, which a trigger's own error message starts with (`seconds: …`).
+const TRIGGER_FIELDS: [&str; 18] = [
+    "at",
+    "timezone",
+    "expression",
+    "start",
+    "end",
+    "weeks",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "milliseconds",
+    "every",
+    "unit",
+    "start_date",
+    "time",
+    "triggers",
+    "threshold_seconds",
+    "max_iterations",
+];
+
+/// A trigger refuses a field by message (`seconds: the period is zero…`, or `minute: 60 is out
+/// of range` for a cron expression): the path then names that field, `trigger.seconds` or
+/// `trigger.expression`, and the message keeps the rest.
+fn trigger_field(path: &str, message: String) -> (String, String) {
+    let last = path.rsplit('.').next().unwrap_or("");
+    let at_trigger = last == "trigger" || last.starts_with("triggers[");
+    let cron_part = |name: &str| name.chars().all(|c| c.is_ascii_lowercase() || c == ' ');
+    match message.split_once(": ") {
+        Some((name, rest)) if at_trigger && TRIGGER_FIELDS.contains(&name) => {
+            (format!("{path}.{name}"), rest.to_string())
+        }
+        Some((name, _)) if at_trigger && cron_part(name) => (format!("{path}.expression"), message),
+        _ => (path.to_string(), message),
+    }
 }
 
 /// The dotted path of the field an error is about: the path serde reached, plus the field a
@@ -210,5 +286,25 @@ mod tests {
         );
         assert_eq!(field_path("", "jobs[1].id", "invalid type"), "jobs[1].id");
         assert_eq!(field_path("", ".", "invalid type: string"), "");
+    }
+
+    #[test]
+    fn trigger_errors_name_the_trigger_field() {
+        let (field, message) = trigger_field("trigger", "seconds: the period is zero".into());
+        assert_eq!(
+            (field.as_str(), message.as_str()),
+            ("trigger.seconds", "the period is zero")
+        );
+        let (field, message) = trigger_field("trigger", "minute: 60 is out of range 0-59".into());
+        assert_eq!(field, "trigger.expression");
+        assert_eq!(message, "minute: 60 is out of range 0-59");
+        let (field, _) = trigger_field("trigger.triggers[1]", "every: must be at least 1".into());
+        assert_eq!(field, "trigger.triggers[1].every");
+        // Not at a trigger: left alone.
+        let (field, message) = trigger_field("options", "seconds: x".into());
+        assert_eq!(
+            (field.as_str(), message.as_str()),
+            ("options", "seconds: x")
+        );
     }
 }

@@ -27,6 +27,7 @@ use kairos_core::scheduler::Scheduler;
 pub use security::load_or_create_token;
 
 pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
+pub use openapi::json as openapi_document;
 
 use api::{events, jobs, nodes, prom, runs, system};
 
@@ -90,6 +91,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
         .route("/api/stats/runs", get(runs::run_stats))
+        .route("/api/stats/jobs", get(jobs::job_counts))
         .route("/api/stats/durations", get(runs::duration_stats))
         .route("/api/metrics/system", get(runs::system_metrics))
         .route("/api/events", get(events::events))

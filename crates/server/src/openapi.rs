@@ -4,6 +4,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{events, jobs, nodes, prom, runs, system};
+use kairos_core::events::Envelope;
+use kairos_core::query::JobSort;
+
 use crate::error::{ErrorBody, ErrorDetail};
 
 /// The API description served at `/api/openapi.json`.
@@ -25,6 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         jobs::pause_job,
         jobs::resume_job,
         jobs::run_job,
+        jobs::job_counts,
         system::scheduler_status,
         nodes::list_nodes,
         system::pause_scheduler,
@@ -41,7 +45,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         runs::system_metrics,
         events::events,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, Envelope, JobSort)),
     modifiers(&BearerAuth),
     tags(
         (name = "jobs", description = "Job definitions and their runs"),
@@ -66,9 +70,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as JSON.
-pub(crate) fn json() -> String {
+/// The API's OpenAPI document as pretty JSON.
+pub fn json() -> String {
     ApiDoc::openapi()
-        .to_json()
+        .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

@@ -19,6 +19,7 @@ pub use monitor::SystemMonitor;
 
 /// What a job does. JSON: `{"kind":"shell","command":"backup.sh"}`, `{"kind":"http",
 /// "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
@@ -32,7 +33,54 @@ pub enum Action {
     Function(FunctionAction),
 }
 
+/// The kind of an action, as its JSON `kind` names it.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// A shell command.
+    Shell,
+    /// An HTTP request.
+    Http,
+    /// A system-monitor sample.
+    Monitor,
+    /// An in-process function.
+    Function,
+}
+
+impl ActionKind {
+    /// Every kind.
+    pub const ALL: [ActionKind; 4] = [
+        ActionKind::Shell,
+        ActionKind::Http,
+        ActionKind::Monitor,
+        ActionKind::Function,
+    ];
+
+    /// The kind's JSON name, e.g. `shell`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Shell => "shell",
+            ActionKind::Http => "http",
+            ActionKind::Monitor => "monitor",
+            ActionKind::Function => "function",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<ActionKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A shell command, run with stdin closed and its output captured.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShellAction {
@@ -61,6 +109,7 @@ fn default_output_cap() -> usize {
 }
 
 /// An HTTP request; the run succeeds when the status is within `expect_status`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpAction {
@@ -80,6 +129,7 @@ pub struct HttpAction {
     pub timeout_s: Option<u64>,
     /// Inclusive range of statuses that count as success.
     #[serde(default = "default_expect")]
+    #[cfg_attr(feature = "schema", schema(value_type = [u16; 2]))]
     pub expect_status: [u16; 2],
 }
 
@@ -92,11 +142,13 @@ fn default_expect() -> [u16; 2] {
 }
 
 /// Takes one sample of CPU, memory, swap, disk, network and load.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorAction {}
 
 /// Calls the function registered under `name`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionAction {
@@ -155,6 +207,16 @@ pub struct ActionError {
 }
 
 impl Action {
+    /// Which kind of action this is.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Shell(_) => ActionKind::Shell,
+            Action::Http(_) => ActionKind::Http,
+            Action::Monitor(_) => ActionKind::Monitor,
+            Action::Function(_) => ActionKind::Function,
+        }
+    }
+
     /// Checks the definition without running it.
     pub fn validate(&self) -> Result<(), ActionError> {
         let bad = |field, message: &str| {

@@ -72,6 +72,7 @@ fn invalid(field: &str, message: impl Into<String>) -> SchedulerError {
 }
 
 /// What the scheduler is doing, for status displays.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Status {
     /// The run loop is running.

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use super::{
     Claim, ClaimOutcome, JobStore, MemoryStore, NodeInfo, ScheduleEntry, SqliteStore, StoreError,
 };
-use crate::action::{Action, FunctionAction};
+use crate::action::{Action, ActionKind, FunctionAction};
 use crate::events::{Envelope, Event};
 use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::query::{JobCounts, JobQuery, JobSort};
 
 /// 2026-01-01T00:00:00Z plus `s` seconds.
 pub(super) fn t(s: i64) -> DateTime<Utc> {
@@ -793,6 +794,173 @@ mod shared {
     );
 }
 
+/// The ids of a job query's page.
+fn page_ids(store: &dyn JobStore, query: JobQuery) -> Vec<String> {
+    let page = store.query_jobs(&query).unwrap();
+    page.items.into_iter().map(|e| e.job.id).collect()
+}
+
+pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
+    let with = |id: &str, name: &str, action: serde_json::Value, next_s: Option<i64>| {
+        let mut j = job(id);
+        j.name = name.into();
+        j.action = serde_json::from_value(action).unwrap();
+        j.next_run = next_s.map(t);
+        j
+    };
+    let mut a = with(
+        "a",
+        "Backup db",
+        json!({"kind": "shell", "command": "x"}),
+        Some(30),
+    );
+    a.tags = vec!["nightly".into(), "DB".into()];
+    let mut b = with(
+        "b",
+        "alpha report",
+        json!({"kind": "function", "name": "f"}),
+        None,
+    );
+    b.paused = true;
+    let mut c = with("c", "Monitor", json!({"kind": "monitor"}), Some(10));
+    c.description = "Watch the disks".into();
+    let d = with(
+        "d",
+        "zeta",
+        json!({"kind": "function", "name": "g"}),
+        Some(20),
+    );
+    store.add_jobs(&[a.clone(), b, c, d]).unwrap();
+    // a's newest run failed; b failed once, then succeeded; c and d never ran.
+    for (fire_s, job_id, state) in [
+        (0, "a", RunState::Failed),
+        (0, "b", RunState::Failed),
+        (10, "b", RunState::Succeeded),
+    ] {
+        let runs = vec![run(0, job_id, fire_s, state)];
+        store
+            .claim(
+                &"n".into(),
+                t(0),
+                vec![Claim::insert(job_id, runs, u32::MAX)],
+            )
+            .unwrap();
+    }
+    let q = |f: fn(&mut JobQuery)| {
+        let mut query = JobQuery::default();
+        f(&mut query);
+        query
+    };
+
+    let all = store.query_jobs(&JobQuery::default()).unwrap();
+    assert_eq!(all.total, 4);
+    let ids: Vec<&str> = all.items.iter().map(|e| e.job.id.as_str()).collect();
+    assert_eq!(ids, ["b", "a", "c", "d"], "by name, case-insensitive");
+    assert_eq!(all.items[1].job, a);
+    let last = all.items[1].last_run.as_ref().expect("a ran");
+    assert_eq!((last.state, last.scheduled), (RunState::Failed, t(0)));
+    assert_eq!(
+        all.items[0].last_run.as_ref().unwrap().state,
+        RunState::Succeeded
+    );
+    assert_eq!(all.items[2].last_run, None);
+
+    assert_eq!(page_ids(store, q(|q| q.q = Some(" DB ".into()))), ["a"]);
+    assert_eq!(
+        page_ids(store, q(|q| q.q = Some("disk".into()))),
+        ["c"],
+        "description"
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.q = Some("nightly".into()))),
+        ["a"],
+        "tags"
+    );
+    assert_eq!(page_ids(store, q(|q| q.q = Some("ZET".into()))), ["d"]);
+    assert_eq!(page_ids(store, q(|q| q.tag = Some("db".into()))), ["a"]);
+    assert!(
+        page_ids(store, q(|q| q.tag = Some("d".into()))).is_empty(),
+        "tags match whole"
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.kind = Some(ActionKind::Monitor))),
+        ["c"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.kind = Some(ActionKind::Function))),
+        ["b", "d"]
+    );
+    assert_eq!(page_ids(store, q(|q| q.paused = Some(true))), ["b"]);
+    assert_eq!(
+        page_ids(store, q(|q| q.paused = Some(false))),
+        ["a", "c", "d"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.last_state = Some(RunState::Failed))),
+        ["a"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.sort = JobSort::NameDesc)),
+        ["d", "c", "a", "b"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.sort = JobSort::NextRun)),
+        ["c", "d", "a", "b"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.sort = JobSort::NextRunDesc)),
+        ["a", "d", "c", "b"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.sort = JobSort::LastRun)),
+        ["a", "b", "c", "d"]
+    );
+    assert_eq!(
+        page_ids(store, q(|q| q.sort = JobSort::LastRunDesc)),
+        ["b", "a", "c", "d"]
+    );
+    let page = store
+        .query_jobs(&q(|q| {
+            q.offset = 1;
+            q.limit = Some(2);
+        }))
+        .unwrap();
+    assert_eq!(page.total, 4);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|e| e.job.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    let filtered = store.query_jobs(&q(|q| {
+        q.paused = Some(false);
+        q.limit = Some(1);
+    }));
+    assert_eq!(filtered.unwrap().total, 3, "the total counts every page");
+
+    assert_eq!(
+        store.count_jobs().unwrap(),
+        JobCounts {
+            total: 4,
+            paused: 1,
+            monitors: 1,
+            failing: 1
+        }
+    );
+
+    // An edited job is found by what it says now.
+    let mut a2 = a.clone();
+    a2.name = "Zulu".into();
+    a2.tags = vec!["weekly".into()];
+    store.update_job(&a2).unwrap();
+    assert_eq!(page_ids(store, JobQuery::default()), ["b", "c", "d", "a"]);
+    assert!(page_ids(store, q(|q| q.tag = Some("db".into()))).is_empty());
+    assert_eq!(page_ids(store, q(|q| q.q = Some("week".into()))), ["a"]);
+    store.remove_job("c").unwrap();
+    assert_eq!(store.count_jobs().unwrap().monitors, 0);
+}
+
 /// Declares one `#[test]` per contract function for a store built by `$make`.
 macro_rules! contract {
     ($store:ident, $make:expr) => {
@@ -817,6 +985,7 @@ macro_rules! contract {
                 metrics_downsampled,
                 settings_round_trip,
                 change_counter_moves_on_job_changes,
+                job_queries_filter_sort_and_page,
             );
         }
     };

@@ -12,6 +12,7 @@ use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, LastRun};
 use crate::FastMap;
 
 /// Keeps everything in memory; nothing survives the process.
@@ -209,6 +210,12 @@ impl Runs {
         Box::new(found.filter(move |run| query.matches(run)))
     }
 
+    /// The newest run of `job_id`.
+    fn newest(&self, job_id: &str) -> Option<&RunRecord> {
+        let (id, _) = self.by_job.get(job_id)?.back()?;
+        self.by_id.get(id)
+    }
+
     /// Deletes `job_id`'s runs beyond `max_runs` (oldest ids first) and those fired before
     /// `cutoff`.
     fn prune(&mut self, job_id: &str, max_runs: usize, cutoff: DateTime<Utc>) {
@@ -395,6 +402,28 @@ impl JobStore for MemoryStore {
         let mut jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
         jobs.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(jobs)
+    }
+
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        let jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
+        let runs = self.history();
+        let entries = jobs
+            .into_iter()
+            .map(|job| JobEntry {
+                last_run: runs.newest(&job.id).map(LastRun::from),
+                job,
+            })
+            .collect();
+        Ok(query.apply(entries))
+    }
+
+    fn count_jobs(&self) -> Result<JobCounts, StoreError> {
+        let jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
+        let runs = self.history();
+        Ok(count_jobs(
+            jobs.iter()
+                .map(|job| (job, runs.newest(&job.id).map(|r| r.state))),
+        ))
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {

@@ -1,5 +1,6 @@
 //! Job stores: where job definitions, schedules, run history, metrics and settings persist.
 
+mod job_sql;
 mod memory;
 mod node;
 #[cfg(feature = "postgres")]
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::query::{JobCounts, JobPage, JobQuery};
 
 pub use memory::MemoryStore;
 pub use node::{Heartbeat, NodeInfo, NodeState};
@@ -157,6 +159,11 @@ impl Claim {
     }
 }
 
+/// The run state a store wrote as `name`.
+pub(crate) fn read_state(name: &str) -> Result<RunState, StoreError> {
+    RunState::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{name}'")))
+}
+
 /// The error text for a submitted run turned skipped by the store's `max_instances` check.
 pub(crate) fn skipped_error(active: u64, max: u32) -> String {
     format!("{active} run(s) already active (max instances {max})")
@@ -176,6 +183,10 @@ pub trait JobStore: Send + Sync + 'static {
     fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// Every job, ordered by id.
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError>;
+    /// A page of jobs with their newest runs, filtered, sorted and paged by `query`.
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError>;
+    /// How many jobs there are, paused, monitoring and failing.
+    fn count_jobs(&self) -> Result<JobCounts, StoreError>;
     /// Every job's id, next fire time and paused flag, ordered by id, without loading
     /// definitions.
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError>;

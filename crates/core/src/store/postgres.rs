@@ -19,14 +19,17 @@ use tokio::sync::{mpsc, Notify};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use super::job_sql::{job_counts_sql, job_query_sql, JobColumns, SqlValue};
 use super::memory::metric_bucket_start;
 use super::{
-    skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError,
+    read_state, skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry,
+    StoreError,
 };
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun};
 
 /// The schema, one step per version (`kairos_schema.version`). Append; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -300,6 +303,7 @@ fn stopped() -> StoreError {
 enum Param {
     Text(String),
     Int(i64),
+    Bool(bool),
     Texts(Vec<String>),
 }
 
@@ -308,10 +312,46 @@ impl Param {
         match self {
             Param::Text(s) => s,
             Param::Int(i) => i,
+            Param::Bool(b) => b,
             Param::Texts(v) => v,
         }
     }
 }
+
+impl From<SqlValue> for Param {
+    fn from(value: SqlValue) -> Self {
+        match value {
+            SqlValue::Text(s) => Param::Text(s),
+            SqlValue::Bool(b) => Param::Bool(b),
+        }
+    }
+}
+
+/// The tags of job row `j`, lower-cased, separated by `\x1f`.
+macro_rules! pg_tags {
+    () => {
+        "lower(array_to_string(ARRAY(SELECT jsonb_array_elements_text(\
+         coalesce(j.definition->'tags', '[]'))), E'\\x1f'))"
+    };
+}
+
+/// How the jobs table answers a job query: from the JSON definitions, with each job's newest
+/// run found through `runs_job_id`.
+const JOB_COLUMNS: JobColumns = JobColumns {
+    from: "jobs j LEFT JOIN LATERAL (SELECT id, state, scheduled, finished FROM runs \
+           WHERE runs.job_id = j.id ORDER BY id DESC LIMIT 1) r ON true",
+    search: concat!(
+        "lower(j.id || E'\\x1f' || coalesce(j.definition->>'name', '') || E'\\x1f' || \
+         coalesce(j.definition->>'description', '')) || E'\\x1f' || ",
+        pg_tags!()
+    ),
+    tags: concat!("E'\\x1f' || ", pg_tags!(), " || E'\\x1f'"),
+    name: "lower(j.definition->>'name') COLLATE \"C\"",
+    id: "j.id COLLATE \"C\"",
+    kind: "(j.definition->'action'->>'kind')",
+    find: "strpos",
+    placeholder: |n| format!("${n}"),
+};
 
 /// Brings the schema up to date, one transaction per step, under an advisory lock.
 async fn migrate(pool: &Pool) -> Result<(), StoreError> {
@@ -686,6 +726,21 @@ fn read_job(row: &Row) -> Result<Job, StoreError> {
     Ok(job)
 }
 
+/// A job and its newest run from a job query's row (see `job_sql`).
+fn read_entry(row: &Row) -> Result<JobEntry, StoreError> {
+    let job = read_job(row)?;
+    let last_run = match row.try_get::<_, Option<i64>>(3)? {
+        Some(id) => Some(LastRun {
+            id,
+            state: read_state(row.try_get(4)?)?,
+            scheduled: instant(row.try_get(5)?)?,
+            finished: row.try_get::<_, Option<i64>>(6)?.map(instant).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(JobEntry { job, last_run })
+}
+
 fn read_node(row: &Row) -> Result<NodeInfo, StoreError> {
     let labels: serde_json::Value = row.try_get(5)?;
     Ok(NodeInfo {
@@ -1001,6 +1056,37 @@ impl JobStore for PgStore {
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let sql = "SELECT definition, next_run, paused FROM jobs ORDER BY id".to_string();
         self.rows(sql, vec![], read_job)
+    }
+
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        let sql = job_query_sql(query, &JOB_COLUMNS);
+        let params: Vec<Param> = sql.params.into_iter().map(Param::from).collect();
+        let (page, count) = (sql.page, sql.count);
+        self.call(move |pool| async move {
+            let conn = pool.get().await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+            let total: i64 = conn.query_one(&count, &refs).await?.try_get(0)?;
+            let rows = conn.query(&page, &refs).await?;
+            Ok(JobPage {
+                items: rows.iter().map(read_entry).collect::<Result<_, _>>()?,
+                total: total.max(0) as usize,
+            })
+        })
+    }
+
+    fn count_jobs(&self) -> Result<JobCounts, StoreError> {
+        let counts = self.rows(job_counts_sql(&JOB_COLUMNS), vec![], |row| {
+            let n = |i: usize| -> Result<usize, StoreError> {
+                Ok(row.try_get::<_, i64>(i)?.max(0) as usize)
+            };
+            Ok(JobCounts {
+                total: n(0)?,
+                paused: n(1)?,
+                monitors: n(2)?,
+                failing: n(3)?,
+            })
+        })?;
+        Ok(counts.into_iter().next().unwrap_or_default())
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {

@@ -20,14 +20,17 @@ use rusqlite::{
     params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior,
 };
 
+use super::job_sql::{job_counts_sql, job_query_sql, JobColumns, SqlValue};
 use super::memory::metric_bucket_start;
 use super::{
-    skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError,
+    read_state, skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry,
+    StoreError,
 };
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
+use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun};
 
 /// The schema, one step per version: step `i` takes `PRAGMA user_version` from `i` to `i + 1`.
 /// Append new steps; never edit one that has shipped.
@@ -104,7 +107,33 @@ const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL   -- the Envelope as JSON
     );
     CREATE INDEX events_at ON events (at);",
+    // 3: what job lists filter and sort by, kept beside each definition (filled in by
+    // `fill_job_columns`), and each job's newest run.
+    "ALTER TABLE jobs ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN search TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN tags_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN last_run INTEGER;
+    UPDATE jobs SET last_run = (SELECT MAX(id) FROM runs WHERE runs.job_id = jobs.id);
+    CREATE INDEX jobs_name ON jobs (name_key, id);
+    CREATE INDEX jobs_kind ON jobs (kind, name_key, id);
+    CREATE INDEX jobs_paused ON jobs (paused, name_key, id);",
 ];
+
+/// The schema version whose migration added the job list columns.
+const JOB_COLUMNS_VERSION: i64 = 3;
+
+/// How the jobs table answers a job query.
+const JOB_COLUMNS: JobColumns = JobColumns {
+    from: "jobs j LEFT JOIN runs r ON r.id = j.last_run",
+    search: "j.search",
+    tags: "j.tags_key",
+    name: "j.name_key",
+    id: "j.id",
+    kind: "j.kind",
+    find: "instr",
+    placeholder: |n| format!("?{n}"),
+};
 
 /// Most operations the writer applies in one transaction.
 const MAX_BATCH: usize = 20_000;
@@ -153,6 +182,37 @@ struct JobRow {
     definition: String,
     next_run: Option<i64>,
     paused: bool,
+    keys: JobKeys,
+}
+
+/// What job lists filter and sort by, lower-cased: name, kind, search text, tags.
+struct JobKeys {
+    name: String,
+    kind: &'static str,
+    /// Id, name, description and tags, separated by `\x1f`.
+    search: String,
+    /// The tags, each between `\x1f`s.
+    tags: String,
+}
+
+impl JobKeys {
+    fn of(job: &Job) -> Self {
+        let tags: Vec<String> = job.tags.iter().map(|t| t.to_lowercase()).collect();
+        JobKeys {
+            name: job.name.to_lowercase(),
+            kind: job.action.kind().as_str(),
+            search: [
+                job.id.to_lowercase(),
+                job.name.to_lowercase(),
+                job.description.to_lowercase(),
+            ]
+            .into_iter()
+            .chain(tags.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\x1f"),
+            tags: format!("\x1f{}\x1f", tags.join("\x1f")),
+        }
+    }
 }
 
 impl JobRow {
@@ -164,6 +224,7 @@ impl JobRow {
             })?,
             next_run: job.next_run.map(|t| t.timestamp_millis()),
             paused: job.paused,
+            keys: JobKeys::of(job),
         })
     }
 }
@@ -327,9 +388,32 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(MIGRATIONS[step as usize]).map_err(|e| {
             StoreError::Database(format!("migration to schema version {}: {e}", step + 1))
         })?;
+        if step + 1 == JOB_COLUMNS_VERSION {
+            fill_job_columns(&tx)?;
+        }
         tx.pragma_update(None, "user_version", step + 1)?;
         tx.commit()?;
         tracing::info!(version = step + 1, "store: migrated the database schema");
+    }
+    Ok(())
+}
+
+/// Computes the job list columns of every stored job from its definition.
+fn fill_job_columns(tx: &Connection) -> Result<(), StoreError> {
+    let mut select = tx.prepare("SELECT definition, next_run, paused FROM jobs")?;
+    let mut update = tx.prepare(
+        "UPDATE jobs SET name_key = ?2, kind = ?3, search = ?4, tags_key = ?5 WHERE id = ?1",
+    )?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        let r = JobRow::new(&read_job(row)?)?;
+        update.execute(params![
+            r.id,
+            r.keys.name,
+            r.keys.kind,
+            r.keys.search,
+            r.keys.tags
+        ])?;
     }
     Ok(())
 }
@@ -481,10 +565,21 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
         Op::UpdateJob(row, ack) => {
             let result = tx
                 .prepare_cached(
-                    "UPDATE jobs SET definition = ?2, next_run = ?3, paused = ?4 WHERE id = ?1",
+                    "UPDATE jobs SET definition = ?2, next_run = ?3, paused = ?4, name_key = ?5, \
+                     kind = ?6, search = ?7, tags_key = ?8 WHERE id = ?1",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![row.id, row.definition, row.next_run, row.paused])
+                    let k = &row.keys;
+                    s.execute(params![
+                        row.id,
+                        row.definition,
+                        row.next_run,
+                        row.paused,
+                        k.name,
+                        k.kind,
+                        k.search,
+                        k.tags
+                    ])
                 })
                 .map_err(StoreError::from)
                 .and_then(|n| match n {
@@ -594,11 +689,22 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<()
     let sp = tx.savepoint()?;
     {
         let mut insert = sp.prepare_cached(
-            "INSERT INTO jobs (id, definition, next_run, paused) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO jobs (id, definition, next_run, paused, name_key, kind, search, tags_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for row in rows {
+            let k = &row.keys;
             insert
-                .execute(params![row.id, row.definition, row.next_run, row.paused])
+                .execute(params![
+                    row.id,
+                    row.definition,
+                    row.next_run,
+                    row.paused,
+                    k.name,
+                    k.kind,
+                    k.search,
+                    k.tags
+                ])
                 .map_err(|e| match e.sqlite_error_code() {
                     Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(row.id.clone()),
                     _ => StoreError::from(e),
@@ -631,6 +737,7 @@ fn claim(
         "UPDATE jobs SET next_run = ?3 WHERE id = ?1 AND next_run IS ?2 AND paused = 0",
     )?;
     let mut current = tx.prepare_cached("SELECT next_run, paused FROM jobs WHERE id = ?1")?;
+    let mut newest_run = tx.prepare_cached("UPDATE jobs SET last_run = ?2 WHERE id = ?1")?;
     let mut active = tx.prepare_cached(
         "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running')",
     )?;
@@ -704,6 +811,9 @@ fn claim(
             };
         }
         claim.runs.retain(|r| r.id != 0);
+        if let Some(newest) = claim.runs.iter().map(|r| r.id).max() {
+            newest_run.execute(params![id, newest])?;
+        }
         claim.outcome = ClaimOutcome::Won;
     }
     Ok(claims)
@@ -863,8 +973,7 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         scheduled: instant(row.get(2)?)?,
         started: opt_instant(row.get(3)?)?,
         finished: opt_instant(row.get(4)?)?,
-        state: RunState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{state}'")))?,
+        state: read_state(&state)?,
         attempt: row.get(6)?,
         exit_code: row.get(7)?,
         http_status: row.get(8)?,
@@ -902,6 +1011,29 @@ fn read_job(row: &Row<'_>) -> Result<Job, StoreError> {
     job.next_run = row.get::<_, Option<i64>>(1)?.map(instant).transpose()?;
     job.paused = row.get(2)?;
     Ok(job)
+}
+
+/// A job and its newest run from a job query's row (see `job_sql`).
+fn read_entry(row: &Row<'_>) -> Result<JobEntry, StoreError> {
+    let job = read_job(row)?;
+    let last_run = match row.get::<_, Option<i64>>(3)? {
+        Some(id) => Some(LastRun {
+            id,
+            state: read_state(&row.get::<_, String>(4)?)?,
+            scheduled: instant(row.get(5)?)?,
+            finished: row.get::<_, Option<i64>>(6)?.map(instant).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(JobEntry { job, last_run })
+}
+
+/// A job query parameter as SQLite's value.
+fn sql_value(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Text(s) => Value::Text(s),
+        SqlValue::Bool(b) => Value::Integer(b.into()),
+    }
 }
 
 /// The `WHERE` clause (possibly empty) and its parameters for `query` plus `extra` conditions.
@@ -977,6 +1109,41 @@ impl JobStore for SqliteStore {
             jobs.push(read_job(row)?);
         }
         Ok(jobs)
+    }
+
+    fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
+        let sql = job_query_sql(query, &JOB_COLUMNS);
+        let params: Vec<Value> = sql.params.into_iter().map(sql_value).collect();
+        let conn = self.read();
+        let total: i64 = conn
+            .prepare_cached(&sql.count)?
+            .query_row(params_from_iter(&params), |r| r.get(0))?;
+        let mut select = conn.prepare_cached(&sql.page)?;
+        let mut rows = select.query(params_from_iter(&params))?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(read_entry(row)?);
+        }
+        Ok(JobPage {
+            items,
+            total: total.max(0) as usize,
+        })
+    }
+
+    fn count_jobs(&self) -> Result<JobCounts, StoreError> {
+        let conn = self.read();
+        let counts = conn
+            .prepare_cached(&job_counts_sql(&JOB_COLUMNS))?
+            .query_row([], |r| {
+                Ok([r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
+            })?;
+        let [total, paused, monitors, failing] = counts.map(|n| n.max(0) as usize);
+        Ok(JobCounts {
+            total,
+            paused,
+            monitors,
+            failing,
+        })
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {
@@ -1517,5 +1684,41 @@ mod tests {
             runs.iter().map(|r| r.manual).collect::<Vec<_>>(),
             [true, false]
         );
+    }
+
+    #[test]
+    fn migration_fills_the_job_list_columns() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            let mut job = crate::store::contract_tests::job("a");
+            job.name = "Ünïcode Backup".into();
+            job.tags = vec!["Nightly".into()];
+            let definition = serde_json::to_string(&job).unwrap();
+            conn.execute(
+                "INSERT INTO jobs (id, definition, next_run, paused) VALUES ('a', ?1, 0, 0)",
+                [definition],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO runs (id, job_id, scheduled, state, attempt, stdout, stderr) \
+                 VALUES (7, 'a', 0, 'failed', 1, '', '')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let query = JobQuery {
+            q: Some("ünïcode".into()),
+            tag: Some("nightly".into()),
+            last_state: Some(RunState::Failed),
+            ..Default::default()
+        };
+        let page = store.query_jobs(&query).unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].last_run.as_ref().map(|r| r.id), Some(7));
     }
 }

@@ -8,6 +8,7 @@ use super::zone::{local_of, resolve_earliest};
 use super::TriggerError;
 
 /// The calendar unit a [`CalendarIntervalTrigger`] counts in.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CalendarUnit {
@@ -33,6 +34,7 @@ pub struct CalendarIntervalTrigger {
 }
 
 /// The JSON shape of a calendar-interval trigger.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarIntervalSpec {
@@ -47,11 +49,14 @@ pub struct CalendarIntervalSpec {
     pub time: NaiveTime,
     /// The zone the wall clock is read in.
     #[serde(default = "super::utc")]
+    #[cfg_attr(feature = "schema", schema(value_type = String, example = "Europe/London"))]
     pub timezone: Tz,
     /// No fire time after this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<DateTime<Utc>>,
 }
+
+schema_via_spec!(CalendarIntervalTrigger, CalendarIntervalSpec);
 
 impl TryFrom<CalendarIntervalSpec> for CalendarIntervalTrigger {
     type Error = TriggerError;

@@ -12,11 +12,17 @@ pub struct OrTrigger {
     triggers: Vec<Trigger>,
 }
 
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OrSpec {
+    /// The members, at least one.
+    #[cfg_attr(feature = "schema", schema(no_recursion))]
     triggers: Vec<Trigger>,
 }
+
+schema_via_spec!(OrTrigger, OrSpec);
+schema_via_spec!(AndTrigger, AndSpec);
 
 impl TryFrom<OrSpec> for OrTrigger {
     type Error = TriggerError;
@@ -79,10 +85,12 @@ pub struct AndTrigger {
 }
 
 /// The JSON shape of an `and` trigger.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AndSpec {
     /// The members, at least one.
+    #[cfg_attr(feature = "schema", schema(no_recursion))]
     pub triggers: Vec<Trigger>,
     /// How far apart members' fire times may be and still agree.
     #[serde(default = "default_threshold")]

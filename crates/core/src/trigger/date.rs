@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// Fires once, at `at`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DateTrigger {
@@ -12,6 +13,7 @@ pub struct DateTrigger {
     pub at: DateTime<Utc>,
     /// The zone the instant is shown in.
     #[serde(default = "super::utc")]
+    #[cfg_attr(feature = "schema", schema(value_type = String, example = "Europe/London"))]
     pub timezone: Tz,
 }
 

@@ -16,6 +16,7 @@ pub struct IntervalTrigger {
 }
 
 /// The JSON shape of an interval trigger.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntervalSpec {
@@ -45,12 +46,15 @@ pub struct IntervalSpec {
     pub end: Option<DateTime<Utc>>,
     /// The zone fire times are shown in.
     #[serde(default = "super::utc")]
+    #[cfg_attr(feature = "schema", schema(value_type = String, example = "Europe/London"))]
     pub timezone: Tz,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
+
+schema_via_spec!(IntervalTrigger, IntervalSpec);
 
 impl TryFrom<IntervalSpec> for IntervalTrigger {
     type Error = TriggerError;
@@ -66,7 +70,7 @@ impl TryFrom<IntervalSpec> for IntervalTrigger {
             + spec.milliseconds as i64;
         if period_ms == 0 {
             return Err(TriggerError::invalid(
-                "interval",
+                "seconds",
                 "the period is zero: set at least one of weeks, days, hours, minutes, seconds, milliseconds",
             ));
         }

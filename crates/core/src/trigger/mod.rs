@@ -3,6 +3,31 @@
 //! Every trigger is plain data with a tagged JSON shape (`{"type": "cron", ...}`); see
 //! [`Trigger`] for the shapes. Instants are UTC; each trigger carries its IANA time zone.
 
+/// Gives a trigger that is (de)serialized through a spec type (`try_from`/`into`) the spec's
+/// OpenAPI schema, under the trigger's own name.
+macro_rules! schema_via_spec {
+    ($ty:ty, $spec:ty) => {
+        #[cfg(feature = "schema")]
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <$spec as utoipa::PartialSchema>::schema()
+            }
+        }
+
+        #[cfg(feature = "schema")]
+        impl utoipa::ToSchema for $ty {
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                <$spec as utoipa::ToSchema>::schemas(schemas)
+            }
+        }
+    };
+}
+
 mod calendar;
 mod combine;
 pub mod cron;
@@ -59,6 +84,7 @@ impl TriggerError {
 /// - `{"type":"cron","expression":"0 9 * * mon-fri","timezone":"Europe/London"}`
 /// - `{"type":"calendar_interval","every":2,"unit":"months","start_date":"2026-01-31","time":"09:00:00"}`
 /// - `{"type":"or","triggers":[…]}` and `{"type":"and","triggers":[…],"threshold_seconds":1}`
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Trigger {

@@ -3,31 +3,45 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kairos_core::action::Action;
-use kairos_core::history::{RunQuery, RunRecord};
+use kairos_core::action::ActionKind;
+use kairos_core::history::RunQuery;
 use kairos_core::job::Job;
+use kairos_core::query::{JobCounts, JobEntry, JobQuery, LastRun, MAX_PAGE};
 use kairos_core::scheduler::{Scheduler, SchedulerError};
 use serde::Serialize;
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{blocking, from_value, JsonValue, Params};
+use crate::input::{blocking, Body, Params, Query};
 use crate::AppState;
 
-/// Action kinds a job can have, as `kind` names them.
-const KINDS: [&str; 4] = ["shell", "http", "monitor", "function"];
-/// Sort orders of the job list.
-const SORTS: [&str; 4] = ["name", "-name", "next_run", "-next_run"];
-/// Most jobs one page returns.
-pub(crate) const MAX_LIMIT: usize = 1000;
+/// A job as the API shows it: its definition, its action's kind and its newest run.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct JobView {
+    /// The definition.
+    #[serde(flatten)]
+    job: Job,
+    /// The action's kind (the same as `action.kind`).
+    kind: ActionKind,
+    /// The newest run, null when it never ran.
+    last_run: Option<LastRun>,
+}
+
+impl From<JobEntry> for JobView {
+    fn from(entry: JobEntry) -> Self {
+        JobView {
+            kind: entry.job.action.kind(),
+            job: entry.job,
+            last_run: entry.last_run,
+        }
+    }
+}
 
 /// A page of jobs.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct JobList {
-    /// Jobs (the Job JSON plus `kind` and `last_run`).
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    /// The jobs of this page.
+    items: Vec<JobView>,
     /// How many jobs match the filters, over all pages.
     total: usize,
 }
@@ -39,169 +53,62 @@ pub(crate) struct RunStarted {
     run_id: i64,
 }
 
-/// The `kind` name of an action.
-pub(crate) fn kind_of(action: &Action) -> &'static str {
-    match action {
-        Action::Shell(_) => "shell",
-        Action::Http(_) => "http",
-        Action::Monitor(_) => "monitor",
-        Action::Function(_) => "function",
-    }
-}
-
-/// A job as the API shows it: its JSON plus `kind` and a summary of its newest run.
-fn job_view(job: &Job, last: Option<&RunRecord>) -> Value {
-    let mut value = serde_json::to_value(job).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert("kind".into(), kind_of(&job.action).into());
-        let last_run = last.map_or(Value::Null, |r| {
-            json!({"id": r.id, "state": r.state, "scheduled": r.scheduled, "finished": r.finished})
-        });
-        map.insert("last_run".into(), last_run);
-    }
-    value
-}
-
 /// The view of `job` with its newest run looked up.
-fn view_with_last_run(scheduler: &Scheduler, job: &Job) -> ApiResult<Value> {
+fn view_with_last_run(scheduler: &Scheduler, job: Job) -> ApiResult<JobView> {
     let query = RunQuery {
         job_id: Some(job.id.clone()),
         limit: 1,
         ..Default::default()
     };
-    let last = scheduler.store().runs(&query)?;
-    Ok(job_view(job, last.first()))
+    let last_run = scheduler.store().runs(&query)?.first().map(LastRun::from);
+    Ok(JobView::from(JobEntry { job, last_run }))
 }
 
-/// Reads a job definition from a request body: `id` optional (or forced to `path_id`),
-/// `next_run` ignored (the scheduler computes it).
-pub(crate) fn job_from_body(mut value: Value, path_id: Option<&str>) -> ApiResult<Job> {
-    let Value::Object(map) = &mut value else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            "the body must be a JSON object (a job)",
-        ));
-    };
-    match path_id {
-        Some(id) => {
-            map.insert("id".into(), id.into());
-        }
-        None => {
-            if map.get("id").is_none_or(Value::is_null) {
-                map.insert("id".into(), "".into());
-            }
-        }
-    }
-    map.remove("next_run");
-    from_value(value)
-}
-
-/// Lists jobs, filtered, sorted and paged.
+/// Lists jobs, filtered, sorted and paged by the store.
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs",
-    params(
-        ("q" = Option<String>, Query, description = "Case-insensitive search in id, name, description and tags"),
-        ("tag" = Option<String>, Query, description = "Only jobs with this tag"),
-        ("kind" = Option<String>, Query, description = "Only jobs whose action is of this kind: shell, http, monitor, function"),
-        ("paused" = Option<bool>, Query, description = "Only paused (true) or unpaused (false) jobs"),
-        ("offset" = Option<usize>, Query, description = "Jobs to skip"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-1000 (default 100)"),
-        ("sort" = Option<String>, Query, description = "name, -name, next_run or -next_run (default name)"),
-    ),
+    params(JobQuery),
     responses(
         (status = 200, description = "A page of jobs", body = JobList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 422, description = "A query parameter out of range", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(query): Query<JobQuery>,
 ) -> ApiResult<Json<JobList>> {
-    let p = Params::parse(
-        query.as_deref(),
-        &["q", "tag", "kind", "paused", "offset", "limit", "sort"],
-    )?;
-    let search = p.get("q").map(str::to_lowercase);
-    let tag = p.get("tag").map(str::to_lowercase);
-    let kind = p.get("kind").map(str::to_string);
-    if let Some(k) = kind.as_deref().filter(|k| !KINDS.contains(k)) {
-        return Err(ApiError::bad_request(
-            Some("kind"),
-            format!("unknown kind '{k}'; expected one of: {}", KINDS.join(", ")),
-        ));
-    }
-    let paused = p.boolean("paused")?;
-    let offset = p.number::<usize>("offset")?.unwrap_or(0);
-    let limit = p.number::<usize>("limit")?.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
+    if query.limit.is_some_and(|l| !(1..=MAX_PAGE).contains(&l)) {
         return Err(ApiError::invalid(
             "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
+            format!("must be between 1 and {MAX_PAGE}"),
         ));
     }
-    let sort = p.get("sort").unwrap_or("name").to_string();
-    if !SORTS.contains(&sort.as_str()) {
-        return Err(ApiError::bad_request(
-            Some("sort"),
-            format!(
-                "unknown order '{sort}'; expected one of: {}",
-                SORTS.join(", ")
-            ),
-        ));
-    }
-    let scheduler = state.scheduler.clone();
+    let store = state.scheduler.store().clone();
     blocking(move || {
-        let mut jobs = scheduler.list_jobs()?;
-        jobs.retain(|job| {
-            search.as_deref().is_none_or(|s| {
-                job.id.to_lowercase().contains(s)
-                    || job.name.to_lowercase().contains(s)
-                    || job.description.to_lowercase().contains(s)
-                    || job.tags.iter().any(|t| t.to_lowercase().contains(s))
-            }) && tag
-                .as_deref()
-                .is_none_or(|t| job.tags.iter().any(|jt| jt.to_lowercase() == t))
-                && kind.as_deref().is_none_or(|k| kind_of(&job.action) == k)
-                && paused.is_none_or(|p| job.paused == p)
-        });
-        let by_name = |a: &Job, b: &Job| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then_with(|| a.id.cmp(&b.id))
-        };
-        match sort.as_str() {
-            "name" => jobs.sort_by(by_name),
-            "-name" => jobs.sort_by(|a, b| by_name(b, a)),
-            // Jobs that never fire again sort last either way.
-            "next_run" => jobs.sort_by(|a, b| {
-                (a.next_run.is_none(), a.next_run)
-                    .cmp(&(b.next_run.is_none(), b.next_run))
-                    .then_with(|| by_name(a, b))
-            }),
-            _ => jobs.sort_by(|a, b| {
-                (a.next_run.is_none(), std::cmp::Reverse(a.next_run))
-                    .cmp(&(b.next_run.is_none(), std::cmp::Reverse(b.next_run)))
-                    .then_with(|| by_name(a, b))
-            }),
-        }
-        let total = jobs.len();
-        let items = jobs
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|job| view_with_last_run(&scheduler, job))
-            .collect::<ApiResult<Vec<_>>>()?;
-        Ok(Json(JobList { items, total }))
+        let page = store.query_jobs(&query)?;
+        Ok(Json(JobList {
+            items: page.items.into_iter().map(JobView::from).collect(),
+            total: page.total,
+        }))
     })
     .await
 }
 
+/// How many jobs there are: all, paused, monitoring and failing (newest run failed, timed out
+/// or abandoned).
+#[utoipa::path(get, path = "/api/stats/jobs", tag = "jobs",
+    responses((status = 200, description = "Job counts", body = JobCounts)),
+    security(("bearer" = [])))]
+pub(crate) async fn job_counts(State(state): State<AppState>) -> ApiResult<Json<JobCounts>> {
+    let store = state.scheduler.store().clone();
+    blocking(move || Ok(Json(store.count_jobs()?))).await
+}
+
 /// Adds a job; an absent or empty id gets a generated one.
 #[utoipa::path(post, path = "/api/jobs", tag = "jobs",
-    request_body(content = Object, description = "A job (id optional, next_run ignored)"),
+    request_body(content = Job, description = "A job (id optional, next_run ignored)"),
     responses(
-        (status = 201, description = "The job as added, with its next fire time", body = Object),
+        (status = 201, description = "The job as added, with its next fire time", body = JobView),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "A bad field, named in `field`", body = ErrorBody),
@@ -209,30 +116,33 @@ pub(crate) async fn list_jobs(
     security(("bearer" = [])))]
 pub(crate) async fn create_job(
     State(state): State<AppState>,
-    JsonValue(body): JsonValue,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let job = job_from_body(body, None)?;
+    Body(job): Body<Job>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
     let scheduler = state.scheduler.clone();
     let job = blocking(move || Ok(scheduler.add_job(job)?)).await?;
-    Ok((StatusCode::CREATED, Json(job_view(&job, None))))
+    let view = JobView::from(JobEntry {
+        job,
+        last_run: None,
+    });
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// One job.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "The job", body = Object),
+        (status = 200, description = "The job", body = JobView),
         (status = 404, description = "No such job", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     let scheduler = state.scheduler.clone();
     blocking(move || {
         let job = scheduler.get_job(&id)?;
-        Ok(Json(view_with_last_run(&scheduler, &job)?))
+        Ok(Json(view_with_last_run(&scheduler, job)?))
     })
     .await
 }
@@ -240,9 +150,9 @@ pub(crate) async fn get_job(
 /// Replaces a job's definition; the id in the path wins over one in the body.
 #[utoipa::path(put, path = "/api/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
-    request_body(content = Object, description = "The new definition (id and next_run ignored)"),
+    request_body(content = Job, description = "The new definition (id and next_run ignored)"),
     responses(
-        (status = 200, description = "The job as saved", body = Object),
+        (status = 200, description = "The job as saved", body = JobView),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 422, description = "A bad field, named in `field`", body = ErrorBody),
@@ -251,13 +161,13 @@ pub(crate) async fn get_job(
 pub(crate) async fn update_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonValue(body): JsonValue,
-) -> ApiResult<Json<Value>> {
-    let job = job_from_body(body, Some(&id))?;
+    Body(mut job): Body<Job>,
+) -> ApiResult<Json<JobView>> {
+    job.id = id;
     let scheduler = state.scheduler.clone();
     blocking(move || {
         let job = scheduler.update_job(job)?;
-        Ok(Json(view_with_last_run(&scheduler, &job)?))
+        Ok(Json(view_with_last_run(&scheduler, job)?))
     })
     .await
 }
@@ -283,18 +193,18 @@ pub(crate) async fn delete_job(
 #[utoipa::path(post, path = "/api/jobs/{id}/pause", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "The paused job", body = Object),
+        (status = 200, description = "The paused job", body = JobView),
         (status = 404, description = "No such job", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn pause_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     let scheduler = state.scheduler.clone();
     blocking(move || {
         let job = scheduler.pause_job(&id)?;
-        Ok(Json(view_with_last_run(&scheduler, &job)?))
+        Ok(Json(view_with_last_run(&scheduler, job)?))
     })
     .await
 }
@@ -307,7 +217,7 @@ pub(crate) async fn pause_job(
         ("catch_up" = Option<bool>, Query, description = "Run fire times missed while paused (default false)"),
     ),
     responses(
-        (status = 200, description = "The resumed job", body = Object),
+        (status = 200, description = "The resumed job", body = JobView),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
     ),
@@ -316,14 +226,14 @@ pub(crate) async fn resume_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     let catch_up = Params::parse(query.as_deref(), &["catch_up"])?
         .boolean("catch_up")?
         .unwrap_or(false);
     let scheduler = state.scheduler.clone();
     blocking(move || {
         let job = scheduler.resume_job(&id, catch_up)?;
-        Ok(Json(view_with_last_run(&scheduler, &job)?))
+        Ok(Json(view_with_last_run(&scheduler, job)?))
     })
     .await
 }

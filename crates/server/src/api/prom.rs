@@ -107,8 +107,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<impl Int
 /// (it then claims no fires, so another node should).
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses(
-        (status = 200, description = "{\"status\":\"ok\",\"node\":…,\"clock_skew_ms\":…}", body = Object),
-        (status = 503, description = "{\"status\":\"clock_skew\",…}: this node claims no fires", body = Object),
+        (status = 200, description = "Serving, and claiming fires", body = Health),
+        (status = 503, description = "`clock_skew`: this node claims no fires", body = Health),
     ))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let status = state.scheduler.status();
@@ -117,12 +117,22 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse 
     } else {
         (StatusCode::OK, "ok")
     };
-    (
-        code,
-        axum::Json(serde_json::json!({
-            "status": word,
-            "node": status.node,
-            "clock_skew_ms": status.clock_skew_ms,
-        })),
-    )
+    let health = Health {
+        status: word,
+        node: status.node,
+        clock_skew_ms: status.clock_skew_ms,
+    };
+    (code, axum::Json(health))
+}
+
+/// How this process is.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok`, or `clock_skew` while the clock is too far from the database's.
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
+    /// This process's node id.
+    node: String,
+    /// How far this machine's clock was from the database's at the last heartbeat (ms).
+    clock_skew_ms: i64,
 }

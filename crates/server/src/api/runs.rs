@@ -6,17 +6,18 @@ use axum::Json;
 use chrono::Duration;
 use kairos_core::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use kairos_core::metrics::MetricSample;
+use kairos_core::query::MAX_PAGE as MAX_LIMIT;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::api::jobs::MAX_LIMIT;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{blocking, Params};
 use crate::AppState;
 
 /// Most buckets one aggregate query may ask for.
 const MAX_BUCKETS: i64 = 10_000;
+/// The widest bucket, in seconds: ten years.
+const MAX_BUCKET_S: i64 = 10 * 366 * 86_400;
 /// Most points one metrics query may ask for.
 const MAX_POINTS: usize = 5000;
 
@@ -24,23 +25,20 @@ const MAX_POINTS: usize = 5000;
 #[derive(Serialize, ToSchema)]
 pub(crate) struct RunList {
     /// Run records without their output (fetch one run for its stdout and stderr).
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    items: Vec<RunRecord>,
 }
 
 /// Run counts per time bucket and state.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct BucketList {
-    /// `{"start","state","count"}` rows, one per bucket and state that has runs.
-    #[schema(value_type = Vec<Object>)]
+    /// One row per bucket and state that has runs.
     buckets: Vec<RunBucket>,
 }
 
 /// Duration percentiles per job.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct DurationList {
-    /// `{"job_id","count","p50_ms","p90_ms","p99_ms","max_ms"}` rows.
-    #[schema(value_type = Vec<Object>)]
+    /// One row per job that has finished runs.
     items: Vec<DurationStats>,
 }
 
@@ -48,18 +46,14 @@ pub(crate) struct DurationList {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MetricList {
     /// Samples, oldest first, averaged down to at most `points`.
-    #[schema(value_type = Vec<Object>)]
     items: Vec<MetricSample>,
 }
 
-/// A run's JSON without its captured output.
-fn run_summary(run: &RunRecord) -> Value {
-    let mut value = serde_json::to_value(run).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.remove("stdout");
-        map.remove("stderr");
-    }
-    value
+/// A run without its captured output.
+fn run_summary(mut run: RunRecord) -> RunRecord {
+    run.stdout = String::new();
+    run.stderr = String::new();
+    run
 }
 
 /// Run history, newest first.
@@ -114,7 +108,7 @@ pub(crate) async fn list_runs(
     blocking(move || {
         let runs = store.runs(&run_query)?;
         Ok(Json(RunList {
-            items: runs.iter().map(run_summary).collect(),
+            items: runs.into_iter().map(run_summary).collect(),
         }))
     })
     .await
@@ -124,7 +118,7 @@ pub(crate) async fn list_runs(
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(("id" = i64, Path, description = "The run id")),
     responses(
-        (status = 200, description = "The run record", body = Object),
+        (status = 200, description = "The run record", body = RunRecord),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     ),
@@ -151,7 +145,7 @@ pub(crate) async fn get_run(
     params(
         ("from" = Option<String>, Query, description = "RFC 3339 start (default: 7 days before `to`)"),
         ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
-        ("bucket_s" = Option<i64>, Query, description = "Bucket width in seconds (default 3600); at most 10,000 buckets"),
+        ("bucket_s" = Option<i64>, Query, description = "Bucket width in seconds, 1 to 10 years (default 3600); at most 10,000 buckets"),
         ("job_id" = Option<String>, Query, description = "Only this job's runs"),
     ),
     responses(
@@ -167,8 +161,11 @@ pub(crate) async fn run_stats(
     let p = Params::parse(query.as_deref(), &["from", "to", "bucket_s", "job_id"])?;
     let (from, to) = p.window(Duration::days(7))?;
     let bucket_s = p.number::<i64>("bucket_s")?.unwrap_or(3600);
-    if bucket_s < 1 {
-        return Err(ApiError::invalid("bucket_s", "must be at least 1"));
+    if !(1..=MAX_BUCKET_S).contains(&bucket_s) {
+        return Err(ApiError::invalid(
+            "bucket_s",
+            format!("must be between 1 and {MAX_BUCKET_S} (10 years)"),
+        ));
     }
     let span_s = (to - from).num_seconds();
     let buckets = span_s / bucket_s + i64::from(span_s % bucket_s != 0);

@@ -8,13 +8,13 @@ use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use kairos_core::job::{Job, Settings};
 use kairos_core::scheduler::SchedulerError;
+use kairos_core::scheduler::Status;
 use kairos_core::trigger::{parse_time_zone, CronTrigger, Trigger};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{blocking, from_value, JsonValue};
+use crate::input::{blocking, Body};
 use crate::AppState;
 
 /// The export format's version.
@@ -22,56 +22,76 @@ const EXPORT_VERSION: u32 = 1;
 /// Most fire times one preview returns.
 const MAX_PREVIEW: usize = 100;
 
+/// The scheduler's status with how late its runs started.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SchedulerView {
+    /// What the scheduler is doing.
+    #[serde(flatten)]
+    status: Status,
+    /// Runs started since the process started, and their lateness.
+    stats: StartStats,
+}
+
+/// Runs started since the process started, and how late.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StartStats {
+    /// Runs started.
+    started: u64,
+    /// Mean start lateness, milliseconds.
+    lateness_mean_ms: f64,
+    /// Median start lateness, milliseconds.
+    lateness_p50_ms: f64,
+    /// 99th percentile start lateness, milliseconds.
+    lateness_p99_ms: f64,
+    /// Largest start lateness, milliseconds.
+    lateness_max_ms: f64,
+}
+
 /// The scheduler's status with its start counters.
-fn status_view(state: &AppState) -> Value {
-    let status = state.scheduler.status();
+fn status_view(state: &AppState) -> SchedulerView {
     let stats = state.scheduler.stats();
-    let mut value = serde_json::to_value(status).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "stats".into(),
-            json!({
-                "started": stats.started,
-                "lateness_mean_ms": stats.lateness_mean_ms,
-                "lateness_p50_ms": stats.lateness_p50_ms,
-                "lateness_p99_ms": stats.lateness_p99_ms,
-                "lateness_max_ms": stats.lateness_max_ms,
-            }),
-        );
+    SchedulerView {
+        status: state.scheduler.status(),
+        stats: StartStats {
+            started: stats.started,
+            lateness_mean_ms: stats.lateness_mean_ms,
+            lateness_p50_ms: stats.lateness_p50_ms,
+            lateness_p99_ms: stats.lateness_p99_ms,
+            lateness_max_ms: stats.lateness_max_ms,
+        },
     }
-    value
 }
 
 /// Whether the scheduler runs, is paused, how many jobs and active runs it has, its next fire
 /// time, and how late runs started.
 #[utoipa::path(get, path = "/api/scheduler", tag = "scheduler",
-    responses((status = 200, description = "running, paused, jobs, active_runs, next_run, stats{started, lateness_*_ms}", body = Object)),
+    responses((status = 200, description = "The scheduler's status", body = SchedulerView)),
     security(("bearer" = [])))]
-pub(crate) async fn scheduler_status(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn scheduler_status(State(state): State<AppState>) -> Json<SchedulerView> {
     Json(status_view(&state))
 }
 
 /// Stops firing every job until resumed.
 #[utoipa::path(post, path = "/api/scheduler/pause", tag = "scheduler",
-    responses((status = 200, description = "The new status", body = Object)),
+    responses((status = 200, description = "The new status", body = SchedulerView)),
     security(("bearer" = [])))]
-pub(crate) async fn pause_scheduler(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn pause_scheduler(State(state): State<AppState>) -> Json<SchedulerView> {
     state.scheduler.pause();
     Json(status_view(&state))
 }
 
 /// Fires jobs again; fire times that fell due meanwhile go through the misfire policy.
 #[utoipa::path(post, path = "/api/scheduler/resume", tag = "scheduler",
-    responses((status = 200, description = "The new status", body = Object)),
+    responses((status = 200, description = "The new status", body = SchedulerView)),
     security(("bearer" = [])))]
-pub(crate) async fn resume_scheduler(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn resume_scheduler(State(state): State<AppState>) -> Json<SchedulerView> {
     state.scheduler.resume();
     Json(status_view(&state))
 }
 
 /// The scheduler's settings: job defaults and executor pools.
 #[utoipa::path(get, path = "/api/settings", tag = "scheduler",
-    responses((status = 200, description = "Settings", body = Object)),
+    responses((status = 200, description = "Settings", body = Settings)),
     security(("bearer" = [])))]
 pub(crate) async fn get_settings(State(state): State<AppState>) -> Json<Settings> {
     Json(state.scheduler.settings())
@@ -79,18 +99,17 @@ pub(crate) async fn get_settings(State(state): State<AppState>) -> Json<Settings
 
 /// Validates, saves and applies new settings.
 #[utoipa::path(put, path = "/api/settings", tag = "scheduler",
-    request_body(content = Object, description = "Settings: {defaults:{…}, pools:{name: size}}"),
+    request_body(content = Settings, description = "The new settings"),
     responses(
-        (status = 200, description = "The settings as saved", body = Object),
+        (status = 200, description = "The settings as saved", body = Settings),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 422, description = "A bad field, named in `field`", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn put_settings(
     State(state): State<AppState>,
-    JsonValue(body): JsonValue,
+    Body(settings): Body<Settings>,
 ) -> ApiResult<Json<Settings>> {
-    let settings: Settings = from_value(body)?;
     let scheduler = state.scheduler.clone();
     blocking(move || {
         scheduler.update_settings(settings)?;
@@ -106,7 +125,6 @@ pub(crate) struct ExportDoc {
     /// The format version, 1.
     version: u32,
     /// Job definitions.
-    #[schema(value_type = Vec<Object>)]
     jobs: Vec<Job>,
 }
 
@@ -144,9 +162,8 @@ pub(crate) async fn export_jobs(State(state): State<AppState>) -> ApiResult<Json
     security(("bearer" = [])))]
 pub(crate) async fn import_jobs(
     State(state): State<AppState>,
-    JsonValue(body): JsonValue,
+    Body(doc): Body<ExportDoc>,
 ) -> ApiResult<Json<Imported>> {
-    let doc: ExportDoc = from_value(body)?;
     if doc.version != EXPORT_VERSION {
         return Err(ApiError::invalid(
             "version",
@@ -246,8 +263,9 @@ pub(crate) struct PreviewResponse {
         (status = 422, description = "A bad expression, timezone or count", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-pub(crate) async fn cron_preview(JsonValue(body): JsonValue) -> ApiResult<Json<PreviewResponse>> {
-    let req: PreviewRequest = from_value(body)?;
+pub(crate) async fn cron_preview(
+    Body(req): Body<PreviewRequest>,
+) -> ApiResult<Json<PreviewResponse>> {
     let tz =
         parse_time_zone(&req.timezone).map_err(|e| ApiError::invalid("timezone", e.to_string()))?;
     if !(1..=MAX_PREVIEW).contains(&req.count) {

@@ -28,17 +28,21 @@ pub struct CronTrigger {
 }
 
 /// The JSON shape of a cron trigger.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CronSpec {
     expression: String,
     #[serde(default = "super::utc")]
+    #[cfg_attr(feature = "schema", schema(value_type = String, example = "Europe/London"))]
     timezone: Tz,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     start: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     end: Option<DateTime<Utc>>,
 }
+
+schema_via_spec!(CronTrigger, CronSpec);
 
 impl TryFrom<CronSpec> for CronTrigger {
     type Error = TriggerError;

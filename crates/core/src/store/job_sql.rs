@@ -1,0 +1,167 @@
+//! The SQL of a [`JobQuery`], shared by the SQLite and PostgreSQL stores: each names its
+//! column expressions and the statements come out the same.
+
+use crate::query::{JobQuery, JobSort, FAILING};
+
+/// A query parameter, converted by each store to its driver's type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SqlValue {
+    /// Text.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// How one store's jobs table answers a job query. `j` is the job row, `r` its newest run.
+pub(crate) struct JobColumns {
+    /// `FROM` clause joining each job to its newest run.
+    pub from: &'static str,
+    /// Lower-cased id, name, description and tags, separated by `\x1f`.
+    pub search: &'static str,
+    /// Lower-cased tags, each between `\x1f`s.
+    pub tags: &'static str,
+    /// The lower-cased name, compared byte by byte.
+    pub name: &'static str,
+    /// The id, compared byte by byte.
+    pub id: &'static str,
+    /// The action's kind name.
+    pub kind: &'static str,
+    /// Finds a needle in a haystack: `instr` or `strpos` (positive when found).
+    pub find: &'static str,
+    /// The `n`th (1-based) placeholder.
+    pub placeholder: fn(usize) -> String,
+}
+
+/// The columns every job query selects: definition, next_run, paused, then the newest run's
+/// id, state, scheduled and finished (null when it never ran).
+const SELECT: &str = "j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, r.finished";
+
+/// The statements of one job query.
+pub(crate) struct JobSql {
+    /// The page.
+    pub page: String,
+    /// How many match.
+    pub count: String,
+    /// Parameters of both.
+    pub params: Vec<SqlValue>,
+}
+
+/// The page and count statements for `query` against `cols`.
+pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params = Vec::new();
+    let mut push = |sql: String, value: SqlValue| {
+        params.push(value);
+        conditions.push(sql.replace('?', &(cols.placeholder)(params.len())));
+    };
+    if let Some(text) = query.text() {
+        push(
+            format!("{}({}, ?) > 0", cols.find, cols.search),
+            SqlValue::Text(text),
+        );
+    }
+    if let Some(tag) = query.tag_filter() {
+        push(
+            format!("{}({}, ?) > 0", cols.find, cols.tags),
+            SqlValue::Text(format!("\x1f{tag}\x1f")),
+        );
+    }
+    if let Some(kind) = query.kind {
+        push(
+            format!("{} = ?", cols.kind),
+            SqlValue::Text(kind.as_str().into()),
+        );
+    }
+    if let Some(paused) = query.paused {
+        push("j.paused = ?".into(), SqlValue::Bool(paused));
+    }
+    if let Some(state) = query.last_state {
+        push("r.state = ?".into(), SqlValue::Text(state.as_str().into()));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let (name, id) = (cols.name, cols.id);
+    let order = match query.sort {
+        JobSort::Name => format!("{name}, {id}"),
+        JobSort::NameDesc => format!("{name} DESC, {id} DESC"),
+        JobSort::NextRun => format!("j.next_run IS NULL, j.next_run, {id}"),
+        JobSort::NextRunDesc => format!("j.next_run IS NULL, j.next_run DESC, {id}"),
+        JobSort::LastRun => format!("r.id IS NULL, r.id, {id}"),
+        JobSort::LastRunDesc => format!("r.id IS NULL, r.id DESC, {id}"),
+    };
+    JobSql {
+        page: format!(
+            "SELECT {SELECT} FROM {}{filter} ORDER BY {order} LIMIT {} OFFSET {}",
+            cols.from,
+            query.page_size(),
+            query.offset
+        ),
+        count: format!("SELECT COUNT(*) FROM {}{filter}", cols.from),
+        params,
+    }
+}
+
+/// The statement counting all jobs, the paused, the monitors and the failing (in that order).
+pub(crate) fn job_counts_sql(cols: &JobColumns) -> String {
+    let failing = FAILING.map(|s| format!("'{}'", s.as_str())).join(", ");
+    format!(
+        "SELECT COUNT(*), \
+         COALESCE(SUM(CASE WHEN j.paused THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN {} = 'monitor' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN r.state IN ({failing}) THEN 1 ELSE 0 END), 0) \
+         FROM {}",
+        cols.kind, cols.from
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::ActionKind;
+
+    const COLS: JobColumns = JobColumns {
+        from: "jobs j LEFT JOIN runs r ON r.id = j.last_run",
+        search: "j.search",
+        tags: "j.tags",
+        name: "j.name",
+        id: "j.id",
+        kind: "j.kind",
+        find: "instr",
+        placeholder: |n| format!("?{n}"),
+    };
+
+    #[test]
+    fn filters_number_their_parameters_in_order() {
+        let query = JobQuery {
+            q: Some(" Backup ".into()),
+            kind: Some(ActionKind::Shell),
+            paused: Some(false),
+            sort: JobSort::NextRunDesc,
+            offset: 200,
+            limit: Some(50),
+            ..Default::default()
+        };
+        let sql = job_query_sql(&query, &COLS);
+        assert_eq!(
+            sql.page,
+            "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, r.finished \
+             FROM jobs j LEFT JOIN runs r ON r.id = j.last_run \
+             WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3 \
+             ORDER BY j.next_run IS NULL, j.next_run DESC, j.id LIMIT 50 OFFSET 200"
+        );
+        assert_eq!(
+            sql.params,
+            vec![
+                SqlValue::Text("backup".into()),
+                SqlValue::Text("shell".into()),
+                SqlValue::Bool(false)
+            ]
+        );
+        assert!(sql
+            .count
+            .ends_with("WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3"));
+    }
+}
