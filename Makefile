@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 HAS_DESKTOP := $(wildcard src-tauri/Cargo.toml)
 
-.PHONY: setup ui run serve build test test-rust test-ui test-desktop bench
+.PHONY: setup ui run serve build test test-rust test-ui test-api test-desktop bench
 
 setup:
 	@bash scripts/setup.sh
@@ -28,7 +28,7 @@ serve: ui
 build: ui
 	cargo build --release --workspace
 
-test: ui test-rust test-ui $(if $(HAS_DESKTOP),test-desktop)
+test: ui test-rust test-ui test-api $(if $(HAS_DESKTOP),test-desktop)
 
 test-rust: setup
 	cargo fmt --all --check
@@ -46,6 +46,12 @@ test-desktop: setup ui
 test-ui: setup
 	cargo build --workspace --bins --tests
 	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e
+
+# The API against its own OpenAPI document: schemathesis fuzzes every operation of a debug
+# kairos (scripts/api-fuzz.sh). The same build as test-ui's, so nothing is compiled again.
+test-api: setup
+	cargo build --workspace --bins --tests
+	bash scripts/api-fuzz.sh
 
 bench: setup
 	cargo bench -p kairos-core --bench cron_next

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make` needs on a fresh Debian 12 machine, and nothing that is already there:
 # Rust with rustfmt and clippy, a C compiler, PostgreSQL for the tests' private clusters,
-# Node.js and npm with the UI's packages, Chromium for the browser tests, and the desktop app's
-# WebKitGTK/appindicator packages.
+# Node.js and npm with the UI's packages, Chromium for the browser tests, schemathesis for the
+# API tests, and the desktop app's WebKitGTK/appindicator packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +59,23 @@ if [ -f ui/package.json ]; then
             fi
         fi
     done
+fi
+
+# The API tests (scripts/api-fuzz.sh): schemathesis, pinned in scripts/requirements-api.txt, in
+# a venv of its own at target/venv; iproute2 brings up loopback in their network namespace.
+apt_install iproute2 curl
+command -v python3 >/dev/null 2>&1 || apt_install python3
+python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+venv=target/venv
+if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
+    echo "setup: creating the Python venv $venv"
+    python3 -m venv --clear "$venv"
+fi
+stamp="$venv/.kairos-requirements"
+if ! cmp -s scripts/requirements-api.txt "$stamp" 2>/dev/null; then
+    echo "setup: pip install -r scripts/requirements-api.txt in $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-api.txt
+    cp scripts/requirements-api.txt "$stamp"
 fi
 
 # The desktop app: WebKitGTK, appindicator, WebKitWebDriver, Xvfb, tauri-driver.

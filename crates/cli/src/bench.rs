@@ -36,6 +36,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
     },
+    /// Fill a fresh store (--db, or a temporary SQLite file) with N jobs and a run each, then
+    /// time the job list API in-process: first page, search, filter, deep page, counts.
+    Api {
+        /// How many jobs.
+        #[arg(long, default_value_t = 100_000)]
+        jobs: usize,
+    },
     /// Start N node processes on one database, fire J no-op interval jobs spread over the
     /// period, and count from the run rows what ran, how late, where, and what ran twice or
     /// not at all.
@@ -108,6 +115,13 @@ pub fn run(cmd: BenchCommand, db_flag: Option<&std::path::Path>) -> Result<(), S
             runtime.block_on(storm(store, jobs, period_ms, duration_s))?
         }
         BenchCommand::Load { jobs } => runtime.block_on(load(&db, jobs))?,
+        BenchCommand::Api { jobs } => {
+            let store: Arc<dyn JobStore> = match db_flag {
+                Some(url) => kairos_core::store::open(url).map_err(|e| e.to_string())?,
+                None => Arc::new(open(&db)?),
+            };
+            runtime.block_on(crate::bench_api::api(store, jobs))?
+        }
         BenchCommand::ColdStart { db } => runtime.block_on(cold_start(&db))?,
         BenchCommand::Cluster {
             nodes,
@@ -143,7 +157,7 @@ fn open(path: &std::path::Path) -> Result<SqliteStore, String> {
     SqliteStore::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
-fn noop_job(i: usize, trigger: Trigger) -> Job {
+pub(crate) fn noop_job(i: usize, trigger: Trigger) -> Job {
     Job {
         id: format!("job-{i:07}"),
         name: format!("bench job {i}"),
@@ -276,7 +290,7 @@ async fn cold_start(db: &std::path::Path) -> Result<serde_json::Value, String> {
     Ok(json!({"jobs": jobs, "cold_start_s": round(cold_start_s), "rss_mb": rss_mb}))
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

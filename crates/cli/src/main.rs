@@ -1,6 +1,7 @@
 //! `kairos`: the command-line program.
 
 mod bench;
+mod bench_api;
 mod bench_cluster;
 mod cron_cmd;
 mod crontab;

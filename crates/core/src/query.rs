@@ -34,6 +34,7 @@ pub struct JobQuery {
     /// Jobs to skip before the page.
     pub offset: usize,
     /// Page size, 1-1000 (default 100).
+    #[cfg_attr(feature = "schema", param(minimum = 1, maximum = 1000))]
     pub limit: Option<usize>,
 }
 

@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
 
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{events, jobs, nodes, prom, runs, system};
@@ -46,7 +48,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         events::events,
     ),
     components(schemas(ErrorBody, ErrorDetail, Envelope, JobSort)),
-    modifiers(&BearerAuth),
+    modifiers(&Contract),
     tags(
         (name = "jobs", description = "Job definitions and their runs"),
         (name = "runs", description = "Run history, aggregates and system metrics"),
@@ -57,16 +59,56 @@ use crate::error::{ErrorBody, ErrorDetail};
 )]
 pub(crate) struct ApiDoc;
 
-/// Declares the bearer-token scheme the paths refer to.
-struct BearerAuth;
+/// What every path shares, added to the derived document: the bearer-token scheme, the 401
+/// of every guarded operation, and objects that stay open to the tags (`type`, `kind`) and
+/// view fields combined with them through `allOf`.
+struct Contract;
 
-impl Modify for BearerAuth {
+impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // A struct denying unknown fields becomes `additionalProperties: false`, which inside
+        // an `allOf` would also forbid the fields the other members add. The server still
+        // refuses unknown fields (422 naming the field).
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                if matches!(
+                    object.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) {
+                    object.additional_properties = None;
+                }
+            }
+        }
+        let unauthorized: RefOr<Response> = ResponseBuilder::new()
+            .description("No token, or a wrong one")
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+            .into();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    operation
+                        .responses
+                        .responses
+                        .entry("401".into())
+                        .or_insert_with(|| unauthorized.clone());
+                }
+            }
+        }
     }
 }
 

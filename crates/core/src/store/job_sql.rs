@@ -16,6 +16,8 @@ pub(crate) enum SqlValue {
 pub(crate) struct JobColumns {
     /// `FROM` clause joining each job to its newest run.
     pub from: &'static str,
+    /// `FROM` clause of the jobs alone, for counts that don't look at the newest run.
+    pub jobs: &'static str,
     /// Lower-cased id, name, description and tags, separated by `\x1f`.
     pub search: &'static str,
     /// Lower-cased tags, each between `\x1f`s.
@@ -99,7 +101,15 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
             query.page_size(),
             query.offset
         ),
-        count: format!("SELECT COUNT(*) FROM {}{filter}", cols.from),
+        // Each job has at most one newest run: the join only matters when filtering on it.
+        count: format!(
+            "SELECT COUNT(*) FROM {}{filter}",
+            if query.last_state.is_some() {
+                cols.from
+            } else {
+                cols.jobs
+            }
+        ),
         params,
     }
 }
@@ -124,6 +134,7 @@ mod tests {
 
     const COLS: JobColumns = JobColumns {
         from: "jobs j LEFT JOIN runs r ON r.id = j.last_run",
+        jobs: "jobs j",
         search: "j.search",
         tags: "j.tags",
         name: "j.name",

@@ -340,6 +340,7 @@ macro_rules! pg_tags {
 const JOB_COLUMNS: JobColumns = JobColumns {
     from: "jobs j LEFT JOIN LATERAL (SELECT id, state, scheduled, finished FROM runs \
            WHERE runs.job_id = j.id ORDER BY id DESC LIMIT 1) r ON true",
+    jobs: "jobs j",
     search: concat!(
         "lower(j.id || E'\\x1f' || coalesce(j.definition->>'name', '') || E'\\x1f' || \
          coalesce(j.definition->>'description', '')) || E'\\x1f' || ",

@@ -126,6 +126,7 @@ const JOB_COLUMNS_VERSION: i64 = 3;
 /// How the jobs table answers a job query.
 const JOB_COLUMNS: JobColumns = JobColumns {
     from: "jobs j LEFT JOIN runs r ON r.id = j.last_run",
+    jobs: "jobs j",
     search: "j.search",
     tags: "j.tags_key",
     name: "j.name_key",

@@ -64,11 +64,12 @@ fn run_summary(mut run: RunRecord) -> RunRecord {
         ("to" = Option<String>, Query, description = "Only runs scheduled before this RFC 3339 instant"),
         ("state" = Option<String>, Query, description = "Comma-separated states, e.g. failed,timed_out"),
         ("before_id" = Option<i64>, Query, description = "Only runs with a smaller id (paging backwards)"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-1000 (default 100)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Page size, 1-1000 (default 100)"),
     ),
     responses(
         (status = 200, description = "Runs, newest first, without stdout/stderr", body = RunList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 422, description = "limit out of range", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn list_runs(
