@@ -84,6 +84,15 @@ describe('client requests', () => {
     expect(nodes).toEqual(body);
   });
 
+  it('reads the job counts in one call', async () => {
+    const body = { total: 12, paused: 3, monitors: 1, failing: 2 };
+    const { c, calls } = client([{ status: 200, body }]);
+    expect(await c.jobCounts()).toEqual(body);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].url).toBe('http://kairos.test/api/stats/jobs');
+    expect(calls[0].init.method).toBe('GET');
+  });
+
   it('leaves out the Authorization header without a token', async () => {
     const { c, calls } = client([{ status: 200, body: { status: 'ok' } }], null);
     await c.call('GET', '/healthz');

@@ -1,20 +1,25 @@
 // The one module that talks to the Kairos API. Screens call these typed functions; how the
 // bytes travel is the transport's business (transport.ts).
 
+import type { components } from './schema.gen';
 import type {
   CronPreviewRequest,
   DurationStats,
+  DurationStatsQuery,
   ExportDoc,
   Job,
+  JobCounts,
   JobInput,
   JobPage,
   JobQuery,
   KairosEvent,
   MetricSample,
+  MetricsQuery,
   NodeList,
   RunBucket,
   RunQuery,
   RunRecord,
+  RunStatsQuery,
   SchedulerStatus,
   Settings,
 } from './types';
@@ -52,6 +57,8 @@ export function parseError(status: number, body: string): ApiError {
   const text = body.trim().slice(0, 200);
   return new ApiError(status, null, text ? `HTTP ${status}: ${text}` : `HTTP ${status}`);
 }
+
+type Schemas = components['schemas'];
 
 type QueryValue = string | number | boolean | undefined | null | string[];
 
@@ -169,7 +176,7 @@ export class KairosClient {
     });
   }
   async runJob(id: string): Promise<number> {
-    const r = await this.call<{ run_id: number }>('POST', `/api/jobs/${encodeURIComponent(id)}/run`);
+    const r = await this.call<Schemas['RunStarted']>('POST', `/api/jobs/${encodeURIComponent(id)}/run`);
     return r.run_id;
   }
 
@@ -198,18 +205,18 @@ export class KairosClient {
     return this.call('GET', '/api/export');
   }
   async importJobs(doc: ExportDoc): Promise<number> {
-    const r = await this.call<{ imported: number }>('POST', '/api/import', { body: doc });
+    const r = await this.call<Schemas['Imported']>('POST', '/api/import', { body: doc });
     return r.imported;
   }
   async cronPreview(req: CronPreviewRequest, signal?: AbortSignal): Promise<string[]> {
-    const r = await this.call<{ times: string[] }>('POST', '/api/cron/preview', { body: req, signal });
+    const r = await this.call<Schemas['PreviewResponse']>('POST', '/api/cron/preview', { body: req, signal });
     return r.times;
   }
 
   // Runs and statistics
 
   async listRuns(query: RunQuery = {}, signal?: AbortSignal): Promise<RunRecord[]> {
-    const r = await this.call<{ items: RunRecord[] }>('GET', '/api/runs', {
+    const r = await this.call<Schemas['RunList']>('GET', '/api/runs', {
       query: { ...query, state: query.state },
       signal,
     });
@@ -219,27 +226,31 @@ export class KairosClient {
     return this.call('GET', `/api/runs/${id}`, { signal });
   }
   async runStats(
-    query: { from?: string; to?: string; bucket_s?: number; job_id?: string } = {},
+    query: RunStatsQuery = {},
     signal?: AbortSignal,
   ): Promise<RunBucket[]> {
-    const r = await this.call<{ buckets: RunBucket[] }>('GET', '/api/stats/runs', { query, signal });
+    const r = await this.call<Schemas['BucketList']>('GET', '/api/stats/runs', { query, signal });
     return r.buckets;
   }
+  /** How many jobs there are: all, paused, monitors and failing, in one call. */
+  jobCounts(signal?: AbortSignal): Promise<JobCounts> {
+    return this.call('GET', '/api/stats/jobs', { signal });
+  }
   async durationStats(
-    query: { from?: string; to?: string; job_id?: string } = {},
+    query: DurationStatsQuery = {},
     signal?: AbortSignal,
   ): Promise<DurationStats[]> {
-    const r = await this.call<{ items: DurationStats[] }>('GET', '/api/stats/durations', {
+    const r = await this.call<Schemas['DurationList']>('GET', '/api/stats/durations', {
       query,
       signal,
     });
     return r.items;
   }
   async systemMetrics(
-    query: { from?: string; to?: string; points?: number } = {},
+    query: MetricsQuery = {},
     signal?: AbortSignal,
   ): Promise<MetricSample[]> {
-    const r = await this.call<{ items: MetricSample[] }>('GET', '/api/metrics/system', {
+    const r = await this.call<Schemas['MetricList']>('GET', '/api/metrics/system', {
       query,
       signal,
     });

@@ -1,132 +1,49 @@
-// JSON shapes of the Kairos API (see crates/core and crates/server).
+// Names for the JSON shapes of the Kairos API. The shapes themselves are generated from the
+// server's OpenAPI document into schema.gen.ts (`npm run gen:api`); nothing here repeats a field
+// list. What is left is hand-written on purpose: runtime lists of enum values (checked against
+// the generated unions below) and query shapes the client encodes differently from the wire.
 
-export type Coalesce = 'latest' | 'earliest' | 'all';
+import type { components, operations } from './schema.gen';
 
-export interface Retries {
-  count: number;
-  backoff_s?: number;
-  factor?: number;
-}
+type Schemas = components['schemas'];
+/** The query parameters of an operation. */
+type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 
-export interface Retention {
-  max_runs: number;
-  max_age_days: number;
-}
+export type Coalesce = Schemas['Coalesce'];
+export type Retries = Schemas['Retries'];
+export type Retention = Schemas['Retention'];
+export type JobOptions = Schemas['JobOptions'];
 
-export interface JobOptions {
-  coalesce?: Coalesce;
-  max_instances?: number;
-  misfire_grace_time_s?: number;
-  jitter_s?: number;
-  timeout_s?: number;
-  retries?: Retries;
-  retention?: Retention;
-}
-
-export interface CronTrigger {
-  type: 'cron';
-  expression: string;
-  timezone?: string;
-  start?: string;
-  end?: string;
-}
-
-export interface IntervalTrigger {
-  type: 'interval';
-  weeks?: number;
-  days?: number;
-  hours?: number;
-  minutes?: number;
-  seconds?: number;
-  milliseconds?: number;
-  start?: string;
-  end?: string;
-  timezone?: string;
-}
-
-export interface DateTrigger {
-  type: 'date';
-  at: string;
-  timezone?: string;
-}
-
-export type CalendarUnit = 'years' | 'months' | 'weeks' | 'days';
-
-export interface CalendarIntervalTrigger {
-  type: 'calendar_interval';
-  every: number;
-  unit: CalendarUnit;
-  start_date: string;
-  time?: string;
-  timezone?: string;
-  end?: string;
-}
-
-export interface OrTrigger {
-  type: 'or';
-  triggers: Trigger[];
-}
-
-export interface AndTrigger {
-  type: 'and';
-  triggers: Trigger[];
-  threshold_seconds?: number;
-  max_iterations?: number;
-}
-
-export type Trigger =
-  | CronTrigger
-  | IntervalTrigger
-  | DateTrigger
-  | CalendarIntervalTrigger
-  | OrTrigger
-  | AndTrigger;
-
+export type Trigger = Schemas['Trigger'];
 export type TriggerType = Trigger['type'];
+export type CronTrigger = Extract<Trigger, { type: 'cron' }>;
+export type IntervalTrigger = Extract<Trigger, { type: 'interval' }>;
+export type DateTrigger = Extract<Trigger, { type: 'date' }>;
+export type CalendarIntervalTrigger = Extract<Trigger, { type: 'calendar_interval' }>;
+export type OrTrigger = Extract<Trigger, { type: 'or' }>;
+export type AndTrigger = Extract<Trigger, { type: 'and' }>;
+export type CalendarUnit = Schemas['CalendarUnit'];
 
-export interface ShellAction {
-  kind: 'shell';
-  command: string;
-  shell?: string;
-  cwd?: string;
-  env?: Record<string, string>;
-  output_cap_bytes?: number;
+export type Action = Schemas['Action'];
+export type ActionKind = Schemas['ActionKind'];
+export type ShellAction = Extract<Action, { kind: 'shell' }>;
+export type HttpAction = Extract<Action, { kind: 'http' }>;
+export type MonitorAction = Extract<Action, { kind: 'monitor' }>;
+export type FunctionAction = Extract<Action, { kind: 'function' }>;
+
+export type RunState = Schemas['RunState'];
+
+/**
+ * `values`, checked at compile time to name every member of the generated union `T`: a value
+ * the server adds fails to compile where its runtime list is, until it is listed.
+ */
+function listAll<T extends string>() {
+  return <const L extends readonly T[]>(
+    values: L & ([Exclude<T, L[number]>] extends [never] ? unknown : { missing: Exclude<T, L[number]> }),
+  ): T[] => [...values];
 }
 
-export interface HttpAction {
-  kind: 'http';
-  method?: string;
-  url: string;
-  headers?: Record<string, string>;
-  body?: string;
-  timeout_s?: number;
-  expect_status?: [number, number];
-}
-
-export interface MonitorAction {
-  kind: 'monitor';
-}
-
-export interface FunctionAction {
-  kind: 'function';
-  name: string;
-}
-
-export type Action = ShellAction | HttpAction | MonitorAction | FunctionAction;
-export type ActionKind = Action['kind'];
-
-export type RunState =
-  | 'submitted'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'timed_out'
-  | 'cancelled'
-  | 'missed'
-  | 'skipped'
-  | 'abandoned';
-
-export const RUN_STATES: RunState[] = [
+export const RUN_STATES = listAll<RunState>()([
   'submitted',
   'running',
   'succeeded',
@@ -136,7 +53,7 @@ export const RUN_STATES: RunState[] = [
   'missed',
   'skipped',
   'abandoned',
-];
+]);
 
 /** States that count as a failure on the dashboard. */
 export const FAILURE_STATES: RunState[] = ['failed', 'timed_out', 'missed', 'abandoned'];
@@ -145,201 +62,53 @@ export function isFinal(state: RunState): boolean {
   return state !== 'submitted' && state !== 'running';
 }
 
-/** A job definition as sent to the API (id optional on create). */
-export interface JobInput {
-  id?: string;
-  name: string;
-  description?: string;
-  tags?: string[];
-  trigger: Trigger;
-  action: Action;
-  options?: JobOptions;
-  paused?: boolean;
-  pool?: string;
-  /** Labels a node must all have to run this job (`kairos serve --label gpu`); empty or absent: any node. */
-  node_labels?: string[];
-}
+/** A job definition as sent to the API (id optional on create, next_run ignored). */
+export type JobInput = Schemas['Job'];
+/** A job as the API shows it: the definition, its action's kind and its newest run. */
+export type Job = Schemas['JobView'];
+export type LastRun = Schemas['LastRun'];
+export type JobPage = Schemas['JobList'];
+export type JobSort = Schemas['JobSort'];
+export type JobQuery = QueryOf<'list_jobs'>;
+/** How many jobs there are, for the dashboard (`GET /api/stats/jobs`). */
+export type JobCounts = Schemas['JobCounts'];
 
-export interface LastRun {
-  id: number;
-  state: RunState;
-  scheduled: string;
-  finished: string | null;
-}
+/** One run. `stdout`/`stderr` are absent from run lists, and from a single run when empty. */
+export type RunRecord = Schemas['RunRecord'];
 
-/** A job as the API shows it. */
-export interface Job extends Required<Omit<JobInput, 'options' | 'node_labels'>> {
-  options: JobOptions;
-  /** Absent when the job runs on any node. */
-  node_labels?: string[];
-  next_run: string | null;
-  kind: ActionKind;
-  last_run: LastRun | null;
-}
+/** `GET /api/runs`: the client sends `state` as a comma-separated list. */
+export type RunQuery = Omit<QueryOf<'list_runs'>, 'state'> & { state?: RunState[] };
+export type RunStatsQuery = QueryOf<'run_stats'>;
+export type DurationStatsQuery = QueryOf<'duration_stats'>;
+export type MetricsQuery = QueryOf<'system_metrics'>;
 
-export interface JobPage {
-  items: Job[];
-  total: number;
-}
+export type RunBucket = Schemas['RunBucket'];
+export type DurationStats = Schemas['DurationStats'];
+export type MetricSample = Schemas['MetricSample'];
 
-export type JobSort = 'name' | '-name' | 'next_run' | '-next_run';
+/** The scheduler's status and how late its runs started. */
+export type SchedulerStatus = Schemas['SchedulerView'];
 
-export interface JobQuery {
-  q?: string;
-  tag?: string;
-  kind?: ActionKind;
-  paused?: boolean;
-  offset?: number;
-  limit?: number;
-  sort?: JobSort;
-}
-
-export interface RunRecord {
-  id: number;
-  job_id: string;
-  scheduled: string;
-  started: string | null;
-  finished: string | null;
-  state: RunState;
-  attempt: number;
-  exit_code: number | null;
-  http_status: number | null;
-  error: string | null;
-  /** The id of the node that claimed and ran it; null for runs from before nodes existed. */
-  node: string | null;
-  /** Started by "run now", outside the schedule. */
-  manual: boolean;
-  /** Absent from run lists; present on a single run. */
-  stdout?: string;
-  stderr?: string;
-}
-
-export interface RunQuery {
-  job_id?: string;
-  from?: string;
-  to?: string;
-  state?: RunState[];
-  before_id?: number;
-  limit?: number;
-}
-
-export interface RunBucket {
-  start: string;
-  state: RunState;
-  count: number;
-}
-
-export interface DurationStats {
-  job_id: string;
-  count: number;
-  p50_ms: number;
-  p90_ms: number;
-  p99_ms: number;
-  max_ms: number;
-}
-
-export interface MetricSample {
-  at: string;
-  cpu_percent: number;
-  memory_used: number;
-  memory_total: number;
-  swap_used: number;
-  swap_total: number;
-  disk_used: number;
-  disk_total: number;
-  net_rx_bytes: number;
-  net_tx_bytes: number;
-  load_1: number;
-  load_5: number;
-  load_15: number;
-}
-
-export interface SchedulerStatus {
-  /** The id of the node answering. */
-  node: string;
-  /** How far this machine's clock is from the database's, in milliseconds. */
-  clock_skew_ms: number;
-  /** The skew is beyond what the settings allow: this node claims no fires until it is fixed. */
-  clock_skewed: boolean;
-  running: boolean;
-  paused: boolean;
-  jobs: number;
-  active_runs: number;
-  next_run: string | null;
-  stats: {
-    started: number;
-    lateness_mean_ms: number;
-    lateness_p50_ms: number;
-    lateness_p99_ms: number;
-    lateness_max_ms: number;
-  };
-}
-
-export interface JobDefaults {
-  coalesce: Coalesce;
-  max_instances: number;
-  misfire_grace_time_s: number | null;
-  jitter_s: number;
-  timeout_s: number | null;
-  retries: Required<Retries>;
-  retention: Retention;
-}
-
+export type JobDefaults = Schemas['JobDefaults'];
 /** How the processes sharing one database watch each other. */
-export interface ClusterSettings {
-  heartbeat_s: number;
-  lease_s: number;
-  max_skew_ms: number;
-}
-
-export interface Settings {
-  defaults: JobDefaults;
-  pools: Record<string, number>;
-  /** Absent from servers before nodes existed. */
-  cluster?: ClusterSettings;
-}
+export type ClusterSettings = Schemas['ClusterSettings'];
+export type Settings = Schemas['Settings'];
 
 /** alive: heartbeat within the lease; lapsed: older (its runs are about to be taken over);
  * gone: shut down or taken over (listed for a day). */
-export type NodeState = 'alive' | 'lapsed' | 'gone';
-
+export type NodeState = Schemas['NodeStatus'];
 /** One process sharing the database: a `kairos serve`, the desktop app, a library program. */
-export interface NodeInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  labels: string[];
-  started: string;
-  heartbeat: string;
-  left: string | null;
-  /** Seconds since it started (until it left). */
-  uptime_s: number;
-  /** How far its clock was from the database's at its last heartbeat. */
-  clock_skew_ms: number;
-  /** Its runs now queued or running. */
-  running: number;
-  state: NodeState;
-  /** The node answering the request. */
-  this: boolean;
-}
+export type NodeInfo = Schemas['NodeView'];
+export type NodeList = Schemas['NodeList'];
 
-export interface NodeList {
-  items: NodeInfo[];
-  /** Seconds without a heartbeat after which a node's work is taken over. */
-  lease_s: number;
-  /** Seconds between heartbeats. */
-  heartbeat_s: number;
-}
+export type CronPreviewRequest = Schemas['PreviewRequest'];
 
-export interface CronPreviewRequest {
-  expression: string;
-  timezone?: string;
-  count?: number;
-  after?: string;
-}
+/** One scheduler event: `{"type","at",…}` plus the fields of its kind. */
+export type KairosEvent = Schemas['Envelope'];
+export type EventType = KairosEvent['type'];
 
-export const EVENT_TYPES = [
+/** Every event type; the server names each SSE event after one. */
+export const EVENT_TYPES = listAll<EventType>()([
   'scheduler_started',
   'scheduler_shutdown',
   'scheduler_paused',
@@ -357,22 +126,11 @@ export const EVENT_TYPES = [
   'run_missed',
   'run_skipped',
   'run_abandoned',
-] as const;
+]);
 
-export type EventType = (typeof EVENT_TYPES)[number];
-
-/** One scheduler event: `{"type","at",…}` plus the fields of its kind. */
-export interface KairosEvent {
-  type: EventType;
-  at: string;
-  job_id?: string;
-  run_id?: number;
-  scheduled?: string;
-  error?: string;
-  by_ms?: number;
+/** The job an event is about, if any. */
+export function eventJobId(event: KairosEvent): string | undefined {
+  return 'job_id' in event ? event.job_id : undefined;
 }
 
-export interface ExportDoc {
-  version: number;
-  jobs: JobInput[];
-}
+export type ExportDoc = Schemas['ExportDoc'];

@@ -60,7 +60,7 @@ async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
     }),
   );
   const points: [number, number, string][] = [];
-  times.forEach((list, row) => list.forEach((t) => points.push([t, row, jobs[row].id])));
+  times.forEach((list, row) => list.forEach((t) => points.push([t, row, jobs[row].id ?? ''])));
   return { jobs, points, truncated: soon.length > jobs.length };
 }
 
@@ -101,14 +101,10 @@ export function DashboardPage() {
   const { message } = App.useApp();
   const navigate = useNavigate();
 
-  // Job counts list jobs (costly with very many): refreshed rarely. The rest is cheap.
+  // Job counts count every job (costly with very many): refreshed rarely. The rest is cheap.
   const jobCounts = useAsync(async (signal) => {
-    const [all, paused, monitors] = await Promise.all([
-      api.listJobs({ limit: 1 }, signal),
-      api.listJobs({ limit: 1, paused: true }, signal),
-      api.listJobs({ limit: 1, kind: 'monitor' }, signal),
-    ]);
-    return { total: all.total, paused: paused.total, active: all.total - paused.total, monitors: monitors.total };
+    const { total, paused, monitors } = await api.jobCounts(signal);
+    return { total, paused, active: total - paused, monitors };
   }, []);
   const health = useAsync(async (signal) => {
     const dayAgo = new Date(Date.now() - DAY_MS).toISOString();

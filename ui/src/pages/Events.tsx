@@ -5,7 +5,7 @@ import { Link } from 'react-router-dom';
 import { Badge, Button, Card, Empty, Flex, Select, Switch, Table, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
 import { ClearOutlined, PauseCircleOutlined } from '@ant-design/icons';
-import { EVENT_TYPES, type EventType } from '../api/types';
+import { EVENT_TYPES, eventJobId, type EventType } from '../api/types';
 import { PageHeader } from '../components/common';
 import { clearEventLog, useEventLog, useStreamStatus, type LoggedEvent } from '../state/eventLog';
 import { useJobNames } from '../state/jobNames';
@@ -54,10 +54,10 @@ export function EventsPage() {
   const tableWrap = useRef<HTMLDivElement>(null);
   const height = useAvailableHeight(tableWrap, 90);
 
-  const jobIds = useMemo(() => [...new Set(live.map((e) => e.job_id).filter((id): id is string => !!id))].slice(0, 500), [live]);
+  const jobIds = useMemo(() => [...new Set(live.map(eventJobId).filter((id): id is string => !!id))].slice(0, 500), [live]);
   const nameOf = useJobNames(jobIds);
   const shown = useMemo(
-    () => events.filter((e) => (types.length === 0 || types.includes(e.type)) && (!job || e.job_id === job)),
+    () => events.filter((e) => (types.length === 0 || types.includes(e.type)) && (!job || eventJobId(e) === job)),
     [events, types, job],
   );
 
@@ -113,18 +113,21 @@ export function EventsPage() {
       title: t('events.run'),
       dataIndex: 'run_id',
       width: 100,
-      render: (v: number | undefined, e) => (v && e.job_id ? <Link to={`/jobs/${encodeURIComponent(e.job_id)}?run=${v}`}>#{v}</Link> : '—'),
+      render: (v: number | undefined, e) => {
+        const jobId = eventJobId(e);
+        return v && jobId ? <Link to={`/jobs/${encodeURIComponent(jobId)}?run=${v}`}>#{v}</Link> : '—';
+      },
     },
     {
       title: t('events.details'),
       key: 'details',
       ellipsis: true,
       render: (_, e) =>
-        e.error ? (
+        'error' in e && e.error ? (
           <Typography.Text type="danger">{e.error}</Typography.Text>
-        ) : e.by_ms !== undefined ? (
+        ) : 'by_ms' in e ? (
           t('events.clockJumped', { ms: e.by_ms })
-        ) : e.scheduled ? (
+        ) : 'scheduled' in e && e.scheduled ? (
           <Typography.Text type="secondary">{t('events.firedFor', { time: dayjs(e.scheduled).format('YYYY-MM-DD HH:mm:ss') })}</Typography.Text>
         ) : null,
     },

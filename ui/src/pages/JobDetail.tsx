@@ -37,7 +37,7 @@ import {
 } from '@ant-design/icons';
 import { api } from '../api';
 import { ApiError } from '../api/client';
-import { isFinal, type Job, type RunRecord } from '../api/types';
+import { eventJobId, isFinal, type Job, type RunRecord } from '../api/types';
 import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { ManualTag, NodeRef } from '../components/nodes';
@@ -136,7 +136,7 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
               {duration !== null ? formatDuration(duration) : run.started ? t('run.stillRunning') : '—'}
             </Descriptions.Item>
             <Descriptions.Item label={t('run.attempt')}>{run.attempt}</Descriptions.Item>
-            <Descriptions.Item label={run.http_status !== null ? t('run.httpStatus') : t('run.exitCode')}>
+            <Descriptions.Item label={run.http_status != null ? t('run.httpStatus') : t('run.exitCode')}>
               {run.http_status ?? run.exit_code ?? '—'}
             </Descriptions.Item>
             <Descriptions.Item label={t('run.node')}>
@@ -220,7 +220,7 @@ export function JobDetailPage() {
     stats.reload(true);
   }, 700);
   useLiveEvents((e) => {
-    if (e.job_id === id) reloadAll();
+    if (eventJobId(e) === id) reloadAll();
   });
   // Keep relative times and in-flight runs fresh even without events.
   useInterval(() => runs.reload(true), 15000);
@@ -305,11 +305,14 @@ export function JobDetailPage() {
   }
   if (!job.data) return <Card><Skeleton active paragraph={{ rows: 10 }} /></Card>;
   const j = job.data;
+  // The server always sends these; the schema has them optional (defaults on input).
+  const jobId = j.id ?? '';
+  const tags = j.tags ?? [];
   const jobZone = 'timezone' in j.trigger ? j.trigger.timezone : undefined;
 
   const runNow = async () => {
     try {
-      const runId = await api.runJob(j.id);
+      const runId = await api.runJob(jobId);
       message.success(t('jobs.runStarted', { name: j.name }));
       setOpenRun(runId);
       runs.reload(true);
@@ -319,8 +322,8 @@ export function JobDetailPage() {
   };
   const togglePause = async () => {
     try {
-      if (j.paused) await api.resumeJob(j.id);
-      else await api.pauseJob(j.id);
+      if (j.paused) await api.resumeJob(jobId);
+      else await api.pauseJob(jobId);
       job.reload(true);
     } catch (e) {
       message.error(errorText(e));
@@ -335,7 +338,7 @@ export function JobDetailPage() {
       cancelText: t('common.cancel'),
       onOk: async () => {
         try {
-          await api.deleteJob(j.id);
+          await api.deleteJob(jobId);
           message.success(t('jobs.deletedOne', { name: j.name }));
           navigate('/jobs');
         } catch (e) {
@@ -390,9 +393,9 @@ export function JobDetailPage() {
       key: 'code',
       width: 110,
       render: (_, r) =>
-        r.http_status !== null ? (
+        r.http_status != null ? (
           <Tag bordered={false}>HTTP {r.http_status}</Tag>
-        ) : r.exit_code !== null ? (
+        ) : r.exit_code != null ? (
           <Tag bordered={false} color={r.exit_code === 0 ? 'success' : 'error'}>
             {t('run.exit', { code: r.exit_code })}
           </Tag>
@@ -420,7 +423,7 @@ export function JobDetailPage() {
             </Link>
             <span data-testid="job-title">{j.name}</span>
             <KindTag kind={j.kind} />
-            <PausedTag paused={j.paused} />
+            <PausedTag paused={!!j.paused} />
           </Space>
         }
         subtitle={j.description || undefined}
@@ -432,10 +435,10 @@ export function JobDetailPage() {
             <Button icon={j.paused ? <ReloadOutlined /> : <PauseOutlined />} onClick={togglePause}>
               {j.paused ? t('jobs.resume') : t('jobs.pause')}
             </Button>
-            <Button icon={<EditOutlined />} onClick={() => navigate(`/jobs/${encodeURIComponent(j.id)}/edit`)}>
+            <Button icon={<EditOutlined />} onClick={() => navigate(`/jobs/${encodeURIComponent(jobId)}/edit`)}>
               {t('common.edit')}
             </Button>
-            <Button icon={<CopyOutlined />} onClick={() => navigate(`/jobs/new?copy=${encodeURIComponent(j.id)}`)}>
+            <Button icon={<CopyOutlined />} onClick={() => navigate(`/jobs/new?copy=${encodeURIComponent(jobId)}`)}>
               {t('jobs.duplicate')}
             </Button>
             <Button danger icon={<DeleteOutlined />} onClick={remove}>
@@ -504,10 +507,10 @@ export function JobDetailPage() {
                   </Flex>
                 </Descriptions.Item>
               )}
-              {j.tags.length > 0 && (
+              {tags.length > 0 && (
                 <Descriptions.Item label={t('job.tags')} span={2}>
                   <Flex gap={4} wrap="wrap">
-                    {j.tags.map((tg) => (
+                    {tags.map((tg) => (
                       <Link key={tg} to={`/jobs?tag=${encodeURIComponent(tg)}`}>
                         <Tag>{tg}</Tag>
                       </Link>

@@ -180,9 +180,9 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
     }
     setSaving(true);
     try {
-      const saved = job ? await api.updateJob(job.id, body) : await api.createJob(body);
+      const saved = job ? await api.updateJob(job.id ?? '', body) : await api.createJob(body);
       message.success(job ? t('editor.saved', { name: saved.name }) : t('editor.created', { name: saved.name }));
-      navigate(`/jobs/${encodeURIComponent(saved.id)}`);
+      navigate(`/jobs/${encodeURIComponent(saved.id ?? '')}`);
     } catch (e) {
       if (e instanceof ApiError) {
         const target = errorTarget(e.field, e.message, values);

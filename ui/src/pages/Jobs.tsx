@@ -33,7 +33,7 @@ import {
   SearchOutlined,
 } from '@ant-design/icons';
 import { api } from '../api';
-import type { ActionKind, Job, JobSort } from '../api/types';
+import { eventJobId, type ActionKind, type Job, type JobSort } from '../api/types';
 import { KindTag, StateTag } from '../components/tags';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { usePrefs } from '../state/prefs';
@@ -116,10 +116,11 @@ export function JobsPage() {
     if (ids.length) void jobs.refreshJobs(ids);
   }, 1000);
   useLiveEvents((event) => {
-    if (!event.job_id) return;
+    const jobId = eventJobId(event);
+    if (!jobId) return;
     if (event.type === 'job_added' || event.type === 'job_removed') reloadView();
     else if (event.type === 'run_submitted') return;
-    changed.current.add(event.job_id);
+    changed.current.add(jobId);
     flush();
   });
 
@@ -154,13 +155,14 @@ export function JobsPage() {
   };
 
   const runNow = async (job: Job) => {
+    const id = job.id ?? '';
     try {
-      const runId = await api.runJob(job.id);
+      const runId = await api.runJob(id);
       message.success({
         content: (
           <span>
             {t('jobs.runStarted', { name: job.name })}{' '}
-            <Link to={`/jobs/${encodeURIComponent(job.id)}?run=${runId}`}>{t('jobs.viewRun')}</Link>
+            <Link to={`/jobs/${encodeURIComponent(id)}?run=${runId}`}>{t('jobs.viewRun')}</Link>
           </span>
         ),
       });
@@ -170,10 +172,11 @@ export function JobsPage() {
   };
 
   const togglePause = async (job: Job) => {
+    const id = job.id ?? '';
     try {
-      if (job.paused) await api.resumeJob(job.id);
-      else await api.pauseJob(job.id);
-      await jobs.refreshJobs([job.id]);
+      if (job.paused) await api.resumeJob(id);
+      else await api.pauseJob(id);
+      await jobs.refreshJobs([id]);
     } catch (e) {
       message.error(errorText(e));
     }
@@ -209,7 +212,7 @@ export function JobsPage() {
         isJob(row) ? (
           <Flex gap={8} align="center" style={{ minWidth: 0 }}>
             <Link
-              to={`/jobs/${encodeURIComponent(row.id)}`}
+              to={`/jobs/${encodeURIComponent(row.id ?? '')}`}
               style={{ fontWeight: 500, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
               data-testid="job-link"
             >
@@ -291,17 +294,20 @@ export function JobsPage() {
       key: 'tags',
       width: 130,
       ellipsis: true,
-      render: (_, row) =>
-        isJob(row) ? (
+      render: (_, row) => {
+        if (!isJob(row)) return null;
+        const tags = row.tags ?? [];
+        return (
           <Flex gap={4} style={{ overflow: 'hidden' }}>
-            {row.tags.slice(0, 3).map((tg) => (
+            {tags.slice(0, 3).map((tg) => (
               <Tag key={tg} style={{ marginInlineEnd: 0, cursor: 'pointer' }} onClick={() => setParam('tag', tg)}>
                 {tg}
               </Tag>
             ))}
-            {row.tags.length > 3 && <Tag style={{ marginInlineEnd: 0 }}>+{row.tags.length - 3}</Tag>}
+            {tags.length > 3 && <Tag style={{ marginInlineEnd: 0 }}>+{tags.length - 3}</Tag>}
           </Flex>
-        ) : null,
+        );
+      },
     },
     {
       title: t('common.actions'),
@@ -324,7 +330,7 @@ export function JobsPage() {
               />
             </Tooltip>
             <Tooltip title={t('common.edit')}>
-              <Button type="text" size="small" icon={<EditOutlined />} onClick={() => navigate(`/jobs/${encodeURIComponent(row.id)}/edit`)} aria-label={t('common.edit')} />
+              <Button type="text" size="small" icon={<EditOutlined />} onClick={() => navigate(`/jobs/${encodeURIComponent(row.id ?? '')}/edit`)} aria-label={t('common.edit')} />
             </Tooltip>
             <Dropdown
               trigger={['click']}
@@ -335,8 +341,8 @@ export function JobsPage() {
                   { key: 'delete', icon: <DeleteOutlined />, label: t('common.delete'), danger: true },
                 ],
                 onClick: ({ key }) => {
-                  if (key === 'copy') navigate(`/jobs/new?copy=${encodeURIComponent(row.id)}`);
-                  if (key === 'delete') confirmDelete([row.id], row.name);
+                  if (key === 'copy') navigate(`/jobs/new?copy=${encodeURIComponent(row.id ?? '')}`);
+                  if (key === 'delete') confirmDelete([row.id ?? ''], row.name);
                 },
               }}
             >

@@ -45,15 +45,7 @@ import { usePrefs, type ThemePref } from '../state/prefs';
 import { useAsync } from '../util/hooks';
 
 interface SettingsForm {
-  defaults: {
-    coalesce: Settings['defaults']['coalesce'];
-    max_instances: number;
-    misfire_grace_time_s: number | null;
-    jitter_s: number;
-    timeout_s: number | null;
-    retries: { count: number; backoff_s: number; factor: number };
-    retention: { max_runs: number; max_age_days: number };
-  };
+  defaults: Settings['defaults'];
   pools: { name: string; size: number }[];
 }
 

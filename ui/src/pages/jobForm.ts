@@ -75,7 +75,7 @@ export interface FormValues {
 }
 
 /** Converts an instant to a picker value that shows its wall-clock time in `zone`. */
-function toWallClock(iso: string | undefined, zone: string): Dayjs | null {
+function toWallClock(iso: string | null | undefined, zone: string): Dayjs | null {
   if (!iso) return null;
   return dayjs(dayjs(iso).tz(zone).format('YYYY-MM-DDTHH:mm:ss'));
 }
@@ -131,8 +131,8 @@ export function jobToForm(job: Job): FormValues {
   form.id = job.id;
   form.name = job.name;
   form.description = job.description;
-  form.tags = job.tags;
-  form.paused = job.paused;
+  form.tags = job.tags ?? [];
+  form.paused = job.paused ?? false;
   form.node_labels = job.node_labels ?? [];
   form.kind = job.action.kind;
   const a = job.action;
@@ -142,7 +142,7 @@ export function jobToForm(job: Job): FormValues {
         ...form.action,
         command: a.command,
         shell: a.shell ?? 'sh',
-        cwd: a.cwd,
+        cwd: a.cwd ?? undefined,
         env: pairs(a.env),
         output_cap_bytes: a.output_cap_bytes,
       };
@@ -153,9 +153,10 @@ export function jobToForm(job: Job): FormValues {
         method: a.method ?? 'GET',
         url: a.url,
         headers: pairs(a.headers),
-        body: a.body,
+        body: a.body ?? undefined,
         timeout_s: a.timeout_s,
-        expect_status: a.expect_status ?? [200, 299],
+        // A [lowest, highest] pair (the schema only says an array).
+        expect_status: a.expect_status ? [a.expect_status[0] ?? null, a.expect_status[1] ?? null] : [200, 299],
       };
       break;
     case 'function':
@@ -202,7 +203,7 @@ export function jobToForm(job: Job): FormValues {
       form.triggerMode = 'json';
   }
   form.trigger.json = JSON.stringify(tr, null, 2);
-  const o = job.options;
+  const o = job.options ?? {};
   form.options = {
     coalesce: o.coalesce ?? null,
     max_instances: o.max_instances ?? null,
@@ -326,7 +327,7 @@ function formOptions(values: FormValues): JobOptions {
 export function formToJob(values: FormValues, keep?: Job): JobInput {
   const options = formOptions(values);
   // Retention is not on the form: keep what the job had.
-  if (keep?.options.retention) options.retention = keep.options.retention;
+  if (keep?.options?.retention) options.retention = keep.options.retention;
   const job: JobInput = {
     name: values.name.trim(),
     description: values.description ?? '',

@@ -151,7 +151,7 @@ export function useJobPages(query: Omit<JobQuery, 'offset' | 'limit'>): JobPages
     const ids: string[] = [];
     for (let i = start; i < end; i += 1) {
       const job = pages.current.get(Math.floor(i / PAGE_SIZE))?.[i % PAGE_SIZE];
-      if (job) ids.push(job.id);
+      if (job?.id) ids.push(job.id);
     }
     return ids;
   }, []);

@@ -5,9 +5,7 @@ import { useSyncExternalStore } from 'react';
 import { api } from '../api';
 import type { KairosEvent } from '../api/types';
 
-export interface LoggedEvent extends KairosEvent {
-  seq: number;
-}
+export type LoggedEvent = KairosEvent & { seq: number };
 
 const MAX = 2000;
 let events: LoggedEvent[] = [];
