@@ -45,7 +45,7 @@ test-desktop: setup ui
 # nothing is compiled twice.
 test-ui: setup
 	cargo build --workspace --bins --tests
-	cd ui && npm run lint && npm run typecheck && npm test && npm run e2e
+	cd ui && npm run check:api && npm run lint && npm run typecheck && npm test && npm run e2e
 
 # The API against its own OpenAPI document: schemathesis fuzzes every operation of a debug
 # kairos (scripts/api-fuzz.sh). The same build as test-ui's, so nothing is compiled again.

@@ -51,8 +51,6 @@ impl Engine {
     /// token is kept in `token_dir`.
     pub fn start(db: &Path, token_dir: &Path) -> anyhow::Result<Engine> {
         let store = store::open(db).context("opening the database (KAIROS_DB)")?;
-        std::fs::create_dir_all(token_dir)
-            .with_context(|| format!("creating {}", token_dir.display()))?;
         let token = load_or_create_token(token_dir)
             .with_context(|| format!("keeping the API token in {}", token_dir.display()))?;
         let scheduler = Scheduler::new(store);

@@ -72,6 +72,7 @@ mod tests {
             node: "n".into(),
             clock_skew_ms: 0,
             clock_skewed: false,
+            store_failure: None,
         }
     }
 

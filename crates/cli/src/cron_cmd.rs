@@ -18,9 +18,9 @@ pub enum CronCommand {
         /// Print fire times strictly after this RFC 3339 instant (default: now).
         #[arg(long)]
         after: Option<String>,
-        /// How many fire times to print.
-        #[arg(long, default_value_t = 5)]
-        count: usize,
+        /// How many fire times to print, 1-1000.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        count: u16,
         /// Print one JSON array of strings instead of one time per line.
         #[arg(long)]
         json: bool,
@@ -52,7 +52,7 @@ pub fn run(cmd: CronCommand) -> Result<(), String> {
             let trigger = CronTrigger::new(&expression, zone).map_err(|e| e.to_string())?;
             let times: Vec<String> =
                 std::iter::successors(trigger.next_after(after), |t| trigger.next_after(*t))
-                    .take(count)
+                    .take(usize::from(count))
                     .map(|t| {
                         t.with_timezone(&zone)
                             .to_rfc3339_opts(SecondsFormat::Secs, true)

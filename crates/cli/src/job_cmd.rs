@@ -11,13 +11,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use kairos_core::action::{Action, HttpAction, MonitorAction, ShellAction};
 use kairos_core::events::{Event, EventMask};
 use kairos_core::history::{RunQuery, RunRecord, RunState};
-use kairos_core::job::{Coalesce, Job, JobOptions, Retries, DEFAULT_POOL};
+use kairos_core::job::{Coalesce, ExportDoc, Job, JobOptions, Retries, DEFAULT_POOL};
 use kairos_core::scheduler::Scheduler;
 use kairos_core::store::{self, JobStore};
 use kairos_core::trigger::{
     parse_time_zone, CronTrigger, DateTrigger, IntervalSpec, IntervalTrigger, Trigger,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::table::Table;
 
@@ -165,15 +164,6 @@ pub enum CoalesceArg {
     Earliest,
     /// Run every overdue fire time.
     All,
-}
-
-/// The export file: every job, as JSON.
-#[derive(Serialize, Deserialize)]
-pub struct Export {
-    /// Format version.
-    pub version: u32,
-    /// The jobs.
-    pub jobs: Vec<Job>,
 }
 
 /// The store `--db` names: a SQLite file (its directory created if needed) or a
@@ -413,7 +403,7 @@ pub fn export(db: &Path) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let _guard = runtime.enter();
     let jobs = scheduler(db)?.list_jobs().map_err(|e| e.to_string())?;
-    let doc = Export { version: 1, jobs };
+    let doc = ExportDoc::new(jobs);
     println!(
         "{}",
         serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
@@ -425,8 +415,10 @@ pub fn export(db: &Path) -> Result<(), String> {
 pub fn import(db: &Path, file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let doc: Export =
+    let doc: ExportDoc =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    doc.check_version()
+        .map_err(|e| format!("{}: {e}", file.display()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let _guard = runtime.enter();
     let n = scheduler(db)?

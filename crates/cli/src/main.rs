@@ -42,6 +42,14 @@ enum Command {
         /// Allow a non-loopback --bind.
         #[arg(long)]
         allow_remote: bool,
+        /// The URL remote browsers use (e.g. https://kairos.example.com behind a proxy); its
+        /// host is accepted and it is the URL printed. Needs --allow-remote.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Another name this machine is reached by, HOST or HOST:PORT (repeatable). Needs
+        /// --allow-remote.
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
         /// A label of this node that jobs can be pinned to (repeatable, e.g. --label gpu).
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
@@ -176,8 +184,17 @@ fn main() -> ExitCode {
         Command::Serve {
             bind,
             allow_remote,
+            public_url,
+            allowed_hosts,
             labels,
-        } => serve::run(&db, &bind, allow_remote, labels),
+        } => {
+            let remote = serve::Remote {
+                allow: allow_remote,
+                public_url,
+                hosts: allowed_hosts,
+            };
+            serve::run(&db, &bind, &remote, labels)
+        }
         Command::Nodes { json } => nodes_cmd::run(&db, json),
         Command::Job(cmd) => job_cmd::run(&db, cmd),
         Command::Runs {
@@ -188,7 +205,9 @@ fn main() -> ExitCode {
         } => job_cmd::runs(&db, job, state, limit, json),
         Command::Export => job_cmd::export(&db),
         Command::Openapi => {
-            println!("{}", kairos_server::openapi_document());
+            use std::io::Write;
+            // A closed pipe (`kairos openapi | head`) is the reader's choice, not an error.
+            let _ = writeln!(std::io::stdout(), "{}", kairos_server::openapi_document());
             Ok(())
         }
         Command::Import { file } => job_cmd::import(&db, &file),

@@ -48,6 +48,43 @@ pub struct Job {
     pub next_run: Option<DateTime<Utc>>,
 }
 
+/// The version of the export format this build writes and reads.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// Every job definition, as `kairos export` and `GET /api/export` write them and both imports
+/// read them.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportDoc {
+    /// The format version (1).
+    pub version: u32,
+    /// Job definitions.
+    pub jobs: Vec<Job>,
+}
+
+impl ExportDoc {
+    /// An export of `jobs` in this build's format.
+    pub fn new(jobs: Vec<Job>) -> Self {
+        ExportDoc {
+            version: EXPORT_VERSION,
+            jobs,
+        }
+    }
+
+    /// Refuses a document in a format this build cannot read.
+    pub fn check_version(&self) -> Result<(), String> {
+        if self.version == EXPORT_VERSION {
+            Ok(())
+        } else {
+            Err(format!(
+                "this is a version {} export; this Kairos reads version {EXPORT_VERSION}",
+                self.version
+            ))
+        }
+    }
+}
+
 /// The pool jobs run in unless they name another.
 pub const DEFAULT_POOL: &str = "default";
 
@@ -220,7 +257,93 @@ fn secs(s: u64) -> Duration {
     Duration::seconds(s.min(i64::MAX as u64 / 1000) as i64)
 }
 
+/// A job option or default that breaks its rule: the field's path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    /// The field, e.g. `options.max_instances` or `defaults.retries.backoff_s`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Most retries a job may ask for.
+pub const MAX_RETRIES: u32 = 100;
+
+fn option_error(at: &str, field: &str, message: &str) -> Result<(), OptionError> {
+    Err(OptionError {
+        field: format!("{at}.{field}"),
+        message: message.to_string(),
+    })
+}
+
+impl Retries {
+    /// Checks the policy found at `at` (e.g. `options.retries`).
+    pub fn validate(&self, at: &str) -> Result<(), OptionError> {
+        if self.count > MAX_RETRIES {
+            return option_error(at, "count", "must be at most 100");
+        }
+        if !(self.backoff_s.is_finite() && (0.0..=86_400.0).contains(&self.backoff_s)) {
+            return option_error(at, "backoff_s", "must be between 0 and 86400 seconds");
+        }
+        if !(self.factor.is_finite() && (1.0..=100.0).contains(&self.factor)) {
+            return option_error(at, "factor", "must be between 1 and 100");
+        }
+        Ok(())
+    }
+}
+
+/// The rules options and defaults share, for the values given (`None`: not overridden).
+fn validate_common(
+    at: &str,
+    max_instances: Option<u32>,
+    timeout_s: Option<u64>,
+    retries: Option<&Retries>,
+    retention: Option<&Retention>,
+) -> Result<(), OptionError> {
+    if max_instances == Some(0) {
+        return option_error(at, "max_instances", "must be at least 1");
+    }
+    if timeout_s == Some(0) {
+        return option_error(
+            at,
+            "timeout_s",
+            "must be at least 1 second (or absent: no limit)",
+        );
+    }
+    if let Some(retries) = retries {
+        retries.validate(&format!("{at}.retries"))?;
+    }
+    if retention.is_some_and(|r| r.max_runs == 0) {
+        return option_error(at, "retention.max_runs", "must be at least 1");
+    }
+    Ok(())
+}
+
+impl JobDefaults {
+    /// Checks every default (fields named `defaults.…`).
+    pub fn validate(&self) -> Result<(), OptionError> {
+        validate_common(
+            "defaults",
+            Some(self.max_instances),
+            self.timeout_s,
+            Some(&self.retries),
+            Some(&self.retention),
+        )
+    }
+}
+
 impl JobOptions {
+    /// Checks every override (fields named `options.…`).
+    pub fn validate(&self) -> Result<(), OptionError> {
+        validate_common(
+            "options",
+            self.max_instances,
+            self.timeout_s,
+            self.retries.as_ref(),
+            self.retention.as_ref(),
+        )
+    }
+
     /// These overrides applied over `defaults`.
     pub fn resolve(&self, defaults: &JobDefaults) -> EffectiveOptions {
         EffectiveOptions {

@@ -106,6 +106,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(_) => ApiError::not_found(e.to_string()),
             StoreError::Duplicate(_) => ApiError::invalid("id", e.to_string()),
+            StoreError::Full(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, None, e.to_string())
+            }
             e => ApiError::internal(e.to_string()),
         }
     }

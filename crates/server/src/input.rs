@@ -117,18 +117,33 @@ const TRIGGER_FIELDS: [&str; 18] = [
     "max_iterations",
 ];
 
-/// A trigger refuses a field by message (`seconds: the period is zero…`, or `minute: 60 is out
-/// of range` for a cron expression): the path then names that field, `trigger.seconds` or
-/// `trigger.expression`, and the message keeps the rest.
+/// The parts of a cron expression, which its errors start with (`minute: 60 is out of range`).
+const CRON_PARTS: [&str; 7] = [
+    "second",
+    "minute",
+    "hour",
+    "day-of-month",
+    "month",
+    "day-of-week",
+    "year",
+];
+
+/// A trigger refuses a field by message (`seconds: the period is zero…`, `minute: 60 is out
+/// of range` for a cron expression, or the time zone library's `failed to parse timezone`):
+/// the path then names that field (`trigger.seconds`, `trigger.expression`,
+/// `trigger.timezone`) and the message keeps the rest.
 fn trigger_field(path: &str, message: String) -> (String, String) {
     let last = path.rsplit('.').next().unwrap_or("");
-    let at_trigger = last == "trigger" || last.starts_with("triggers[");
-    let cron_part = |name: &str| name.chars().all(|c| c.is_ascii_lowercase() || c == ' ');
+    if !(last == "trigger" || last.starts_with("triggers[")) {
+        return (path.to_string(), message);
+    }
     match message.split_once(": ") {
-        Some((name, rest)) if at_trigger && TRIGGER_FIELDS.contains(&name) => {
+        Some((name, rest)) if TRIGGER_FIELDS.contains(&name) => {
             (format!("{path}.{name}"), rest.to_string())
         }
-        Some((name, _)) if at_trigger && cron_part(name) => (format!("{path}.expression"), message),
+        Some((name, _)) if CRON_PARTS.contains(&name) => (format!("{path}.expression"), message),
+        _ if message.contains("expression") => (format!("{path}.expression"), message),
+        _ if message.contains("timezone") => (format!("{path}.timezone"), message),
         _ => (path.to_string(), message),
     }
 }

@@ -14,6 +14,7 @@ mod error;
 mod input;
 mod openapi;
 mod security;
+mod serve;
 mod ui;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use security::load_or_create_token;
 
 pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
 pub use openapi::json as openapi_document;
+pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
 use api::{events, jobs, nodes, prom, runs, system};
 

@@ -45,7 +45,10 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let ok = origin.strip_prefix("http://").is_some_and(|o| {
+        let authority = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        let ok = authority.is_some_and(|o| {
             config
                 .allowed_hosts
                 .iter()
@@ -122,7 +125,7 @@ pub fn load_or_create_token(dir: &Path) -> std::io::Result<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    std::fs::create_dir_all(dir)?;
+    kairos_core::store::create_private_dir(dir)?;
     let token = new_token();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

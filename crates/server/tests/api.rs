@@ -887,3 +887,126 @@ async fn nodes_list_this_process_and_runs_name_their_node() {
     assert_eq!(run["node"], node.as_str());
     assert_eq!(run["manual"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_fields_are_named_by_their_path_everywhere() {
+    let s = Server::start().await;
+    let with = |path: &str, value: Value| {
+        let mut job = shell_job("j", "true");
+        let mut at = &mut job;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            if at.get(*part).is_none() {
+                at[*part] = json!({});
+            }
+            at = &mut at[*part];
+        }
+        at[parts[parts.len() - 1]] = value;
+        job
+    };
+    for (job, field) in [
+        (
+            with("trigger", json!({"type": "interval", "seconds": 0})),
+            "trigger.seconds",
+        ),
+        (
+            with(
+                "trigger",
+                json!({"type": "cron", "expression": "61 * * * *"}),
+            ),
+            "trigger.expression",
+        ),
+        (
+            with(
+                "trigger",
+                json!({"type": "cron", "expression": "* * * * *", "timezone": "Mars/Base"}),
+            ),
+            "trigger.timezone",
+        ),
+        (
+            with("options.max_instances", json!(0)),
+            "options.max_instances",
+        ),
+        (
+            with("options.retries", json!({"count": 1, "backoff_s": -1})),
+            "options.retries.backoff_s",
+        ),
+        (
+            with("action.output_cap_bytes", json!(1u64 << 40)),
+            "action.output_cap_bytes",
+        ),
+        (with("action.command", json!(" ")), "action.command"),
+    ] {
+        let (status, body) = s.post("/api/jobs", job).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_error(&body, Some(field));
+    }
+    let mut doc = json!({"version": 1, "jobs": [shell_job("a", "true"), shell_job("b", "true"), shell_job("c", "true"), shell_job("d", "true")]});
+    doc["jobs"][3]["trigger"]["expression"] = json!("0 0 31 2 *");
+    let (status, body) = s.post("/api/import", doc).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, Some("jobs[3].trigger.expression"));
+    let (status, body) = s
+        .post("/api/import", json!({"version": 2, "jobs": []}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, Some("version"));
+
+    let mut settings = s.get("/api/settings").await.1;
+    settings["defaults"]["retries"]["factor"] = json!(0.5);
+    let (status, body) = s.call(Method::PUT, "/api/settings", Some(settings)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, Some("defaults.retries.factor"));
+
+    // Query strings: unknown parameters and bad values are named too; none reaches a 500.
+    for (path, field) in [
+        ("/api/jobs?color=red", "color"),
+        ("/api/jobs?kind=cobol", "kind"),
+        ("/api/jobs?sort=size", "sort"),
+        ("/api/jobs?offset=-1", "offset"),
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_error(&body, Some(field));
+    }
+    let (status, body) = s.get("/api/jobs?limit=1001").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, Some("limit"));
+    let (status, body) = s.get("/api/stats/runs?bucket_s=9223372036854775807").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, Some("bucket_s"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_lists_filter_in_the_store_and_counts_come_in_one_call() {
+    let s = Server::start().await;
+    for (name, paused) in [("Backup", false), ("alpha", true), ("zeta", false)] {
+        let mut job = shell_job(name, "true");
+        job["paused"] = json!(paused);
+        job["tags"] = json!([name.to_lowercase()]);
+        assert_eq!(s.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, all) = s.get("/api/jobs?sort=-name&q=&limit=2").await;
+    assert_eq!(names(&all), ["zeta", "Backup"]);
+    assert_eq!(all["total"], 3);
+    let (_, found) = s.get("/api/jobs?q=KUP").await;
+    assert_eq!(names(&found), ["Backup"]);
+    let (_, paused) = s.get("/api/jobs?paused=true&kind=shell").await;
+    assert_eq!(names(&paused), ["alpha"]);
+    let (_, tagged) = s.get("/api/jobs?tag=ZETA").await;
+    assert_eq!(names(&tagged), ["zeta"]);
+    let (status, counts) = s.get("/api/stats/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        counts,
+        json!({"total": 3, "paused": 1, "monitors": 0, "failing": 0})
+    );
+}

@@ -108,6 +108,9 @@ fn default_output_cap() -> usize {
     64 * 1024
 }
 
+/// The most output a shell action may keep per stream: 16 MiB.
+pub const MAX_OUTPUT_CAP: usize = 16 << 20;
+
 /// An HTTP request; the run succeeds when the status is within `expect_status`.
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,7 +132,7 @@ pub struct HttpAction {
     pub timeout_s: Option<u64>,
     /// Inclusive range of statuses that count as success.
     #[serde(default = "default_expect")]
-    #[cfg_attr(feature = "schema", schema(value_type = [u16; 2]))]
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<u16>, min_items = 2, max_items = 2))]
     pub expect_status: [u16; 2],
 }
 
@@ -232,6 +235,10 @@ impl Action {
             Action::Shell(s) if s.shell.trim().is_empty() => {
                 bad("action.shell", "must not be empty")
             }
+            Action::Shell(s) if !(1..=MAX_OUTPUT_CAP).contains(&s.output_cap_bytes) => bad(
+                "action.output_cap_bytes",
+                &format!("must be between 1 and {MAX_OUTPUT_CAP} (16 MiB)"),
+            ),
             Action::Http(h) => http::validate(h),
             Action::Function(f) if f.name.trim().is_empty() => {
                 bad("action.name", "must not be empty")

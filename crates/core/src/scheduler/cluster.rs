@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::dispatch::start_unscheduled;
-use super::{lock, SchedulerInner};
+use super::{lock, SchedulerInner, StoreFailure};
 use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
 use crate::store::{NodeState, StoreError};
@@ -247,7 +247,17 @@ pub(super) async fn heartbeats(inner: Arc<SchedulerInner>) {
         }
         let work = inner.clone();
         let done = tokio::task::spawn_blocking(move || {
-            work.beat()?;
+            let beat = work.beat();
+            // The heartbeat is a write: whether it worked is whether the store can be written.
+            let failure = beat.as_ref().err().map(|e| StoreFailure {
+                disk_full: matches!(e, StoreError::Full(_)),
+                message: e.to_string(),
+            });
+            *work
+                .store_failure
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = failure;
+            beat?;
             work.take_over()
         })
         .await;

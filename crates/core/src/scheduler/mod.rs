@@ -91,6 +91,18 @@ pub struct Status {
     pub clock_skew_ms: i64,
     /// The clock is further from the database's than allowed: this node claims no fires.
     pub clock_skewed: bool,
+    /// The store refused the last heartbeat's write: runs cannot be recorded.
+    pub store_failure: Option<StoreFailure>,
+}
+
+/// Why the store cannot be written to.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreFailure {
+    /// The disk holding the database is full.
+    pub disk_full: bool,
+    /// The store's error.
+    pub message: String,
 }
 
 /// A multi-threaded tokio runtime for a scheduler: one worker thread fewer than the machine
@@ -211,6 +223,8 @@ pub(crate) struct SchedulerInner {
     pub(crate) node_id: Arc<str>,
     /// The clock is too far from the database's: claim nothing until it is back.
     skewed: AtomicBool,
+    /// Why the last heartbeat could not write to the store, if it could not.
+    pub(crate) store_failure: RwLock<Option<StoreFailure>>,
     /// The heartbeat task runs.
     beating: AtomicBool,
     /// The ids of the nodes alive at the last heartbeat, this one among them, sorted: each
@@ -266,6 +280,7 @@ impl Scheduler {
                 node_id: node.id.as_str().into(),
                 node: RwLock::new(node),
                 skewed: AtomicBool::new(false),
+                store_failure: RwLock::new(None),
                 beating: AtomicBool::new(false),
                 peers: RwLock::new(Arc::new([])),
                 relay_wake: Notify::new(),
@@ -333,9 +348,10 @@ impl Scheduler {
         if let Some((name, _)) = settings.pools.iter().find(|(_, size)| **size == 0) {
             return Err(invalid(&format!("pools.{name}"), "size must be at least 1"));
         }
-        if settings.defaults.max_instances == 0 {
-            return Err(invalid("defaults.max_instances", "must be at least 1"));
-        }
+        settings
+            .defaults
+            .validate()
+            .map_err(|e| invalid(&e.field, e.message))?;
         let cluster = settings.cluster;
         if cluster.heartbeat_s == 0 {
             return Err(invalid("cluster.heartbeat_s", "must be at least 1"));
@@ -497,6 +513,12 @@ impl Scheduler {
                 .unwrap_or_else(|e| e.into_inner())
                 .skew_ms,
             clock_skewed: !self.inner.may_claim(),
+            store_failure: self
+                .inner
+                .store_failure
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -513,6 +535,9 @@ impl Scheduler {
         job.action
             .validate()
             .map_err(|e| invalid(e.field, e.message))?;
+        job.options
+            .validate()
+            .map_err(|e| invalid(&e.field, e.message))?;
         if !settings.pools.contains_key(&job.pool) {
             return Err(invalid(
                 "pool",

@@ -31,7 +31,7 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
         return Ok(Arc::new(PgStore::open(url)?));
     }
     if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        create_private_dir(dir).map_err(|e| {
             StoreError::Database(format!(
                 "cannot create the directory {}: {e}",
                 dir.display()
@@ -39,6 +39,16 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
         })?;
     }
     Ok(Arc::new(SqliteStore::open(location)?))
+}
+
+/// Creates `dir` and its missing parents readable by this user only (0700 on Unix): job
+/// commands, their environments and outputs live in there.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// SQL counting runs `FROM runs{filter}` per `width`-ms bucket of their fire time and state;
@@ -79,7 +89,7 @@ pub const EVENTS_PAGE: i64 = 1_000;
 pub const OVERDUE_LIMIT: usize = 10_000;
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// No job has this id.
     #[error("no job with id '{0}'")]
@@ -93,6 +103,9 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The disk holding the database is full: nothing more can be written until space is freed.
+    #[error("the disk holding the database is full: {0}")]
+    Full(String),
 }
 
 /// A job's place in the schedule, as the run loop needs it at start.

@@ -157,6 +157,8 @@ enum Op {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
+            // 53100 disk_full
+            Some(db) if db.code().code() == "53100" => StoreError::Full(db.message().to_string()),
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(e.to_string()),
         }

@@ -264,8 +264,8 @@ enum Op {
 
 impl Op {
     /// Answers a waiting operation with `error`; logs a dropped bookkeeping one.
-    fn fail(self, error: &str) {
-        let err = || StoreError::Database(error.to_string());
+    fn fail(self, error: &StoreError) {
+        let err = || error.clone();
         match self {
             Op::AddJobs(_, ack)
             | Op::UpdateJob(_, ack)
@@ -305,21 +305,41 @@ enum Reply {
 }
 
 impl Reply {
-    /// Sends the answer, or `commit_error` if the batch did not commit.
-    fn send(self, commit_error: Option<&str>) {
-        let fail = |e: &str| StoreError::Database(format!("not committed: {e}"));
+    /// The error this operation met itself, if it failed.
+    fn error(&self) -> Option<StoreError> {
+        match self {
+            Reply::Unit(_, Err(e)) | Reply::Bool(_, Err(e)) => Some(e.clone()),
+            Reply::Runs(_, Err(e)) | Reply::Claims(_, Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Sends the answer, or `commit_error` if the batch did not commit (an operation that
+    /// failed itself keeps its own error: it says why).
+    fn send(self, commit_error: Option<&StoreError>) {
+        fn answer<T>(
+            r: Result<T, StoreError>,
+            commit_error: Option<&StoreError>,
+        ) -> Result<T, StoreError> {
+            match (r, commit_error) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(StoreError::Full(m))) => Err(StoreError::Full(m.clone())),
+                (Ok(_), Some(e)) => Err(StoreError::Database(format!("not committed: {e}"))),
+                (ok, None) => ok,
+            }
+        }
         match self {
             Reply::Unit(ack, r) => {
-                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+                let _ = ack.send(answer(r, commit_error));
             }
             Reply::Bool(ack, r) => {
-                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+                let _ = ack.send(answer(r, commit_error));
             }
             Reply::Runs(ack, r) => {
-                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+                let _ = ack.send(answer(r, commit_error));
             }
             Reply::Claims(ack, r) => {
-                let _ = ack.send(commit_error.map_or(r, |e| Err(fail(e))));
+                let _ = ack.send(answer(r, commit_error));
             }
         }
     }
@@ -327,7 +347,10 @@ impl Reply {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
     }
 }
 
@@ -399,6 +422,23 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Creates the database file readable by this user only (0600 on Unix) if it is missing;
+/// SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// Computes the job list columns of every stored job from its definition.
 fn fill_job_columns(tx: &Connection) -> Result<(), StoreError> {
     let mut select = tx.prepare("SELECT definition, next_run, paused FROM jobs")?;
@@ -422,6 +462,7 @@ fn fill_job_columns(tx: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private_file(path)?;
         let mut write = Connection::open(path)?;
         configure(&write)?;
         migrate(&mut write)?;
@@ -498,7 +539,7 @@ fn apply_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let error = e.to_string();
+            let error = StoreError::from(e);
             tracing::error!(%error, ops = batch.len(), "store: cannot begin a write transaction");
             for op in batch.drain(..) {
                 op.fail(&error);
@@ -515,15 +556,19 @@ fn apply_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
         }
     }
     let failure = if tx.is_autocommit() {
-        // A failure (disk full, I/O error) rolled the whole transaction back.
-        Some("the write transaction was rolled back after an error".to_string())
+        // A failure (disk full, I/O error) rolled the whole transaction back; the operation
+        // that met it answers with the cause.
+        let cause = replies.iter().find_map(Reply::error);
+        Some(cause.unwrap_or_else(|| {
+            StoreError::Database("the write transaction was rolled back after an error".into())
+        }))
     } else if jobs_changed {
         tx.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'jobs_version'",
             [],
         )
         .err()
-        .map(|e| format!("cannot count the job change: {e}"))
+        .map(StoreError::from)
     } else {
         None
     };
@@ -545,7 +590,7 @@ fn apply_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
             }
         }
         Err(e) => {
-            let error = e.to_string();
+            let error = StoreError::from(e);
             tracing::error!(%error, "store: commit failed; this batch's writes are lost");
             for reply in replies {
                 reply.send(Some(&error));
@@ -1449,6 +1494,7 @@ impl JobStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::contract_tests::{fire_claim, job, t};
+    use std::path::PathBuf;
 
     fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -1721,5 +1767,23 @@ mod tests {
         let page = store.query_jobs(&query).unwrap();
         assert_eq!(page.total, 1);
         assert_eq!(page.items[0].last_run.as_ref().map(|r| r.id), Some(7));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/kairos.db");
+        let store = crate::store::open(&path).unwrap();
+        store
+            .add_jobs(&[crate::store::contract_tests::job("a")])
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
     }
 }

@@ -102,23 +102,36 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> ApiResult<impl Int
     ))
 }
 
-/// Health: `ok` while the process serves requests and may claim fires; 503 with
-/// `clock_skew` while its clock is further from the database's than the settings allow
-/// (it then claims no fires, so another node should).
+/// Health: `ok` while the process serves requests, can write to its store and may claim
+/// fires. 507 `disk_full` when the disk holding the database is full, 503 `store_error` when
+/// the store refuses writes otherwise (both as of the last heartbeat), 503 `clock_skew` while
+/// the clock is further from the database's than the settings allow (it then claims no fires,
+/// so another node should).
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses(
-        (status = 200, description = "Serving, and claiming fires", body = Health),
-        (status = 503, description = "`clock_skew`: this node claims no fires", body = Health),
+        (status = 200, description = "Serving, writing and claiming fires", body = Health),
+        (status = 503, description = "`store_error` or `clock_skew`: this node runs nothing", body = Health),
+        (status = 507, description = "`disk_full`: the database cannot grow", body = Health),
     ))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let status = state.scheduler.status();
-    let (code, word) = if status.clock_skewed {
-        (StatusCode::SERVICE_UNAVAILABLE, "clock_skew")
-    } else {
-        (StatusCode::OK, "ok")
+    let (code, word, message) = match &status.store_failure {
+        Some(f) if f.disk_full => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            Some(f.message.clone()),
+        ),
+        Some(f) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_error",
+            Some(f.message.clone()),
+        ),
+        None if status.clock_skewed => (StatusCode::SERVICE_UNAVAILABLE, "clock_skew", None),
+        None => (StatusCode::OK, "ok", None),
     };
     let health = Health {
         status: word,
+        message,
         node: status.node,
         clock_skew_ms: status.clock_skew_ms,
     };
@@ -128,9 +141,12 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> impl IntoResponse 
 /// How this process is.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Health {
-    /// `ok`, or `clock_skew` while the clock is too far from the database's.
+    /// `ok`, `disk_full`, `store_error` or `clock_skew`.
     #[schema(value_type = String, example = "ok")]
     status: &'static str,
+    /// What is wrong, when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
     /// This process's node id.
     node: String,
     /// How far this machine's clock was from the database's at the last heartbeat (ms).

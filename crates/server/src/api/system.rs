@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
-use kairos_core::job::{Job, Settings};
+use kairos_core::job::{ExportDoc, Job, Settings};
 use kairos_core::scheduler::SchedulerError;
 use kairos_core::scheduler::Status;
 use kairos_core::trigger::{parse_time_zone, CronTrigger, Trigger};
@@ -17,8 +17,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::{blocking, Body};
 use crate::AppState;
 
-/// The export format's version.
-const EXPORT_VERSION: u32 = 1;
 /// Most fire times one preview returns.
 const MAX_PREVIEW: usize = 100;
 
@@ -118,16 +116,6 @@ pub(crate) async fn put_settings(
     .await
 }
 
-/// Every job definition, in the import format.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ExportDoc {
-    /// The format version, 1.
-    version: u32,
-    /// Job definitions.
-    jobs: Vec<Job>,
-}
-
 /// How many jobs an import added.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Imported {
@@ -141,13 +129,7 @@ pub(crate) struct Imported {
     security(("bearer" = [])))]
 pub(crate) async fn export_jobs(State(state): State<AppState>) -> ApiResult<Json<ExportDoc>> {
     let scheduler = state.scheduler.clone();
-    blocking(move || {
-        Ok(Json(ExportDoc {
-            version: EXPORT_VERSION,
-            jobs: scheduler.list_jobs()?,
-        }))
-    })
-    .await
+    blocking(move || Ok(Json(ExportDoc::new(scheduler.list_jobs()?)))).await
 }
 
 /// Adds every job of an export, all or none.
@@ -164,12 +146,8 @@ pub(crate) async fn import_jobs(
     State(state): State<AppState>,
     Body(doc): Body<ExportDoc>,
 ) -> ApiResult<Json<Imported>> {
-    if doc.version != EXPORT_VERSION {
-        return Err(ApiError::invalid(
-            "version",
-            format!("only version {EXPORT_VERSION} can be imported"),
-        ));
-    }
+    doc.check_version()
+        .map_err(|message| ApiError::invalid("version", message))?;
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, job) in doc.jobs.iter().enumerate() {
         if job.id.is_empty() {
@@ -218,6 +196,7 @@ fn culprit(jobs: &[Job], settings: &Settings, field: &str) -> Option<usize> {
         "id" => job.id.len() > 128 || job.id.chars().any(|c| c.is_control() || c == '/'),
         "pool" => !settings.pools.contains_key(&job.pool),
         f if f.starts_with("action") => job.action.validate().is_err_and(|e| e.field == f),
+        f if f.starts_with("options") => job.options.validate().is_err_and(|e| e.field == f),
         _ => false,
     })
 }
