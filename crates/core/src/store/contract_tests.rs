@@ -959,6 +959,9 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
     assert_eq!(page_ids(store, q(|q| q.q = Some("week".into()))), ["a"]);
     store.remove_job("c").unwrap();
     assert_eq!(store.count_jobs().unwrap().monitors, 0);
+    // A removed job's runs stay in the history, but it fails no more.
+    store.remove_job("a").unwrap();
+    assert_eq!(store.count_jobs().unwrap().failing, 0);
 }
 
 /// Declares one `#[test]` per contract function for a store built by `$make`.

@@ -28,6 +28,8 @@ pub(crate) struct JobColumns {
     pub id: &'static str,
     /// The action's kind name.
     pub kind: &'static str,
+    /// The id of the newest run of run `r`'s job, null when the job is gone.
+    pub newest_run_of_r: &'static str,
     /// Finds a needle in a haystack: `instr` or `strpos` (positive when found).
     pub find: &'static str,
     /// The `n`th (1-based) placeholder.
@@ -94,13 +96,25 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
         JobSort::LastRun => format!("r.id IS NULL, r.id, {id}"),
         JobSort::LastRunDesc => format!("r.id IS NULL, r.id DESC, {id}"),
     };
+    let uses_run =
+        query.last_state.is_some() || matches!(query.sort, JobSort::LastRun | JobSort::LastRunDesc);
+    let (limit, offset) = (query.page_size(), query.offset);
+    let page = if uses_run {
+        format!(
+            "SELECT {SELECT} FROM {}{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            cols.from
+        )
+    } else {
+        // The page's ids first, from the jobs alone (their indexes), so skipping `offset`
+        // rows never looks at runs; then the page's rows and newest runs.
+        format!(
+            "SELECT {SELECT} FROM (SELECT j.id FROM {}{filter} ORDER BY {order} \
+             LIMIT {limit} OFFSET {offset}) p, {} WHERE j.id = p.id ORDER BY {order}",
+            cols.jobs, cols.from
+        )
+    };
     JobSql {
-        page: format!(
-            "SELECT {SELECT} FROM {}{filter} ORDER BY {order} LIMIT {} OFFSET {}",
-            cols.from,
-            query.page_size(),
-            query.offset
-        ),
+        page,
         // Each job has at most one newest run: the join only matters when filtering on it.
         count: format!(
             "SELECT COUNT(*) FROM {}{filter}",
@@ -114,16 +128,18 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
     }
 }
 
-/// The statement counting all jobs, the paused, the monitors and the failing (in that order).
+/// The statement counting all jobs, the paused, the monitors and the failing (in that order),
+/// each from the narrowest place that knows it: failing jobs from their failed newest runs.
 pub(crate) fn job_counts_sql(cols: &JobColumns) -> String {
     let failing = FAILING.map(|s| format!("'{}'", s.as_str())).join(", ");
     format!(
-        "SELECT COUNT(*), \
-         COALESCE(SUM(CASE WHEN j.paused THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN {} = 'monitor' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN r.state IN ({failing}) THEN 1 ELSE 0 END), 0) \
-         FROM {}",
-        cols.kind, cols.from
+        "SELECT (SELECT COUNT(*) FROM {jobs}), \
+         (SELECT COUNT(*) FROM {jobs} WHERE j.paused = TRUE), \
+         (SELECT COUNT(*) FROM {jobs} WHERE {kind} = 'monitor'), \
+         (SELECT COUNT(*) FROM runs r WHERE r.state IN ({failing}) AND r.id = {newest})",
+        jobs = cols.jobs,
+        kind = cols.kind,
+        newest = cols.newest_run_of_r,
     )
 }
 
@@ -140,6 +156,7 @@ mod tests {
         name: "j.name",
         id: "j.id",
         kind: "j.kind",
+        newest_run_of_r: "(SELECT j.last_run FROM jobs j WHERE j.id = r.job_id)",
         find: "instr",
         placeholder: |n| format!("?{n}"),
     };
@@ -156,12 +173,16 @@ mod tests {
             ..Default::default()
         };
         let sql = job_query_sql(&query, &COLS);
+        let order = "ORDER BY j.next_run IS NULL, j.next_run DESC, j.id";
         assert_eq!(
             sql.page,
-            "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, r.finished \
-             FROM jobs j LEFT JOIN runs r ON r.id = j.last_run \
-             WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3 \
-             ORDER BY j.next_run IS NULL, j.next_run DESC, j.id LIMIT 50 OFFSET 200"
+            format!(
+                "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, \
+                 r.finished FROM (SELECT j.id FROM jobs j \
+                 WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3 \
+                 {order} LIMIT 50 OFFSET 200) p, jobs j LEFT JOIN runs r ON r.id = j.last_run \
+                 WHERE j.id = p.id {order}"
+            )
         );
         assert_eq!(
             sql.params,

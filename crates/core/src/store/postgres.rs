@@ -352,6 +352,8 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     name: "lower(j.definition->>'name') COLLATE \"C\"",
     id: "j.id COLLATE \"C\"",
     kind: "(j.definition->'action'->>'kind')",
+    newest_run_of_r: "(SELECT MAX(n.id) FROM runs n JOIN jobs j ON j.id = n.job_id \
+                      WHERE n.job_id = r.job_id)",
     find: "strpos",
     placeholder: |n| format!("${n}"),
 };

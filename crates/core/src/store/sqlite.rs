@@ -117,7 +117,10 @@ const MIGRATIONS: &[&str] = &[
     UPDATE jobs SET last_run = (SELECT MAX(id) FROM runs WHERE runs.job_id = jobs.id);
     CREATE INDEX jobs_name ON jobs (name_key, id);
     CREATE INDEX jobs_kind ON jobs (kind, name_key, id);
-    CREATE INDEX jobs_paused ON jobs (paused, name_key, id);",
+    CREATE INDEX jobs_paused ON jobs (paused, name_key, id);
+    CREATE INDEX jobs_kind_paused ON jobs (kind, paused);
+    CREATE INDEX runs_failing ON runs (job_id)
+        WHERE state IN ('failed', 'timed_out', 'abandoned');",
 ];
 
 /// The schema version whose migration added the job list columns.
@@ -132,6 +135,7 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     name: "j.name_key",
     id: "j.id",
     kind: "j.kind",
+    newest_run_of_r: "(SELECT j.last_run FROM jobs j WHERE j.id = r.job_id)",
     find: "instr",
     placeholder: |n| format!("?{n}"),
 };
