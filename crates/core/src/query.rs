@@ -31,8 +31,11 @@ pub struct JobQuery {
     pub last_state: Option<RunState>,
     /// The order (default `name`).
     pub sort: JobSort,
-    /// Jobs to skip before the page.
+    /// Jobs to skip before the page (ignored with `after`).
     pub offset: usize,
+    /// The `next` cursor of the previous page: the page that follows it, stable while jobs
+    /// are added or removed before it (unlike `offset`).
+    pub after: Option<String>,
     /// Page size, 1-1000 (default 100).
     #[cfg_attr(feature = "schema", param(minimum = 1, maximum = 1000))]
     pub limit: Option<usize>,
@@ -104,6 +107,107 @@ pub struct JobPage {
     pub items: Vec<JobEntry>,
     /// Jobs matching the filters.
     pub total: usize,
+    /// The cursor of the page after this one (`JobQuery::after`), `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Where a page ends in its order: the last job's sort key and id. Written as opaque hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The order it belongs to.
+    pub sort: JobSort,
+    /// The lower-cased name (name orders).
+    pub name: String,
+    /// The next fire time in epoch ms, or the newest run's id (the other orders).
+    pub number: Option<i64>,
+    /// The job's id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor just after `entry` in `sort`.
+    pub fn after(entry: &JobEntry, sort: JobSort) -> Cursor {
+        let number = match sort {
+            JobSort::Name | JobSort::NameDesc => None,
+            JobSort::NextRun | JobSort::NextRunDesc => {
+                entry.job.next_run.map(|t| t.timestamp_millis())
+            }
+            JobSort::LastRun | JobSort::LastRunDesc => entry.last_run.as_ref().map(|r| r.id),
+        };
+        let name = match sort {
+            JobSort::Name | JobSort::NameDesc => entry.job.name.to_lowercase(),
+            _ => String::new(),
+        };
+        Cursor {
+            sort,
+            name,
+            number,
+            id: entry.job.id.clone(),
+        }
+    }
+
+    /// The opaque text of the cursor.
+    pub fn encode(&self) -> String {
+        let number = self.number.map(|n| n.to_string()).unwrap_or_default();
+        let sort = serde_json::to_string(&self.sort).unwrap_or_default();
+        let text = format!("{sort}\x1f{number}\x1f{}\x1f{}", self.name, self.id);
+        text.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads a cursor written by [`Cursor::encode`] for the order `sort`.
+    pub fn decode(text: &str, sort: JobSort) -> Result<Cursor, String> {
+        let bad = || "not a cursor from a job list's 'next'".to_string();
+        if text.len() % 2 != 0 {
+            return Err(bad());
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+            .collect::<Result<Vec<u8>, String>>()?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.splitn(4, '\x1f');
+        let (Some(order), Some(number), Some(name), Some(id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if serde_json::from_str::<JobSort>(order).map_err(|_| bad())? != sort {
+            return Err("the cursor belongs to another sort order; start again without it".into());
+        }
+        let number = match number {
+            "" => None,
+            n => Some(n.parse().map_err(|_| bad())?),
+        };
+        Ok(Cursor {
+            sort,
+            name: name.to_string(),
+            number,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// A position in one of the orders, comparable within that order.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Up(String, String),
+    Down(std::cmp::Reverse<(String, String)>),
+    NullsLast(bool, Option<i64>, String),
+    NullsLastDesc(bool, std::cmp::Reverse<Option<i64>>, String),
+}
+
+impl SortKey {
+    fn of(cursor: &Cursor) -> SortKey {
+        let (n, id) = (cursor.number, cursor.id.clone());
+        match cursor.sort {
+            JobSort::Name => SortKey::Up(cursor.name.clone(), id),
+            JobSort::NameDesc => SortKey::Down(std::cmp::Reverse((cursor.name.clone(), id))),
+            JobSort::NextRun | JobSort::LastRun => SortKey::NullsLast(n.is_none(), n, id),
+            JobSort::NextRunDesc | JobSort::LastRunDesc => {
+                SortKey::NullsLastDesc(n.is_none(), std::cmp::Reverse(n), id)
+            }
+        }
+    }
 }
 
 /// How many jobs there are, by state and kind, for a dashboard.
@@ -158,32 +262,51 @@ impl JobQuery {
                 .is_none_or(|s| last.is_some_and(|l| l.state == s))
     }
 
+    /// The decoded `after` cursor (an error names what is wrong with it).
+    pub fn cursor(&self) -> Result<Option<Cursor>, String> {
+        self.after
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(|a| Cursor::decode(a, self.sort))
+            .transpose()
+    }
+
     /// Filters, sorts and pages `entries` in memory, as the stores do in SQL.
     pub fn apply(&self, mut entries: Vec<JobEntry>) -> JobPage {
         entries.retain(|e| self.matches(&e.job, e.last_run.as_ref()));
-        let name = |e: &JobEntry| (e.job.name.to_lowercase(), e.job.id.clone());
-        let last = |e: &JobEntry| e.last_run.as_ref().map(|l| l.id);
-        match self.sort {
-            JobSort::Name => entries.sort_by_cached_key(name),
-            JobSort::NameDesc => entries.sort_by_cached_key(|e| std::cmp::Reverse(name(e))),
-            JobSort::NextRun => {
-                entries.sort_by_cached_key(|e| nulls_last(e.job.next_run, &e.job.id))
-            }
-            JobSort::NextRunDesc => {
-                entries.sort_by_cached_key(|e| nulls_last_desc(e.job.next_run, &e.job.id))
-            }
-            JobSort::LastRun => entries.sort_by_cached_key(|e| nulls_last(last(e), &e.job.id)),
-            JobSort::LastRunDesc => {
-                entries.sort_by_cached_key(|e| nulls_last_desc(last(e), &e.job.id))
-            }
-        }
         let total = entries.len();
-        let items = entries
-            .into_iter()
-            .skip(self.offset)
-            .take(self.page_size())
-            .collect();
-        JobPage { items, total }
+        entries.sort_by_cached_key(|e| SortKey::of(&Cursor::after(e, self.sort)));
+        let mut page: Vec<JobEntry> = match self.cursor().ok().flatten() {
+            Some(cursor) => {
+                let after = SortKey::of(&cursor);
+                entries
+                    .into_iter()
+                    .filter(|e| SortKey::of(&Cursor::after(e, self.sort)) > after)
+                    .take(self.page_size() + 1)
+                    .collect()
+            }
+            None => entries
+                .into_iter()
+                .skip(self.offset)
+                .take(self.page_size() + 1)
+                .collect(),
+        };
+        let next = self.next_cursor(&mut page);
+        JobPage {
+            items: page,
+            total,
+            next,
+        }
+    }
+
+    /// Trims a page fetched with one row more than asked and gives the cursor after it when
+    /// that row was there.
+    pub fn next_cursor(&self, page: &mut Vec<JobEntry>) -> Option<String> {
+        if page.len() <= self.page_size() {
+            return None;
+        }
+        page.truncate(self.page_size());
+        page.last().map(|e| Cursor::after(e, self.sort).encode())
     }
 }
 
@@ -197,16 +320,6 @@ pub fn count_jobs<'a>(entries: impl Iterator<Item = (&'a Job, Option<RunState>)>
         counts.failing += usize::from(last.is_some_and(|s| FAILING.contains(&s)));
     }
     counts
-}
-
-/// A sort key that puts `None` last, ties by id.
-fn nulls_last<T: Ord>(t: Option<T>, id: &str) -> (bool, Option<T>, String) {
-    (t.is_none(), t, id.to_string())
-}
-
-/// A descending sort key that still puts `None` last, ties by id ascending.
-fn nulls_last_desc<T: Ord>(t: Option<T>, id: &str) -> (bool, std::cmp::Reverse<Option<T>>, String) {
-    (t.is_none(), std::cmp::Reverse(t), id.to_string())
 }
 
 fn non_blank(s: &Option<String>) -> Option<String> {

@@ -1003,6 +1003,18 @@ async fn job_lists_filter_in_the_store_and_counts_come_in_one_call() {
     assert_eq!(names(&paused), ["alpha"]);
     let (_, tagged) = s.get("/api/jobs?tag=ZETA").await;
     assert_eq!(names(&tagged), ["zeta"]);
+    let (_, first) = s.get("/api/jobs?limit=2").await;
+    assert_eq!(names(&first), ["alpha", "Backup"]);
+    let next = first["next"].as_str().expect("a cursor to the next page");
+    let (_, rest) = s.get(&format!("/api/jobs?limit=2&after={next}")).await;
+    assert_eq!(names(&rest), ["zeta"]);
+    assert_eq!(rest.get("next"), None, "the last page has no cursor");
+    let (status, body) = s.get("/api/jobs?after=zz").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, Some("after"));
+    let (status, body) = s.get(&format!("/api/jobs?sort=-name&after={next}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a cursor of another order");
+    assert_error(&body, Some("after"));
     let (status, counts) = s.get("/api/stats/jobs").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

@@ -838,6 +838,8 @@ export interface components {
         JobList: {
             /** @description The jobs of this page. */
             items: components["schemas"]["JobView"][];
+            /** @description Pass as `after` for the next page; absent on the last one. */
+            next?: string | null;
             /** @description How many jobs match the filters, over all pages. */
             total: number;
         };
@@ -1534,8 +1536,13 @@ export interface operations {
                 last_state?: components["schemas"]["RunState"];
                 /** @description The order (default `name`). */
                 sort?: components["schemas"]["JobSort"];
-                /** @description Jobs to skip before the page. */
+                /** @description Jobs to skip before the page (ignored with `after`). */
                 offset?: number;
+                /**
+                 * @description The `next` cursor of the previous page: the page that follows it, stable while jobs
+                 *     are added or removed before it (unlike `offset`).
+                 */
+                after?: string;
                 /** @description Page size, 1-1000 (default 100). */
                 limit?: number;
             };

@@ -933,6 +933,67 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
             .collect::<Vec<_>>(),
         ["a", "c"]
     );
+    // Walking every order page by page with cursors gives the whole order, once.
+    for sort in [
+        JobSort::Name,
+        JobSort::NameDesc,
+        JobSort::NextRun,
+        JobSort::NextRunDesc,
+        JobSort::LastRun,
+        JobSort::LastRunDesc,
+    ] {
+        let whole = page_ids(
+            store,
+            JobQuery {
+                sort,
+                ..Default::default()
+            },
+        );
+        let mut walked = Vec::new();
+        let mut after = None;
+        loop {
+            let query = JobQuery {
+                sort,
+                limit: Some(1),
+                after: after.take(),
+                ..Default::default()
+            };
+            let page = store.query_jobs(&query).unwrap();
+            assert_eq!(page.total, 4);
+            walked.extend(page.items.into_iter().map(|e| e.job.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(walked, whole, "{sort:?}");
+    }
+    // A cursor stays put when a job lands before it; an offset would shift.
+    let first = store.query_jobs(&q(|q| q.limit = Some(2))).unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|e| e.job.id.as_str())
+            .collect::<Vec<_>>(),
+        ["b", "a"]
+    );
+    let mut early = job("e");
+    early.name = "Aardvark".into();
+    store.add_jobs(&[early]).unwrap();
+    let rest = store
+        .query_jobs(&q(|q| q.limit = Some(10)).clone())
+        .map(|p| p.total)
+        .unwrap();
+    assert_eq!(rest, 5);
+    let after = JobQuery {
+        after: first.next.clone(),
+        limit: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(page_ids(store, after), ["c", "d"]);
+    store.remove_job("e").unwrap();
+
     let filtered = store.query_jobs(&q(|q| {
         q.paused = Some(false);
         q.limit = Some(1);

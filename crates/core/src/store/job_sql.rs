@@ -1,13 +1,15 @@
 //! The SQL of a [`JobQuery`], shared by the SQLite and PostgreSQL stores: each names its
 //! column expressions and the statements come out the same.
 
-use crate::query::{JobQuery, JobSort, FAILING};
+use crate::query::{Cursor, JobQuery, JobSort, FAILING};
 
 /// A query parameter, converted by each store to its driver's type.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SqlValue {
     /// Text.
     Text(String),
+    /// An integer.
+    Int(i64),
     /// A boolean.
     Bool(bool),
 }
@@ -46,47 +48,86 @@ pub(crate) struct JobSql {
     pub page: String,
     /// How many match.
     pub count: String,
-    /// Parameters of both.
+    /// Parameters of the page; the count takes the first `count_params` of them.
     pub params: Vec<SqlValue>,
+    /// How many parameters the count takes.
+    pub count_params: usize,
 }
 
 /// The page and count statements for `query` against `cols`.
 pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
     let mut conditions: Vec<String> = Vec::new();
     let mut params = Vec::new();
-    let mut push = |sql: String, value: SqlValue| {
-        params.push(value);
-        conditions.push(sql.replace('?', &(cols.placeholder)(params.len())));
+    // Each `?` of `sql` takes the next of `values`.
+    let placeholder = cols.placeholder;
+    let push = |params: &mut Vec<SqlValue>,
+                conditions: &mut Vec<String>,
+                sql: String,
+                values: Vec<SqlValue>| {
+        let mut out = String::new();
+        for (i, part) in sql.split('?').enumerate() {
+            if i > 0 {
+                out.push_str(&placeholder(params.len() + i));
+            }
+            out.push_str(part);
+        }
+        params.extend(values);
+        conditions.push(out);
     };
     if let Some(text) = query.text() {
+        let sql = format!("{}({}, ?) > 0", cols.find, cols.search);
         push(
-            format!("{}({}, ?) > 0", cols.find, cols.search),
-            SqlValue::Text(text),
+            &mut params,
+            &mut conditions,
+            sql,
+            vec![SqlValue::Text(text)],
         );
     }
     if let Some(tag) = query.tag_filter() {
+        let sql = format!("{}({}, ?) > 0", cols.find, cols.tags);
         push(
-            format!("{}({}, ?) > 0", cols.find, cols.tags),
-            SqlValue::Text(format!("\x1f{tag}\x1f")),
+            &mut params,
+            &mut conditions,
+            sql,
+            vec![SqlValue::Text(format!("\x1f{tag}\x1f"))],
         );
     }
     if let Some(kind) = query.kind {
+        let sql = format!("{} = ?", cols.kind);
         push(
-            format!("{} = ?", cols.kind),
-            SqlValue::Text(kind.as_str().into()),
+            &mut params,
+            &mut conditions,
+            sql,
+            vec![SqlValue::Text(kind.as_str().into())],
         );
     }
     if let Some(paused) = query.paused {
-        push("j.paused = ?".into(), SqlValue::Bool(paused));
+        push(
+            &mut params,
+            &mut conditions,
+            "j.paused = ?".into(),
+            vec![SqlValue::Bool(paused)],
+        );
     }
     if let Some(state) = query.last_state {
-        push("r.state = ?".into(), SqlValue::Text(state.as_str().into()));
+        let state = SqlValue::Text(state.as_str().into());
+        push(
+            &mut params,
+            &mut conditions,
+            "r.state = ?".into(),
+            vec![state],
+        );
     }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
+    let filter = where_clause(&conditions);
+    let count_params = params.len();
+    // The cursor narrows the page, not the count.
+    let mut page_conditions = conditions.clone();
+    let cursor = query.cursor().ok().flatten();
+    if let Some(cursor) = &cursor {
+        let (sql, values) = after_cursor(cursor, cols);
+        push(&mut params, &mut page_conditions, sql, values);
+    }
+    let page_filter = where_clause(&page_conditions);
     let (name, id) = (cols.name, cols.id);
     let order = match query.sort {
         JobSort::Name => format!("{name}, {id}"),
@@ -98,17 +139,19 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
     };
     let uses_run =
         query.last_state.is_some() || matches!(query.sort, JobSort::LastRun | JobSort::LastRunDesc);
-    let (limit, offset) = (query.page_size(), query.offset);
+    // One row more than the page tells whether another page follows.
+    let limit = query.page_size() + 1;
+    let offset = if cursor.is_some() { 0 } else { query.offset };
     let page = if uses_run {
         format!(
-            "SELECT {SELECT} FROM {}{filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            "SELECT {SELECT} FROM {}{page_filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             cols.from
         )
     } else {
         // The page's ids first, from the jobs alone (their indexes), so skipping `offset`
         // rows never looks at runs; then the page's rows and newest runs.
         format!(
-            "SELECT {SELECT} FROM (SELECT j.id FROM {}{filter} ORDER BY {order} \
+            "SELECT {SELECT} FROM (SELECT j.id FROM {}{page_filter} ORDER BY {order} \
              LIMIT {limit} OFFSET {offset}) p, {} WHERE j.id = p.id ORDER BY {order}",
             cols.jobs, cols.from
         )
@@ -125,6 +168,48 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
             }
         ),
         params,
+        count_params,
+    }
+}
+
+/// ` WHERE a AND b`, or nothing.
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// The condition (and its values) for rows after `cursor` in its order.
+fn after_cursor(cursor: &Cursor, cols: &JobColumns) -> (String, Vec<SqlValue>) {
+    let (name, id) = (cols.name, cols.id);
+    let key = SqlValue::Text(cursor.name.clone());
+    let after_id = SqlValue::Text(cursor.id.clone());
+    let column = match cursor.sort {
+        JobSort::Name => {
+            let sql = format!("({name} > ? OR ({name} = ? AND {id} > ?))");
+            return (sql, vec![key.clone(), key, after_id]);
+        }
+        JobSort::NameDesc => {
+            let sql = format!("({name} < ? OR ({name} = ? AND {id} < ?))");
+            return (sql, vec![key.clone(), key, after_id]);
+        }
+        JobSort::NextRun | JobSort::NextRunDesc => "j.next_run",
+        JobSort::LastRun | JobSort::LastRunDesc => "r.id",
+    };
+    // Both number orders put jobs without one last, ties by id.
+    let before = if matches!(cursor.sort, JobSort::NextRun | JobSort::LastRun) {
+        ">"
+    } else {
+        "<"
+    };
+    match cursor.number {
+        Some(n) => (
+            format!("({column} IS NULL OR {column} {before} ? OR ({column} = ? AND {id} > ?))"),
+            vec![SqlValue::Int(n), SqlValue::Int(n), after_id],
+        ),
+        None => (format!("({column} IS NULL AND {id} > ?)"), vec![after_id]),
     }
 }
 
@@ -180,7 +265,7 @@ mod tests {
                 "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, \
                  r.finished FROM (SELECT j.id FROM jobs j \
                  WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3 \
-                 {order} LIMIT 50 OFFSET 200) p, jobs j LEFT JOIN runs r ON r.id = j.last_run \
+                 {order} LIMIT 51 OFFSET 200) p, jobs j LEFT JOIN runs r ON r.id = j.last_run \
                  WHERE j.id = p.id {order}"
             )
         );

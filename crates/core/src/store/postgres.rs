@@ -324,6 +324,7 @@ impl From<SqlValue> for Param {
     fn from(value: SqlValue) -> Self {
         match value {
             SqlValue::Text(s) => Param::Text(s),
+            SqlValue::Int(i) => Param::Int(i),
             SqlValue::Bool(b) => Param::Bool(b),
         }
     }
@@ -1066,15 +1067,22 @@ impl JobStore for PgStore {
     fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         let sql = job_query_sql(query, &JOB_COLUMNS);
         let params: Vec<Param> = sql.params.into_iter().map(Param::from).collect();
-        let (page, count) = (sql.page, sql.count);
+        let (page, count, count_params) = (sql.page, sql.count, sql.count_params);
+        let query = query.clone();
         self.call(move |pool| async move {
             let conn = pool.get().await?;
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-            let total: i64 = conn.query_one(&count, &refs).await?.try_get(0)?;
+            let total: i64 = conn
+                .query_one(&count, &refs[..count_params])
+                .await?
+                .try_get(0)?;
             let rows = conn.query(&page, &refs).await?;
+            let mut items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;
+            let next = query.next_cursor(&mut items);
             Ok(JobPage {
-                items: rows.iter().map(read_entry).collect::<Result<_, _>>()?,
+                items,
                 total: total.max(0) as usize,
+                next,
             })
         })
     }

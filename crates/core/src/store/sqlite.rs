@@ -1082,6 +1082,7 @@ fn read_entry(row: &Row<'_>) -> Result<JobEntry, StoreError> {
 fn sql_value(value: SqlValue) -> Value {
     match value {
         SqlValue::Text(s) => Value::Text(s),
+        SqlValue::Int(i) => Value::Integer(i),
         SqlValue::Bool(b) => Value::Integer(b.into()),
     }
 }
@@ -1167,16 +1168,18 @@ impl JobStore for SqliteStore {
         let conn = self.read();
         let total: i64 = conn
             .prepare_cached(&sql.count)?
-            .query_row(params_from_iter(&params), |r| r.get(0))?;
+            .query_row(params_from_iter(&params[..sql.count_params]), |r| r.get(0))?;
         let mut select = conn.prepare_cached(&sql.page)?;
         let mut rows = select.query(params_from_iter(&params))?;
         let mut items = Vec::new();
         while let Some(row) = rows.next()? {
             items.push(read_entry(row)?);
         }
+        let next = query.next_cursor(&mut items);
         Ok(JobPage {
             items,
             total: total.max(0) as usize,
+            next,
         })
     }
 

@@ -44,6 +44,9 @@ pub(crate) struct JobList {
     items: Vec<JobView>,
     /// How many jobs match the filters, over all pages.
     total: usize,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// The id of a run just started.
@@ -77,6 +80,9 @@ pub(crate) async fn list_jobs(
     State(state): State<AppState>,
     Query(query): Query<JobQuery>,
 ) -> ApiResult<Json<JobList>> {
+    if let Err(message) = query.cursor() {
+        return Err(ApiError::bad_request(Some("after"), message));
+    }
     if query.limit.is_some_and(|l| !(1..=MAX_PAGE).contains(&l)) {
         return Err(ApiError::invalid(
             "limit",
@@ -89,6 +95,7 @@ pub(crate) async fn list_jobs(
         Ok(Json(JobList {
             items: page.items.into_iter().map(JobView::from).collect(),
             total: page.total,
+            next: page.next,
         }))
     })
     .await
