@@ -276,7 +276,7 @@ impl JobQuery {
         entries.retain(|e| self.matches(&e.job, e.last_run.as_ref()));
         let total = entries.len();
         entries.sort_by_cached_key(|e| SortKey::of(&Cursor::after(e, self.sort)));
-        let mut page: Vec<JobEntry> = match self.cursor().ok().flatten() {
+        let page: Vec<JobEntry> = match self.cursor().ok().flatten() {
             Some(cursor) => {
                 let after = SortKey::of(&cursor);
                 entries
@@ -291,22 +291,21 @@ impl JobQuery {
                 .take(self.page_size() + 1)
                 .collect(),
         };
-        let next = self.next_cursor(&mut page);
-        JobPage {
-            items: page,
-            total,
-            next,
-        }
+        self.page(page, total as i64)
     }
 
-    /// Trims a page fetched with one row more than asked and gives the cursor after it when
-    /// that row was there.
-    pub fn next_cursor(&self, page: &mut Vec<JobEntry>) -> Option<String> {
-        if page.len() <= self.page_size() {
-            return None;
+    /// The page of `items`, fetched with one row more than asked: trimmed, with the cursor
+    /// after it when that row was there, and `total` matches.
+    pub fn page(&self, mut items: Vec<JobEntry>, total: i64) -> JobPage {
+        let next = (items.len() > self.page_size()).then(|| {
+            items.truncate(self.page_size());
+            items.last().map(|e| Cursor::after(e, self.sort).encode())
+        });
+        JobPage {
+            items,
+            total: total.max(0) as usize,
+            next: next.flatten(),
         }
-        page.truncate(self.page_size());
-        page.last().map(|e| Cursor::after(e, self.sort).encode())
     }
 }
 

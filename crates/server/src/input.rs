@@ -1,12 +1,9 @@
 //! Reading requests: JSON bodies (400 malformed, 413 too large, 422 naming the bad field) and
-//! query parameters (400/422 naming the parameter).
-
-use std::str::FromStr;
+//! query parameters as typed structs (400 naming the parameter).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -175,105 +172,6 @@ fn field_path(prefix: &str, path: &str, message: &str) -> String {
         out.push_str(&part);
     }
     out
-}
-
-/// A request's query parameters.
-pub(crate) struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Parses a raw query string, refusing parameters not in `allowed` (400 naming it).
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> ApiResult<Params> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(
-                Some(name),
-                format!(
-                    "unknown query parameter; expected one of: {}",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-        Ok(Params(pairs))
-    }
-
-    /// The last non-empty value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
-    }
-
-    /// Every comma-separated value of `name`, over all its occurrences.
-    pub fn list(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// `name` parsed as a number (400 naming it when it is not one).
-    pub fn number<T: FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
-        self.get(name)
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    ApiError::bad_request(Some(name), format!("'{v}' is not a valid number"))
-                })
-            })
-            .transpose()
-    }
-
-    /// `name` as `true` or `false`.
-    pub fn boolean(&self, name: &str) -> ApiResult<Option<bool>> {
-        self.get(name)
-            .map(|v| match v {
-                "true" | "1" => Ok(true),
-                "false" | "0" => Ok(false),
-                _ => Err(ApiError::bad_request(
-                    Some(name),
-                    format!("'{v}' is not true or false"),
-                )),
-            })
-            .transpose()
-    }
-
-    /// `name` as an RFC 3339 instant. A `+` decoded to a space is read back as `+`.
-    pub fn time(&self, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
-        self.get(name)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(&v.replace(' ', "+"))
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        ApiError::bad_request(
-                            Some(name),
-                            format!("'{v}' is not an RFC 3339 instant ({e})"),
-                        )
-                    })
-            })
-            .transpose()
-    }
-
-    /// The `from`/`to` window, defaulting to the `span` before now; `from` must precede `to`.
-    pub fn window(&self, span: Duration) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
-        let to = self.time("to")?;
-        let from = self.time("from")?;
-        let to = to.unwrap_or_else(|| match from {
-            Some(f) if f >= Utc::now() => f + span,
-            _ => Utc::now(),
-        });
-        let from = from.unwrap_or(to - span);
-        if from >= to {
-            return Err(ApiError::invalid("from", "must be before 'to'"));
-        }
-        Ok((from, to))
-    }
 }
 
 /// Runs blocking engine or store work off the async threads.

@@ -1391,9 +1391,12 @@ export interface operations {
     events: {
         parameters: {
             query?: {
-                /** @description Comma-separated event types to receive (default: all), e.g. run_failed,job_added */
+                /**
+                 * @description Comma-separated event types to receive (default: all), e.g. `run_failed,job_added`.
+                 * @example run_failed,job_added
+                 */
                 types?: string;
-                /** @description The API token, for clients that cannot send headers */
+                /** @description The API token, for clients that cannot send headers (browsers' EventSource). */
                 token?: string;
             };
             header?: never;
@@ -1839,7 +1842,7 @@ export interface operations {
     resume_job: {
         parameters: {
             query?: {
-                /** @description Run fire times missed while paused (default false) */
+                /** @description Run fire times missed while paused (default false). */
                 catch_up?: boolean;
             };
             header?: never;
@@ -1942,11 +1945,11 @@ export interface operations {
     system_metrics: {
         parameters: {
             query?: {
-                /** @description RFC 3339 start (default: 1 hour before `to`) */
+                /** @description RFC 3339 start (default: 1 hour before `to`). */
                 from?: string;
-                /** @description RFC 3339 end (default: now) */
+                /** @description RFC 3339 end (default: now). */
                 to?: string;
-                /** @description Most points to return, 1-5000 (default 300) */
+                /** @description Most points to return, 1-5000 (default 300). */
                 points?: number;
             };
             header?: never;
@@ -1982,7 +1985,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description points out of range */
+            /** @description points out of range, or an empty window */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2034,17 +2037,20 @@ export interface operations {
     list_runs: {
         parameters: {
             query?: {
-                /** @description Only this job's runs */
+                /** @description Only this job's runs. */
                 job_id?: string;
-                /** @description Only runs scheduled at or after this RFC 3339 instant */
+                /** @description Only runs scheduled at or after this RFC 3339 instant. */
                 from?: string;
-                /** @description Only runs scheduled before this RFC 3339 instant */
+                /** @description Only runs scheduled before this RFC 3339 instant. */
                 to?: string;
-                /** @description Comma-separated states, e.g. failed,timed_out */
+                /**
+                 * @description Comma-separated states, e.g. `failed,timed_out`.
+                 * @example failed,timed_out
+                 */
                 state?: string;
-                /** @description Only runs with a smaller id (paging backwards) */
+                /** @description Only runs with a smaller id (paging backwards). */
                 before_id?: number;
-                /** @description Page size, 1-1000 (default 100) */
+                /** @description Page size, 1-1000 (default 100). */
                 limit?: number;
             };
             header?: never;
@@ -2312,11 +2318,11 @@ export interface operations {
     duration_stats: {
         parameters: {
             query?: {
-                /** @description RFC 3339 start (default: 7 days before `to`) */
+                /** @description RFC 3339 start (default: 7 days before `to`). */
                 from?: string;
-                /** @description RFC 3339 end (default: now) */
+                /** @description RFC 3339 end (default: now). */
                 to?: string;
-                /** @description Only this job's runs */
+                /** @description Only this job's runs. */
                 job_id?: string;
             };
             header?: never;
@@ -2345,6 +2351,15 @@ export interface operations {
             };
             /** @description No token, or a wrong one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An empty window (from not before to) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2386,13 +2401,13 @@ export interface operations {
     run_stats: {
         parameters: {
             query?: {
-                /** @description RFC 3339 start (default: 7 days before `to`) */
+                /** @description RFC 3339 start (default: 7 days before `to`). */
                 from?: string;
-                /** @description RFC 3339 end (default: now) */
+                /** @description RFC 3339 end (default: now). */
                 to?: string;
-                /** @description Bucket width in seconds, 1 to 10 years (default 3600); at most 10,000 buckets */
+                /** @description Bucket width in seconds, 1 to 10 years (default 3600); at most 10,000 buckets. */
                 bucket_s?: number;
-                /** @description Only this job's runs */
+                /** @description Only this job's runs. */
                 job_id?: string;
             };
             header?: never;

@@ -1077,13 +1077,8 @@ impl JobStore for PgStore {
                 .await?
                 .try_get(0)?;
             let rows = conn.query(&page, &refs).await?;
-            let mut items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;
-            let next = query.next_cursor(&mut items);
-            Ok(JobPage {
-                items,
-                total: total.max(0) as usize,
-                next,
-            })
+            let items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;
+            Ok(query.page(items, total))
         })
     }
 

@@ -221,6 +221,22 @@ impl JobKeys {
 }
 
 impl JobRow {
+    /// The values of `?1`…`?8` in the jobs statements: id, definition, next_run, paused,
+    /// name_key, kind, search, tags_key.
+    fn columns(&self) -> [&dyn rusqlite::ToSql; 8] {
+        let k = &self.keys;
+        [
+            &self.id,
+            &self.definition,
+            &self.next_run,
+            &self.paused,
+            &k.name,
+            &k.kind,
+            &k.search,
+            &k.tags,
+        ]
+    }
+
     fn new(job: &Job) -> Result<Self, StoreError> {
         Ok(JobRow {
             id: job.id.clone(),
@@ -618,19 +634,7 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
                     "UPDATE jobs SET definition = ?2, next_run = ?3, paused = ?4, name_key = ?5, \
                      kind = ?6, search = ?7, tags_key = ?8 WHERE id = ?1",
                 )
-                .and_then(|mut s| {
-                    let k = &row.keys;
-                    s.execute(params![
-                        row.id,
-                        row.definition,
-                        row.next_run,
-                        row.paused,
-                        k.name,
-                        k.kind,
-                        k.search,
-                        k.tags
-                    ])
-                })
+                .and_then(|mut s| s.execute(&row.columns()[..]))
                 .map_err(StoreError::from)
                 .and_then(|n| match n {
                     0 => Err(StoreError::NotFound(row.id)),
@@ -743,18 +747,8 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<()
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for row in rows {
-            let k = &row.keys;
             insert
-                .execute(params![
-                    row.id,
-                    row.definition,
-                    row.next_run,
-                    row.paused,
-                    k.name,
-                    k.kind,
-                    k.search,
-                    k.tags
-                ])
+                .execute(&row.columns()[..])
                 .map_err(|e| match e.sqlite_error_code() {
                     Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(row.id.clone()),
                     _ => StoreError::from(e),
@@ -1175,12 +1169,7 @@ impl JobStore for SqliteStore {
         while let Some(row) = rows.next()? {
             items.push(read_entry(row)?);
         }
-        let next = query.next_cursor(&mut items);
-        Ok(JobPage {
-            items,
-            total: total.max(0) as usize,
-            next,
-        })
+        Ok(query.page(items, total))
     }
 
     fn count_jobs(&self) -> Result<JobCounts, StoreError> {

@@ -4,13 +4,14 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use kairos_core::events::{EventMask, Listener};
 
+use crate::api::params::EventParams;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::Params;
+use crate::input::Query;
 use crate::AppState;
 
 /// Every event `type` the engine emits.
@@ -38,10 +39,7 @@ pub(crate) const EVENT_TYPES: [&str; 17] = [
 /// (`{"type","at",…}`). Browsers may pass the token as `?token=` here (EventSource cannot
 /// set headers).
 #[utoipa::path(get, path = "/api/events", tag = "events",
-    params(
-        ("types" = Option<String>, Query, description = "Comma-separated event types to receive (default: all), e.g. run_failed,job_added"),
-        ("token" = Option<String>, Query, description = "The API token, for clients that cannot send headers"),
-    ),
+    params(EventParams),
     responses(
         (status = 200, description = "text/event-stream of events", content_type = "text/event-stream", body = String),
         (status = 400, description = "An unknown event type", body = ErrorBody),
@@ -49,11 +47,10 @@ pub(crate) const EVENT_TYPES: [&str; 17] = [
     security(("bearer" = [])))]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(params): Query<EventParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let p = Params::parse(query.as_deref(), &["types", "token"])?;
     let mut wanted = HashSet::new();
-    for name in p.list("types") {
+    for name in params.types {
         let Some(known) = EVENT_TYPES.iter().find(|t| **t == name) else {
             return Err(ApiError::bad_request(
                 Some("types"),

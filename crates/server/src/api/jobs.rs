@@ -1,6 +1,6 @@
 //! `/api/jobs`: list, search, create, read, replace, delete, pause, resume and run jobs.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kairos_core::action::ActionKind;
@@ -11,8 +11,9 @@ use kairos_core::scheduler::{Scheduler, SchedulerError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::params::ResumeParams;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{blocking, Body, Params, Query};
+use crate::input::{blocking, Body, Query};
 use crate::AppState;
 
 /// A job as the API shows it: its definition, its action's kind and its newest run.
@@ -219,10 +220,7 @@ pub(crate) async fn pause_job(
 /// Resumes a job from now, or with `catch_up=true` from its old next fire time (missed fire
 /// times then go through the misfire policy).
 #[utoipa::path(post, path = "/api/jobs/{id}/resume", tag = "jobs",
-    params(
-        ("id" = String, Path, description = "The job id"),
-        ("catch_up" = Option<bool>, Query, description = "Run fire times missed while paused (default false)"),
-    ),
+    params(("id" = String, Path, description = "The job id"), ResumeParams),
     responses(
         (status = 200, description = "The resumed job", body = JobView),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
@@ -232,11 +230,8 @@ pub(crate) async fn pause_job(
 pub(crate) async fn resume_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    Query(ResumeParams { catch_up }): Query<ResumeParams>,
 ) -> ApiResult<Json<JobView>> {
-    let catch_up = Params::parse(query.as_deref(), &["catch_up"])?
-        .boolean("catch_up")?
-        .unwrap_or(false);
     let scheduler = state.scheduler.clone();
     blocking(move || {
         let job = scheduler.resume_job(&id, catch_up)?;

@@ -3,6 +3,7 @@
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
+pub(crate) mod params;
 pub(crate) mod prom;
 pub(crate) mod runs;
 pub(crate) mod system;

@@ -1,17 +1,18 @@
 //! `/api/runs`, `/api/stats/*` and `/api/metrics/system`: run history, its aggregates, and
 //! system-monitor samples.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use chrono::Duration;
-use kairos_core::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use kairos_core::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use kairos_core::metrics::MetricSample;
 use kairos_core::query::MAX_PAGE as MAX_LIMIT;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::params::{window, DurationParams, MetricParams, RunListParams, RunStatsParams};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::input::{blocking, Params};
+use crate::input::{blocking, Query};
 use crate::AppState;
 
 /// Most buckets one aggregate query may ask for.
@@ -58,14 +59,7 @@ fn run_summary(mut run: RunRecord) -> RunRecord {
 
 /// Run history, newest first.
 #[utoipa::path(get, path = "/api/runs", tag = "runs",
-    params(
-        ("job_id" = Option<String>, Query, description = "Only this job's runs"),
-        ("from" = Option<String>, Query, description = "Only runs scheduled at or after this RFC 3339 instant"),
-        ("to" = Option<String>, Query, description = "Only runs scheduled before this RFC 3339 instant"),
-        ("state" = Option<String>, Query, description = "Comma-separated states, e.g. failed,timed_out"),
-        ("before_id" = Option<i64>, Query, description = "Only runs with a smaller id (paging backwards)"),
-        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Page size, 1-1000 (default 100)"),
-    ),
+    params(RunListParams),
     responses(
         (status = 200, description = "Runs, newest first, without stdout/stderr", body = RunList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
@@ -74,23 +68,9 @@ fn run_summary(mut run: RunRecord) -> RunRecord {
     security(("bearer" = [])))]
 pub(crate) async fn list_runs(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(p): Query<RunListParams>,
 ) -> ApiResult<Json<RunList>> {
-    let p = Params::parse(
-        query.as_deref(),
-        &["job_id", "from", "to", "state", "before_id", "limit"],
-    )?;
-    let mut states = Vec::new();
-    for name in p.list("state") {
-        states.push(RunState::parse(&name).ok_or_else(|| {
-            let all: Vec<_> = RunState::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::bad_request(
-                Some("state"),
-                format!("unknown state '{name}'; expected: {}", all.join(", ")),
-            )
-        })?);
-    }
-    let limit = p.number::<usize>("limit")?.unwrap_or(100);
+    let limit = p.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(
             "limit",
@@ -98,11 +78,11 @@ pub(crate) async fn list_runs(
         ));
     }
     let run_query = RunQuery {
-        job_id: p.get("job_id").map(str::to_string),
-        from: p.time("from")?,
-        to: p.time("to")?,
-        states,
-        before_id: p.number("before_id")?,
+        job_id: p.job_id,
+        from: p.from,
+        to: p.to,
+        states: p.state,
+        before_id: p.before_id,
         limit,
     };
     let store = state.scheduler.store().clone();
@@ -143,12 +123,7 @@ pub(crate) async fn get_run(
 
 /// Run counts per time bucket and end state.
 #[utoipa::path(get, path = "/api/stats/runs", tag = "runs",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 start (default: 7 days before `to`)"),
-        ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
-        ("bucket_s" = Option<i64>, Query, description = "Bucket width in seconds, 1 to 10 years (default 3600); at most 10,000 buckets"),
-        ("job_id" = Option<String>, Query, description = "Only this job's runs"),
-    ),
+    params(RunStatsParams),
     responses(
         (status = 200, description = "Counts per bucket and state", body = BucketList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
@@ -157,11 +132,10 @@ pub(crate) async fn get_run(
     security(("bearer" = [])))]
 pub(crate) async fn run_stats(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(p): Query<RunStatsParams>,
 ) -> ApiResult<Json<BucketList>> {
-    let p = Params::parse(query.as_deref(), &["from", "to", "bucket_s", "job_id"])?;
-    let (from, to) = p.window(Duration::days(7))?;
-    let bucket_s = p.number::<i64>("bucket_s")?.unwrap_or(3600);
+    let (from, to) = window(p.from, p.to, Duration::days(7))?;
+    let bucket_s = p.bucket_s.unwrap_or(3600);
     if !(1..=MAX_BUCKET_S).contains(&bucket_s) {
         return Err(ApiError::invalid(
             "bucket_s",
@@ -180,7 +154,7 @@ pub(crate) async fn run_stats(
         ));
     }
     let run_query = RunQuery {
-        job_id: p.get("job_id").map(str::to_string),
+        job_id: p.job_id,
         from: Some(from),
         to: Some(to),
         ..Default::default()
@@ -196,24 +170,20 @@ pub(crate) async fn run_stats(
 
 /// Run duration percentiles per job.
 #[utoipa::path(get, path = "/api/stats/durations", tag = "runs",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 start (default: 7 days before `to`)"),
-        ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
-        ("job_id" = Option<String>, Query, description = "Only this job's runs"),
-    ),
+    params(DurationParams),
     responses(
         (status = 200, description = "Percentiles per job", body = DurationList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 422, description = "An empty window (from not before to)", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn duration_stats(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(p): Query<DurationParams>,
 ) -> ApiResult<Json<DurationList>> {
-    let p = Params::parse(query.as_deref(), &["from", "to", "job_id"])?;
-    let (from, to) = p.window(Duration::days(7))?;
+    let (from, to) = window(p.from, p.to, Duration::days(7))?;
     let run_query = RunQuery {
-        job_id: p.get("job_id").map(str::to_string),
+        job_id: p.job_id,
         from: Some(from),
         to: Some(to),
         ..Default::default()
@@ -229,24 +199,19 @@ pub(crate) async fn duration_stats(
 
 /// System-monitor samples, downsampled for charts.
 #[utoipa::path(get, path = "/api/metrics/system", tag = "runs",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 start (default: 1 hour before `to`)"),
-        ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
-        ("points" = Option<usize>, Query, description = "Most points to return, 1-5000 (default 300)"),
-    ),
+    params(MetricParams),
     responses(
         (status = 200, description = "Samples", body = MetricList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
-        (status = 422, description = "points out of range", body = ErrorBody),
+        (status = 422, description = "points out of range, or an empty window", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn system_metrics(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    Query(p): Query<MetricParams>,
 ) -> ApiResult<Json<MetricList>> {
-    let p = Params::parse(query.as_deref(), &["from", "to", "points"])?;
-    let (from, to) = p.window(Duration::hours(1))?;
-    let points = p.number::<usize>("points")?.unwrap_or(300);
+    let (from, to) = window(p.from, p.to, Duration::hours(1))?;
+    let points = p.points.unwrap_or(300);
     if !(1..=MAX_POINTS).contains(&points) {
         return Err(ApiError::invalid(
             "points",
