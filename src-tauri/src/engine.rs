@@ -36,14 +36,10 @@ pub fn db_path(env: Option<std::ffi::OsString>, data_dir: Option<PathBuf>) -> Pa
 /// Where the API token is kept: beside a SQLite file, or in `<data dir>/kairos/` for a
 /// PostgreSQL URL (shared with `kairos serve` on this machine either way).
 pub fn token_dir(db: &Path, data_dir: Option<PathBuf>) -> PathBuf {
-    if db.to_str().is_some_and(store::is_postgres_url) {
-        return data_dir
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("kairos");
-    }
-    db.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+    let kairos_dir = data_dir
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("kairos");
+    kairos_server::token_dir(db, &kairos_dir)
 }
 
 impl Engine {

@@ -130,15 +130,9 @@ pub fn shown(db: &std::path::Path) -> String {
     }
 }
 
-/// Where the files that go with the store `db` live (the API token): the SQLite file's
-/// directory, or the platform data directory for a PostgreSQL URL.
+/// Where the API token for `db` is kept (see [`kairos_server::token_dir`]).
 pub fn state_dir(db: &std::path::Path) -> PathBuf {
-    if db.to_str().is_some_and(kairos_core::store::is_postgres_url) {
-        return data_dir();
-    }
-    db.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+    kairos_server::token_dir(db, &data_dir())
 }
 
 fn import_crontab(

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use kairos_core::scheduler::Scheduler;
 
-pub use security::load_or_create_token;
+pub use security::{load_or_create_token, token_dir};
 
 pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
 pub use openapi::json as openapi_document;

@@ -106,6 +106,18 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Where the API token for the database `db` is kept: beside a SQLite file, or in
+/// `kairos_dir` (the platform data directory's `kairos`) for a PostgreSQL URL. `kairos serve`
+/// and the desktop app on one machine find the same token this way.
+pub fn token_dir(db: &Path, kairos_dir: &Path) -> std::path::PathBuf {
+    if db.to_str().is_some_and(kairos_core::store::is_postgres_url) {
+        return kairos_dir.to_path_buf();
+    }
+    db.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| ".".into(), Path::to_path_buf)
+}
+
 /// Compares two byte strings in time independent of where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || b.is_empty() {
