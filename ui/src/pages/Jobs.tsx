@@ -61,6 +61,9 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
   return failures;
 }
 
+/** A placeholder row (a page not loaded yet) cannot be selected. */
+const checkboxProps = (row: Row) => ({ disabled: !!row.placeholder });
+
 export function JobsPage() {
   const { t, lang } = usePrefs();
   const { token } = theme.useToken();
@@ -199,6 +202,17 @@ export function JobsPage() {
   const isJob = (row: Row): row is Job & { placeholder?: false } => !row.placeholder;
   const bar = <Skeleton.Input active size="small" style={{ width: 120, height: 16, minWidth: 60 }} />;
 
+  // One object for as long as the selection holds: antd recomputes every row's checkbox
+  // state (100,000 rows) whenever it or getCheckboxProps changes.
+  const rowSelection = useMemo<TableProps<Row>['rowSelection']>(
+    () => ({
+      selectedRowKeys: selected,
+      onChange: (keys) => setSelected(keys.map(String).filter((k) => !k.startsWith('\u0000'))),
+      getCheckboxProps: checkboxProps,
+      columnWidth: 48,
+    }),
+    [selected],
+  );
   const columns: TableProps<Row>['columns'] = [
     {
       title: t('job.name'),
@@ -458,12 +472,7 @@ export function JobsPage() {
             onScroll={onScroll}
             showSorterTooltip={false}
             data-testid="jobs-table"
-            rowSelection={{
-              selectedRowKeys: selected,
-              onChange: (keys) => setSelected(keys.map(String).filter((k) => !k.startsWith('\u0000'))),
-              getCheckboxProps: (row) => ({ disabled: !!row.placeholder }),
-              columnWidth: 48,
-            }}
+            rowSelection={rowSelection}
             onChange={(_p, _f, sorter) => {
               const s = Array.isArray(sorter) ? sorter[0] : sorter;
               const key = s?.columnKey === 'next_run' ? 'next_run' : 'name';
