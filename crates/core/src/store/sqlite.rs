@@ -115,7 +115,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN tags_key TEXT NOT NULL DEFAULT '';
     ALTER TABLE jobs ADD COLUMN last_run INTEGER;
     UPDATE jobs SET last_run = (SELECT MAX(id) FROM runs WHERE runs.job_id = jobs.id);
-    CREATE INDEX jobs_name ON jobs (name_key, id);
+    CREATE INDEX jobs_name ON jobs (name_key, id, search); -- covers a text search too
     CREATE INDEX jobs_kind ON jobs (kind, name_key, id);
     CREATE INDEX jobs_paused ON jobs (paused, name_key, id);
     CREATE INDEX jobs_kind_paused ON jobs (kind, paused);
