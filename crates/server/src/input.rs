@@ -76,14 +76,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 /// Reads `value` as a `T`; a mismatch is a 422 naming the JSON path at fault.
 pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
-    from_value_at(value, "")
-}
-
-/// As [`from_value`], with the field path prefixed by `prefix` (e.g. `jobs[3]`).
-pub(crate) fn from_value_at<T: DeserializeOwned>(value: Value, prefix: &str) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let (path, message) = trigger_field(&e.path().to_string(), e.inner().to_string());
-        let field = field_path(prefix, &path, &message);
+        let field = field_path("", &path, &message);
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             (!field.is_empty()).then_some(field.as_str()),

@@ -467,14 +467,9 @@ fn fill_job_columns(tx: &Connection) -> Result<(), StoreError> {
     )?;
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {
-        let r = JobRow::new(&read_job(row)?)?;
-        update.execute(params![
-            r.id,
-            r.keys.name,
-            r.keys.kind,
-            r.keys.search,
-            r.keys.tags
-        ])?;
+        let job = read_job(row)?;
+        let k = JobKeys::of(&job);
+        update.execute(params![job.id, k.name, k.kind, k.search, k.tags])?;
     }
     Ok(())
 }
