@@ -34,6 +34,9 @@ test-rust: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	bash scripts/with-pg.sh cargo test --workspace
+	bash scripts/examples.sh
+	cargo check -p kairos-core --no-default-features
+	cargo package -p kairos-core --allow-dirty --quiet
 
 # The desktop app end to end: the real app under Xvfb through tauri-driver + WebKitWebDriver
 # (tests/desktop/run.sh also works alone from a fresh clone; here `ui` has built ui/dist).

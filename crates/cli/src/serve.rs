@@ -2,13 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use kairos_core::scheduler::Scheduler;
 use kairos_server::{load_or_create_token, router, ServerConfig};
-
-/// How long running jobs may take to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Where `kairos serve` listens unless told otherwise.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
@@ -153,28 +149,14 @@ pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Resul
         );
         let url = public_url.unwrap_or_else(|| format!("http://{local}"));
         println!("{url}/?token={token}");
-        kairos_server::serve(listener, app, wait_for_signal()).await;
+        kairos_server::serve(listener, app, kairos_core::scheduler::stop_signal()).await;
         eprintln!(
             "Shutting down: waiting up to {} s for running jobs",
-            SHUTDOWN_GRACE.as_secs()
+            kairos_core::scheduler::SHUTDOWN_GRACE.as_secs()
         );
-        scheduler.shutdown(SHUTDOWN_GRACE).await;
+        scheduler
+            .shutdown(kairos_core::scheduler::SHUTDOWN_GRACE)
+            .await;
         Ok(())
     })
-}
-
-/// Resolves at SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -94,6 +94,29 @@ impl EventMask {
     pub const PROBLEMS: EventMask =
         EventMask((1 << 11) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16));
 
+    /// A job was added.
+    pub const JOB_ADDED: EventMask = EventMask(1 << 5);
+    /// A job was changed, paused or resumed.
+    pub const JOB_MODIFIED: EventMask = EventMask(1 << 6);
+    /// A job was removed.
+    pub const JOB_REMOVED: EventMask = EventMask(1 << 7);
+    /// A fire was handed to a pool (APScheduler's `EVENT_JOB_SUBMITTED`).
+    pub const JOB_SUBMITTED: EventMask = EventMask(1 << 8);
+    /// A run started.
+    pub const RUN_STARTED: EventMask = EventMask(1 << 9);
+    /// A run succeeded (APScheduler's `EVENT_JOB_EXECUTED`).
+    pub const JOB_EXECUTED: EventMask = EventMask(1 << 10);
+    /// A run failed or timed out (APScheduler's `EVENT_JOB_ERROR`).
+    pub const JOB_ERROR: EventMask = EventMask((1 << 11) | (1 << 12));
+    /// A run was cancelled.
+    pub const RUN_CANCELLED: EventMask = EventMask(1 << 13);
+    /// A fire was too late to run (APScheduler's `EVENT_JOB_MISSED`).
+    pub const JOB_MISSED: EventMask = EventMask(1 << 14);
+    /// A fire was dropped at max instances (APScheduler's `EVENT_JOB_MAX_INSTANCES`).
+    pub const JOB_MAX_INSTANCES: EventMask = EventMask(1 << 15);
+    /// A run was in flight in a process that died.
+    pub const RUN_ABANDONED: EventMask = EventMask(1 << 16);
+
     /// Whether `event` is in the mask.
     pub fn contains(self, event: &Event) -> bool {
         self.0 & event.bit() != 0

@@ -270,7 +270,7 @@ async fn attempt(
         None => &inner.context,
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
-    let mut action = Box::pin(job.action.run(ctx));
+    let mut action = Box::pin(job.action.run(ctx, run));
     // Many actions finish on their first poll; timers are armed only for those that do not.
     let first = std::future::poll_fn(|cx| Poll::Ready(action.as_mut().poll(cx))).await;
     let (mut recorded, mut timed_out) = (false, false);
@@ -291,6 +291,7 @@ async fn attempt(
             }
         },
     };
+    drop(action);
     if let Some(sample) = output.sample.clone() {
         // Samples are kept as long as the monitor job's run history.
         let cutoff = sample.at - chrono::Duration::days(options.retention.max_age_days.into());

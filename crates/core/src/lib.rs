@@ -1,5 +1,5 @@
-//! Kairos' scheduling engine: triggers that compute fire times, jobs and their actions, the
-//! run loop with its executor pools, the event bus, and the stores that persist it all.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod action;
 pub mod events;
@@ -13,6 +13,19 @@ pub mod store;
 pub mod trigger;
 
 pub use trigger::{Trigger, TriggerError};
+
+/// The error scheduler calls return: an invalid field (named, with the fix), a missing job,
+/// or a store failure.
+pub type Error = scheduler::SchedulerError;
+
+/// What a program using Kairos usually needs: `use kairos_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::action::{JobContext, JobError};
+    pub use crate::events::{Envelope, Event, EventMask};
+    pub use crate::job::{Coalesce, Job, JobBuilder, JobDefaults};
+    pub use crate::scheduler::Scheduler;
+    pub use crate::trigger::Trigger;
+}
 
 /// A hash map keyed by job id or name, with a fast seeded hasher for the hot paths.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

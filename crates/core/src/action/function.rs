@@ -4,25 +4,152 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
 use super::{ActionContext, ActionOutput, FunctionAction};
+use crate::job::JobId;
 use crate::FastMap;
 
+/// What a function job is told about the run it serves.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The job.
+    pub job_id: JobId,
+    /// The run's history id.
+    pub run_id: i64,
+    /// The fire time this run is for.
+    pub scheduled: DateTime<Utc>,
+    /// 1 for the first try, 2 for the first retry, …
+    pub attempt: u32,
+    /// Cancelled when the run times out or the scheduler shuts down; long work should stop.
+    pub cancel: CancellationToken,
+}
+
+/// Why a function job failed: any error converts into it with `?`, or make one from text.
+///
+/// ```
+/// use kairos_core::action::JobError;
+/// fn parse(text: &str) -> Result<u32, JobError> {
+///     let n: u32 = text.parse()?;
+///     if n == 0 {
+///         return Err(JobError::msg("the count must not be zero"));
+///     }
+///     Ok(n)
+/// }
+/// assert_eq!(parse("0").unwrap_err().to_string(), "the count must not be zero");
+/// assert!(parse("x").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError(String);
+
+impl JobError {
+    /// An error with `message` as its text.
+    pub fn msg(message: impl std::fmt::Display) -> Self {
+        JobError(message.to_string())
+    }
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for JobError {
+    fn from(e: E) -> Self {
+        JobError(e.to_string())
+    }
+}
+
+/// What a function job returns: nothing, its output text, or a `Result` of either whose error
+/// becomes the run's error (its `Display` text).
+pub trait Outcome {
+    /// The run's output text, or its error.
+    fn into_result(self) -> Result<String, String>;
+}
+
+impl Outcome for () {
+    fn into_result(self) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+impl Outcome for String {
+    fn into_result(self) -> Result<String, String> {
+        Ok(self)
+    }
+}
+
+impl Outcome for &'static str {
+    fn into_result(self) -> Result<String, String> {
+        Ok(self.to_string())
+    }
+}
+
+impl<T: Outcome, E: std::fmt::Display> Outcome for Result<T, E> {
+    fn into_result(self) -> Result<String, String> {
+        self.map_err(|e| e.to_string())?.into_result()
+    }
+}
+
 /// A registered function: returns its output text, or an error message.
-pub type JobFn =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> + Send + Sync>;
+pub type JobFn = Arc<
+    dyn Fn(JobContext) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Makes a registrable function of an async function or closure taking a [`JobContext`].
+pub fn job_fn<F, Fut>(f: F) -> JobFn
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    let f = Arc::new(f);
+    Arc::new(move |ctx| {
+        let run = f(ctx);
+        Box::pin(async move { run.await.into_result() })
+    })
+}
+
+/// Makes a registrable function of blocking code; each run gets a thread of tokio's blocking
+/// pool, so it may sleep, read files or take a lock without stalling the scheduler.
+pub fn blocking_fn<F, O>(f: F) -> JobFn
+where
+    F: Fn(JobContext) -> O + Send + Sync + 'static,
+    O: Outcome + Send + 'static,
+{
+    let f = Arc::new(f);
+    Arc::new(move |ctx| {
+        let f = f.clone();
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || f(ctx).into_result()).await {
+                Ok(result) => result,
+                Err(e) => Err(format!("the function panicked: {e}")),
+            }
+        })
+    })
+}
 
 /// Functions by name, shared between the scheduler and its runs.
 #[derive(Clone, Default)]
 pub struct FunctionRegistry(Arc<RwLock<FastMap<String, JobFn>>>);
 
 impl FunctionRegistry {
-    /// Registers `f` under `name`, replacing any earlier one.
+    /// Registers an async function or closure under `name`, replacing any earlier one.
     pub fn register<F, Fut>(&self, name: &str, f: F)
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, String>> + Send + 'static,
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
     {
-        let f: JobFn = Arc::new(move || Box::pin(f()));
+        self.insert(name, job_fn(f));
+    }
+
+    /// Registers `f` under `name`, replacing any earlier one.
+    pub fn insert(&self, name: &str, f: JobFn) {
         self.0
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -37,17 +164,37 @@ impl FunctionRegistry {
             .get(name)
             .cloned()
     }
+
+    /// Whether a function is registered under `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(name)
+    }
+}
+
+/// What to say when `name` is not registered in this process.
+pub(crate) fn unregistered(name: &str) -> String {
+    format!(
+        "no function is registered under '{name}' in this process: register it with \
+         scheduler.register(\"{name}\", …) or give the job its function with .run(…)"
+    )
 }
 
 /// Calls the named function; a cancel stops waiting for it.
-pub(super) async fn run(action: &FunctionAction, ctx: &ActionContext) -> ActionOutput {
+pub(super) async fn run(
+    action: &FunctionAction,
+    ctx: &ActionContext,
+    job: JobContext,
+) -> ActionOutput {
     let Some(f) = ctx.functions.get(&action.name) else {
-        return ActionOutput::failed(format!("no function is registered under '{}'", action.name));
+        return ActionOutput::failed(unregistered(&action.name));
     };
     tokio::select! {
         // The function first: one that is done on its first poll never arms the cancel wait.
         biased;
-        result = f() => match result {
+        result = f(job) => match result {
             Ok(stdout) => ActionOutput { success: true, stdout, ..Default::default() },
             Err(error) => ActionOutput::failed(error),
         },

@@ -2,7 +2,9 @@
 //! sample, or an in-process async function.
 
 mod function;
+#[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "monitor")]
 mod monitor;
 mod shell;
 mod tail;
@@ -12,9 +14,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::history::RunRecord;
 use crate::metrics::MetricSample;
 
-pub use function::{FunctionRegistry, JobFn};
+pub(crate) use function::unregistered;
+pub use function::{blocking_fn, job_fn, FunctionRegistry, JobContext, JobError, JobFn, Outcome};
+#[cfg(feature = "monitor")]
 pub use monitor::SystemMonitor;
 
 /// What a job does. JSON: `{"kind":"shell","command":"backup.sh"}`, `{"kind":"http",
@@ -100,6 +105,19 @@ pub struct ShellAction {
     pub output_cap_bytes: usize,
 }
 
+impl ShellAction {
+    /// `command`, run with `sh -c`, keeping the default tail of its output.
+    pub fn new(command: &str) -> Self {
+        ShellAction {
+            command: command.to_string(),
+            shell: default_shell(),
+            cwd: None,
+            env: BTreeMap::new(),
+            output_cap_bytes: default_output_cap(),
+        }
+    }
+}
+
 fn default_shell() -> String {
     "sh".to_string()
 }
@@ -136,6 +154,20 @@ pub struct HttpAction {
     pub expect_status: [u16; 2],
 }
 
+impl HttpAction {
+    /// A GET of `url` that succeeds on a 2xx status.
+    pub fn get(url: &str) -> Self {
+        HttpAction {
+            method: default_method(),
+            url: url.to_string(),
+            headers: BTreeMap::new(),
+            body: None,
+            timeout_s: None,
+            expect_status: default_expect(),
+        }
+    }
+}
+
 fn default_method() -> String {
     "GET".to_string()
 }
@@ -167,6 +199,7 @@ pub struct ActionContext {
     /// In-process functions by name.
     pub functions: FunctionRegistry,
     /// The shared system sampler.
+    #[cfg(feature = "monitor")]
     pub monitor: SystemMonitor,
 }
 
@@ -199,6 +232,12 @@ impl ActionOutput {
     }
 }
 
+/// Says that this build lacks the action `kind` and how to get it.
+#[cfg(not(all(feature = "http", feature = "monitor")))]
+fn not_built(kind: &str) -> String {
+    format!("this build of kairos-core has no '{kind}' action: enable the crate's `{kind}` feature")
+}
+
 /// Why an action definition is unusable; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -217,6 +256,17 @@ impl Action {
             Action::Http(_) => ActionKind::Http,
             Action::Monitor(_) => ActionKind::Monitor,
             Action::Function(_) => ActionKind::Function,
+        }
+    }
+
+    /// What it runs, in a few words: the command, `GET https://…`, `system monitor`, or the
+    /// function's name.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Shell(s) => s.command.clone(),
+            Action::Http(h) => format!("{} {}", h.method, h.url),
+            Action::Monitor(_) => "system monitor".to_string(),
+            Action::Function(f) => f.name.clone(),
         }
     }
 
@@ -239,7 +289,12 @@ impl Action {
                 "action.output_cap_bytes",
                 &format!("must be between 1 and {MAX_OUTPUT_CAP} (16 MiB)"),
             ),
+            #[cfg(feature = "http")]
             Action::Http(h) => http::validate(h),
+            #[cfg(not(feature = "http"))]
+            Action::Http(_) => bad("action.kind", &not_built("http")),
+            #[cfg(not(feature = "monitor"))]
+            Action::Monitor(_) => bad("action.kind", &not_built("monitor")),
             Action::Function(f) if f.name.trim().is_empty() => {
                 bad("action.name", "must not be empty")
             }
@@ -247,13 +302,28 @@ impl Action {
         }
     }
 
-    /// Runs the action to its end, or until `ctx.cancel` stops it.
-    pub async fn run(&self, ctx: &ActionContext) -> ActionOutput {
+    /// Runs the action for `run` to its end, or until `ctx.cancel` stops it.
+    pub async fn run(&self, ctx: &ActionContext, run: &RunRecord) -> ActionOutput {
         match self {
             Action::Shell(a) => shell::run(a, ctx).await,
+            #[cfg(feature = "http")]
             Action::Http(a) => http::run(a, ctx).await,
+            #[cfg(not(feature = "http"))]
+            Action::Http(_) => ActionOutput::failed(not_built("http")),
+            #[cfg(feature = "monitor")]
             Action::Monitor(_) => monitor::run(ctx).await,
-            Action::Function(a) => function::run(a, ctx).await,
+            #[cfg(not(feature = "monitor"))]
+            Action::Monitor(_) => ActionOutput::failed(not_built("monitor")),
+            Action::Function(a) => {
+                let job = JobContext {
+                    job_id: run.job_id.clone(),
+                    run_id: run.id,
+                    scheduled: run.scheduled,
+                    attempt: run.attempt,
+                    cancel: ctx.cancel.clone(),
+                };
+                function::run(a, ctx, job).await
+            }
         }
     }
 }

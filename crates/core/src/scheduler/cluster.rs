@@ -97,14 +97,19 @@ impl SchedulerInner {
         let changed = {
             let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
             let changed = **peers != *alive;
+            // A lone process (the first heartbeat included) has nothing to divide: say so
+            // only when other nodes come or go.
+            let shared = peers.len() > 1 || alive.len() > 1;
             if changed {
                 *peers = alive.into();
             }
-            changed
+            changed.then_some(shared)
         };
         self.relay_wake.notify_one();
-        if changed && lock(&self.state).running {
-            tracing::info!("the nodes changed: re-dividing the jobs among them");
+        if let Some(shared) = changed.filter(|_| lock(&self.state).running) {
+            if shared {
+                tracing::info!("the nodes changed: re-dividing the jobs among them");
+            }
             self.reconcile(true);
         }
         self.rescue_overdue(now)?;

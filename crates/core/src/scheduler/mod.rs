@@ -2,10 +2,13 @@
 //! earliest is due (or when something changes), applies the misfire and coalesce policy, and
 //! hands runs to the executor pools.
 
+mod builder;
 mod clock;
 mod cluster;
 mod dispatch;
 mod external;
+mod lifetime;
+mod listen;
 mod plan;
 mod relay;
 mod stats;
@@ -20,16 +23,19 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::action::{ActionContext, FunctionRegistry};
+use crate::action::{Action, ActionContext, FunctionRegistry, JobContext, Outcome};
 use crate::events::{Event, EventBus, RunRef};
 use crate::executor::Pools;
-use crate::job::{Job, Settings};
+use crate::job::{Job, JobBuilder, Settings};
 use crate::store::{JobStore, NodeInfo, StoreError};
 use crate::trigger::{jittered, Trigger};
 use crate::FastMap;
 
+pub use builder::SchedulerBuilder;
 pub use clock::{Clock, SystemClock, TestClock};
 pub(crate) use dispatch::insert_run;
+pub use lifetime::{stop_signal, SHUTDOWN_GRACE};
+pub use listen::Subscription;
 pub use stats::{SchedulerStats, StatsSnapshot};
 
 /// Why a scheduler call was refused.
@@ -232,6 +238,8 @@ pub(crate) struct SchedulerInner {
     peers: RwLock<Arc<[cluster::Peer]>>,
     /// Tells the event relay to look again at who listens (after a heartbeat).
     relay_wake: Notify,
+    /// A job was set aside because this process lacks its function (see `may_run`).
+    missing_functions: AtomicBool,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -245,7 +253,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A fresh random job id.
-fn new_job_id() -> String {
+pub(crate) fn new_job_id() -> String {
     use rand::Rng;
     format!("{:016x}", rand::thread_rng().gen::<u64>())
 }
@@ -284,6 +292,7 @@ impl Scheduler {
                 beating: AtomicBool::new(false),
                 peers: RwLock::new(Arc::new([])),
                 relay_wake: Notify::new(),
+                missing_functions: AtomicBool::new(false),
             }),
         }
     }
@@ -296,6 +305,19 @@ impl Scheduler {
     /// Where in-process functions are registered for `function` actions.
     pub fn functions(&self) -> &FunctionRegistry {
         &self.inner.context.functions
+    }
+
+    /// Registers an async function or closure under `name`, for jobs that
+    /// [`call`](JobBuilder::call) it (replacing any earlier one).
+    pub fn register<F, Fut>(&self, name: &str, f: F)
+    where
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        self.inner.context.functions.register(name, f);
+        // Jobs set aside for lack of it come back.
+        self.inner.requeue_idle();
     }
 
     /// Gives this process labels that jobs can be pinned to (before [`Scheduler::start`]).
@@ -552,6 +574,56 @@ impl Scheduler {
         trigger.next_after(now - Duration::milliseconds(1))
     }
 
+    /// Adds a built job and returns it with its next fire time; a job given its function as a
+    /// closure registers it first. With [`JobBuilder::replace_existing`], a job with the same id
+    /// is replaced instead of refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kairos_core::Error> {
+    /// use std::time::Duration;
+    /// use kairos_core::prelude::*;
+    ///
+    /// let scheduler = Scheduler::builder().build()?;
+    /// let job = scheduler.add(Job::every(Duration::from_secs(60)).id("beat").run(|_| async {}))?;
+    /// assert_eq!(job.name, "beat");
+    /// let refused = scheduler.add(Job::every(Duration::from_secs(5)).id("beat").shell("true"));
+    /// assert!(refused.unwrap_err().to_string().contains(".replace_existing()"));
+    /// # Ok(()) }
+    /// ```
+    pub fn add(&self, job: JobBuilder) -> Result<Job, SchedulerError> {
+        let built = job.build()?;
+        let mut job = built.job;
+        let existing = if job.id.is_empty() {
+            None
+        } else {
+            self.inner.store.get_job(&job.id)?
+        };
+        if existing.is_some() && !built.replace_existing {
+            return Err(invalid(
+                "id",
+                format!(
+                    "a job with id '{}' already exists: add it with .replace_existing() to \
+                     replace it, or give another id",
+                    job.id
+                ),
+            ));
+        }
+        if let Some(f) = built.function {
+            Self::check(&job, &self.settings())?;
+            self.inner.context.functions.insert(&job.id, f);
+        }
+        match existing {
+            Some(old) => {
+                if !built.paused_given {
+                    job.paused = old.paused;
+                }
+                self.update_job(job)
+            }
+            None => self.add_job(job),
+        }
+    }
+
     /// Adds a job (an empty id gets a generated one) and returns it with its next fire time.
     pub fn add_job(&self, job: Job) -> Result<Job, SchedulerError> {
         Ok(self.add_jobs(vec![job])?.remove(0))
@@ -566,6 +638,11 @@ impl Scheduler {
                 job.id = new_job_id();
             }
             Self::check(job, &settings)?;
+            if let Action::Function(f) = &job.action {
+                if !self.inner.context.functions.contains(&f.name) {
+                    return Err(invalid("action.name", crate::action::unregistered(&f.name)));
+                }
+            }
             job.next_run = self.first_fire(&job.trigger, now);
         }
         let before = self.inner.store.change_counter()?;
@@ -739,14 +816,53 @@ impl SchedulerInner {
         !self.skewed.load(Ordering::Relaxed)
     }
 
-    /// Whether this node has every label `job` is pinned to.
+    /// Whether this node has every label `job` is pinned to, and the function it calls.
     fn may_run(&self, job: &Job) -> bool {
+        if let Action::Function(f) = &job.action {
+            if !self.context.functions.contains(&f.name) {
+                self.missing_functions.store(true, Ordering::Release);
+                tracing::warn!(
+                    "job '{}' is left to other processes: {}",
+                    job.id,
+                    crate::action::unregistered(&f.name)
+                );
+                return false;
+            }
+        }
         job.node_labels.is_empty()
             || self
                 .node
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .has_labels(&job.node_labels)
+    }
+
+    /// After a function is registered: puts the jobs set aside for lack of a function back in
+    /// the due-set at their stored next fire time, to be looked at again.
+    fn requeue_idle(&self) {
+        if !self.missing_functions.swap(false, Ordering::AcqRel) || !lock(&self.state).running {
+            return;
+        }
+        let schedule = match self.store.schedule() {
+            Ok(schedule) => schedule,
+            Err(e) => {
+                tracing::warn!("cannot reload the schedule after a registration: {e}");
+                return;
+            }
+        };
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        for entry in schedule {
+            let id: Arc<str> = entry.id.into();
+            let (Some(next), Some(slot)) = (entry.next_run, state.slots.get_mut(&id)) else {
+                continue;
+            };
+            if slot.due.is_none() && !slot.paused && !slot.claiming {
+                slot.job = None;
+                place(&mut state.queue, slot, &id, Some((next, next)));
+            }
+        }
+        self.wake.notify_one();
     }
 
     fn defaults(&self) -> crate::job::JobDefaults {

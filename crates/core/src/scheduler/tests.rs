@@ -2,7 +2,7 @@
 //! so these tests check exact fire times without sleeping for wall time.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -35,13 +35,12 @@ fn fixture() -> Fixture {
     let scheduler = Scheduler::with_clock(store.clone(), clock.clone());
     scheduler
         .functions()
-        .register("ok", || async { Ok("done".to_string()) });
+        .register("ok", |_| async { "done".to_string() });
     scheduler
         .functions()
-        .register("fail", || async { Err("boom".to_string()) });
-    scheduler.functions().register("slow", || async {
+        .register("fail", |_| async { Err::<(), _>("boom") });
+    scheduler.functions().register("slow", |_| async {
         tokio::time::sleep(StdDuration::from_secs(10)).await;
-        Ok(String::new())
     });
     let events = scheduler.events().subscribe(EventMask::ALL);
     scheduler.start().unwrap();
@@ -160,11 +159,10 @@ async fn max_instances_skips_and_says_so() {
     let mut f = fixture();
     let gate = Arc::new(Semaphore::new(0));
     let g = gate.clone();
-    f.scheduler.functions().register("blocked", move || {
+    f.scheduler.functions().register("blocked", move |_| {
         let g = g.clone();
         async move {
             let _ = g.acquire().await;
-            Ok(String::new())
         }
     });
     f.scheduler
@@ -294,21 +292,144 @@ async fn failures_are_recorded_and_announced() {
     let f = fixture();
     let mut problems = f.scheduler.events().subscribe(EventMask::PROBLEMS);
     f.scheduler.add_job(job("bad", every(10), "fail")).unwrap();
-    f.scheduler
-        .add_job(job("ghost", every(10), "nobody-registered-this"))
-        .unwrap();
     advance(1.0).await;
     assert_eq!(runs_of(&f, "bad")[0].error.as_deref(), Some("boom"));
-    assert!(runs_of(&f, "ghost")[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("no function is registered"));
     let failed: Vec<_> = drain(&mut problems)
         .into_iter()
         .map(|e| e.event.name())
         .collect();
-    assert_eq!(failed, ["run_failed", "run_failed"]);
+    assert_eq!(failed, ["run_failed"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_calling_an_unregistered_function_waits_for_it() {
+    let f = fixture();
+    let refused = f
+        .scheduler
+        .add_job(job("ghost", every(10), "later"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.starts_with("action.name: no function is registered under 'later'")
+            && refused.contains("scheduler.register(\"later\", …)"),
+        "{refused}"
+    );
+    // A job already in the store (added by another process) is left alone, not failed...
+    let store = Arc::new(MemoryStore::new());
+    let mut stored = job("ghost", every(10), "later");
+    stored.next_run = Some(base());
+    store.add_jobs(&[stored]).unwrap();
+    let s = Scheduler::with_clock(store.clone(), f.clock.clone());
+    s.start().unwrap();
+    advance(25.0).await;
+    assert!(runs(&store, "ghost").is_empty());
+    // ...and fires from its stored time on once this process registers the function.
+    s.register(
+        "later",
+        |ctx| async move { format!("attempt {}", ctx.attempt) },
+    );
+    advance(1.0).await;
+    let ran = runs(&store, "ghost");
+    assert_eq!(states(&ran), [RunState::Succeeded]);
+    assert_eq!(ran[0].stdout, "attempt 1");
+    assert_eq!(ran[0].scheduled, base() + Duration::seconds(20));
+}
+
+#[tokio::test(start_paused = true)]
+async fn built_jobs_run_closures_with_their_context() {
+    let f = fixture();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let job = f
+        .scheduler
+        .add(
+            crate::job::Job::every(StdDuration::from_secs(10))
+                .start_at(base())
+                .id("ctx")
+                .run(move |ctx| {
+                    log.lock().unwrap().push(ctx.clone());
+                    async move {
+                        if ctx.attempt == 1 {
+                            Err(crate::action::JobError::msg("first try fails"))
+                        } else {
+                            Ok(format!("{} ok", ctx.job_id))
+                        }
+                    }
+                })
+                .retries(1, StdDuration::from_secs(2)),
+        )
+        .unwrap();
+    assert_eq!(job.name, "ctx");
+    advance(5.0).await;
+    let ran = runs_of(&f, "ctx");
+    assert_eq!(states(&ran), [RunState::Failed, RunState::Succeeded]);
+    assert_eq!(ran[0].error.as_deref(), Some("first try fails"));
+    assert_eq!(ran[1].stdout, "ctx ok");
+    let seen: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| (c.job_id.clone(), c.run_id, c.scheduled, c.attempt))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ctx".to_string(), ran[0].id, base(), 1),
+            ("ctx".to_string(), ran[1].id, base(), 2)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn replace_existing_keeps_the_schedule_and_the_paused_state() {
+    let f = fixture();
+    let every10 = || {
+        crate::job::Job::every(StdDuration::from_secs(10))
+            .start_at(base())
+            .id("r")
+    };
+    f.scheduler.add(every10().shell("echo one")).unwrap();
+    advance(15.0).await;
+    f.scheduler.pause_job("r").unwrap();
+    let refused = f.scheduler.add(every10().shell("echo two")).unwrap_err();
+    assert!(refused
+        .to_string()
+        .starts_with("id: a job with id 'r' already exists"));
+    let replaced = f
+        .scheduler
+        .add(every10().shell("echo two").replace_existing())
+        .unwrap();
+    assert!(replaced.paused, "a replaced job keeps its paused state");
+    assert_eq!(replaced.next_run, Some(base() + Duration::seconds(20)));
+    assert_eq!(replaced.action.describe(), "echo two");
+    let resumed = f
+        .scheduler
+        .add(every10().shell("echo three").replace_existing().paused())
+        .unwrap();
+    assert!(resumed.paused);
+    assert_eq!(f.scheduler.list_jobs().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn listeners_hear_their_mask_in_order() {
+    let f = fixture();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let subscription = f
+        .scheduler
+        .on(EventMask::JOB_ERROR | EventMask::JOB_EXECUTED, move |e| {
+            tx.send(e.event.name()).unwrap();
+        })
+        .unwrap();
+    f.scheduler.add_job(job("good", every(10), "ok")).unwrap();
+    advance(1.0).await;
+    f.scheduler.remove_job("good").unwrap();
+    f.scheduler.add_job(job("bad", every(10), "fail")).unwrap();
+    advance(10.0).await;
+    let heard: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(StdDuration::from_secs(5)).unwrap())
+        .collect();
+    assert_eq!(heard, ["run_succeeded", "run_failed"]);
+    subscription.cancel();
 }
 
 #[tokio::test(start_paused = true)]
@@ -361,14 +482,13 @@ async fn pools_bound_concurrency() {
     let active = Arc::new(AtomicU32::new(0));
     let peak = Arc::new(AtomicU32::new(0));
     let (a, p) = (active.clone(), peak.clone());
-    f.scheduler.functions().register("measure", move || {
+    f.scheduler.functions().register("measure", move |_| {
         let (a, p) = (a.clone(), p.clone());
         async move {
             let now = a.fetch_add(1, Ordering::SeqCst) + 1;
             p.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(StdDuration::from_secs(1)).await;
             a.fetch_sub(1, Ordering::SeqCst);
-            Ok(String::new())
         }
     });
     for i in 0..5 {
@@ -570,7 +690,7 @@ fn on_file(path: &std::path::Path, clock: &Arc<TestClock>) -> Scheduler {
     let store = crate::store::SqliteStore::open(path).unwrap();
     let s = Scheduler::with_clock(Arc::new(store), clock.clone());
     s.functions()
-        .register("ok", || async { Ok("done".to_string()) });
+        .register("ok", |_| async { "done".to_string() });
     s
 }
 

@@ -1,10 +1,12 @@
 //! Job stores: where job definitions, schedules, run history, metrics and settings persist.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod job_sql;
 mod memory;
 mod node;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobPage, JobQuery};
@@ -21,6 +23,7 @@ pub use memory::MemoryStore;
 pub use node::{Heartbeat, NodeInfo, NodeState};
 #[cfg(feature = "postgres")]
 pub use postgres::{is_postgres_url, PgStore};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// Opens the store `location` names: a `postgres://` (or `postgresql://`) URL, or the path of a
@@ -30,15 +33,29 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
     if let Some(url) = location.to_str().filter(|l| is_postgres_url(l)) {
         return Ok(Arc::new(PgStore::open(url)?));
     }
-    if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir).map_err(|e| {
-            StoreError::Database(format!(
-                "cannot create the directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+    #[cfg(feature = "sqlite")]
+    {
+        if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        Ok(Arc::new(SqliteStore::open(location)?))
     }
-    Ok(Arc::new(SqliteStore::open(location)?))
+    #[cfg(not(feature = "sqlite"))]
+    Err(StoreError::Database(format!(
+        "cannot open {}: this build of kairos-core has no SQLite store (enable its `sqlite` \
+         feature){}",
+        location.display(),
+        if cfg!(feature = "postgres") {
+            ", and a PostgreSQL location is a postgres:// URL"
+        } else {
+            ""
+        }
+    )))
 }
 
 /// Creates `dir` and its missing parents readable by this user only (0700 on Unix): job
@@ -54,6 +71,7 @@ pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// SQL counting runs `FROM runs{filter}` per `width`-ms bucket of their fire time and state;
 /// the same text for SQLite and PostgreSQL. Floor division, so fire times before 1970 land in
 /// the right bucket too.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn run_buckets_sql(width: i64, filter: &str) -> String {
     format!(
         "SELECT scheduled - ((scheduled % {width}) + {width}) % {width} AS start, state, \
@@ -64,6 +82,7 @@ fn run_buckets_sql(width: i64, filter: &str) -> String {
 /// SQL for the duration percentiles per job of runs `FROM runs{filter}` (nearest rank: the
 /// value at 1-based rank ceil(p·n/100) in ascending order); the same for SQLite and
 /// PostgreSQL.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn duration_stats_sql(filter: &str) -> String {
     format!(
         "WITH d AS (SELECT job_id, finished - started AS ms, \
@@ -173,8 +192,10 @@ impl Claim {
 }
 
 /// The run state a store wrote as `name`.
-pub(crate) fn read_state(name: &str) -> Result<RunState, StoreError> {
-    RunState::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{name}'")))
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn read_state(name: &str) -> Result<crate::history::RunState, StoreError> {
+    crate::history::RunState::parse(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown run state '{name}'")))
 }
 
 /// The error text for a submitted run turned skipped by the store's `max_instances` check.
@@ -287,7 +308,7 @@ pub trait JobStore: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod contract_tests;
 #[cfg(test)]
 pub(crate) mod test_pg;

@@ -1,5 +1,7 @@
 //! Jobs: what runs (an action), when (a trigger), and how (options with scheduler defaults).
 
+mod build;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -7,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::trigger::Trigger;
+
+pub use build::JobBuilder;
 
 /// A job's identifier: given by the user or generated on add.
 pub type JobId = String;

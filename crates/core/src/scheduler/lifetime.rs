@@ -1,0 +1,64 @@
+//! The scheduler in the foreground: run until a signal (or any future) says stop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::{Scheduler, SchedulerError};
+
+/// How long running jobs may take to finish after a stop, before they are cancelled.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Resolves at SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+impl Scheduler {
+    /// Starts the scheduler, runs until `stop` resolves or the process gets SIGINT or SIGTERM,
+    /// then shuts down, giving running jobs [`SHUTDOWN_GRACE`] to finish. Call it from a tokio
+    /// runtime; [`Scheduler::run_blocking`] makes one.
+    pub async fn run_until(&self, stop: impl Future<Output = ()>) -> Result<(), SchedulerError> {
+        self.start()?;
+        tokio::select! {
+            _ = stop => {}
+            _ = stop_signal() => {}
+        }
+        self.shutdown(SHUTDOWN_GRACE).await;
+        Ok(())
+    }
+
+    /// The blocking scheduler: makes a tokio runtime on this thread and runs in the
+    /// foreground until `stop` resolves or a signal arrives (see [`Scheduler::run_until`]);
+    /// for programs whose `main` is not async.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), kairos_core::Error> {
+    /// use std::time::Duration;
+    /// use kairos_core::prelude::*;
+    ///
+    /// let scheduler = Scheduler::builder().build()?;
+    /// scheduler.add(Job::every(Duration::from_millis(100)).id("tick").run(|ctx| async move {
+    ///     println!("tick for {}", ctx.scheduled);
+    /// }))?;
+    /// scheduler.run_blocking(async { tokio::time::sleep(Duration::from_millis(350)).await })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn run_blocking(&self, stop: impl Future<Output = ()>) -> Result<(), SchedulerError> {
+        let runtime = super::runtime().map_err(|e| SchedulerError::Invalid {
+            field: "scheduler".into(),
+            message: format!("cannot start a tokio runtime: {e}"),
+        })?;
+        runtime.block_on(self.run_until(stop))
+    }
+}
