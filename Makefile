@@ -5,7 +5,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 HAS_DESKTOP := $(wildcard src-tauri/Cargo.toml)
 
-.PHONY: setup ui run serve build test test-rust test-ui test-api test-desktop bench
+.PHONY: setup ui run serve build package test test-rust test-ui test-api test-desktop test-package bench
 
 setup:
 	@bash scripts/setup.sh
@@ -28,20 +28,29 @@ serve: ui
 build: ui
 	cargo build --release --workspace
 
-test: ui test-rust test-ui test-api $(if $(HAS_DESKTOP),test-desktop)
+# The Linux packages (.deb, .rpm) of the release build: target/release/bundle/{deb,rpm}/.
+package: ui
+	bash scripts/package.sh
+
+test: ui test-rust test-ui test-api $(if $(HAS_DESKTOP),test-desktop test-package)
 
 test-rust: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	bash scripts/with-pg.sh cargo test --workspace
 	bash scripts/examples.sh
-	cargo check -p kairos-core --no-default-features
+	cargo check -p kairos-core --no-default-features --all-targets
 	cargo package -p kairos-core --allow-dirty --quiet
 
 # The desktop app end to end: the real app under Xvfb through tauri-driver + WebKitWebDriver
 # (tests/desktop/run.sh also works alone from a fresh clone; here `ui` has built ui/dist).
 test-desktop: setup ui
 	KAIROS_E2E_SKIP_UI_BUILD=1 bash tests/desktop/run.sh
+
+# The .deb installed on this machine with apt, the installed app started under Xvfb, then
+# removed (scripts/test-package.sh; needs root or sudo). Packs the debug build test-ui made.
+test-package: setup ui
+	bash scripts/test-package.sh
 
 # The web admin: lint, types, unit tests, then the browser tests against a debug kairos.
 # `--tests` gives the binaries the dependency features `cargo test` used, so after test-rust

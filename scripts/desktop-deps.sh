@@ -16,6 +16,9 @@ PKGS=(
     dbus                           # a session bus for the tests (single instance, notifications)
     python3                        # tests/desktop/xtool.py: close a window, take a screenshot
     libglib2.0-bin                 # gdbus: the tests click the tray menu over D-Bus
+    desktop-file-utils             # desktop-file-validate: the package's desktop entry
+    systemd                        # systemd-analyze verify: the service units
+    man-db                         # man: systemd-analyze checks the units' Documentation=
 )
 
 missing=()

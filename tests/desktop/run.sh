@@ -18,17 +18,20 @@ if [ -f ui/package.json ] && [ "${KAIROS_E2E_SKIP_UI_BUILD:-}" != 1 ]; then
     (cd ui && npm ci --no-audit --no-fund && npm run build)
 fi
 # KAIROS_E2E_PROFILE=release measures the release build (the figures in reports use it).
-PROFILE="${KAIROS_E2E_PROFILE:-debug}"
-if [ "$PROFILE" = release ]; then
-    cargo build --release -p kairos-desktop -p kairos
-else
-    # The features `cargo test --workspace` used (see the Makefile's test-ui): no second build.
-    cargo build --workspace --bins --tests
+# KAIROS_DESKTOP_BIN and KAIROS_CLI_BIN given (an installed package) test those instead.
+if [ -z "${KAIROS_DESKTOP_BIN:-}" ]; then
+    PROFILE="${KAIROS_E2E_PROFILE:-debug}"
+    if [ "$PROFILE" = release ]; then
+        cargo build --release -p kairos-desktop -p kairos
+    else
+        # The features `cargo test --workspace` used (see the Makefile's test-ui): no second build.
+        cargo build --workspace --bins --tests
+    fi
+    TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | node -e \
+        'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+    export KAIROS_DESKTOP_BIN="$TARGET_DIR/$PROFILE/kairos-desktop"
+    export KAIROS_CLI_BIN="$TARGET_DIR/$PROFILE/kairos"
 fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | node -e \
-    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
-export KAIROS_DESKTOP_BIN="$TARGET_DIR/$PROFILE/kairos-desktop"
-export KAIROS_CLI_BIN="$TARGET_DIR/$PROFILE/kairos"
 
 WORK=$(mktemp -d /tmp/kairos-desktop-e2e.XXXXXX)
 XVFB_PID=
@@ -67,5 +70,6 @@ mkdir -p "$HOME"
 
 # A private session bus: single-instance, notifications and the tray menu talk D-Bus.
 status=0
-dbus-run-session -- node --test --test-concurrency=1 "$ROOT/tests/desktop/desktop.test.mjs" || status=$?
+# Extra arguments go to node's test runner, e.g. --test-name-pattern='the app starts'.
+dbus-run-session -- node --test --test-concurrency=1 "$@" "$ROOT/tests/desktop/desktop.test.mjs" || status=$?
 exit "$status"

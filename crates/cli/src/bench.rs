@@ -182,7 +182,7 @@ async fn storm(
     duration_s: u64,
 ) -> Result<serde_json::Value, String> {
     let scheduler = Scheduler::new(store.clone());
-    scheduler.functions().register("noop", |_| async {});
+    scheduler.register("noop", |_| async {});
     // Leave time to add every job before the first fires: about 10 µs a job, at least 1 s.
     let lead = Duration::milliseconds(1000 + jobs as i64 / 100);
     let t0 = Utc::now() + lead;

@@ -8,6 +8,7 @@ mod crontab;
 mod job_cmd;
 mod nodes_cmd;
 mod serve;
+mod service;
 mod table;
 
 use std::path::PathBuf;
@@ -20,9 +21,12 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version and the commit it was built from, e.g. `0.1.0 (60cb546)`.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KAIROS_COMMIT"), ")");
+
 /// Kairos, a job scheduler that is correct to the second across time zones and DST.
 #[derive(Parser)]
-#[command(name = "kairos", version, about)]
+#[command(name = "kairos", version = VERSION)]
 struct Cli {
     /// The database: a SQLite file (default: kairos.db in the platform data directory) or a
     /// PostgreSQL URL, postgres://USER@HOST:PORT/DB, shared by a cluster of nodes.
@@ -101,6 +105,20 @@ enum Command {
     /// Measure the scheduler under load; prints one JSON line.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run `kairos serve` as a systemd service: install, uninstall, status.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Print a shell completion script: `kairos completions bash > /etc/bash_completion.d/kairos`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `kairos man | man -l -`.
+    Man {
+        /// Write the pages of kairos and of every subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Kairos' folder in the platform data directory (e.g. ~/.local/share/kairos).
@@ -208,6 +226,25 @@ fn main() -> ExitCode {
         Command::ImportCrontab { file, tz } => import_crontab(&db, &file, tz),
         Command::Cron(cmd) => cron_cmd::run(cmd),
         Command::Bench(cmd) => bench::run(cmd, db_flag.as_deref()),
+        Command::Service(cmd) => service::run_command(cmd, db_flag),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "kairos", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => std::fs::create_dir_all(&dir)
+                    .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+                    .map_err(|e| {
+                        format!("cannot write the manual pages to {}: {e}", dir.display())
+                    }),
+                None => clap_mangen::Man::new(cmd)
+                    .render(&mut std::io::stdout())
+                    .map_err(|e| format!("cannot write the manual page: {e}")),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,20 +20,20 @@ fn main() -> Result<(), kairos_core::Error> {
                 |ctx| async move { println!("tick: run {} due at {}", ctx.run_id, ctx.scheduled) },
             ),
     )?;
-    // Six fields, seconds first: every 5 s. ("0 9 * * mon-fri" is 09:00 on weekdays.)
+    // Six fields, seconds first: every 2 s. ("0 9 * * mon-fri" is 09:00 on weekdays.)
     scheduler.add(
-        Job::cron("*/5 * * * * *")
+        Job::cron("*/2 * * * * *")
             .id("report")
             .run(|ctx| async move { println!("report: due at {}", ctx.scheduled) }),
     )?;
-    // A shell command, read in London time: its output goes to the run history.
+    // A shell command at 02:30 London time: its output goes to the run history.
     let nightly = scheduler.add(
         Job::cron("30 2 * * *")
             .in_tz("Europe/London")
             .id("nightly")
-            .shell("tar czf /tmp/kairos-example-backup.tgz -C /tmp ."),
+            .shell("du -sh \"$HOME\""),
     )?;
-    println!("nightly backup next runs at {:?}", nightly.next_run);
+    println!("nightly disk report next runs at {:?}", nightly.next_run);
 
     println!("Press Ctrl-C to stop.");
     scheduler.run_blocking(support::stop())?;

@@ -336,15 +336,19 @@ fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) -> DateTi
     let now: DateTime<Utc> = inner.clock.now();
     run.finished = Some(now);
     run.state = state;
-    inner.bus.emit_with(now, || {
-        let r = RunRef::of(&run);
-        match state {
-            RunState::Succeeded => Event::RunSucceeded(r),
-            RunState::TimedOut => Event::RunTimedOut(r),
-            RunState::Cancelled => Event::RunCancelled(r),
-            _ => Event::RunFailed(r),
-        }
-    });
+    // Recorded before it is announced: a listener that reads the run finds it finished.
+    let reference = inner.bus.has_listeners().then(|| RunRef::of(&run));
     inner.store.record_runs(vec![run]);
+    if let Some(r) = reference {
+        inner.bus.emit(
+            now,
+            match state {
+                RunState::Succeeded => Event::RunSucceeded(r),
+                RunState::TimedOut => Event::RunTimedOut(r),
+                RunState::Cancelled => Event::RunCancelled(r),
+                _ => Event::RunFailed(r),
+            },
+        );
+    }
     now
 }

@@ -20,7 +20,7 @@ pub type Error = scheduler::SchedulerError;
 
 /// What a program using Kairos usually needs: `use kairos_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::action::{JobContext, JobError};
+    pub use crate::action::{JobContext, JobError, JobResult};
     pub use crate::events::{Envelope, Event, EventMask};
     pub use crate::job::{Coalesce, Job, JobBuilder, JobDefaults};
     pub use crate::scheduler::Scheduler;

@@ -22,9 +22,14 @@ pub struct JobContext {
     pub scheduled: DateTime<Utc>,
     /// 1 for the first try, 2 for the first retry, …
     pub attempt: u32,
-    /// Cancelled when the run times out or the scheduler shuts down; long work should stop.
+    /// Cancelled when the run times out, or when a shutdown's grace for running jobs is over;
+    /// long work should watch it and stop.
     pub cancel: CancellationToken,
 }
+
+/// What a function job may return: `Ok` with nothing (or its output text), or the reason it
+/// failed. An async fn `async fn sample(ctx: JobContext) -> JobResult { … }` gets `?` on any error.
+pub type JobResult<T = ()> = Result<T, JobError>;
 
 /// Why a function job failed: any error converts into it with `?`, or make one from text.
 ///
@@ -100,23 +105,46 @@ pub type JobFn = Arc<
         + Sync,
 >;
 
-/// Makes a registrable function of an async function or closure taking a [`JobContext`].
-pub fn job_fn<F, Fut>(f: F) -> JobFn
+/// What a run says when its function panicked.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!("the function panicked: {message}")
+}
+
+/// Makes a registrable function of an async function or closure taking a [`JobContext`]; a
+/// panic in it fails the run (and nothing else).
+pub(crate) fn job_fn<F, Fut>(f: F) -> JobFn
 where
     F: Fn(JobContext) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: Outcome,
 {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
     let f = Arc::new(f);
     Arc::new(move |ctx| {
-        let run = f(ctx);
-        Box::pin(async move { run.await.into_result() })
+        let mut run = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+            Ok(run) => Box::pin(run),
+            Err(payload) => {
+                let error = panicked(&*payload);
+                return Box::pin(async move { Err(error) });
+            }
+        };
+        Box::pin(std::future::poll_fn(move |cx| {
+            match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+                Ok(poll) => poll.map(Outcome::into_result),
+                Err(payload) => std::task::Poll::Ready(Err(panicked(&*payload))),
+            }
+        }))
     })
 }
 
 /// Makes a registrable function of blocking code; each run gets a thread of tokio's blocking
 /// pool, so it may sleep, read files or take a lock without stalling the scheduler.
-pub fn blocking_fn<F, O>(f: F) -> JobFn
+pub(crate) fn blocking_fn<F, O>(f: F) -> JobFn
 where
     F: Fn(JobContext) -> O + Send + Sync + 'static,
     O: Outcome + Send + 'static,
@@ -127,33 +155,28 @@ where
         Box::pin(async move {
             match tokio::task::spawn_blocking(move || f(ctx).into_result()).await {
                 Ok(result) => result,
-                Err(e) => Err(format!("the function panicked: {e}")),
+                Err(e) => match e.try_into_panic() {
+                    Ok(payload) => Err(panicked(&*payload)),
+                    Err(e) => Err(format!("the function did not finish: {e}")),
+                },
             }
         })
     })
 }
 
-/// Functions by name, shared between the scheduler and its runs.
+/// Functions by name, shared between the scheduler and its runs; filled through
+/// [`Scheduler::register`](crate::scheduler::Scheduler::register).
 #[derive(Clone, Default)]
 pub struct FunctionRegistry(Arc<RwLock<FastMap<String, JobFn>>>);
 
 impl FunctionRegistry {
-    /// Registers an async function or closure under `name`, replacing any earlier one.
-    pub fn register<F, Fut>(&self, name: &str, f: F)
-    where
-        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
-    {
-        self.insert(name, job_fn(f));
-    }
-
-    /// Registers `f` under `name`, replacing any earlier one.
-    pub fn insert(&self, name: &str, f: JobFn) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), f);
+    /// Puts `f` under `name` (or removes the name, for `None`); returns what was there.
+    pub(crate) fn swap(&self, name: &str, f: Option<JobFn>) -> Option<JobFn> {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        match f {
+            Some(f) => map.insert(name.to_string(), f),
+            None => map.remove(name),
+        }
     }
 
     /// The function registered under `name`.

@@ -18,7 +18,8 @@ use crate::history::RunRecord;
 use crate::metrics::MetricSample;
 
 pub(crate) use function::unregistered;
-pub use function::{blocking_fn, job_fn, FunctionRegistry, JobContext, JobError, JobFn, Outcome};
+pub(crate) use function::{blocking_fn, job_fn};
+pub use function::{FunctionRegistry, JobContext, JobError, JobFn, JobResult, Outcome};
 #[cfg(feature = "monitor")]
 pub use monitor::SystemMonitor;
 
@@ -200,7 +201,7 @@ pub struct ActionContext {
     pub functions: FunctionRegistry,
     /// The shared system sampler.
     #[cfg(feature = "monitor")]
-    pub monitor: SystemMonitor,
+    pub(crate) monitor: SystemMonitor,
 }
 
 /// How an action ended.

@@ -391,6 +391,12 @@ impl JobBuilder {
     /// the rest when it adds the job).
     pub(crate) fn build(self) -> Result<BuiltJob, SchedulerError> {
         let trigger = self.trigger()?;
+        if self.replace_existing && self.id.is_empty() {
+            return Err(invalid(
+                "id",
+                "replace_existing() replaces the job with the same id: give the job an .id(…)",
+            ));
+        }
         let mut id = self.id;
         let action =
             match (self.action, &self.function) {

@@ -10,9 +10,12 @@ use crate::store::{JobStore, MemoryStore};
 enum StoreChoice {
     Memory,
     Given(Arc<dyn JobStore>),
-    /// A SQLite path or a `postgres://` URL, opened at build.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    Location(std::path::PathBuf),
+    /// A SQLite file, opened (and its directory made) at build.
+    #[cfg(feature = "sqlite")]
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL connection string, connected at build.
+    #[cfg(feature = "postgres")]
+    Postgres(String),
 }
 
 /// Builds a [`Scheduler`]; start from [`Scheduler::builder`]. Without a store it keeps jobs in
@@ -57,15 +60,15 @@ impl SchedulerBuilder {
     /// number of processes may share it, and each fire still runs once.
     #[cfg(feature = "sqlite")]
     pub fn sqlite(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.store = StoreChoice::Location(path.into());
+        self.store = StoreChoice::Sqlite(path.into());
         self
     }
 
-    /// Keeps jobs and history in PostgreSQL (`postgres://user:password@host/db`), shared by
-    /// every node of a cluster.
+    /// Keeps jobs and history in PostgreSQL (`postgres://user:password@host/db`, or
+    /// `host=… user=…`), shared by every node of a cluster.
     #[cfg(feature = "postgres")]
     pub fn postgres(mut self, url: &str) -> Self {
-        self.store = StoreChoice::Location(url.into());
+        self.store = StoreChoice::Postgres(url.into());
         self
     }
 
@@ -107,8 +110,10 @@ impl SchedulerBuilder {
         let store: Arc<dyn JobStore> = match self.store {
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::Given(store) => store,
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            StoreChoice::Location(location) => crate::store::open(&location)?,
+            #[cfg(feature = "sqlite")]
+            StoreChoice::Sqlite(path) => crate::store::open_sqlite(&path)?,
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(url) => Arc::new(crate::store::PgStore::open(&url)?),
         };
         let scheduler = Scheduler::with_clock(store, self.clock);
         scheduler.set_node_labels(self.labels);

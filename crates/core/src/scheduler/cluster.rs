@@ -12,6 +12,11 @@ use crate::events::{Event, RunRef};
 use crate::history::{RunRecord, RunState};
 use crate::store::{NodeState, StoreError};
 
+/// The node label that says a node has registered function `name`.
+pub(super) fn function_label(name: &str) -> String {
+    format!("fn:{name}")
+}
+
 impl SchedulerInner {
     /// Registers or refreshes this node, and stops claiming while its clock is more than the
     /// allowed skew away from the database's.
@@ -126,22 +131,28 @@ impl SchedulerInner {
         Ok(())
     }
 
-    /// Whether this node fires `job`: of the alive nodes that have the job's labels, the one
-    /// with the highest rendezvous hash of (node, job) does, so each job has one owner and
-    /// jobs spread evenly over the nodes.
+    /// Whether this node fires `job`: of the alive nodes that have the job's labels (and its
+    /// function, for a function job), the one with the highest rendezvous hash of (node, job)
+    /// does, so each job has one owner and jobs spread evenly over the nodes.
     pub(super) fn owns(&self, job: &crate::job::Job) -> bool {
-        self.owns_id(&job.id, &job.node_labels)
+        self.owns_id(&job.id, Some(job))
     }
 
-    /// [`SchedulerInner::owns`] for job `id` pinned to `labels`.
-    fn owns_id(&self, id: &str, labels: &[String]) -> bool {
+    /// [`SchedulerInner::owns`] for job `id`, as far as `job` (if loaded) says.
+    fn owns_id(&self, id: &str, job: Option<&crate::job::Job>) -> bool {
         let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
         if peers.len() <= 1 {
             return true;
         }
+        let labels = job.map_or(&[][..], |j| &j.node_labels[..]);
+        let function = job.and_then(|j| match &j.action {
+            crate::action::Action::Function(f) => Some(function_label(&f.name)),
+            _ => None,
+        });
         peers
             .iter()
             .filter(|p| labels.iter().all(|l| p.labels.contains(l)))
+            .filter(|p| function.as_ref().is_none_or(|f| p.labels.contains(f)))
             .max_by_key(|p| rendezvous(&p.id, id))
             .is_none_or(|owner| *owner.id == *self.node_id)
     }
@@ -185,9 +196,8 @@ impl SchedulerInner {
             let Some(slot) = state.slots.get_mut(&id) else {
                 continue;
             };
-            let labels = slot.job.as_ref().map_or(&[][..], |j| &j.node_labels[..]);
             // Its own overdue jobs are in its queue already.
-            if slot.claiming || slot.paused || self.owns_id(&id, labels) {
+            if slot.claiming || slot.paused || self.owns_id(&id, slot.job.as_deref()) {
                 continue;
             }
             slot.rescue = true;

@@ -59,6 +59,9 @@ impl Scheduler {
             field: "scheduler".into(),
             message: format!("cannot start a tokio runtime: {e}"),
         })?;
-        runtime.block_on(self.run_until(stop))
+        let result = runtime.block_on(self.run_until(stop));
+        // Blocking jobs that ignored their cancel get a moment more, then are left behind.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        result
     }
 }

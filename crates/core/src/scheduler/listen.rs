@@ -3,10 +3,11 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{Scheduler, SchedulerError};
-use crate::events::{Envelope, EventMask, Listener};
+use crate::events::{Envelope, EventMask};
 
 /// A callback registered with [`Scheduler::on`]; it keeps listening until
-/// [`Subscription::cancel`] (dropping the subscription does not stop it).
+/// [`Subscription::cancel`] or the scheduler's shutdown (dropping the subscription does not
+/// stop it).
 #[derive(Debug, Clone)]
 pub struct Subscription {
     stop: CancellationToken,
@@ -22,7 +23,9 @@ impl Subscription {
 impl Scheduler {
     /// Calls `f` with every event in `mask`, in order, on a thread of its own (so a slow
     /// callback never holds up the scheduler; one that falls far behind loses the oldest
-    /// events). APScheduler's `add_listener`.
+    /// events), until the scheduler has shut down (its last event, `scheduler_shutdown`,
+    /// included). APScheduler's `add_listener`. For a stream instead, see
+    /// [`EventBus::subscribe`](crate::events::EventBus::subscribe) on [`Scheduler::events`].
     ///
     /// ```
     /// # fn main() -> Result<(), kairos_core::Error> {
@@ -36,10 +39,10 @@ impl Scheduler {
     /// ```
     pub fn on<F>(&self, mask: EventMask, f: F) -> Result<Subscription, SchedulerError>
     where
-        F: Fn(&Envelope) + Send + 'static,
+        F: FnMut(&Envelope) + Send + 'static,
     {
-        let mut listener = self.subscribe(mask);
-        let stop = CancellationToken::new();
+        let mut listener = self.events().subscribe(mask);
+        let stop = self.inner.closed.child_token();
         let token = stop.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -50,9 +53,12 @@ impl Scheduler {
         std::thread::Builder::new()
             .name("kairos-listener".into())
             .spawn(move || {
+                let mut f = f;
                 runtime.block_on(async {
                     loop {
                         tokio::select! {
+                            // Events first: what happened before the shutdown is all heard.
+                            biased;
                             event = listener.recv() => match event {
                                 Some(event) => f(&event),
                                 None => break,
@@ -67,10 +73,5 @@ impl Scheduler {
                 message: format!("cannot start the listener's thread: {e}"),
             })?;
         Ok(Subscription { stop })
-    }
-
-    /// A stream of the events in `mask`: `while let Some(e) = listener.recv().await { … }`.
-    pub fn subscribe(&self, mask: EventMask) -> Listener {
-        self.events().subscribe(mask)
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::action::{Action, ActionContext, FunctionRegistry, JobContext, Outcome};
+use crate::action::{Action, ActionContext, JobContext, Outcome};
 use crate::events::{Event, EventBus, RunRef};
 use crate::executor::Pools;
 use crate::job::{Job, JobBuilder, Settings};
@@ -218,6 +218,8 @@ pub(crate) struct SchedulerInner {
     pub(crate) tasks: TaskTracker,
     /// Stops the run loop.
     stop: CancellationToken,
+    /// Cancelled once shutdown is complete: listener threads end.
+    closed: CancellationToken,
     rng: Mutex<StdRng>,
     pub(crate) stats: SchedulerStats,
     /// The runtime runs execute on (the one `start` or the first run was called from).
@@ -238,8 +240,9 @@ pub(crate) struct SchedulerInner {
     peers: RwLock<Arc<[cluster::Peer]>>,
     /// Tells the event relay to look again at who listens (after a heartbeat).
     relay_wake: Notify,
-    /// A job was set aside because this process lacks its function (see `may_run`).
-    missing_functions: AtomicBool,
+    /// Jobs set aside because this process lacks their function (see `may_run`): job id to
+    /// function name.
+    waiting: Mutex<FastMap<String, String>>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -281,6 +284,7 @@ impl Scheduler {
                 pools,
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
+                closed: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
                 stats: SchedulerStats::default(),
                 seen_changes: Mutex::new(0),
@@ -292,32 +296,37 @@ impl Scheduler {
                 beating: AtomicBool::new(false),
                 peers: RwLock::new(Arc::new([])),
                 relay_wake: Notify::new(),
-                missing_functions: AtomicBool::new(false),
+                waiting: Mutex::default(),
             }),
         }
     }
 
-    /// The event bus: subscribe to hear what the scheduler does.
+    /// The event bus: `events().subscribe(mask)` gives a stream of what the scheduler does
+    /// (`while let Some(e) = listener.recv().await { … }`); see also [`Scheduler::on`].
     pub fn events(&self) -> &EventBus {
         &self.inner.bus
     }
 
-    /// Where in-process functions are registered for `function` actions.
-    pub fn functions(&self) -> &FunctionRegistry {
-        &self.inner.context.functions
-    }
-
     /// Registers an async function or closure under `name`, for jobs that
-    /// [`call`](JobBuilder::call) it (replacing any earlier one).
+    /// [`call`](JobBuilder::call) it (replacing any earlier one). Jobs that call it and were
+    /// waiting for it fire from their stored next fire time.
     pub fn register<F, Fut>(&self, name: &str, f: F)
     where
         F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        self.inner.context.functions.register(name, f);
-        // Jobs set aside for lack of it come back.
-        self.inner.requeue_idle();
+        self.inner.install_function(name, crate::action::job_fn(f));
+    }
+
+    /// Like [`Scheduler::register`], for blocking code: each run gets a thread of its own.
+    pub fn register_blocking<F, O>(&self, name: &str, f: F)
+    where
+        F: Fn(JobContext) -> O + Send + Sync + 'static,
+        O: Outcome + Send + 'static,
+    {
+        self.inner
+            .install_function(name, crate::action::blocking_fn(f));
     }
 
     /// Gives this process labels that jobs can be pinned to (before [`Scheduler::start`]).
@@ -491,6 +500,7 @@ impl Scheduler {
             tracing::warn!("cannot mark this node as gone: {e}");
         }
         inner.bus.emit(inner.clock.now(), Event::SchedulerShutdown);
+        inner.closed.cancel();
     }
 
     /// Stops firing any job until [`Scheduler::resume`].
@@ -594,6 +604,14 @@ impl Scheduler {
     pub fn add(&self, job: JobBuilder) -> Result<Job, SchedulerError> {
         let built = job.build()?;
         let mut job = built.job;
+        if let Trigger::Date(date) = &job.trigger {
+            if date.at < self.inner.clock.now() - Duration::seconds(1) {
+                return Err(invalid(
+                    "trigger.at",
+                    format!("{} is in the past, so the job would never fire", date.at),
+                ));
+            }
+        }
         let existing = if job.id.is_empty() {
             None
         } else {
@@ -609,11 +627,20 @@ impl Scheduler {
                 ),
             ));
         }
-        if let Some(f) = built.function {
-            Self::check(&job, &self.settings())?;
-            self.inner.context.functions.insert(&job.id, f);
-        }
-        match existing {
+        let functions = &self.inner.context.functions;
+        // The closure is in place before the job is stored, so its first fire finds it.
+        let previous = match (built.function, &job.action) {
+            (Some(f), _) => Some(functions.swap(&job.id, Some(f))),
+            (None, Action::Function(call)) if !functions.contains(&call.name) => {
+                return Err(invalid(
+                    "action.name",
+                    crate::action::unregistered(&call.name),
+                ));
+            }
+            (None, _) => None,
+        };
+        let id = job.id.clone();
+        let added = match existing {
             Some(old) => {
                 if !built.paused_given {
                     job.paused = old.paused;
@@ -621,7 +648,16 @@ impl Scheduler {
                 self.update_job(job)
             }
             None => self.add_job(job),
+        };
+        match previous {
+            Some(_) if added.is_ok() => self.inner.function_added(&id),
+            // Nothing half done: the name calls what it called before.
+            Some(previous) => {
+                functions.swap(&id, previous);
+            }
+            None => {}
         }
+        added
     }
 
     /// Adds a job (an empty id gets a generated one) and returns it with its next fire time.
@@ -638,11 +674,6 @@ impl Scheduler {
                 job.id = new_job_id();
             }
             Self::check(job, &settings)?;
-            if let Action::Function(f) = &job.action {
-                if !self.inner.context.functions.contains(&f.name) {
-                    return Err(invalid("action.name", crate::action::unregistered(&f.name)));
-                }
-            }
             job.next_run = self.first_fire(&job.trigger, now);
         }
         let before = self.inner.store.change_counter()?;
@@ -816,16 +847,19 @@ impl SchedulerInner {
         !self.skewed.load(Ordering::Relaxed)
     }
 
-    /// Whether this node has every label `job` is pinned to, and the function it calls.
+    /// Whether this node has every label `job` is pinned to, and the function it calls. A job
+    /// set aside for lack of its function is remembered (and said once) until it is registered.
     fn may_run(&self, job: &Job) -> bool {
         if let Action::Function(f) = &job.action {
             if !self.context.functions.contains(&f.name) {
-                self.missing_functions.store(true, Ordering::Release);
-                tracing::warn!(
-                    "job '{}' is left to other processes: {}",
-                    job.id,
-                    crate::action::unregistered(&f.name)
-                );
+                let mut waiting = lock(&self.waiting);
+                if waiting.insert(job.id.clone(), f.name.clone()).is_none() {
+                    tracing::warn!(
+                        "job '{}' is left to other processes: {}",
+                        job.id,
+                        crate::action::unregistered(&f.name)
+                    );
+                }
                 return false;
             }
         }
@@ -837,29 +871,51 @@ impl SchedulerInner {
                 .has_labels(&job.node_labels)
     }
 
-    /// After a function is registered: puts the jobs set aside for lack of a function back in
-    /// the due-set at their stored next fire time, to be looked at again.
-    fn requeue_idle(&self) {
-        if !self.missing_functions.swap(false, Ordering::AcqRel) || !lock(&self.state).running {
-            return;
-        }
-        let schedule = match self.store.schedule() {
-            Ok(schedule) => schedule,
-            Err(e) => {
-                tracing::warn!("cannot reload the schedule after a registration: {e}");
-                return;
+    /// Registers `f` under `name` and puts the jobs that were waiting for it back in play.
+    fn install_function(&self, name: &str, f: crate::action::JobFn) {
+        self.context.functions.swap(name, Some(f));
+        self.function_added(name);
+    }
+
+    /// After function `name` is registered: this node announces it (a label other nodes see
+    /// at its next heartbeat, so function jobs are owned only by nodes that can run them),
+    /// and the jobs set aside for lack of it fire from their stored next fire time.
+    fn function_added(&self, name: &str) {
+        {
+            let label = cluster::function_label(name);
+            let mut node = self.node.write().unwrap_or_else(|e| e.into_inner());
+            if !node.labels.contains(&label) {
+                node.labels.push(label);
             }
+        }
+        // Taken under the state lock, as `may_run` sets jobs aside under it: none is missed.
+        let ready: Vec<String> = {
+            let _state = lock(&self.state);
+            let mut waiting = lock(&self.waiting);
+            let ready = waiting
+                .iter()
+                .filter(|(_, function)| *function == name)
+                .map(|(id, _)| id.clone())
+                .collect();
+            waiting.retain(|_, function| function != name);
+            ready
         };
-        let mut state = lock(&self.state);
-        let state = &mut *state;
-        for entry in schedule {
-            let id: Arc<str> = entry.id.into();
-            let (Some(next), Some(slot)) = (entry.next_run, state.slots.get_mut(&id)) else {
-                continue;
+        for id in ready {
+            let next = match self.store.get_job(&id) {
+                Ok(job) => job.and_then(|j| j.next_run),
+                Err(e) => {
+                    tracing::warn!("cannot reload job '{id}' after its function came: {e}");
+                    continue;
+                }
             };
-            if slot.due.is_none() && !slot.paused && !slot.claiming {
-                slot.job = None;
-                place(&mut state.queue, slot, &id, Some((next, next)));
+            let mut state = lock(&self.state);
+            let state = &mut *state;
+            let key: Arc<str> = id.into();
+            if let (Some(next), Some(slot)) = (next, state.slots.get_mut(&key)) {
+                if slot.due.is_none() && !slot.paused && !slot.claiming {
+                    slot.job = None;
+                    place(&mut state.queue, slot, &key, Some((next, next)));
+                }
             }
         }
         self.wake.notify_one();
@@ -886,5 +942,6 @@ impl RunRef {
     }
 }
 
-#[cfg(test)]
+// The multi-process tests share a SQLite file.
+#[cfg(all(test, feature = "sqlite"))]
 mod tests;

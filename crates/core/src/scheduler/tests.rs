@@ -33,13 +33,9 @@ fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(TestClock::new(base()));
     let scheduler = Scheduler::with_clock(store.clone(), clock.clone());
-    scheduler
-        .functions()
-        .register("ok", |_| async { "done".to_string() });
-    scheduler
-        .functions()
-        .register("fail", |_| async { Err::<(), _>("boom") });
-    scheduler.functions().register("slow", |_| async {
+    scheduler.register("ok", |_| async { "done".to_string() });
+    scheduler.register("fail", |_| async { Err::<(), _>("boom") });
+    scheduler.register("slow", |_| async {
         tokio::time::sleep(StdDuration::from_secs(10)).await;
     });
     let events = scheduler.events().subscribe(EventMask::ALL);
@@ -159,7 +155,7 @@ async fn max_instances_skips_and_says_so() {
     let mut f = fixture();
     let gate = Arc::new(Semaphore::new(0));
     let g = gate.clone();
-    f.scheduler.functions().register("blocked", move |_| {
+    f.scheduler.register("blocked", move |_| {
         let g = g.clone();
         async move {
             let _ = g.acquire().await;
@@ -304,9 +300,10 @@ async fn failures_are_recorded_and_announced() {
 #[tokio::test(start_paused = true)]
 async fn a_job_calling_an_unregistered_function_waits_for_it() {
     let f = fixture();
+    // The library face refuses a job that calls a function nobody registered...
     let refused = f
         .scheduler
-        .add_job(job("ghost", every(10), "later"))
+        .add(crate::job::Job::every(StdDuration::from_secs(10)).call("later"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -314,22 +311,27 @@ async fn a_job_calling_an_unregistered_function_waits_for_it() {
             && refused.contains("scheduler.register(\"later\", …)"),
         "{refused}"
     );
-    // A job already in the store (added by another process) is left alone, not failed...
-    let store = Arc::new(MemoryStore::new());
-    let mut stored = job("ghost", every(10), "later");
-    stored.next_run = Some(base());
-    store.add_jobs(&[stored]).unwrap();
-    let s = Scheduler::with_clock(store.clone(), f.clock.clone());
-    s.start().unwrap();
+    // ...but such a job in the store (added by another process, or imported) is left alone
+    // here, neither run nor failed...
+    let ghost = f
+        .scheduler
+        .add_job(job("ghost", every(10), "later"))
+        .unwrap();
+    assert_eq!(ghost.next_run, Some(base()));
     advance(25.0).await;
-    assert!(runs(&store, "ghost").is_empty());
+    assert!(runs(&f.store, "ghost").is_empty());
+    assert!(!f.scheduler.node().labels.contains(&"fn:later".to_string()));
     // ...and fires from its stored time on once this process registers the function.
-    s.register(
+    f.scheduler.register(
         "later",
         |ctx| async move { format!("attempt {}", ctx.attempt) },
     );
+    assert!(
+        f.scheduler.node().labels.contains(&"fn:later".to_string()),
+        "announced to other nodes"
+    );
     advance(1.0).await;
-    let ran = runs(&store, "ghost");
+    let ran = runs(&f.store, "ghost");
     assert_eq!(states(&ran), [RunState::Succeeded]);
     assert_eq!(ran[0].stdout, "attempt 1");
     assert_eq!(ran[0].scheduled, base() + Duration::seconds(20));
@@ -381,6 +383,44 @@ async fn built_jobs_run_closures_with_their_context() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_panicking_function_fails_its_run_and_nothing_else() {
+    let f = fixture();
+    f.scheduler
+        .add(
+            crate::job::Job::every(StdDuration::from_secs(10))
+                .start_at(base())
+                .id("boom")
+                .run(|ctx| async move {
+                    if ctx.attempt > 0 {
+                        panic!("bad state {}", ctx.run_id);
+                    }
+                }),
+        )
+        .unwrap();
+    f.scheduler
+        .add(
+            crate::job::Job::every(StdDuration::from_secs(10))
+                .start_at(base())
+                .id("sync-boom")
+                .run_blocking(|_| -> () { panic!("blocking code broke") }),
+        )
+        .unwrap();
+    advance(25.0).await;
+    let ran = runs_of(&f, "boom");
+    assert_eq!(states(&ran), [RunState::Failed; 3], "every fire still runs");
+    assert_eq!(
+        ran[0].error.as_deref(),
+        Some(format!("the function panicked: bad state {}", ran[0].id).as_str())
+    );
+    let blocking = runs_of(&f, "sync-boom");
+    assert_eq!(states(&blocking), [RunState::Failed; 3]);
+    assert_eq!(
+        blocking[0].error.as_deref(),
+        Some("the function panicked: blocking code broke")
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn replace_existing_keeps_the_schedule_and_the_paused_state() {
     let f = fixture();
     let every10 = || {
@@ -402,11 +442,20 @@ async fn replace_existing_keeps_the_schedule_and_the_paused_state() {
     assert!(replaced.paused, "a replaced job keeps its paused state");
     assert_eq!(replaced.next_run, Some(base() + Duration::seconds(20)));
     assert_eq!(replaced.action.describe(), "echo two");
-    let resumed = f
+    let still = f
         .scheduler
         .add(every10().shell("echo three").replace_existing().paused())
         .unwrap();
-    assert!(resumed.paused);
+    assert!(still.paused);
+    let anonymous = crate::job::Job::every(StdDuration::from_secs(1))
+        .shell("true")
+        .replace_existing();
+    assert!(f
+        .scheduler
+        .add(anonymous)
+        .unwrap_err()
+        .to_string()
+        .starts_with("id: replace_existing() replaces the job with the same id"));
     assert_eq!(f.scheduler.list_jobs().unwrap().len(), 1);
 }
 
@@ -482,7 +531,7 @@ async fn pools_bound_concurrency() {
     let active = Arc::new(AtomicU32::new(0));
     let peak = Arc::new(AtomicU32::new(0));
     let (a, p) = (active.clone(), peak.clone());
-    f.scheduler.functions().register("measure", move |_| {
+    f.scheduler.register("measure", move |_| {
         let (a, p) = (a.clone(), p.clone());
         async move {
             let now = a.fetch_add(1, Ordering::SeqCst) + 1;
@@ -689,8 +738,7 @@ async fn a_job_the_change_watcher_saw_first_is_queued_once() {
 fn on_file(path: &std::path::Path, clock: &Arc<TestClock>) -> Scheduler {
     let store = crate::store::SqliteStore::open(path).unwrap();
     let s = Scheduler::with_clock(Arc::new(store), clock.clone());
-    s.functions()
-        .register("ok", |_| async { "done".to_string() });
+    s.register("ok", |_| async { "done".to_string() });
     s
 }
 
@@ -759,6 +807,38 @@ async fn a_pinned_job_runs_only_where_its_labels_are() {
     assert!(runs
         .iter()
         .all(|r| r.node.as_deref() == Some(gpu_id.as_str())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn function_jobs_run_on_time_where_their_function_is() {
+    // A library program and a `kairos serve` on one file: only the program has `sample`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let (server, program) = (on_file(&path, &clock), on_file(&path, &clock));
+    program.register("sample", |_| async { "sampled" });
+    server.start().unwrap();
+    program.start().unwrap();
+    advance(3.0).await; // a heartbeat: each node sees the other, and the program's function
+    for i in 0..8 {
+        program
+            .add_job(job(&format!("s{i}"), every(1), "sample"))
+            .unwrap();
+    }
+    advance(5.5).await;
+    server.shutdown(StdDuration::from_secs(5)).await;
+    program.shutdown(StdDuration::from_secs(5)).await;
+    let me = program.node().id;
+    for i in 0..8 {
+        let runs = stored_runs(&program, &format!("s{i}"));
+        assert!(runs.len() >= 5, "s{i}: {runs:?}");
+        assert!(
+            runs.iter().all(|r| r.state == RunState::Succeeded
+                && r.node.as_deref() == Some(me.as_str())
+                && r.started == Some(r.scheduled)),
+            "s{i} ran on time, on the program: {runs:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

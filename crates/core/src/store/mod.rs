@@ -34,17 +34,7 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
         return Ok(Arc::new(PgStore::open(url)?));
     }
     #[cfg(feature = "sqlite")]
-    {
-        if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|e| {
-                StoreError::Database(format!(
-                    "cannot create the directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
-        Ok(Arc::new(SqliteStore::open(location)?))
-    }
+    return open_sqlite(location);
     #[cfg(not(feature = "sqlite"))]
     Err(StoreError::Database(format!(
         "cannot open {}: this build of kairos-core has no SQLite store (enable its `sqlite` \
@@ -56,6 +46,20 @@ pub fn open(location: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError>
             ""
         }
     )))
+}
+
+/// Opens the SQLite file at `path`, creating its directory (private) if missing.
+#[cfg(feature = "sqlite")]
+pub fn open_sqlite(path: &std::path::Path) -> Result<Arc<dyn JobStore>, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).map_err(|e| {
+            StoreError::Database(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(Arc::new(SqliteStore::open(path)?))
 }
 
 /// Creates `dir` and its missing parents readable by this user only (0700 on Unix): job
@@ -308,7 +312,7 @@ pub trait JobStore: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-#[cfg(all(test, feature = "sqlite"))]
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod contract_tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 pub(crate) mod test_pg;
