@@ -37,7 +37,7 @@ run sqlite 'has [1-9][0-9]* runs from earlier starts' "$work/jobs.db"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 KAIROS_EXAMPLE_ADDR="127.0.0.1:$port" KAIROS_EXAMPLE_SECS=60 "$bin/web_service" >"$work/web.out" 2>&1 &
 web=$!
-trap 'kill "$web" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$web" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/jobs" >/dev/null && break; sleep 0.1; done
 added=$(curl -sf -H 'content-type: application/json' \
   -d '{"id":"hello","every_s":5,"command":"echo hello"}' "http://127.0.0.1:$port/jobs")

@@ -376,11 +376,10 @@ test("a job created in the UI runs and shows in its history; events arrive live"
   await find('[data-testid="job-editor"]');
   await type('[data-testid="job-name"]', "e2e tick");
   await type('[data-testid="shell-command"]', "echo tick");
-  await click(`xpath://*[@data-testid="job-editor"]//*[contains(@class,"ant-segmented-item-label")][normalize-space(.)="Interval"]`);
-  // The switch fills in a default interval; wait for it, then make it 2 s.
-  await until("the interval fields", async () => ((await valueOf('input[id$="trigger_minutes"]')) !== "" ? true : null));
+  await click(`xpath://*[@data-testid="trigger-mode"]//*[contains(@class,"ant-radio-button-wrapper")][normalize-space(.)="Interval"]`);
+  // Nothing is pre-filled: 2 s is 2 s.
+  await find('input[id$="trigger_seconds"]');
   await type('input[id$="trigger_seconds"]', "2");
-  await type('input[id$="trigger_minutes"]', "");
   assert.equal(await valueOf('[data-testid="job-name"]'), "e2e tick");
   assert.match(await valueOf('input[id$="trigger_seconds"]'), /^2(\.0)?$/);
   assert.equal(await valueOf('input[id$="trigger_minutes"]'), "");

@@ -149,6 +149,22 @@ describe('web admin', () => {
     await page.getByTestId('job-name').fill('E2E greeter');
     await page.getByTestId('shell-command').fill('echo "hello from kairos"; echo "to stderr" >&2');
 
+    // No schedule nobody chose: saving now takes the user to the trigger type, still unchosen.
+    assert.equal(await page.getByTestId('trigger-mode').locator('.ant-radio-button-wrapper-checked').count(), 0);
+    await page.getByTestId('save-job').click();
+    await waitText(formItem('Trigger').locator('.ant-form-item-explain-error'), /Choose when the job runs/);
+    assert.match(page.url(), /\/jobs\/new$/);
+    await page.waitForFunction(() => {
+      const r = document.querySelector('[data-testid="trigger-mode"]').getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }, null, WAIT);
+    // The header with Save stays in view while the form scrolls.
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await page.waitForFunction(() => window.scrollY > 200, null, WAIT);
+    const box = await page.getByTestId('save-job').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= VIEWPORT.height, `Save stays in view: ${JSON.stringify(box)}`);
+    await page.getByTestId('trigger-mode').getByText('Cron', { exact: true }).click();
+
     // A preset fills the expression; cronstrue describes it; the engine previews 10 times.
     await page.locator('[data-preset="weekdays0900"]').click();
     assert.equal(await page.getByTestId('cron-expression').inputValue(), '0 9 * * 1-5');
@@ -201,12 +217,44 @@ describe('web admin', () => {
     await page.goto(`${stack.uiOrigin}/jobs/new`);
     await page.getByTestId('job-name').fill('Never fires');
     await page.getByTestId('shell-command').fill('true');
-    await page.locator('.ant-segmented-item', { hasText: 'Advanced (JSON)' }).click();
+    await page.getByTestId('trigger-mode').getByText('Advanced (JSON)').click();
     const json = formItem('Trigger JSON').locator('textarea');
+    // Checked as it is typed: broken JSON, then the engine's verdict with the field's path.
+    await json.fill('{"type": "interval"');
+    await waitText(page.getByTestId('trigger-preview-error'), /JSON/);
     await json.fill('{"type": "interval"}');
+    await waitText(page.getByTestId('trigger-preview-error'), /trigger\.seconds: the period is zero/);
     await page.getByTestId('save-job').click();
     await waitText(formItem('Trigger JSON').locator('.ant-form-item-explain-error'), /period is zero/);
     assert.match(page.url(), /\/jobs\/new$/);
+    await json.fill('{"type": "or", "triggers": [{"type": "interval", "hours": 12}, {"type": "cron", "expression": "0 9 * * *"}]}');
+    await waitText(page.getByTestId('trigger-description'), /Whenever any of 2 triggers fires/);
+    await page.getByTestId('trigger-times').locator('.ant-list-item').nth(4).waitFor(WAIT);
+  });
+
+  uiTest('every trigger type describes itself and previews its next fire times', async () => {
+    await page.goto(`${stack.uiOrigin}/jobs/new`);
+    await page.getByTestId('job-editor').waitFor(WAIT);
+    // Interval: nothing pre-filled, so "10 seconds" means 10 seconds.
+    await page.getByTestId('trigger-mode').getByText('Interval', { exact: true }).click();
+    for (const unit of ['weeks', 'days', 'hours', 'minutes', 'seconds']) {
+      assert.equal(await page.locator(`input[id$="trigger_${unit}"]`).inputValue(), '', unit);
+    }
+    await page.locator('input[id$="trigger_seconds"]').fill('10');
+    await waitText(page.getByTestId('trigger-description'), /^Every 10s$/);
+    await page.getByTestId('trigger-times').locator('.ant-list-item').nth(4).waitFor(WAIT);
+    await shot('editor-interval');
+    // An unknown zone typed into the picker is said to be unknown and kept, not turned to UTC.
+    const zone = formItem('Time zone');
+    await zone.locator('.ant-select-selector').click();
+    await page.keyboard.type('Mars/Olympus');
+    await page.getByTestId('timezone-unknown').waitFor(WAIT);
+    await page.locator('input[id$="trigger_seconds"]').click();
+    await waitText(zone.locator('.ant-select-selection-item'), /Mars\/Olympus/);
+    await waitText(page.getByTestId('trigger-preview-error'), /trigger\.timezone: .*'Mars\/Olympus'/);
+    // Calendar interval: the 31st of each month, months without one skipped.
+    await page.getByTestId('trigger-mode').getByText('Calendar', { exact: true }).click();
+    await waitText(page.getByTestId('trigger-description'), /^Every 1 .* at 09:00$/i);
   });
 
   uiTest('run now: the run and its output appear in the history', async () => {
@@ -225,6 +273,33 @@ describe('web admin', () => {
     assert.match(await history.first().textContent(), /exit 0/);
     await assertChart('durations');
     await shot('job-detail', page, true);
+  });
+
+  uiTest('a failed run opens on what explains it: the error, the exit code, standard error', async () => {
+    const job = await stack.api('POST', '/api/jobs', {
+      id: 'e2e-fails', name: 'E2E fails', trigger: { type: 'interval', hours: 24 },
+      action: { kind: 'shell', command: 'echo partial; echo "disk full" >&2; exit 3' },
+    });
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(job.id)}`);
+    await page.getByTestId('detail-run-now').click();
+    const viewer = page.locator('.ant-drawer-content');
+    await waitText(viewer.getByTestId('run-error'), /Failed with exit code 3/);
+    await waitText(viewer.locator('.ant-tabs-tab-active'), /Standard error/);
+    await waitText(viewer.getByTestId('run-output').last(), /disk full/);
+    // The error sits above the run's details.
+    const [error, details] = await Promise.all([
+      viewer.getByTestId('run-error').boundingBox(),
+      viewer.locator('.ant-descriptions').boundingBox(),
+    ]);
+    assert.ok(error.y < details.y, 'the error comes first');
+    await shot('run-failed');
+    await page.locator('.ant-drawer-close').click();
+    await stack.api('DELETE', `/api/jobs/${encodeURIComponent(job.id)}`);
+  });
+
+  uiTest('the sidebar is made of real links', async () => {
+    const hrefs = await page.getByTestId('nav').locator('a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+    assert.deepEqual(hrefs, ['/', '/jobs', '/events', '/nodes', '/settings']);
   });
 
   uiTest('the job list finds jobs and scrolls virtually', async () => {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Button, ConfigProvider, Dropdown, Flex, Layout, Menu, Result, Tooltip, theme } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
@@ -45,7 +45,6 @@ function Shell() {
   const { t, lang, setLang, theme: themePref, setTheme } = usePrefs();
   const { token } = theme.useToken();
   const location = useLocation();
-  const navigate = useNavigate();
   const [collapsed, setCollapsed] = useState(() => localStorage.getItem(COLLAPSE_KEY) === '1');
 
   useEffect(() => {
@@ -82,13 +81,13 @@ function Shell() {
           mode="inline"
           selectedKeys={[section]}
           style={{ borderInlineEnd: 0 }}
-          onClick={({ key }) => navigate(key === 'dashboard' ? '/' : `/${key}`)}
+          // Real links: middle-click, "open in new tab" and the status bar's URL all work.
           items={[
-            { key: 'dashboard', icon: <DashboardOutlined />, label: t('nav.dashboard') },
-            { key: 'jobs', icon: <ProfileOutlined />, label: t('nav.jobs') },
-            { key: 'events', icon: <BellOutlined />, label: t('nav.events') },
-            { key: 'nodes', icon: <ClusterOutlined />, label: t('nav.nodes') },
-            { key: 'settings', icon: <SettingOutlined />, label: t('nav.settings') },
+            { key: 'dashboard', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.dashboard')}</Link> },
+            { key: 'jobs', icon: <ProfileOutlined />, label: <Link to="/jobs">{t('nav.jobs')}</Link> },
+            { key: 'events', icon: <BellOutlined />, label: <Link to="/events">{t('nav.events')}</Link> },
+            { key: 'nodes', icon: <ClusterOutlined />, label: <Link to="/nodes">{t('nav.nodes')}</Link> },
+            { key: 'settings', icon: <SettingOutlined />, label: <Link to="/settings">{t('nav.settings')}</Link> },
           ]}
           data-testid="nav"
         />

@@ -98,6 +98,10 @@ enum Command {
         /// Time zone for lines before any CRON_TZ= (default: the system zone).
         #[arg(long)]
         tz: Option<String>,
+        /// A system crontab, with a user column after the schedule (assumed for /etc/crontab
+        /// and /etc/cron.d/*). Lines for other users need kairos to run as root.
+        #[arg(long)]
+        system: bool,
     },
     /// Work with cron expressions.
     #[command(subcommand)]
@@ -157,6 +161,7 @@ fn import_crontab(
     db: &std::path::Path,
     file: &std::path::Path,
     tz: Option<String>,
+    system: bool,
 ) -> Result<(), String> {
     let zone = match tz {
         Some(name) => {
@@ -166,7 +171,8 @@ fn import_crontab(
     };
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let parsed = crontab::parse(&text, zone, &file.display().to_string());
+    let run_as = (system || crontab::is_system_path(file)).then(crontab::RunAs::current);
+    let parsed = crontab::parse(&text, zone, &file.display().to_string(), run_as.as_ref());
     for (line, why) in &parsed.skipped {
         eprintln!("{}:{line}: skipped: {why}", file.display());
     }
@@ -223,7 +229,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Import { file } => job_cmd::import(&db, &file),
-        Command::ImportCrontab { file, tz } => import_crontab(&db, &file, tz),
+        Command::ImportCrontab { file, tz, system } => import_crontab(&db, &file, tz, system),
         Command::Cron(cmd) => cron_cmd::run(cmd),
         Command::Bench(cmd) => bench::run(cmd, db_flag.as_deref()),
         Command::Service(cmd) => service::run_command(cmd, db_flag),

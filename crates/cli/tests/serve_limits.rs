@@ -1,5 +1,6 @@
-//! `kairos serve` as a network service: remote names it is told to accept, and health that
-//! still answers while many slow clients hold connections open.
+//! `kairos serve` as a network service: remote names it is told to accept, health that still
+//! answers while many slow clients hold connections open, and a prompt exit on SIGTERM even
+//! with a browser's event stream open.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -142,4 +143,44 @@ fn health_answers_while_a_thousand_clients_dawdle_over_their_headers() {
         .expect("/healthz answers");
     assert_eq!(health.status(), 200);
     drop(slow);
+}
+
+#[test]
+fn sigterm_stops_the_server_promptly_with_an_event_stream_open() {
+    let mut s = serve(&["--bind", "127.0.0.1:0"]);
+    let port = s
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| port_of(s.child.id()));
+    // A browser tab's live view: an open SSE connection that never ends by itself.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.token
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut head)
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let started = std::time::Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM with an event stream open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    drop(stream);
 }

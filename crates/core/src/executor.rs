@@ -270,7 +270,14 @@ async fn attempt(
         None => &inner.context,
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
-    let mut action = Box::pin(job.action.run(ctx, run));
+    let info = crate::action::RunInfo {
+        job_id: &run.job_id,
+        job_name: &job.name,
+        run_id: run.id,
+        scheduled: run.scheduled,
+        attempt: run.attempt,
+    };
+    let mut action = Box::pin(job.action.run(ctx, &info));
     // Many actions finish on their first poll; timers are armed only for those that do not.
     let first = std::future::poll_fn(|cx| Poll::Ready(action.as_mut().poll(cx))).await;
     let (mut recorded, mut timed_out) = (false, false);

@@ -90,6 +90,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
             post(system::import_jobs).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
         .route("/api/cron/preview", post(system::cron_preview))
+        .route("/api/triggers/preview", post(system::trigger_preview))
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
         .route("/api/stats/runs", get(runs::run_stats))

@@ -40,6 +40,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         system::export_jobs,
         system::import_jobs,
         system::cron_preview,
+        system::trigger_preview,
         runs::list_runs,
         runs::get_run,
         runs::run_stats,

@@ -620,6 +620,45 @@ async fn bad_input_is_answered_with_the_field() {
         ])
     );
 
+    // Any trigger: the editor checks what is typed, with the bad field's path.
+    let preview = |body: Value| s.post("/api/triggers/preview", body);
+    let (status, body) = preview(json!({"trigger": {"type": "interval", "seconds": 0}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, Some("trigger.seconds"));
+    let (status, body) = preview(json!({"trigger": {"type": "interval", "minutes": 90,
+        "timezone": "Mars/Olympus"}}))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_error(&body, Some("trigger.timezone"));
+    let (status, body) = preview(json!({
+        "trigger": {"type": "calendar_interval", "every": 1, "unit": "months",
+            "start_date": "2026-01-31", "time": "09:00:00", "timezone": "America/New_York"},
+        "count": 3, "after": "2026-01-01T00:00:00Z",
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["times"],
+        json!([
+            "2026-01-31T09:00:00-05:00",
+            "2026-03-31T09:00:00-04:00",
+            "2026-05-31T09:00:00-04:00"
+        ]),
+        "months without a 31st are skipped, DST moves the offset"
+    );
+    assert_eq!(body["timezone"], "America/New_York");
+    assert!(body["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("every 1 months"));
+    let (status, body) = preview(json!({
+        "trigger": {"type": "date", "at": "2026-01-01T09:00:00Z"},
+        "after": "2026-06-01T00:00:00Z",
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["times"], json!([]), "a past date fires no more");
+
     // 1 MiB is the limit for ordinary bodies.
     let mut big = shell_job("big", "true");
     big["description"] = json!("x".repeat(1 << 20));
@@ -772,6 +811,7 @@ async fn openapi_lists_the_paths() {
         "/api/stats/durations",
         "/api/metrics/system",
         "/api/cron/preview",
+        "/api/triggers/preview",
         "/api/settings",
         "/api/export",
         "/api/import",

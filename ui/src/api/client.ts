@@ -4,6 +4,8 @@
 import type { components } from './schema.gen';
 import type {
   CronPreviewRequest,
+  TriggerPreview,
+  TriggerPreviewRequest,
   DurationStats,
   DurationStatsQuery,
   ExportDoc,
@@ -211,6 +213,11 @@ export class KairosClient {
   async cronPreview(req: CronPreviewRequest, signal?: AbortSignal): Promise<string[]> {
     const r = await this.call<Schemas['PreviewResponse']>('POST', '/api/cron/preview', { body: req, signal });
     return r.times;
+  }
+
+  /** The next fire times of any trigger, and the zone they are given in. */
+  async triggerPreview(req: TriggerPreviewRequest, signal?: AbortSignal): Promise<TriggerPreview> {
+    return this.call<Schemas['TriggerPreview']>('POST', '/api/triggers/preview', { body: req, signal });
   }
 
   // Runs and statistics

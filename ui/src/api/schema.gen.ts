@@ -363,6 +363,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/triggers/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The next fire times of any trigger, computed by the engine: the editor's check of a trigger
+         *     as it is typed (a bad field is named by its path, e.g. `trigger.seconds`).
+         */
+        post: operations["trigger_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1328,6 +1348,30 @@ export interface components {
             /** @enum {string} */
             type: "or";
         });
+        /** @description A trigger's next fire times and summary. */
+        TriggerPreview: {
+            /** @description The engine's one-line summary, e.g. `every 1h 30m` (English). */
+            summary: string;
+            /**
+             * @description RFC 3339 instants with the offset of the trigger's zone at each; fewer than asked
+             *     (or none) when the trigger runs out.
+             */
+            times: string[];
+            /** @description The zone the times are given in. */
+            timezone: string;
+        };
+        /** @description What to preview: any trigger. */
+        TriggerPreviewRequest: {
+            /**
+             * Format: date-time
+             * @description Fire times strictly after this RFC 3339 instant (default now).
+             */
+            after?: string | null;
+            /** @description How many fire times, 1-100 (default 10). */
+            count?: number;
+            /** @description The trigger, as a job holds it. */
+            trigger: components["schemas"]["Trigger"];
+        };
     };
     responses: never;
     parameters: never;
@@ -2444,6 +2488,57 @@ export interface operations {
                 };
             };
             /** @description Too many buckets or an empty window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    trigger_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TriggerPreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Fire times */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerPreview"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad trigger or count */
             422: {
                 headers: {
                     [name: string]: unknown;

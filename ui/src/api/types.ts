@@ -102,6 +102,8 @@ export type NodeInfo = Schemas['NodeView'];
 export type NodeList = Schemas['NodeList'];
 
 export type CronPreviewRequest = Schemas['PreviewRequest'];
+export type TriggerPreviewRequest = Schemas['TriggerPreviewRequest'];
+export type TriggerPreview = Schemas['TriggerPreview'];
 
 /** One scheduler event: `{"type","at",…}` plus the fields of its kind. */
 export type KairosEvent = Schemas['Envelope'];

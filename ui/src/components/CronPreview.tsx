@@ -16,9 +16,43 @@ interface Props {
   onResult?: (error: ApiError | null, input: { expression: string; timezone: string }) => void;
 }
 
+/** Fire times as the engine gave them (RFC 3339 with the zone's offset), numbered, with the
+ * weekday in `zone` and how far away each is. */
+export function FireTimes({ list, zone, testId }: { list: string[]; zone: string; testId: string }) {
+  const { token } = theme.useToken();
+  return (
+    <List
+      size="small"
+      bordered
+      data-testid={testId}
+      dataSource={list}
+      renderItem={(time, i) => {
+        const d = dayjs(time);
+        return (
+          <List.Item style={{ padding: '4px 12px' }}>
+            <Flex justify="space-between" style={{ width: '100%' }} gap={12}>
+              <span>
+                <Typography.Text type="secondary" style={{ display: 'inline-block', width: 24 }}>
+                  {i + 1}.
+                </Typography.Text>
+                <Typography.Text style={{ fontFamily: token.fontFamilyCode }}>
+                  {time.slice(0, 10)} {time.slice(11, time.slice(17, 19) === '00' ? 16 : 19)}
+                </Typography.Text>{' '}
+                <Typography.Text type="secondary">{d.tz(zone).format('ddd')}</Typography.Text>
+              </span>
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                {d.fromNow()}
+              </Typography.Text>
+            </Flex>
+          </List.Item>
+        );
+      }}
+    />
+  );
+}
+
 export function CronPreview({ expression, timezone, onResult }: Props) {
   const t = useT();
-  const { token } = theme.useToken();
   const input = useDebounced({ expression: expression.trim(), timezone }, 300);
   /** Fire times and the zone they were computed in. */
   const [times, setTimes] = useState<{ list: string[]; zone: string } | null>(null);
@@ -63,33 +97,7 @@ export function CronPreview({ expression, timezone, onResult }: Props) {
           <CalendarOutlined /> {t('cron.nextTimes', { zone: times?.zone ?? (timezone || 'UTC') })}
         </Typography.Text>
         {times && times.list.length > 0 ? (
-          <List
-            size="small"
-            bordered
-            data-testid="cron-preview"
-            dataSource={times.list}
-            renderItem={(time, i) => {
-              const d = dayjs(time);
-              return (
-                <List.Item style={{ padding: '4px 12px' }}>
-                  <Flex justify="space-between" style={{ width: '100%' }} gap={12}>
-                    <span>
-                      <Typography.Text type="secondary" style={{ display: 'inline-block', width: 24 }}>
-                        {i + 1}.
-                      </Typography.Text>
-                      <Typography.Text style={{ fontFamily: token.fontFamilyCode }}>
-                        {time.slice(0, 10)} {time.slice(11, time.slice(17, 19) === '00' ? 16 : 19)}
-                      </Typography.Text>{' '}
-                      <Typography.Text type="secondary">{d.tz(times.zone).format('ddd')}</Typography.Text>
-                    </span>
-                    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                      {d.fromNow()}
-                    </Typography.Text>
-                  </Flex>
-                </List.Item>
-              );
-            }}
-          />
+          <FireTimes list={times.list} zone={times.zone} testId="cron-preview" />
         ) : error ? (
           // The error itself shows on the field it is about.
           <Typography.Text type="secondary" data-testid="cron-preview-error">

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { Select } from 'antd';
 import { GlobalOutlined } from '@ant-design/icons';
 import { allZones, localZone, zoneOffset } from '../util/format';
@@ -12,9 +12,12 @@ interface Props {
   style?: React.CSSProperties;
 }
 
-/** A searchable list of IANA time zones, each with its current UTC offset. */
+/** A searchable list of IANA time zones, each with its current UTC offset. A name typed that is
+ * not in the list is said to be unknown and kept as typed (the server's check then names it),
+ * never silently replaced. */
 export function TimezoneSelect({ id, value, onChange, status, style }: Props) {
   const t = useT();
+  const [search, setSearch] = useState('');
   const options = useMemo(() => {
     const here = localZone();
     const zones = allZones();
@@ -31,6 +34,15 @@ export function TimezoneSelect({ id, value, onChange, status, style }: Props) {
       value={value}
       status={status}
       onChange={onChange}
+      onSearch={setSearch}
+      onBlur={() => {
+        const typed = search.trim();
+        if (typed && !options.some((o) => o.value.toLowerCase() === typed.toLowerCase() || o.label.toLowerCase().includes(typed.toLowerCase()))) {
+          onChange?.(typed);
+        }
+        setSearch('');
+      }}
+      notFoundContent={search.trim() ? <span data-testid="timezone-unknown">{t('tz.unknown', { zone: search.trim() })}</span> : undefined}
       options={options}
       optionFilterProp="label"
       suffixIcon={<GlobalOutlined />}

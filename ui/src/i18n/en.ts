@@ -189,6 +189,8 @@ export const en = {
   'editor.urlRequired': 'Enter the URL to call.',
   'editor.urlInvalid': 'Use an absolute http:// or https:// URL.',
   'editor.triggerType': 'Trigger',
+  'editor.triggerRequired': 'Choose when the job runs.',
+  'editor.triggerChoose': 'Choose how the job is triggered: a cron schedule, a fixed interval, once at a date, or every N days, weeks, months or years.',
   'editor.expression': 'Cron expression',
   'editor.expressionRequired': 'Enter a cron expression.',
   'editor.timezone': 'Time zone',
@@ -296,6 +298,7 @@ export const en = {
 
   'tz.local': 'this browser',
   'tz.placeholder': 'Search a time zone',
+  'tz.unknown': 'No time zone is called “{zone}”. It is kept as typed; the schedule check below says whether it works.',
 
   'detail.definition': 'Definition',
   'detail.action': 'Runs',
@@ -327,6 +330,8 @@ export const en = {
   'run.exit': 'exit {code}',
   'run.result': 'Result',
   'run.error': 'Error',
+  'run.errorWithExit': 'Failed with exit code {code}',
+  'run.errorWithStatus': 'Failed with HTTP status {code}',
   'run.running': 'running',
   'run.stillRunning': 'still running',
   'run.live': 'This run is in progress; its output refreshes every second.',

@@ -190,6 +190,8 @@ export const zh: Record<keyof typeof en, string> = {
   'editor.urlRequired': '请输入要请求的 URL。',
   'editor.urlInvalid': '请使用以 http:// 或 https:// 开头的完整 URL。',
   'editor.triggerType': '触发方式',
+  'editor.triggerRequired': '请选择任务何时运行。',
+  'editor.triggerChoose': '请选择触发方式：Cron 计划、固定间隔、指定时间运行一次，或每隔 N 天、周、月、年。',
   'editor.expression': 'Cron 表达式',
   'editor.expressionRequired': '请输入 Cron 表达式。',
   'editor.timezone': '时区',
@@ -297,6 +299,7 @@ export const zh: Record<keyof typeof en, string> = {
 
   'tz.local': '本浏览器',
   'tz.placeholder': '搜索时区',
+  'tz.unknown': '没有名为“{zone}”的时区。已按输入保留；下方的计划检查会说明它是否可用。',
 
   'detail.definition': '定义',
   'detail.action': '运行内容',
@@ -328,6 +331,8 @@ export const zh: Record<keyof typeof en, string> = {
   'run.exit': '退出码 {code}',
   'run.result': '结果',
   'run.error': '错误',
+  'run.errorWithExit': '失败，退出码 {code}',
+  'run.errorWithStatus': '失败，HTTP 状态 {code}',
   'run.running': '运行中',
   'run.stillRunning': '仍在运行',
   'run.live': '此运行正在进行，输出每秒刷新。',

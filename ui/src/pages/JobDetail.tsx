@@ -128,6 +128,22 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
       {!run && !error && <Skeleton active />}
       {run && (
         <Flex vertical gap={16}>
+          {/* What went wrong comes first: the error and the exit code or HTTP status. */}
+          {run.error && (
+            <Alert
+              type="error"
+              showIcon
+              data-testid="run-error"
+              message={
+                run.http_status != null
+                  ? t('run.errorWithStatus', { code: run.http_status })
+                  : run.exit_code != null
+                    ? t('run.errorWithExit', { code: run.exit_code })
+                    : t('run.error')
+              }
+              description={<span style={{ whiteSpace: 'pre-wrap' }}>{run.error}</span>}
+            />
+          )}
           <Descriptions size="small" column={2} bordered>
             <Descriptions.Item label={t('run.scheduled')}>{formatDateTime(run.scheduled)}</Descriptions.Item>
             <Descriptions.Item label={t('run.started')}>{formatDateTime(run.started)}</Descriptions.Item>
@@ -155,9 +171,11 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
               description={t('state.abandonedDetail')}
             />
           )}
-          {run.error && <Alert type="error" showIcon message={t('run.error')} description={run.error} />}
           {live && <Alert type="info" showIcon message={t('run.live')} />}
           <Tabs
+            // A failed run opens on the stream that explains it; re-chosen when the state moves.
+            key={run.state}
+            defaultActiveKey={failedState(run.state) && run.stderr ? 'stderr' : 'stdout'}
             items={[
               {
                 key: 'stdout',
@@ -175,6 +193,11 @@ function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => vo
       )}
     </Drawer>
   );
+}
+
+/** Whether a run in `state` ended badly with output worth reading. */
+function failedState(state: RunRecord['state']): boolean {
+  return state === 'failed' || state === 'timed_out' || state === 'cancelled';
 }
 
 function describeAction(job: Job): string {

@@ -14,6 +14,7 @@ import {
   Form,
   Input,
   InputNumber,
+  Radio,
   Row,
   Segmented,
   Select,
@@ -22,6 +23,7 @@ import {
   Switch,
   TimePicker,
   Typography,
+  theme,
 } from 'antd';
 import type { FormInstance } from 'antd';
 import {
@@ -42,9 +44,10 @@ import {
 } from '@ant-design/icons';
 import { api } from '../api';
 import { ApiError } from '../api/client';
-import type { Job, Settings } from '../api/types';
+import type { Job, Settings, Trigger } from '../api/types';
 import { CronBuilder } from '../components/CronBuilder';
 import { CronPreview } from '../components/CronPreview';
+import { TriggerPreview } from '../components/TriggerPreview';
 import { TimezoneSelect } from '../components/TimezoneSelect';
 import { ErrorAlert, PageHeader } from '../components/common';
 import { useT } from '../state/prefs';
@@ -92,6 +95,11 @@ function KeyValueList({ name, keyLabel, valueLabel }: { name: (string | number)[
   );
 }
 
+/** `text` with its first letter upper-case (unit names double as labels and in sentences). */
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; settings?: Settings }) {
   const t = useT();
   const navigate = useNavigate();
@@ -108,7 +116,20 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   }, [job, prefill, settings]);
 
   const kind = Form.useWatch('kind', form) ?? initial.kind;
-  const mode = (Form.useWatch('triggerMode', form) ?? initial.triggerMode) as TriggerMode;
+  const mode = (Form.useWatch('triggerMode', form) ?? initial.triggerMode) as TriggerMode | undefined;
+  const { token } = theme.useToken();
+  // What the form's trigger is now, for the engine's preview (cron has its own).
+  const triggerValues = Form.useWatch('trigger', form);
+  const draft = useMemo((): { trigger: Trigger } | { error: string } | null => {
+    if (!mode || mode === 'cron' || !triggerValues) return null;
+    if (mode === 'date' && !triggerValues.at) return null;
+    if (mode === 'calendar_interval' && !triggerValues.start_date) return null;
+    try {
+      return { trigger: formTrigger({ ...(form.getFieldsValue(true) as FormValues), triggerMode: mode, trigger: triggerValues }) };
+    } catch (e) {
+      return { error: e instanceof Error ? e.message : String(e) };
+    }
+  }, [mode, triggerValues, form]);
   const expression = Form.useWatch(['trigger', 'expression'], form) ?? '';
   const timezone = Form.useWatch(['trigger', 'timezone'], form) ?? 'UTC';
   const defaults = settings?.defaults;
@@ -164,8 +185,11 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
     try {
       await form.validateFields();
       values = form.getFieldsValue(true) as FormValues;
-    } catch {
+    } catch (e) {
       message.error(t('editor.fixErrors'));
+      // Take the user to the first field that needs them.
+      const first = (e as { errorFields?: { name: (string | number)[] }[] }).errorFields?.[0];
+      if (first) form.scrollToField(first.name, { block: 'center', focus: true });
       return;
     }
     let body;
@@ -234,6 +258,11 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
       onValuesChange={() => formError && setFormError(null)}
       data-testid="job-editor"
     >
+      {/* The header, with Save, stays in view however long the form (below the app bar). */}
+      <div
+        style={{ position: 'sticky', top: 56, zIndex: 9, background: token.colorBgLayout, marginInline: -4, paddingInline: 4, paddingTop: 8 }}
+        data-testid="editor-header"
+      >
       <PageHeader
         title={job ? t('editor.editTitle', { name: job.name }) : t('editor.newTitle')}
         subtitle={job ? <Typography.Text type="secondary" copyable>{job.id}</Typography.Text> : t('editor.newSubtitle')}
@@ -246,6 +275,7 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
           </>
         }
       />
+      </div>
       {formError && (
         <Alert type="error" showIcon message={t('editor.serverRefused')} description={formError} style={{ marginBottom: 16 }} data-testid="form-error" />
       )}
@@ -371,15 +401,23 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
 
         <Col span={24}>
           <Card title={<><ScheduleOutlined /> {t('editor.when')}</>}>
-            <Form.Item name="triggerMode" label={t('editor.triggerType')}>
-              <Segmented
-                onChange={(v) => switchMode(v as TriggerMode)}
+            <Form.Item
+              name="triggerMode"
+              label={t('editor.triggerType')}
+              rules={[{ required: true, message: t('editor.triggerRequired') }]}
+              extra={!mode && t('editor.triggerChoose')}
+            >
+              <Radio.Group
+                optionType="button"
+                buttonStyle="solid"
+                onChange={(e) => switchMode(e.target.value as TriggerMode)}
+                data-testid="trigger-mode"
                 options={[
-                  { value: 'cron', label: t('trigger.cron'), icon: <ScheduleOutlined /> },
-                  { value: 'interval', label: t('trigger.interval'), icon: <FieldTimeOutlined /> },
-                  { value: 'date', label: t('trigger.date'), icon: <ClockCircleOutlined /> },
-                  { value: 'calendar_interval', label: t('trigger.calendar_interval'), icon: <CalendarOutlined /> },
-                  { value: 'json', label: t('trigger.json'), icon: <CodeOutlined /> },
+                  { value: 'cron', label: <><ScheduleOutlined /> {t('trigger.cron')}</> },
+                  { value: 'interval', label: <><FieldTimeOutlined /> {t('trigger.interval')}</> },
+                  { value: 'date', label: <><ClockCircleOutlined /> {t('trigger.date')}</> },
+                  { value: 'calendar_interval', label: <><CalendarOutlined /> {t('trigger.calendar_interval')}</> },
+                  { value: 'json', label: <><CodeOutlined /> {t('trigger.json')}</> },
                 ]}
               />
             </Form.Item>
@@ -407,25 +445,33 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                 <Typography.Paragraph type="secondary">{t('editor.intervalHelp')}</Typography.Paragraph>
                 <Flex gap={12} wrap="wrap">
                   {(['weeks', 'days', 'hours', 'minutes', 'seconds'] as const).map((unit) => (
-                    <Form.Item key={unit} name={['trigger', unit]} label={t(`unit.${unit}`)}>
+                    <Form.Item key={unit} name={['trigger', unit]} label={capitalized(t(`unit.${unit}`))}>
                       <InputNumber min={0} step={unit === 'seconds' ? 0.5 : 1} style={{ width: 110 }} />
                     </Form.Item>
                   ))}
                 </Flex>
-                <Row gutter={16}>
-                  <Col xs={24} md={12}>{zoneItem}</Col>
+                <Row gutter={24}>
+                  <Col xs={24} lg={14}>
+                    {zoneItem}
+                    {boundsRow}
+                  </Col>
+                  <Col xs={24} lg={10}>
+                    <TriggerPreview draft={draft} />
+                  </Col>
                 </Row>
-                {boundsRow}
               </>
             )}
             {mode === 'date' && (
-              <Row gutter={16}>
-                <Col xs={24} md={12}>
+              <Row gutter={24}>
+                <Col xs={24} lg={14}>
                   <Form.Item name={['trigger', 'at']} label={t('editor.at')} rules={[{ required: true, message: t('editor.atRequired') }]}>
                     <DatePicker showTime style={{ width: '100%' }} />
                   </Form.Item>
+                  {zoneItem}
                 </Col>
-                <Col xs={24} md={12}>{zoneItem}</Col>
+                <Col xs={24} lg={10}>
+                  <TriggerPreview draft={draft} />
+                </Col>
               </Row>
             )}
             {mode === 'calendar_interval' && (
@@ -444,20 +490,30 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                     <TimePicker />
                   </Form.Item>
                 </Flex>
-                <Row gutter={16}>
-                  <Col xs={24} md={12}>{zoneItem}</Col>
-                  <Col xs={24} md={12}>
+                <Row gutter={24}>
+                  <Col xs={24} lg={14}>
+                    {zoneItem}
                     <Form.Item name={['trigger', 'end']} label={t('editor.end')}>
                       <DatePicker showTime style={{ width: '100%' }} placeholder={t('editor.optional')} />
                     </Form.Item>
+                  </Col>
+                  <Col xs={24} lg={10}>
+                    <TriggerPreview draft={draft} />
                   </Col>
                 </Row>
               </>
             )}
             {mode === 'json' && (
-              <Form.Item name={['trigger', 'json']} label={t('editor.triggerJson')} tooltip={t('editor.triggerJsonHelp')} rules={[{ required: true }]}>
-                <Input.TextArea autoSize={{ minRows: 6, maxRows: 20 }} spellCheck={false} style={{ fontFamily: 'monospace' }} />
-              </Form.Item>
+              <Row gutter={24}>
+                <Col xs={24} lg={14}>
+                  <Form.Item name={['trigger', 'json']} label={t('editor.triggerJson')} tooltip={t('editor.triggerJsonHelp')} rules={[{ required: true }]}>
+                    <Input.TextArea autoSize={{ minRows: 6, maxRows: 20 }} spellCheck={false} style={{ fontFamily: 'monospace' }} data-testid="trigger-json" />
+                  </Form.Item>
+                </Col>
+                <Col xs={24} lg={10}>
+                  <TriggerPreview draft={draft} />
+                </Col>
+              </Row>
             )}
           </Card>
         </Col>

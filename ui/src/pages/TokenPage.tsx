@@ -77,7 +77,8 @@ export function TokenPage({ state }: { state: AuthState }) {
               title: t('token.step2'),
               description: (
                 <Typography.Text type="secondary" style={code}>
-                  http://127.0.0.1:7878/?token=3f9c…
+                  {/* This server's own address (the desktop's kairos:// shows the default). */}
+                  {`${/^https?:$/.test(window.location.protocol) ? window.location.origin : 'http://127.0.0.1:7878'}/?token=3f9c…`}
                 </Typography.Text>
               ),
             },

@@ -63,6 +63,8 @@ describe('job form ⇄ job JSON', () => {
 
   it('leaves empty options to the scheduler defaults and drops empty env rows', () => {
     const form = newJobForm();
+    form.triggerMode = 'interval';
+    form.trigger.minutes = 5;
     form.name = '  Hello ';
     form.action.command = 'echo hi';
     form.action.env = [{ key: '', value: 'x' }, { key: 'B', value: '2' }];
@@ -108,7 +110,7 @@ describe('node labels', () => {
 });
 
 describe('server errors land on form fields', () => {
-  const cron = newJobForm();
+  const cron = { ...newJobForm(), triggerMode: 'cron' as const };
   it.each([
     ['name', 'must not be empty', ['name']],
     ['action.url', "scheme must be http or https, not 'ftp'", ['action', 'url']],
@@ -127,5 +129,16 @@ describe('server errors land on form fields', () => {
     expect(errorTarget('trigger', 'anything', { ...cron, triggerMode: 'json' })).toEqual(['trigger', 'json']);
     expect(errorTarget('colour', 'unknown field', cron)).toBeNull();
     expect(errorTarget(null, 'boom', cron)).toBeNull();
+    expect(errorTarget('trigger', 'missing field `type`', newJobForm())).toEqual(['triggerMode']);
+  });
+
+  it('starts a new job with no trigger chosen and no period filled in', () => {
+    const form = newJobForm();
+    expect(form.triggerMode).toBeUndefined();
+    expect(form.trigger.expression).toBe('');
+    expect([form.trigger.weeks, form.trigger.days, form.trigger.hours, form.trigger.minutes, form.trigger.seconds]).toEqual(
+      [undefined, undefined, undefined, undefined, undefined],
+    );
+    expect(() => formToJob({ ...form, name: 'x', action: { command: 'true' } })).toThrow(/no trigger type/);
   });
 });

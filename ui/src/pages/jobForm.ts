@@ -46,7 +46,8 @@ export interface FormValues {
     expect_status?: [number | null, number | null];
     name?: string;
   };
-  triggerMode: TriggerMode;
+  /** Unset for a new job until the user chooses how it is triggered. */
+  triggerMode?: TriggerMode;
   trigger: {
     expression?: string;
     timezone?: string;
@@ -110,11 +111,11 @@ export function newJobForm(pool = 'default'): FormValues {
     node_labels: [],
     kind: 'shell',
     action: { command: '', shell: 'sh', env: [], method: 'GET', headers: [], expect_status: [200, 299] },
-    triggerMode: 'cron',
+    // No schedule nobody chose: the user picks the trigger type, then fills it in.
+    triggerMode: undefined,
     trigger: {
-      expression: '0 9 * * 1-5',
+      expression: '',
       timezone: localZone(),
-      minutes: 5,
       every: 1,
       unit: 'days',
       start_date: dayjs().startOf('day'),
@@ -266,6 +267,8 @@ export function formTrigger(values: FormValues): Trigger {
       } catch (e) {
         throw new TriggerJsonError(e instanceof Error ? e.message : String(e));
       }
+    case undefined:
+      throw new TriggerJsonError('no trigger type is chosen');
   }
 }
 
@@ -350,6 +353,7 @@ export function errorTarget(field: string | null, message: string, values: FormV
   if (!field) return null;
   if (field === 'trigger' || field.startsWith('trigger.')) {
     const rest = field.slice('trigger.'.length);
+    if (values.triggerMode === undefined) return ['triggerMode'];
     if (values.triggerMode === 'json') return ['trigger', 'json'];
     const lower = message.toLowerCase();
     if (rest === 'timezone' || lower.includes('timezone') || lower.includes('time zone')) return ['trigger', 'timezone'];

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::history::RunRecord;
 use crate::metrics::MetricSample;
+use chrono::{DateTime, Utc};
 
 pub(crate) use function::unregistered;
 pub(crate) use function::{blocking_fn, job_fn};
@@ -204,6 +204,40 @@ pub struct ActionContext {
     pub(crate) monitor: SystemMonitor,
 }
 
+/// Which run an action serves. Shell commands find it in their environment:
+/// `KAIROS_JOB_ID`, `KAIROS_JOB_NAME`, `KAIROS_RUN_ID`, `KAIROS_SCHEDULED_AT` (RFC 3339, UTC)
+/// and `KAIROS_ATTEMPT` (1 for the first try).
+#[derive(Debug, Clone, Copy)]
+pub struct RunInfo<'a> {
+    /// The job.
+    pub job_id: &'a str,
+    /// The job's name.
+    pub job_name: &'a str,
+    /// The run's history id.
+    pub run_id: i64,
+    /// The fire time it runs for.
+    pub scheduled: DateTime<Utc>,
+    /// 1 for the first try, 2 for the first retry, …
+    pub attempt: u32,
+}
+
+impl RunInfo<'_> {
+    /// The environment variables a shell command gets for this run.
+    pub fn env(&self) -> [(&'static str, String); 5] {
+        [
+            ("KAIROS_JOB_ID", self.job_id.to_string()),
+            ("KAIROS_JOB_NAME", self.job_name.to_string()),
+            ("KAIROS_RUN_ID", self.run_id.to_string()),
+            (
+                "KAIROS_SCHEDULED_AT",
+                self.scheduled
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            ),
+            ("KAIROS_ATTEMPT", self.attempt.to_string()),
+        ]
+    }
+}
+
 /// How an action ended.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ActionOutput {
@@ -304,9 +338,9 @@ impl Action {
     }
 
     /// Runs the action for `run` to its end, or until `ctx.cancel` stops it.
-    pub async fn run(&self, ctx: &ActionContext, run: &RunRecord) -> ActionOutput {
+    pub async fn run(&self, ctx: &ActionContext, run: &RunInfo<'_>) -> ActionOutput {
         match self {
-            Action::Shell(a) => shell::run(a, ctx).await,
+            Action::Shell(a) => shell::run(a, ctx, run).await,
             #[cfg(feature = "http")]
             Action::Http(a) => http::run(a, ctx).await,
             #[cfg(not(feature = "http"))]
@@ -317,8 +351,8 @@ impl Action {
             Action::Monitor(_) => ActionOutput::failed(not_built("monitor")),
             Action::Function(a) => {
                 let job = JobContext {
-                    job_id: run.job_id.clone(),
-                    run_id: run.id,
+                    job_id: run.job_id.to_string(),
+                    run_id: run.run_id,
                     scheduled: run.scheduled,
                     attempt: run.attempt,
                     cancel: ctx.cancel.clone(),

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::tail::TailBuffer;
-use super::{ActionContext, ActionOutput, ShellAction};
+use super::{ActionContext, ActionOutput, RunInfo, ShellAction};
 
 /// How long a cancelled command's process group has between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -24,14 +24,20 @@ const GROUP_POLL: Duration = Duration::from_millis(20);
 /// inherited stdout may hold the pipe open forever.
 const PIPE_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-/// Runs the command; on cancel the process group gets SIGTERM, then SIGKILL.
-pub(super) async fn run(action: &ShellAction, ctx: &ActionContext) -> ActionOutput {
-    run_with_grace(action, &ctx.cancel, KILL_GRACE).await
+/// Runs the command for `run` (described in its environment); on cancel the process group
+/// gets SIGTERM, then SIGKILL.
+pub(super) async fn run(
+    action: &ShellAction,
+    ctx: &ActionContext,
+    run: &RunInfo<'_>,
+) -> ActionOutput {
+    run_with_grace(action, run, &ctx.cancel, KILL_GRACE).await
 }
 
 /// [`run`] with the SIGTERM-to-SIGKILL grace as a parameter.
 async fn run_with_grace(
     action: &ShellAction,
+    run: &RunInfo<'_>,
     cancel: &CancellationToken,
     grace: Duration,
 ) -> ActionOutput {
@@ -55,6 +61,7 @@ async fn run_with_grace(
         .arg("-c")
         .arg(&action.command)
         .envs(&action.env)
+        .envs(run.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -274,8 +281,31 @@ mod tests {
         }
     }
 
+    /// The run the tests' commands serve.
+    const RUN: RunInfo<'static> = RunInfo {
+        job_id: "nightly",
+        job_name: "Nightly 'backup'",
+        run_id: 42,
+        scheduled: chrono::DateTime::UNIX_EPOCH,
+        attempt: 2,
+    };
+
     async fn run_plain(action: &ShellAction) -> ActionOutput {
-        run(action, &ActionContext::default()).await
+        run(action, &ActionContext::default(), &RUN).await
+    }
+
+    #[tokio::test]
+    async fn a_command_knows_which_run_it_is() {
+        let mut action = shell(
+            "echo \"$KAIROS_JOB_ID|$KAIROS_JOB_NAME|$KAIROS_RUN_ID|$KAIROS_SCHEDULED_AT|$KAIROS_ATTEMPT\"",
+        );
+        // The scheduler's variables win over a job's own of the same name.
+        action.env.insert("KAIROS_RUN_ID".into(), "spoofed".into());
+        let out = run_plain(&action).await;
+        assert_eq!(
+            out.stdout,
+            "nightly|Nightly 'backup'|42|1970-01-01T00:00:00Z|2\n"
+        );
     }
 
     /// Whether `pid` exists and is not a zombie.
@@ -418,7 +448,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let task = {
             let cancel = cancel.clone();
-            tokio::spawn(async move { run_with_grace(&action, &cancel, KILL_GRACE).await })
+            tokio::spawn(async move { run_with_grace(&action, &RUN, &cancel, KILL_GRACE).await })
         };
         let grandchild = read_pid(&pidfile).await;
         assert!(is_running(grandchild));
@@ -442,7 +472,7 @@ mod tests {
         let grace = Duration::from_millis(300);
         let task = {
             let cancel = cancel.clone();
-            tokio::spawn(async move { run_with_grace(&action, &cancel, grace).await })
+            tokio::spawn(async move { run_with_grace(&action, &RUN, &cancel, grace).await })
         };
         let pid = read_pid(&pidfile).await;
         let started = std::time::Instant::now();
@@ -458,7 +488,7 @@ mod tests {
     async fn a_cancelled_token_does_not_start_anything() {
         let ctx = ActionContext::default();
         ctx.cancel.cancel();
-        let out = run(&shell("echo never"), &ctx).await;
+        let out = run(&shell("echo never"), &ctx, &RUN).await;
         assert_eq!(out.error.as_deref(), Some("cancelled"));
         assert_eq!(out.stdout, "");
     }

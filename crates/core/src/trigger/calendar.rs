@@ -84,6 +84,11 @@ impl CalendarIntervalTrigger {
         Self::try_from(spec)
     }
 
+    /// The zone the wall-clock time is read in.
+    pub fn timezone(&self) -> Tz {
+        self.spec.timezone
+    }
+
     /// E.g. `every 2 months from 2026-01-31 at 09:00:00 (America/New_York)`.
     pub fn summary(&self) -> String {
         let s = &self.spec;

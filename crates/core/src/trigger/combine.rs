@@ -67,6 +67,13 @@ impl OrTrigger {
         self.triggers.is_empty()
     }
 
+    /// The first member's zone.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.triggers
+            .first()
+            .map_or(chrono_tz::UTC, Trigger::timezone)
+    }
+
     /// The earliest member fire time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.triggers
@@ -147,6 +154,14 @@ impl AndTrigger {
     /// Never true: an `and` has at least one member.
     pub fn is_empty(&self) -> bool {
         self.spec.triggers.is_empty()
+    }
+
+    /// The first member's zone.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.spec
+            .triggers
+            .first()
+            .map_or(chrono_tz::UTC, Trigger::timezone)
     }
 
     /// The next instant strictly after `after` at which all members agree, if found in time.

@@ -90,6 +90,11 @@ impl IntervalTrigger {
         Self::try_from(spec)
     }
 
+    /// The zone fire times are shown in.
+    pub fn timezone(&self) -> Tz {
+        self.spec.timezone
+    }
+
     /// The period as a duration.
     pub fn period(&self) -> Duration {
         Duration::milliseconds(self.period_ms)

@@ -115,6 +115,19 @@ impl Trigger {
         }
     }
 
+    /// The zone the trigger reads its schedule in, or shows its times in (for a combination:
+    /// its first member's).
+    pub fn timezone(&self) -> Tz {
+        match self {
+            Trigger::Date(t) => t.timezone,
+            Trigger::Interval(t) => t.timezone(),
+            Trigger::Cron(t) => t.timezone(),
+            Trigger::CalendarInterval(t) => t.timezone(),
+            Trigger::And(t) => t.timezone(),
+            Trigger::Or(t) => t.timezone(),
+        }
+    }
+
     /// A short human summary, e.g. `cron 0 9 * * 1-5 (Europe/London)` or `every 1h 30m`.
     pub fn summary(&self) -> String {
         match self {

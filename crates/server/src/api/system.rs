@@ -1,4 +1,4 @@
-//! The scheduler as a whole: status, pause/resume, settings, export/import, cron previews.
+//! The scheduler as a whole: status, pause/resume, settings, export/import, trigger previews.
 
 use std::collections::HashMap;
 
@@ -247,24 +247,80 @@ pub(crate) async fn cron_preview(
 ) -> ApiResult<Json<PreviewResponse>> {
     let tz =
         parse_time_zone(&req.timezone).map_err(|e| ApiError::invalid("timezone", e.to_string()))?;
-    if !(1..=MAX_PREVIEW).contains(&req.count) {
+    let trigger = CronTrigger::new(&req.expression, tz)
+        .map_err(|e| ApiError::invalid("expression", e.to_string()))?;
+    let times = fire_times(&Trigger::Cron(trigger), req.count, req.after)?;
+    Ok(Json(PreviewResponse { times }))
+}
+
+/// What to preview: any trigger.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TriggerPreviewRequest {
+    /// The trigger, as a job holds it.
+    trigger: Trigger,
+    /// How many fire times, 1-100 (default 10).
+    #[serde(default = "ten")]
+    count: usize,
+    /// Fire times strictly after this RFC 3339 instant (default now).
+    #[serde(default)]
+    after: Option<DateTime<Utc>>,
+}
+
+/// A trigger's next fire times and summary.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TriggerPreview {
+    /// RFC 3339 instants with the offset of the trigger's zone at each; fewer than asked
+    /// (or none) when the trigger runs out.
+    times: Vec<String>,
+    /// The engine's one-line summary, e.g. `every 1h 30m` (English).
+    summary: String,
+    /// The zone the times are given in.
+    timezone: String,
+}
+
+/// The next fire times of any trigger, computed by the engine: the editor's check of a trigger
+/// as it is typed (a bad field is named by its path, e.g. `trigger.seconds`).
+#[utoipa::path(post, path = "/api/triggers/preview", tag = "scheduler",
+    request_body = TriggerPreviewRequest,
+    responses(
+        (status = 200, description = "Fire times", body = TriggerPreview),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 422, description = "A bad trigger or count", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn trigger_preview(
+    Body(req): Body<TriggerPreviewRequest>,
+) -> ApiResult<Json<TriggerPreview>> {
+    let times = fire_times(&req.trigger, req.count, req.after)?;
+    Ok(Json(TriggerPreview {
+        times,
+        summary: req.trigger.summary(),
+        timezone: req.trigger.timezone().to_string(),
+    }))
+}
+
+/// `count` fire times of `trigger` strictly after `after` (default now), in its zone.
+fn fire_times(
+    trigger: &Trigger,
+    count: usize,
+    after: Option<DateTime<Utc>>,
+) -> ApiResult<Vec<String>> {
+    if !(1..=MAX_PREVIEW).contains(&count) {
         return Err(ApiError::invalid(
             "count",
             format!("must be between 1 and {MAX_PREVIEW}"),
         ));
     }
-    let trigger = CronTrigger::new(&req.expression, tz)
-        .map_err(|e| ApiError::invalid("expression", e.to_string()))?;
-    let after = req.after.unwrap_or_else(Utc::now);
-    let times = Trigger::Cron(trigger)
-        .preview(after, req.count)
+    let tz = trigger.timezone();
+    Ok(trigger
+        .preview(after.unwrap_or_else(Utc::now), count)
         .into_iter()
         .map(|t| {
             t.with_timezone(&tz)
                 .to_rfc3339_opts(SecondsFormat::Secs, false)
         })
-        .collect();
-    Ok(Json(PreviewResponse { times }))
+        .collect())
 }
 
 /// Answers unknown paths.
