@@ -1,7 +1,7 @@
 // Create or edit a job: what it runs, when, and how. Nothing is saved until the form is valid;
 // the server's field errors land on the field they name.
 
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import {
   Alert,
@@ -92,6 +92,20 @@ function KeyValueList({ name, keyLabel, valueLabel }: { name: (string | number)[
         </Flex>
       )}
     </Form.List>
+  );
+}
+
+/** A trigger's fields on the left, the engine's preview of them on the right. */
+function WithPreview({ draft, children }: { draft: Parameters<typeof TriggerPreview>[0]['draft']; children: ReactNode }) {
+  return (
+    <Row gutter={24}>
+      <Col xs={24} lg={14}>
+        {children}
+      </Col>
+      <Col xs={24} lg={10}>
+        <TriggerPreview draft={draft} />
+      </Col>
+    </Row>
   );
 }
 
@@ -450,29 +464,19 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                     </Form.Item>
                   ))}
                 </Flex>
-                <Row gutter={24}>
-                  <Col xs={24} lg={14}>
-                    {zoneItem}
-                    {boundsRow}
-                  </Col>
-                  <Col xs={24} lg={10}>
-                    <TriggerPreview draft={draft} />
-                  </Col>
-                </Row>
+                <WithPreview draft={draft}>
+                  {zoneItem}
+                  {boundsRow}
+                </WithPreview>
               </>
             )}
             {mode === 'date' && (
-              <Row gutter={24}>
-                <Col xs={24} lg={14}>
-                  <Form.Item name={['trigger', 'at']} label={t('editor.at')} rules={[{ required: true, message: t('editor.atRequired') }]}>
-                    <DatePicker showTime style={{ width: '100%' }} />
-                  </Form.Item>
-                  {zoneItem}
-                </Col>
-                <Col xs={24} lg={10}>
-                  <TriggerPreview draft={draft} />
-                </Col>
-              </Row>
+              <WithPreview draft={draft}>
+                <Form.Item name={['trigger', 'at']} label={t('editor.at')} rules={[{ required: true, message: t('editor.atRequired') }]}>
+                  <DatePicker showTime style={{ width: '100%' }} />
+                </Form.Item>
+                {zoneItem}
+              </WithPreview>
             )}
             {mode === 'calendar_interval' && (
               <>
@@ -490,30 +494,20 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                     <TimePicker />
                   </Form.Item>
                 </Flex>
-                <Row gutter={24}>
-                  <Col xs={24} lg={14}>
-                    {zoneItem}
-                    <Form.Item name={['trigger', 'end']} label={t('editor.end')}>
-                      <DatePicker showTime style={{ width: '100%' }} placeholder={t('editor.optional')} />
-                    </Form.Item>
-                  </Col>
-                  <Col xs={24} lg={10}>
-                    <TriggerPreview draft={draft} />
-                  </Col>
-                </Row>
+                <WithPreview draft={draft}>
+                  {zoneItem}
+                  <Form.Item name={['trigger', 'end']} label={t('editor.end')}>
+                    <DatePicker showTime style={{ width: '100%' }} placeholder={t('editor.optional')} />
+                  </Form.Item>
+                </WithPreview>
               </>
             )}
             {mode === 'json' && (
-              <Row gutter={24}>
-                <Col xs={24} lg={14}>
-                  <Form.Item name={['trigger', 'json']} label={t('editor.triggerJson')} tooltip={t('editor.triggerJsonHelp')} rules={[{ required: true }]}>
-                    <Input.TextArea autoSize={{ minRows: 6, maxRows: 20 }} spellCheck={false} style={{ fontFamily: 'monospace' }} data-testid="trigger-json" />
-                  </Form.Item>
-                </Col>
-                <Col xs={24} lg={10}>
-                  <TriggerPreview draft={draft} />
-                </Col>
-              </Row>
+              <WithPreview draft={draft}>
+                <Form.Item name={['trigger', 'json']} label={t('editor.triggerJson')} tooltip={t('editor.triggerJsonHelp')} rules={[{ required: true }]}>
+                  <Input.TextArea autoSize={{ minRows: 6, maxRows: 20 }} spellCheck={false} style={{ fontFamily: 'monospace' }} data-testid="trigger-json" />
+                </Form.Item>
+              </WithPreview>
             )}
           </Card>
         </Col>
