@@ -294,12 +294,33 @@ describe('web admin', () => {
     assert.ok(error.y < details.y, 'the error comes first');
     await shot('run-failed');
     await page.locator('.ant-drawer-close').click();
-    await stack.api('DELETE', `/api/jobs/${encodeURIComponent(job.id)}`);
+  });
+
+  uiTest('the Runs screen: every job, filters in the address, the day’s failures one click away', async () => {
+    await page.goto(`${stack.uiOrigin}/`);
+    await page.getByTestId('stat-failures').click();
+    await page.waitForFunction(() => location.pathname === '/runs' && new URLSearchParams(location.search).get('state')?.includes('failed'), null, WAIT);
+    const rows = page.getByTestId('runs-table').locator('.ant-table-row');
+    await waitText(rows.first(), /E2E fails/);
+    for (const text of await rows.allTextContents()) assert.match(text, /Failed|Timed out|Missed|Abandoned/);
+    await shot('runs-failures');
+    // Every run of every job, then one job's.
+    await page.goto(`${stack.uiOrigin}/runs`);
+    await rows.nth(1).waitFor(WAIT);
+    assert.ok((await page.getByTestId('run-job').allTextContents()).includes('E2E greeter'));
+    await page.goto(`${stack.uiOrigin}/runs?job=e2e-fails`);
+    await waitText(rows.first(), /E2E fails/);
+    assert.ok((await page.getByTestId('run-job').allTextContents()).every((name) => name === 'E2E fails'));
+    // A row opens the run.
+    await rows.first().click();
+    await waitText(page.locator('.ant-drawer-content').getByTestId('run-error'), /exit code 3/);
+    await page.locator('.ant-drawer-close').click();
+    await stack.api('DELETE', '/api/jobs/e2e-fails');
   });
 
   uiTest('the sidebar is made of real links', async () => {
     const hrefs = await page.getByTestId('nav').locator('a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
-    assert.deepEqual(hrefs, ['/', '/jobs', '/events', '/nodes', '/settings']);
+    assert.deepEqual(hrefs, ['/', '/jobs', '/runs', '/events', '/nodes', '/settings']);
   });
 
   uiTest('the job list finds jobs and scrolls virtually', async () => {

@@ -11,6 +11,7 @@ import {
   MenuFoldOutlined,
   MenuUnfoldOutlined,
   MoonOutlined,
+  HistoryOutlined,
   ProfileOutlined,
   SettingOutlined,
   SunOutlined,
@@ -24,6 +25,7 @@ import { useAuth } from './state/auth';
 import { PrefsProvider, usePrefs, type ThemePref } from './state/prefs';
 import { DashboardPage } from './pages/Dashboard';
 import { EventsPage, StreamBadge } from './pages/Events';
+import { RunsPage } from './pages/Runs';
 import { JobDetailPage } from './pages/JobDetail';
 import { JobEditorPage } from './pages/JobEditor';
 import { JobsPage } from './pages/Jobs';
@@ -54,7 +56,7 @@ function Shell() {
 
   const section = location.pathname.split('/')[1] || 'dashboard';
   useEffect(() => {
-    const titles: Record<string, string> = { dashboard: t('nav.dashboard'), jobs: t('nav.jobs'), events: t('nav.events'), nodes: t('nav.nodes'), settings: t('nav.settings') };
+    const titles: Record<string, string> = { dashboard: t('nav.dashboard'), jobs: t('nav.jobs'), runs: t('nav.runs'), events: t('nav.events'), nodes: t('nav.nodes'), settings: t('nav.settings') };
     if (!/^\/jobs\/./.test(location.pathname)) document.title = `${titles[section] ?? ''} · Kairos`;
   }, [section, location.pathname, t]);
 
@@ -85,6 +87,7 @@ function Shell() {
           items={[
             { key: 'dashboard', icon: <DashboardOutlined />, label: <Link to="/">{t('nav.dashboard')}</Link> },
             { key: 'jobs', icon: <ProfileOutlined />, label: <Link to="/jobs">{t('nav.jobs')}</Link> },
+            { key: 'runs', icon: <HistoryOutlined />, label: <Link to="/runs">{t('nav.runs')}</Link> },
             { key: 'events', icon: <BellOutlined />, label: <Link to="/events">{t('nav.events')}</Link> },
             { key: 'nodes', icon: <ClusterOutlined />, label: <Link to="/nodes">{t('nav.nodes')}</Link> },
             { key: 'settings', icon: <SettingOutlined />, label: <Link to="/settings">{t('nav.settings')}</Link> },
@@ -161,6 +164,7 @@ function Shell() {
             <Route path="/jobs/new" element={<JobEditorPage />} />
             <Route path="/jobs/:id/edit" element={<JobEditorPage />} />
             <Route path="/jobs/:id" element={<JobDetailPage />} />
+            <Route path="/runs" element={<RunsPage />} />
             <Route path="/events" element={<EventsPage />} />
             <Route path="/nodes" element={<NodesPage />} />
             <Route path="/settings" element={<SettingsPage />} />

@@ -17,6 +17,7 @@ import {
 } from '@ant-design/icons';
 import { api } from '../api';
 import { FAILURE_STATES, RUN_STATES, type Job, type RunState } from '../api/types';
+import { failuresLink } from './Runs';
 import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { STATE_COLORS, StateTag } from '../components/tags';
@@ -328,7 +329,7 @@ export function DashboardPage() {
           <StatCard testId="stat-paused" title={t('dash.pausedJobs')} value={counts.data?.paused.toLocaleString()} icon={<PauseCircleOutlined />} color={token.colorWarning} to="/jobs?status=paused" />
         </Col>
         <Col xs={12} md={8} xl={{ flex: '20%' }}>
-          <StatCard testId="stat-failures" title={t('dash.failures24h')} value={counts.data?.failures.toLocaleString()} icon={<AlertOutlined />} color={token.colorError} />
+          <StatCard testId="stat-failures" title={t('dash.failures24h')} value={counts.data?.failures.toLocaleString()} icon={<AlertOutlined />} color={token.colorError} to={failuresLink()} />
         </Col>
         <Col xs={12} md={8} xl={{ flex: '20%' }}>
           <StatCard

@@ -12,6 +12,7 @@ mod listen;
 mod plan;
 mod relay;
 mod stats;
+mod step;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

@@ -1,0 +1,236 @@
+// Runs as every screen shows them: the history table's columns, and the viewer of one run's
+// details and output.
+
+import { useEffect, useState } from 'react';
+import { Alert, Button, Descriptions, Drawer, Empty, Flex, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
+import type { TableProps } from 'antd';
+import { ReloadOutlined } from '@ant-design/icons';
+import { api } from '../api';
+import { isFinal, type RunRecord } from '../api/types';
+import { ErrorAlert } from './common';
+import { ManualTag, NodeRef } from './nodes';
+import { StateTag } from './tags';
+import type { Translate } from '../i18n';
+import { usePrefs } from '../state/prefs';
+import { durationMs, formatDateTime, formatDuration, fromNow } from '../util/format';
+import { useInterval } from '../util/hooks';
+
+function OutputBlock({ text, empty }: { text: string | undefined; empty: string }) {
+  const { token } = theme.useToken();
+  if (!text) return <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={empty} />;
+  return (
+    <pre
+      data-testid="run-output"
+      style={{
+        margin: 0,
+        padding: 12,
+        maxHeight: '60vh',
+        overflow: 'auto',
+        background: token.colorFillQuaternary,
+        border: `1px solid ${token.colorBorderSecondary}`,
+        borderRadius: token.borderRadius,
+        fontFamily: token.fontFamilyCode,
+        fontSize: 12.5,
+        lineHeight: 1.5,
+        whiteSpace: 'pre-wrap',
+        wordBreak: 'break-all',
+      }}
+    >
+      {text}
+    </pre>
+  );
+}
+
+/** A run's details and output; polls while the run is in flight. */
+export function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => void }) {
+  const { t } = usePrefs();
+  const [run, setRun] = useState<RunRecord | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  // The drawer keeps showing the last run while it slides away.
+  const [shownId, setShownId] = useState<number | null>(runId);
+  if (runId !== null && runId !== shownId) setShownId(runId);
+
+  useEffect(() => {
+    if (runId === null) return;
+    setRun(null);
+    setError(null);
+  }, [runId]);
+
+  const load = () => {
+    if (runId === null) return;
+    api.getRun(runId).then(
+      (r) => {
+        setRun(r);
+        setError(null);
+      },
+      (e: unknown) => setError(e),
+    );
+  };
+  useEffect(load, [runId]);
+  const live = runId !== null && (!run || !isFinal(run.state));
+  useInterval(load, live ? 1000 : null);
+
+  const duration = run ? durationMs(run.started, run.finished) : null;
+  return (
+    <Drawer
+      open={runId !== null}
+      onClose={onClose}
+      width={760}
+      title={
+        <Space>
+          {t('run.title', { id: shownId ?? '' })}
+          {run && <StateTag state={run.state} />}
+          {run?.manual && <ManualTag />}
+        </Space>
+      }
+      data-testid="run-viewer"
+      extra={
+        <Button icon={<ReloadOutlined />} onClick={load}>
+          {t('common.refresh')}
+        </Button>
+      }
+    >
+      {error ? <ErrorAlert error={error} onRetry={load} /> : null}
+      {!run && !error && <Skeleton active />}
+      {run && (
+        <Flex vertical gap={16}>
+          {/* What went wrong comes first: the error and the exit code or HTTP status. */}
+          {run.error && (
+            <Alert
+              type="error"
+              showIcon
+              data-testid="run-error"
+              message={
+                run.http_status != null
+                  ? t('run.errorWithStatus', { code: run.http_status })
+                  : run.exit_code != null
+                    ? t('run.errorWithExit', { code: run.exit_code })
+                    : t('run.error')
+              }
+              description={<span style={{ whiteSpace: 'pre-wrap' }}>{run.error}</span>}
+            />
+          )}
+          <Descriptions size="small" column={2} bordered>
+            <Descriptions.Item label={t('run.scheduled')}>{formatDateTime(run.scheduled)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.started')}>{formatDateTime(run.started)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.finished')}>{formatDateTime(run.finished)}</Descriptions.Item>
+            <Descriptions.Item label={t('run.duration')}>
+              {duration !== null ? formatDuration(duration) : run.started ? t('run.stillRunning') : '—'}
+            </Descriptions.Item>
+            <Descriptions.Item label={t('run.attempt')}>{run.attempt}</Descriptions.Item>
+            <Descriptions.Item label={run.http_status != null ? t('run.httpStatus') : t('run.exitCode')}>
+              {run.http_status ?? run.exit_code ?? '—'}
+            </Descriptions.Item>
+            <Descriptions.Item label={t('run.node')}>
+              <NodeRef id={run.node} />
+            </Descriptions.Item>
+            <Descriptions.Item label={t('run.startedBy')}>
+              <span data-testid="run-started-by">{run.manual ? t('run.byManual') : t('run.bySchedule')}</span>
+            </Descriptions.Item>
+          </Descriptions>
+          {run.state === 'abandoned' && (
+            <Alert
+              type="warning"
+              showIcon
+              data-testid="run-abandoned"
+              message={t('state.abandonedTitle')}
+              description={t('state.abandonedDetail')}
+            />
+          )}
+          {live && <Alert type="info" showIcon message={t('run.live')} />}
+          <Tabs
+            // A failed run opens on the stream that explains it; re-chosen when the state moves.
+            key={run.state}
+            defaultActiveKey={failedState(run.state) && run.stderr ? 'stderr' : 'stdout'}
+            items={[
+              {
+                key: 'stdout',
+                label: `${t('run.stdout')}${run.stdout ? ` (${run.stdout.length.toLocaleString()})` : ''}`,
+                children: <OutputBlock text={run.stdout} empty={t('run.noOutput')} />,
+              },
+              {
+                key: 'stderr',
+                label: `${t('run.stderr')}${run.stderr ? ` (${run.stderr.length.toLocaleString()})` : ''}`,
+                children: <OutputBlock text={run.stderr} empty={t('run.noOutput')} />,
+              },
+            ]}
+          />
+        </Flex>
+      )}
+    </Drawer>
+  );
+}
+
+/** Whether a run in `state` ended badly with output worth reading. */
+function failedState(state: RunRecord['state']): boolean {
+  return state === 'failed' || state === 'timed_out' || state === 'cancelled';
+}
+
+/** The run history table's columns (id, state, times, result, node, error), in `t`'s language. */
+export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['columns']> {
+  return [
+    { title: '#', dataIndex: 'id', width: 70, render: (v: number) => <Typography.Text type="secondary">{v}</Typography.Text> },
+    {
+      title: t('run.state'),
+      dataIndex: 'state',
+      width: 205,
+      render: (_, r) => (
+        <Flex gap={6} align="center" wrap="wrap">
+          <StateTag state={r.state} title={r.error ?? undefined} />
+          {r.manual && <ManualTag />}
+        </Flex>
+      ),
+    },
+    {
+      title: t('run.scheduled'),
+      dataIndex: 'scheduled',
+      width: 180,
+      render: (v: string) => <Tooltip title={fromNow(v)}>{formatDateTime(v)}</Tooltip>,
+    },
+    {
+      title: t('run.started'),
+      dataIndex: 'started',
+      width: 110,
+      render: (v: string | null, r) => {
+        if (!v) return '—';
+        const late = durationMs(r.scheduled, v);
+        return (
+          <Tooltip title={formatDateTime(v)}>
+            <span>
+              {late !== null && late >= 0 ? `+${formatDuration(late)}` : formatDateTime(v).slice(11)}
+            </span>
+          </Tooltip>
+        );
+      },
+    },
+    {
+      title: t('run.duration'),
+      key: 'duration',
+      width: 110,
+      render: (_, r) => (r.started && !r.finished ? <Tag color="processing">{t('run.running')}</Tag> : formatDuration(durationMs(r.started, r.finished))),
+    },
+    {
+      title: t('run.result'),
+      key: 'code',
+      width: 110,
+      render: (_, r) =>
+        r.http_status != null ? (
+          <Tag bordered={false}>HTTP {r.http_status}</Tag>
+        ) : r.exit_code != null ? (
+          <Tag bordered={false} color={r.exit_code === 0 ? 'success' : 'error'}>
+            {t('run.exit', { code: r.exit_code })}
+          </Tag>
+        ) : (
+          '—'
+        ),
+    },
+    { title: t('run.attempt'), dataIndex: 'attempt', width: 80 },
+    { title: t('run.node'), dataIndex: 'node', width: 140, render: (v: string | null) => <NodeRef id={v} /> },
+    {
+      title: t('run.error'),
+      dataIndex: 'error',
+      ellipsis: true,
+      render: (v: string | null) => (v ? <Typography.Text type="danger">{v}</Typography.Text> : null),
+    },
+  ];
+}

@@ -1,0 +1,209 @@
+// Every job's runs, newest first: filtered by job, state and time, with the last day's
+// failures one click away, and each run's details and output a click further.
+
+import { useEffect, useMemo, useState } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { Button, Card, DatePicker, Flex, Select, Table, Typography } from 'antd';
+import type { TableProps } from 'antd';
+import { AlertOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
+import type { Dayjs } from 'dayjs';
+import { api } from '../api';
+import { FAILURE_STATES, RUN_STATES, type RunRecord, type RunState } from '../api/types';
+import { ErrorAlert, PageHeader } from '../components/common';
+import { RunViewer, runColumns } from '../components/runs';
+import { useJobNames } from '../state/jobNames';
+import { usePrefs } from '../state/prefs';
+import { dayjs } from '../util/format';
+import { useAsync, useDebounced } from '../util/hooks';
+
+/** Runs fetched per page ("Load more" fetches the next, older ones). */
+const PAGE = 100;
+
+/** The filters, as the address bar holds them (`/runs?job=…&state=failed,timed_out&from=…`). */
+interface Filters {
+  job?: string;
+  states: RunState[];
+  from?: string;
+  to?: string;
+}
+
+function readFilters(params: URLSearchParams): Filters {
+  const states = (params.get('state') ?? '').split(',').filter((s): s is RunState => (RUN_STATES as string[]).includes(s));
+  return {
+    job: params.get('job') || undefined,
+    states,
+    from: params.get('from') || undefined,
+    to: params.get('to') || undefined,
+  };
+}
+
+function writeFilters(f: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  if (f.job) params.set('job', f.job);
+  if (f.states.length) params.set('state', f.states.join(','));
+  if (f.from) params.set('from', f.from);
+  if (f.to) params.set('to', f.to);
+  return params;
+}
+
+/** The address of the last 24 hours' failures (for links from other screens). */
+export function failuresLink(): string {
+  return `/runs?${writeFilters({ states: FAILURE_STATES, from: dayjs().subtract(24, 'hour').startOf('minute').toISOString() })}`;
+}
+
+export function RunsPage() {
+  const { t } = usePrefs();
+  const [params, setParams] = useSearchParams();
+  const filters = useMemo(() => readFilters(params), [params]);
+  const set = (change: Partial<Filters>) => setParams(writeFilters({ ...filters, ...change }), { replace: true });
+  const [openRun, setOpenRun] = useState<number | null>(null);
+  // Older pages, appended below the first.
+  const [older, setOlder] = useState<RunRecord[]>([]);
+  const [exhausted, setExhausted] = useState(false);
+  const [loadingMore, setLoadingMore] = useState(false);
+
+  const query = useMemo(
+    () => ({ job_id: filters.job, state: filters.states, from: filters.from, to: filters.to, limit: PAGE }),
+    [filters],
+  );
+  const first = useAsync((signal) => api.listRuns(query, signal), [query]);
+  useEffect(() => {
+    setOlder([]);
+    setExhausted(false);
+  }, [query]);
+  const runs = useMemo(() => [...(first.data ?? []), ...older], [first.data, older]);
+  const more = async () => {
+    const last = runs[runs.length - 1];
+    if (!last) return;
+    setLoadingMore(true);
+    try {
+      const page = await api.listRuns({ ...query, before_id: last.id });
+      setOlder((o) => [...o, ...page]);
+      setExhausted(page.length < PAGE);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  // Jobs to pick from: a search over the store's job query.
+  const [jobSearch, setJobSearch] = useState('');
+  const search = useDebounced(jobSearch, 250);
+  const jobOptions = useAsync((signal) => api.listJobs({ q: search || undefined, limit: 20 }, signal), [search]);
+  const nameOf = useJobNames(useMemo(() => [...new Set(runs.map((r) => r.job_id))].slice(0, 500), [runs]));
+
+  const columns: TableProps<RunRecord>['columns'] = [
+    {
+      title: t('runs.job'),
+      dataIndex: 'job_id',
+      width: 220,
+      ellipsis: true,
+      render: (id: string) => (
+        <Link to={`/jobs/${encodeURIComponent(id)}`} onClick={(e) => e.stopPropagation()} data-testid="run-job">
+          {nameOf(id) ?? id}
+        </Link>
+      ),
+    },
+    // The run's number and attempt matter within one job; here the job does.
+    ...runColumns(t).filter((c) => !('dataIndex' in c) || !['id', 'attempt'].includes(String(c.dataIndex))),
+  ];
+  const failuresOnly =
+    filters.states.length === FAILURE_STATES.length && FAILURE_STATES.every((s) => filters.states.includes(s)) && !!filters.from;
+
+  return (
+    <>
+      <PageHeader
+        title={<><HistoryOutlined /> {t('runs.title')}</>}
+        subtitle={t('runs.subtitle')}
+        extra={
+          <>
+            <Button
+              icon={<AlertOutlined />}
+              type={failuresOnly ? 'primary' : 'default'}
+              danger={failuresOnly}
+              href={failuresLink()}
+              onClick={(e) => {
+                e.preventDefault();
+                setParams(new URL(failuresLink(), window.location.origin).searchParams, { replace: true });
+              }}
+              data-testid="runs-failures"
+            >
+              {t('runs.failures24h')}
+            </Button>
+            <Button icon={<ReloadOutlined />} onClick={() => first.reload()}>
+              {t('common.refresh')}
+            </Button>
+          </>
+        }
+      />
+      <Card styles={{ body: { padding: 12 } }}>
+        <Flex gap={8} wrap="wrap" style={{ marginBottom: 12 }}>
+          <Select
+            allowClear
+            showSearch
+            filterOption={false}
+            style={{ width: 260 }}
+            placeholder={t('runs.anyJob')}
+            value={filters.job}
+            onSearch={setJobSearch}
+            onChange={(job?: string) => set({ job })}
+            options={[
+              ...(filters.job && !jobOptions.data?.items.some((j) => j.id === filters.job)
+                ? [{ value: filters.job, label: nameOf(filters.job) ?? filters.job }]
+                : []),
+              ...(jobOptions.data?.items ?? []).map((j) => ({ value: j.id ?? '', label: j.name })),
+            ]}
+            data-testid="runs-job"
+          />
+          <Select
+            mode="multiple"
+            allowClear
+            style={{ minWidth: 260 }}
+            placeholder={t('runs.anyState')}
+            value={filters.states}
+            onChange={(states: RunState[]) => set({ states })}
+            options={RUN_STATES.map((s) => ({ value: s, label: t(`state.${s}`) }))}
+            data-testid="runs-state"
+          />
+          <DatePicker.RangePicker
+            showTime
+            allowEmpty={[true, true]}
+            value={[filters.from ? dayjs(filters.from) : null, filters.to ? dayjs(filters.to) : null]}
+            onChange={(range) => {
+              const [from, to] = (range ?? [null, null]) as [Dayjs | null, Dayjs | null];
+              set({ from: from?.toISOString(), to: to?.toISOString() });
+            }}
+            placeholder={[t('runs.from'), t('runs.to')]}
+            data-testid="runs-range"
+          />
+        </Flex>
+        {first.error ? (
+          <ErrorAlert error={first.error} onRetry={() => first.reload()} />
+        ) : (
+          <Table<RunRecord>
+            rowKey="id"
+            size="small"
+            loading={first.loading && !first.data}
+            columns={columns}
+            dataSource={runs}
+            pagination={false}
+            scroll={{ x: 1050 }}
+            onRow={(r) => ({ onClick: () => setOpenRun(r.id), style: { cursor: 'pointer' } })}
+            locale={{ emptyText: t('runs.none') }}
+            data-testid="runs-table"
+            footer={() => (
+              <Flex justify="space-between" align="center">
+                <Typography.Text type="secondary">{t('runs.shown', { n: runs.length })}</Typography.Text>
+                {!exhausted && (first.data?.length ?? 0) === PAGE && (
+                  <Button onClick={more} loading={loadingMore} data-testid="runs-more">
+                    {t('runs.more')}
+                  </Button>
+                )}
+              </Flex>
+            )}
+          />
+        )}
+      </Card>
+      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} />
+    </>
+  );
+}
