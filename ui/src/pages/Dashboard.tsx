@@ -1,9 +1,9 @@
 // The overview: job counts, the next 24 hours, the last 7 days of runs, recent failures and
 // the machine's load (when a monitor job samples it).
 
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Skeleton, Statistic, Tooltip, Typography, theme } from 'antd';
+import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Segmented, Skeleton, Statistic, Tooltip, Typography, theme } from 'antd';
 import {
   AlertOutlined,
   CheckCircleOutlined,
@@ -27,6 +27,14 @@ import { useAsync, useInterval, useLiveEvents, useThrottled, useVisibleInterval 
 import { countNodes } from '../util/nodes';
 
 const DAY_MS = 24 * 3600 * 1000;
+
+/** The runs chart's ranges: how far back, how wide a bar, and how its axis is labelled. */
+const RUN_RANGES = {
+  '1h': { span: 3600, bucket: 60, every: 9, format: 'HH:mm' },
+  '24h': { span: 86_400, bucket: 3600, every: 2, format: 'HH:00' },
+  '7d': { span: 7 * 86_400, bucket: 6 * 3600, every: 3, format: 'MM-DD' },
+} as const;
+type RunRange = keyof typeof RUN_RANGES;
 /** Most jobs on the timeline, and most cron previews fetched for it. */
 const TIMELINE_JOBS = 15;
 const PREVIEW_COUNT = 100;
@@ -122,7 +130,17 @@ export function DashboardPage() {
     },
   };
   const upcoming = useAsync(loadUpcoming, []);
-  const week = useAsync((signal) => api.runStats({ bucket_s: 3600 }, signal), []);
+  const [range, setRange] = useState<RunRange>('24h');
+  const week = useAsync(
+    (signal) => {
+      const r = RUN_RANGES[range];
+      // From the start of the oldest bar, so every bar is whole (the newest one runs to now).
+      const end = Math.floor(Date.now() / (r.bucket * 1000)) * r.bucket * 1000;
+      const from = new Date(end - (r.span - r.bucket) * 1000).toISOString();
+      return api.runStats({ from, bucket_s: r.bucket }, signal);
+    },
+    [range],
+  );
   const failures = useAsync(async (signal) => {
     const runs = await api.listRuns({ state: FAILURE_STATES, limit: 8 }, signal);
     const names = new Map<string, string>();
@@ -202,16 +220,18 @@ export function DashboardPage() {
   const weekOption = useMemo<ChartOption | null>(() => {
     const buckets = week.data;
     if (!buckets) return null;
-    const hour = 3600 * 1000;
-    const end = Math.floor(Date.now() / hour) * hour;
-    const start = end - 167 * hour;
-    const slots = Array.from({ length: 168 }, (_, i) => start + i * hour);
+    const r = RUN_RANGES[range];
+    const width = r.bucket * 1000;
+    const end = Math.floor(Date.now() / width) * width;
+    const count = r.span / r.bucket;
+    const start = end - (count - 1) * width;
+    const slots = Array.from({ length: count }, (_, i) => start + i * width);
     const present = RUN_STATES.filter((s) => buckets.some((b) => b.state === s));
     const series = present.map((state) => {
       const counts = new Array<number>(slots.length).fill(0);
       for (const b of buckets) {
         if (b.state !== state) continue;
-        const i = Math.floor((new Date(b.start).getTime() - start) / hour);
+        const i = Math.floor((new Date(b.start).getTime() - start) / width);
         if (i >= 0 && i < counts.length) counts[i] += b.count;
       }
       return { type: 'bar' as const, name: t(`state.${state}`), stack: 'runs', data: counts, itemStyle: { color: STATE_COLORS[state as RunState] }, barCategoryGap: '20%' };
@@ -222,14 +242,15 @@ export function DashboardPage() {
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
       xAxis: {
         type: 'category',
-        data: slots.map((s) => dayjs(s).format('MM-DD HH:00')),
-        axisLabel: { interval: 23, formatter: (v: string) => v.slice(0, 5) },
-        axisTick: { alignWithLabel: true, interval: 23 },
+        // The tooltip names the bar's start in full; the axis shows as much as the range needs.
+        data: slots.map((s) => dayjs(s).format('YYYY-MM-DD HH:mm')),
+        axisLabel: { interval: r.every, formatter: (v: string) => dayjs(v).format(r.format) },
+        axisTick: { alignWithLabel: true, interval: r.every },
       },
       yAxis: { type: 'value', minInterval: 1 },
       series,
     };
-  }, [week.data, t]);
+  }, [week.data, t, range]);
 
   const metricsOption = useMemo<ChartOption | null>(() => {
     const items = metrics.data;
@@ -401,7 +422,18 @@ export function DashboardPage() {
         </Col>
 
         <Col xs={24} xl={hasMonitor ? 14 : 24}>
-          <Card title={<><CheckCircleOutlined /> {t('dash.runsPerHour')}</>}>
+          <Card
+            title={<><CheckCircleOutlined /> {t('dash.runsChart')}</>}
+            extra={
+              <Segmented<RunRange>
+                size="small"
+                value={range}
+                onChange={setRange}
+                options={(Object.keys(RUN_RANGES) as RunRange[]).map((k) => ({ value: k, label: t(`dash.range.${k}`) }))}
+                data-testid="runs-range"
+              />
+            }
+          >
             {week.error ? (
               <ErrorAlert error={week.error} onRetry={() => week.reload()} />
             ) : !weekOption ? (
@@ -409,7 +441,7 @@ export function DashboardPage() {
             ) : week.data?.length ? (
               <Chart option={weekOption} name="runs-per-hour" style={{ height: 280 }} />
             ) : (
-              <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noRunsWeek')} />
+              <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noRunsInRange')} />
             )}
           </Card>
         </Col>

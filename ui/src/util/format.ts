@@ -25,13 +25,21 @@ export function fromNow(iso: string | null | undefined): string {
 /** `850 ms`, `12.3 s`, `4 m 05 s`, `2 h 03 m`. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const u = durationUnits();
+  if (ms < 1000) return `${Math.round(ms)} ${u.ms}`;
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} ${u.s}`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} m ${String(Math.floor(s % 60)).padStart(2, '0')} s`;
+  if (m < 60) return `${m} ${u.m} ${String(Math.floor(s % 60)).padStart(2, '0')} ${u.s}`;
   const h = Math.floor(m / 60);
-  return `${h} h ${String(m % 60).padStart(2, '0')} m`;
+  return `${h} ${u.h} ${String(m % 60).padStart(2, '0')} ${u.m}`;
+}
+
+/** Duration units in the UI's language (which sets dayjs' locale before anything renders). */
+export function durationUnits(): { ms: string; s: string; m: string; h: string; d: string; w: string } {
+  return dayjs.locale() === 'zh-cn'
+    ? { ms: '毫秒', s: '秒', m: '分', h: '小时', d: '天', w: '周' }
+    : { ms: 'ms', s: 's', m: 'm', h: 'h', d: 'd', w: 'w' };
 }
 
 /** Milliseconds between two instants, or null if either is missing. */

@@ -1,18 +1,19 @@
 import type { Trigger, IntervalTrigger } from '../api/types';
 import { describeCron } from '../cron/describe';
 import type { Lang, Translate } from '../i18n';
-import { formatDateTime } from './format';
+import { durationUnits, formatDateTime } from './format';
 
-/** `1w 2d 3h 4m 5s` for an interval trigger's period. */
+/** `1w 2d 3h 4m 5s` (in Chinese `1周 2天 3小时 4分 5秒`) for an interval trigger's period. */
 export function intervalText(t: IntervalTrigger): string {
+  const u = durationUnits();
   const parts: string[] = [];
-  if (t.weeks) parts.push(`${t.weeks}w`);
-  if (t.days) parts.push(`${t.days}d`);
-  if (t.hours) parts.push(`${t.hours}h`);
-  if (t.minutes) parts.push(`${t.minutes}m`);
-  if (t.seconds) parts.push(`${t.seconds}s`);
-  if (t.milliseconds) parts.push(`${t.milliseconds}ms`);
-  return parts.join(' ') || '0s';
+  if (t.weeks) parts.push(`${t.weeks}${u.w}`);
+  if (t.days) parts.push(`${t.days}${u.d}`);
+  if (t.hours) parts.push(`${t.hours}${u.h}`);
+  if (t.minutes) parts.push(`${t.minutes}${u.m}`);
+  if (t.seconds) parts.push(`${t.seconds}${u.s}`);
+  if (t.milliseconds) parts.push(`${t.milliseconds}${u.ms}`);
+  return parts.join(' ') || `0${u.s}`;
 }
 
 /** A one-line human summary of a trigger. */
