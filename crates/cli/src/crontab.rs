@@ -85,14 +85,15 @@ pub fn parse(text: &str, zone: Tz, file_name: &str, system: Option<&RunAs>) -> P
             continue;
         }
         let line_job = schedule_line(line, zone).and_then(|(trigger, command)| match system {
-            None => Ok((trigger, command, String::new())),
-            Some(run_as) => as_user(&command, run_as, &shell)
-                .map(|(command, user)| (trigger, command, format!(" (as {user})"))),
+            None => Ok((trigger, short_name(&command), command, String::new())),
+            Some(run_as) => as_user(&command, run_as, &shell).map(|(run, user, inner)| {
+                (trigger, short_name(&inner), run, format!(" (as {user})"))
+            }),
         });
         match line_job {
-            Ok((trigger, command, who)) => parsed.jobs.push(Job {
+            Ok((trigger, name, command, who)) => parsed.jobs.push(Job {
                 id: String::new(),
-                name: short_name(&command),
+                name,
                 description: format!("imported from {file_name} line {n}{who}"),
                 tags: vec!["crontab".into()],
                 trigger,
@@ -115,8 +116,9 @@ pub fn parse(text: &str, zone: Tz, file_name: &str, system: Option<&RunAs>) -> P
     parsed
 }
 
-/// A system crontab line's command (`USER command`) as this process can run it, and the user.
-fn as_user(line: &str, run_as: &RunAs, shell: &str) -> Result<(String, String), String> {
+/// A system crontab line's command (`USER command`) as this process can run it, the user, and
+/// the command as written.
+fn as_user(line: &str, run_as: &RunAs, shell: &str) -> Result<(String, String, String), String> {
     let (user, command) = line
         .split_once(char::is_whitespace)
         .ok_or("expected a user name and a command after the schedule")?;
@@ -125,7 +127,7 @@ fn as_user(line: &str, run_as: &RunAs, shell: &str) -> Result<(String, String), 
         return Err(format!("no command after the user '{user}'"));
     }
     if user == run_as.user {
-        Ok((command.to_string(), user.to_string()))
+        Ok((command.to_string(), user.to_string(), command.to_string()))
     } else if run_as.root {
         let wrapped = format!(
             "runuser -u {} -- {} -c {}",
@@ -133,7 +135,7 @@ fn as_user(line: &str, run_as: &RunAs, shell: &str) -> Result<(String, String), 
             sh_quote(shell),
             sh_quote(command)
         );
-        Ok((wrapped, user.to_string()))
+        Ok((wrapped, user.to_string(), command.to_string()))
     } else {
         Err(format!(
             "runs as '{user}', but Kairos runs as '{}' and cannot switch users: import it as \
@@ -306,6 +308,10 @@ TZ=Mars/Olympus
         assert_eq!(
             commands(&p)[0],
             r"runuser -u 'www-data' -- '/bin/bash' -c 'php /srv/cron.php --it'\''s'"
+        );
+        assert_eq!(
+            p.jobs[0].name, "php /srv/cron.php --it's",
+            "named by what it runs"
         );
         let alice = RunAs {
             user: "alice".into(),

@@ -156,6 +156,9 @@ fn sigterm_stops_the_server_promptly_with_an_event_stream_open() {
         .unwrap_or_else(|| port_of(s.child.id()));
     // A browser tab's live view: an open SSE connection that never ends by itself.
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(
         stream,
         "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\n\r\n",

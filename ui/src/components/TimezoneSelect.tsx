@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { Select } from 'antd';
 import { GlobalOutlined } from '@ant-design/icons';
 import { allZones, localZone, zoneOffset } from '../util/format';
@@ -18,6 +18,8 @@ interface Props {
 export function TimezoneSelect({ id, value, onChange, status, style }: Props) {
   const t = useT();
   const [search, setSearch] = useState('');
+  // What was last typed: the list clears its search as it closes, before blur is seen.
+  const typed = useRef('');
   const options = useMemo(() => {
     const here = localZone();
     const zones = allZones();
@@ -34,13 +36,23 @@ export function TimezoneSelect({ id, value, onChange, status, style }: Props) {
       value={value}
       status={status}
       onChange={onChange}
-      onSearch={setSearch}
-      onBlur={() => {
-        const typed = search.trim();
-        if (typed && !options.some((o) => o.value.toLowerCase() === typed.toLowerCase() || o.label.toLowerCase().includes(typed.toLowerCase()))) {
-          onChange?.(typed);
-        }
-        setSearch('');
+      onSearch={(text) => {
+        setSearch(text);
+        if (text) typed.current = text.trim();
+      }}
+      onSelect={() => {
+        typed.current = '';
+      }}
+      onDropdownVisibleChange={(open) => {
+        if (open) return;
+        const text = typed.current;
+        typed.current = '';
+        if (!text) return;
+        // A zone typed in full (any case) is that zone; a name matching nothing is kept as typed.
+        const lower = text.toLowerCase();
+        const exact = options.find((o) => o.value.toLowerCase() === lower);
+        if (exact) onChange?.(exact.value);
+        else if (!options.some((o) => o.label.toLowerCase().includes(lower))) onChange?.(text);
       }}
       notFoundContent={search.trim() ? <span data-testid="timezone-unknown">{t('tz.unknown', { zone: search.trim() })}</span> : undefined}
       options={options}

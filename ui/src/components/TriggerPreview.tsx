@@ -9,6 +9,7 @@ import { ApiError } from '../api/client';
 import type { Trigger } from '../api/types';
 import { useDebounced } from '../util/hooks';
 import { triggerSummary } from '../util/trigger';
+import type { Lang, Translate } from '../i18n';
 import { usePrefs } from '../state/prefs';
 import { FireTimes } from './CronPreview';
 
@@ -19,10 +20,21 @@ interface Props {
   onResult?: (error: ApiError | null) => void;
 }
 
+/** The UI's description of a trigger the engine accepted; a shape it does not know reads as
+ * its type rather than breaking the page. */
+function describe(trigger: Trigger, t: Translate, lang: Lang): string {
+  try {
+    return triggerSummary(trigger, t, lang);
+  } catch {
+    return trigger.type;
+  }
+}
+
 export function TriggerPreview({ draft, onResult }: Props) {
   const { t, lang } = usePrefs();
   const key = useDebounced(draft ? JSON.stringify(draft) : '', 300);
-  const [result, setResult] = useState<{ times: string[]; zone: string } | null>(null);
+  /** The engine's answer, and the trigger it accepted (only that one is described). */
+  const [result, setResult] = useState<{ times: string[]; zone: string; trigger: Trigger } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
 
@@ -31,13 +43,15 @@ export function TriggerPreview({ draft, onResult }: Props) {
     if (!current || 'error' in current) {
       setResult(null);
       setError(current ? current.error : null);
+      setLoading(false);
       return undefined;
     }
     const controller = new AbortController();
     setLoading(true);
     api.triggerPreview({ trigger: current.trigger, count: 5 }, controller.signal).then(
       (preview) => {
-        setResult({ times: preview.times, zone: preview.timezone });
+        if (controller.signal.aborted) return;
+        setResult({ times: preview.times, zone: preview.timezone, trigger: current.trigger });
         setError(null);
         setLoading(false);
         onResult?.(null);
@@ -56,13 +70,12 @@ export function TriggerPreview({ draft, onResult }: Props) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
-  const trigger = draft && 'trigger' in draft ? draft.trigger : null;
   return (
     <Spin spinning={loading} delay={200}>
       <Flex vertical gap={8} data-testid="trigger-preview">
-        {trigger && !error && (
+        {result && !error && (
           <Typography.Text strong data-testid="trigger-description">
-            {triggerSummary(trigger, t, lang)}
+            {describe(result.trigger, t, lang)}
           </Typography.Text>
         )}
         {error && (

@@ -1,7 +1,7 @@
 // Runs as every screen shows them: the history table's columns, and the viewer of one run's
 // details and output.
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Alert, Button, Descriptions, Drawer, Empty, Flex, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
 import { ReloadOutlined } from '@ant-design/icons';
@@ -56,14 +56,20 @@ export function RunViewer({ runId, onClose }: { runId: number | null; onClose: (
     setError(null);
   }, [runId]);
 
+  // The run asked for last: an answer about another one (clicked away from) is dropped.
+  const wanted = useRef(runId);
+  wanted.current = runId;
   const load = () => {
     if (runId === null) return;
     api.getRun(runId).then(
       (r) => {
+        if (wanted.current !== r.id) return;
         setRun(r);
         setError(null);
       },
-      (e: unknown) => setError(e),
+      (e: unknown) => {
+        if (wanted.current === runId) setError(e);
+      },
     );
   };
   useEffect(load, [runId]);

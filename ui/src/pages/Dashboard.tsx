@@ -31,7 +31,7 @@ const DAY_MS = 24 * 3600 * 1000;
 /** The runs chart's ranges: how far back, how wide a bar, and how its axis is labelled. */
 const RUN_RANGES = {
   '1h': { span: 3600, bucket: 60, every: 9, format: 'HH:mm' },
-  '24h': { span: 86_400, bucket: 3600, every: 2, format: 'HH:00' },
+  '24h': { span: 86_400, bucket: 3600, every: 2, format: 'HH:mm' },
   '7d': { span: 7 * 86_400, bucket: 6 * 3600, every: 3, format: 'MM-DD' },
 } as const;
 type RunRange = keyof typeof RUN_RANGES;
@@ -132,12 +132,14 @@ export function DashboardPage() {
   const upcoming = useAsync(loadUpcoming, []);
   const [range, setRange] = useState<RunRange>('24h');
   const week = useAsync(
-    (signal) => {
+    async (signal) => {
       const r = RUN_RANGES[range];
       // From the start of the oldest bar, so every bar is whole (the newest one runs to now).
-      const end = Math.floor(Date.now() / (r.bucket * 1000)) * r.bucket * 1000;
-      const from = new Date(end - (r.span - r.bucket) * 1000).toISOString();
-      return api.runStats({ from, bucket_s: r.bucket }, signal);
+      const last = Math.floor(Date.now() / (r.bucket * 1000)) * r.bucket * 1000;
+      const from = new Date(last - (r.span - r.bucket) * 1000).toISOString();
+      const buckets = await api.runStats({ from, bucket_s: r.bucket }, signal);
+      // The counts travel with the range and bars they were asked for.
+      return { buckets, range, last };
     },
     [range],
   );
@@ -218,13 +220,12 @@ export function DashboardPage() {
   }, [upcoming.data, token.colorPrimary]);
 
   const weekOption = useMemo<ChartOption | null>(() => {
-    const buckets = week.data;
-    if (!buckets) return null;
-    const r = RUN_RANGES[range];
+    if (!week.data) return null;
+    const { buckets, last } = week.data;
+    const r = RUN_RANGES[week.data.range];
     const width = r.bucket * 1000;
-    const end = Math.floor(Date.now() / width) * width;
     const count = r.span / r.bucket;
-    const start = end - (count - 1) * width;
+    const start = last - (count - 1) * width;
     const slots = Array.from({ length: count }, (_, i) => start + i * width);
     const present = RUN_STATES.filter((s) => buckets.some((b) => b.state === s));
     const series = present.map((state) => {
@@ -250,7 +251,7 @@ export function DashboardPage() {
       yAxis: { type: 'value', minInterval: 1 },
       series,
     };
-  }, [week.data, t, range]);
+  }, [week.data, t]);
 
   const metricsOption = useMemo<ChartOption | null>(() => {
     const items = metrics.data;
@@ -438,7 +439,7 @@ export function DashboardPage() {
               <ErrorAlert error={week.error} onRetry={() => week.reload()} />
             ) : !weekOption ? (
               <Skeleton active />
-            ) : week.data?.length ? (
+            ) : week.data?.buckets.length ? (
               <Chart option={weekOption} name="runs-per-hour" style={{ height: 280 }} />
             ) : (
               <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('dash.noRunsInRange')} />

@@ -138,6 +138,9 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
     if (!mode || mode === 'cron' || !triggerValues) return null;
     if (mode === 'date' && !triggerValues.at) return null;
     if (mode === 'calendar_interval' && !triggerValues.start_date) return null;
+    // Nothing typed into the period yet: nothing to say.
+    const { weeks, days, hours, minutes, seconds } = triggerValues;
+    if (mode === 'interval' && ![weeks, days, hours, minutes, seconds].some((v) => v)) return null;
     try {
       return { trigger: formTrigger({ ...(form.getFieldsValue(true) as FormValues), triggerMode: mode, trigger: triggerValues }) };
     } catch (e) {
@@ -214,7 +217,11 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
         form.setFields([{ name: ['trigger', 'json'], errors: [e.message] }]);
         return;
       }
-      throw e;
+      // Wall-clock times cannot be read in a zone that does not exist: say so on the zone.
+      if (!(e instanceof RangeError)) throw e;
+      form.setFields([{ name: ['trigger', 'timezone'], errors: [t('tz.unknown', { zone: String(values.trigger.timezone ?? '') })] }]);
+      form.scrollToField(['trigger', 'timezone'], { block: 'center' });
+      return;
     }
     setSaving(true);
     try {

@@ -1,15 +1,15 @@
 // Every job's runs, newest first: filtered by job, state and time, with the last day's
 // failures one click away, and each run's details and output a click further.
 
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { Button, Card, DatePicker, Flex, Select, Table, Typography } from 'antd';
+import { App, Button, Card, DatePicker, Flex, Select, Table, Typography } from 'antd';
 import type { TableProps } from 'antd';
 import { AlertOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { api } from '../api';
 import { FAILURE_STATES, RUN_STATES, type RunRecord, type RunState } from '../api/types';
-import { ErrorAlert, PageHeader } from '../components/common';
+import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { RunViewer, runColumns } from '../components/runs';
 import { useJobNames } from '../state/jobNames';
 import { usePrefs } from '../state/prefs';
@@ -53,6 +53,7 @@ export function failuresLink(): string {
 
 export function RunsPage() {
   const { t } = usePrefs();
+  const { message } = App.useApp();
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => readFilters(params), [params]);
   const set = (change: Partial<Filters>) => setParams(writeFilters({ ...filters, ...change }), { replace: true });
@@ -67,21 +68,30 @@ export function RunsPage() {
     [filters],
   );
   const first = useAsync((signal) => api.listRuns(query, signal), [query]);
-  useEffect(() => {
+  // Older pages belong to one first page: a new query or a refresh starts again.
+  const generation = useRef(0);
+  const restart = () => {
+    generation.current += 1;
     setOlder([]);
     setExhausted(false);
-  }, [query]);
+    setLoadingMore(false);
+  };
+  useEffect(restart, [query]);
   const runs = useMemo(() => [...(first.data ?? []), ...older], [first.data, older]);
   const more = async () => {
     const last = runs[runs.length - 1];
     if (!last) return;
+    const mine = generation.current;
     setLoadingMore(true);
     try {
       const page = await api.listRuns({ ...query, before_id: last.id });
+      if (generation.current !== mine) return;
       setOlder((o) => [...o, ...page]);
       setExhausted(page.length < PAGE);
+    } catch (e) {
+      if (generation.current === mine) message.error(errorText(e));
     } finally {
-      setLoadingMore(false);
+      if (generation.current === mine) setLoadingMore(false);
     }
   };
 
@@ -129,7 +139,13 @@ export function RunsPage() {
             >
               {t('runs.failures24h')}
             </Button>
-            <Button icon={<ReloadOutlined />} onClick={() => first.reload()}>
+            <Button
+              icon={<ReloadOutlined />}
+              onClick={() => {
+                restart();
+                first.reload();
+              }}
+            >
               {t('common.refresh')}
             </Button>
           </>
@@ -173,7 +189,7 @@ export function RunsPage() {
               set({ from: from?.toISOString(), to: to?.toISOString() });
             }}
             placeholder={[t('runs.from'), t('runs.to')]}
-            data-testid="runs-range"
+            data-testid="runs-time-range"
           />
         </Flex>
         {first.error ? (
@@ -182,7 +198,7 @@ export function RunsPage() {
           <Table<RunRecord>
             rowKey="id"
             size="small"
-            loading={first.loading && !first.data}
+            loading={first.loading}
             columns={columns}
             dataSource={runs}
             pagination={false}

@@ -46,9 +46,6 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
                     by_ms: drift.num_milliseconds(),
                 },
             );
-            if drift < Duration::zero() {
-                super::step::rebase_intervals(&inner, now);
-            }
         }
         (last_wall, last_mono) = (now, mono);
 

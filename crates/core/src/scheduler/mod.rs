@@ -12,7 +12,6 @@ mod listen;
 mod plan;
 mod relay;
 mod stats;
-mod step;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

@@ -256,59 +256,6 @@ async fn a_clock_jump_is_reported_and_handled_as_downtime() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_step_back_keeps_interval_jobs_going_and_never_reruns_a_cron_fire() {
-    let f = fixture();
-    // On the 10 s grid from the Unix epoch (a `start` bound would hold it until that start).
-    f.scheduler
-        .add_job(job(
-            "tick",
-            json!({"type": "interval", "seconds": 10}),
-            "ok",
-        ))
-        .unwrap();
-    f.scheduler
-        .add_job(job(
-            "minutely",
-            json!({"type": "cron", "expression": "* * * * *"}),
-            "ok",
-        ))
-        .unwrap();
-    advance(65.0).await; // ticks 0..60, minutes 0 and 1
-    f.clock.jump(-Duration::hours(1));
-    advance(60.0).await;
-    let ticks: Vec<_> = runs_of(&f, "tick")
-        .iter()
-        .map(|r| (r.scheduled - base()).num_seconds())
-        .collect();
-    // Noticed at the loop's next wake (wall 0:00:70 - 1 h); from there every 10 s again,
-    // not an hour of silence.
-    assert_eq!(&ticks[..7], [0, 10, 20, 30, 40, 50, 60]);
-    let after: Vec<_> = ticks[7..].to_vec();
-    assert!(after.len() >= 4, "{ticks:?}");
-    assert!(
-        after.iter().all(|t| *t < 0),
-        "fires at the new wall clock: {ticks:?}"
-    );
-    assert!(after.windows(2).all(|w| w[1] - w[0] == 10), "{ticks:?}");
-    let runs = runs_of(&f, "tick");
-    assert!(
-        runs[7..].iter().all(|r| r.started == Some(r.scheduled)),
-        "on time: {runs:?}"
-    );
-    // The cron job's 0:01 and 0:02 wall-clock times: 0:01 ran, and stepping back an hour
-    // does not run the same labels again; it waits for 0:02 on the wall clock.
-    let minutes: Vec<_> = runs_of(&f, "minutely")
-        .iter()
-        .map(|r| (r.scheduled - base()).num_minutes())
-        .collect();
-    assert_eq!(minutes, [0, 1]);
-    assert_eq!(
-        f.scheduler.get_job("minutely").unwrap().next_run,
-        Some(base() + Duration::minutes(2))
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn timeout_then_retries_with_backoff() {
     let f = fixture();
     let mut j = job("slowpoke", json!({"type": "date", "at": BASE}), "slow");

@@ -292,12 +292,16 @@ pub(crate) struct TriggerPreview {
 pub(crate) async fn trigger_preview(
     Body(req): Body<TriggerPreviewRequest>,
 ) -> ApiResult<Json<TriggerPreview>> {
-    let times = fire_times(&req.trigger, req.count, req.after)?;
-    Ok(Json(TriggerPreview {
-        times,
-        summary: req.trigger.summary(),
-        timezone: req.trigger.timezone().to_string(),
-    }))
+    // Combined triggers may search a long way: off the async workers.
+    blocking(move || {
+        let times = fire_times(&req.trigger, req.count, req.after)?;
+        Ok(Json(TriggerPreview {
+            times,
+            summary: req.trigger.summary(),
+            timezone: req.trigger.timezone().to_string(),
+        }))
+    })
+    .await
 }
 
 /// `count` fire times of `trigger` strictly after `after` (default now), in its zone.
