@@ -135,6 +135,8 @@ export const en = {
   'dash.noFailures': 'No failures. All good.',
   'dash.system': 'System monitor',
   'dash.live': 'Live',
+  'dash.disk': 'Disk (of {total})',
+  'dash.load1': 'Load, 1 min',
   'dash.cpu': 'CPU',
   'dash.memory': 'Memory (of {total})',
   'dash.noSamples': 'The monitor job has not taken a sample in the last hour',

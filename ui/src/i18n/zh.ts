@@ -136,6 +136,8 @@ export const zh: Record<keyof typeof en, string> = {
   'dash.noFailures': '没有失败，一切正常。',
   'dash.system': '系统监控',
   'dash.live': '实时',
+  'dash.disk': '磁盘（共 {total}）',
+  'dash.load1': '1 分钟负载',
   'dash.cpu': 'CPU',
   'dash.memory': '内存（共 {total}）',
   'dash.noSamples': '监控任务在过去一小时内没有采样',

@@ -16,7 +16,7 @@ import {
   ScheduleOutlined,
 } from '@ant-design/icons';
 import { api } from '../api';
-import { FAILURE_STATES, RUN_STATES, type Job, type RunState } from '../api/types';
+import { FAILURE_STATES, RUN_STATES, type Job, type MetricSample, type RunState } from '../api/types';
 import { failuresLink } from './Runs';
 import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
@@ -102,6 +102,24 @@ function StatCard({
     </Card>
   );
   return to ? <Link to={to}>{body}</Link> : body;
+}
+
+/** `used` as a percentage of `total` (0 when the total is unknown). */
+function share(used: number, total: number): number {
+  return total ? (used / total) * 100 : 0;
+}
+
+/** A line of percentages of the monitor's samples, on the left axis. */
+function percentSeries(name: string, items: MetricSample[], value: (m: MetricSample) => number) {
+  return {
+    type: 'line' as const,
+    name,
+    showSymbol: false,
+    smooth: true,
+    areaStyle: { opacity: 0.12 },
+    tooltip: { valueFormatter: (v: unknown) => `${Number(v).toFixed(1)}%` },
+    data: items.map((m) => [new Date(m.at).getTime(), Math.round(value(m) * 10) / 10]),
+  };
 }
 
 export function DashboardPage() {
@@ -260,28 +278,26 @@ export function DashboardPage() {
     return {
       grid: { left: 8, right: 16, top: 36, bottom: 24, containLabel: true },
       legend: { top: 0, icon: 'circle', itemWidth: 10, itemHeight: 10 },
-      tooltip: {
-        trigger: 'axis',
-        valueFormatter: (v: unknown) => `${Number(v).toFixed(1)}%`,
-      },
+      tooltip: { trigger: 'axis' },
       xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
-      yAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
+      // Shares on the left; the load average (runnable tasks, not a share) on the right.
+      yAxis: [
+        { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
+        { type: 'value', min: 0, splitLine: { show: false } },
+      ],
       series: [
+        percentSeries(t('dash.cpu'), items, (m) => m.cpu_percent),
+        percentSeries(t('dash.memory', { total: formatBytes(last.memory_total) }), items, (m) => share(m.memory_used, m.memory_total)),
+        percentSeries(t('dash.disk', { total: formatBytes(last.disk_total) }), items, (m) => share(m.disk_used, m.disk_total)),
         {
           type: 'line',
-          name: t('dash.cpu'),
+          name: t('dash.load1'),
+          yAxisIndex: 1,
           showSymbol: false,
           smooth: true,
-          areaStyle: { opacity: 0.15 },
-          data: items.map((m) => [new Date(m.at).getTime(), Math.round(m.cpu_percent * 10) / 10]),
-        },
-        {
-          type: 'line',
-          name: t('dash.memory', { total: formatBytes(last.memory_total) }),
-          showSymbol: false,
-          smooth: true,
-          areaStyle: { opacity: 0.15 },
-          data: items.map((m) => [new Date(m.at).getTime(), m.memory_total ? Math.round((m.memory_used / m.memory_total) * 1000) / 10 : 0]),
+          lineStyle: { type: 'dashed' },
+          tooltip: { valueFormatter: (v: unknown) => Number(v).toFixed(2) },
+          data: items.map((m) => [new Date(m.at).getTime(), m.load_1]),
         },
       ],
     };

@@ -37,7 +37,7 @@ import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { KindTag, PausedTag, STATE_COLORS, StateTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
-import { durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
+import { dayjs, durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
 import { triggerRaw, triggerSummary } from '../util/trigger';
 import { RunViewer, runColumns } from '../components/runs';
@@ -123,6 +123,9 @@ export function JobDetailPage() {
       .filter((r) => r.started && r.finished)
       .slice(0, 200)
       .reverse();
+    // Labels as fine as the runs are close: seconds within an hour, minutes within a day.
+    const span = points.length ? dayjs(points[points.length - 1].scheduled).diff(points[0].scheduled) : 0;
+    const labelFormat = span < 3_600_000 ? 'HH:mm:ss' : span < 86_400_000 ? 'HH:mm' : 'MM-DD HH:mm';
     return {
       grid: { left: 56, right: 16, top: 24, bottom: 40 },
       tooltip: {
@@ -136,7 +139,7 @@ export function JobDetailPage() {
       },
       xAxis: {
         type: 'category',
-        data: points.map((r) => formatDateTime(r.scheduled).slice(5, 16)),
+        data: points.map((r) => dayjs(r.scheduled).format(labelFormat)),
         axisLabel: { hideOverlap: true },
       },
       yAxis: {
