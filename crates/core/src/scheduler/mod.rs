@@ -645,7 +645,7 @@ impl Scheduler {
                 if !built.paused_given {
                     job.paused = old.paused;
                 }
-                self.update_job(job)
+                self.replace_job(&old, job)
             }
             None => self.add_job(job),
         };
@@ -724,8 +724,13 @@ impl Scheduler {
 
     /// Replaces a job's definition (matched by `job.id`). A changed trigger reschedules it
     /// from now; otherwise it keeps its next fire time.
-    pub fn update_job(&self, mut job: Job) -> Result<Job, SchedulerError> {
+    pub fn update_job(&self, job: Job) -> Result<Job, SchedulerError> {
         let old = self.get_job(&job.id)?;
+        self.replace_job(&old, job)
+    }
+
+    /// [`Scheduler::update_job`] with the stored definition `old` already read.
+    fn replace_job(&self, old: &Job, mut job: Job) -> Result<Job, SchedulerError> {
         Self::check(&job, &self.settings())?;
         let now = self.inner.clock.now();
         job.next_run = if job.trigger != old.trigger {
