@@ -296,6 +296,35 @@ describe('web admin', () => {
     await page.locator('.ant-drawer-close').click();
   });
 
+  uiTest('a running run is cancelled from the history and from its viewer', async () => {
+    const job = await stack.api('POST', '/api/jobs', {
+      id: 'e2e-sleeper', name: 'E2E sleeper', trigger: { type: 'interval', hours: 24 },
+      options: { max_instances: 2 },
+      action: { kind: 'shell', command: 'echo started; sleep 300' },
+    });
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(job.id)}`);
+    const first = (await stack.api('POST', `/api/jobs/${job.id}/run`)).run_id;
+    // From the history row: the icon asks first, then the run ends cancelled.
+    const row = page.locator('.ant-table-row', { hasText: String(first) });
+    await row.getByTestId(`cancel-run-${first}`).click();
+    await shot('run-cancel-confirm');
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Cancel run' }).click();
+    await waitText(page.locator('.ant-message'), new RegExp(`Cancel requested for run #${first}`));
+    await waitText(row, /Cancelled/);
+    // From the viewer of a second run.
+    const second = (await stack.api('POST', `/api/jobs/${job.id}/run`)).run_id;
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(job.id)}?run=${second}`);
+    const viewer = page.locator('.ant-drawer-content');
+    await viewer.getByTestId(`cancel-run-${second}`).click();
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Cancel run' }).click();
+    await viewer.locator('.ant-tag', { hasText: 'Cancelled' }).waitFor(WAIT);
+    assert.equal(await viewer.getByTestId(`cancel-run-${second}`).count(), 0, 'no cancel for an ended run');
+    const runs = await stack.api('GET', `/api/runs?job_id=${job.id}`);
+    assert.deepEqual(runs.items.map((r) => r.state), ['cancelled', 'cancelled']);
+    await page.locator('.ant-drawer-close').click();
+    await stack.api('DELETE', `/api/jobs/${job.id}`);
+  });
+
   uiTest('the Runs screen: every job, filters in the address, the day’s failures one click away', async () => {
     await page.goto(`${stack.uiOrigin}/`);
     await page.getByTestId('stat-failures').click();

@@ -7,6 +7,7 @@ mod cron_cmd;
 mod crontab;
 mod job_cmd;
 mod nodes_cmd;
+mod runs_cmd;
 mod serve;
 mod service;
 mod table;
@@ -67,8 +68,11 @@ enum Command {
     /// Add, list, show, edit, remove, pause, resume and run jobs.
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
-    /// Show recent runs, newest first.
+    /// Show recent runs, newest first; `kairos runs cancel ID` cancels one.
+    #[command(args_conflicts_with_subcommands = true)]
     Runs {
+        #[command(subcommand)]
+        command: Option<runs_cmd::RunsCommand>,
         /// Only this job's runs.
         #[arg(long)]
         job: Option<String>,
@@ -216,6 +220,11 @@ fn main() -> ExitCode {
         Command::Nodes { json } => nodes_cmd::run(&db, json),
         Command::Job(cmd) => job_cmd::run(&db, cmd),
         Command::Runs {
+            command: Some(command),
+            ..
+        } => runs_cmd::run(&db, command),
+        Command::Runs {
+            command: None,
             job,
             state,
             limit,

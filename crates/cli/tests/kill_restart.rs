@@ -1,6 +1,7 @@
 //! The real `kairos serve` on a real database file, killed with SIGKILL while jobs run and
 //! restarted: no job definition or committed run is lost, the run in flight becomes
 //! abandoned, and fire times that fell due while it was dead go through the misfire policy.
+//! And `kairos runs cancel`, another process, stops a run that the server runs.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -171,4 +172,75 @@ fn sigkill_loses_nothing_committed_and_restart_applies_the_misfire_policy() {
     assert!(slow.finished.is_some());
     assert_eq!(runs(&after, "late-strict").len(), 1);
     assert_eq!(runs(&after, "late-lenient").len(), 1);
+}
+
+/// Whether process `pid` is still alive (not gone, not a zombie).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|s| !s.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn kairos_runs_cancel_stops_a_run_that_another_process_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let pid_file = dir.path().join("sleeper.pid");
+    {
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        let scheduler = Scheduler::new(store);
+        // A grandchild in the run's process group: cancelling must reach it too.
+        let command = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+        scheduler
+            .add_job(shell_job(
+                "sleepy",
+                json!({"type": "date", "at": Utc::now() + Duration::seconds(1)}),
+                &command,
+            ))
+            .unwrap();
+    }
+    let mut server = serve(&db);
+    wait_until(&db, "the run to start", |s| {
+        has(s, "sleepy", RunState::Running)
+    });
+    let sleeper: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(sleeper));
+    let run = runs(&SqliteStore::open(&db).unwrap(), "sleepy")[0].id;
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["runs", "cancel", &run.to_string(), "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("run {run} ended: cancelled")),
+        "{stdout}"
+    );
+    let store = SqliteStore::open(&db).unwrap();
+    let record = store.run(run).unwrap().unwrap();
+    assert_eq!(record.state, RunState::Cancelled);
+    assert!(!alive(sleeper), "the whole process group was stopped");
+
+    // A second cancel names what happened.
+    let again = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["runs", "cancel", &run.to_string(), "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already ended (cancelled)"));
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

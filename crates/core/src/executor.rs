@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use crate::action::{ActionContext, ActionOutput};
 use crate::events::{Event, RunRef};
@@ -172,6 +173,7 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
 fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
     let mut run = s.run;
     run.error = Some(why.to_string());
+    inner.run_ended(run.id);
     let now = finish(inner, run, RunState::Cancelled);
     inner.run_finished(&s.job, &s.counters, now);
 }
@@ -184,7 +186,18 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         options,
         counters,
     } = s;
-    let state = attempt(inner, &job, &options, &mut run).await;
+    let token = inner.run_token(run.id);
+    if token.is_cancelled() {
+        let s = Submission {
+            run,
+            job,
+            options,
+            counters,
+        };
+        return cancel(inner, s, "cancelled before it started");
+    }
+    let state = attempt(inner, &job, &options, &mut run, token).await;
+    inner.run_ended(run.id);
     let (attempt_no, scheduled, manual) = (run.attempt, run.scheduled, run.manual);
     let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
@@ -220,12 +233,13 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         options,
         counters,
     };
+    let token = inner.run_token(retry.run.id);
     let task_inner = inner.clone();
     inner.tasks.spawn(async move {
         let inner = task_inner;
         tokio::select! {
             _ = tokio::time::sleep(delay) => submit(&inner, vec![retry]),
-            _ = inner.context.cancel.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
+            _ = token.cancelled() => cancel(&inner, retry, "cancelled before its retry"),
         }
     });
 }
@@ -234,12 +248,14 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
 /// once, when they end (their submitted record already marks them for crash recovery).
 const RECORD_RUNNING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// One attempt: announce the start, run the action under the timeout, fill in the outcome.
+/// One attempt: announce the start, run the action under the timeout and `cancel` (the
+/// run's token), fill in the outcome.
 async fn attempt(
     inner: &Arc<SchedulerInner>,
     job: &Job,
     options: &EffectiveOptions,
     run: &mut RunRecord,
+    cancel: CancellationToken,
 ) -> RunState {
     let started = inner.clock.now();
     run.started = Some(started);
@@ -257,17 +273,9 @@ async fn attempt(
         .timeout
         .and_then(|t| t.to_std().ok())
         .map(|t| tokio::time::Instant::now() + t);
-    // Only a run with a timeout needs a token of its own; the others share the scheduler's.
-    let own_context;
-    let ctx = match deadline {
-        Some(_) => {
-            own_context = ActionContext {
-                cancel: inner.context.cancel.child_token(),
-                ..inner.context.clone()
-            };
-            &own_context
-        }
-        None => &inner.context,
+    let ctx = &ActionContext {
+        cancel,
+        ..inner.context.clone()
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
     let info = crate::action::RunInfo {

@@ -93,6 +93,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/triggers/preview", post(system::trigger_preview))
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
+        .route("/api/runs/{id}/cancel", post(runs::cancel_run))
         .route("/api/stats/runs", get(runs::run_stats))
         .route("/api/stats/jobs", get(jobs::job_counts))
         .route("/api/stats/durations", get(runs::duration_stats))

@@ -43,6 +43,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         system::trigger_preview,
         runs::list_runs,
         runs::get_run,
+        runs::cancel_run,
         runs::run_stats,
         runs::duration_stats,
         runs::system_metrics,

@@ -232,6 +232,10 @@ export class KairosClient {
   getRun(id: number, signal?: AbortSignal): Promise<RunRecord> {
     return this.call('GET', `/api/runs/${id}`, { signal });
   }
+  /** Asks for a submitted or running run to be cancelled, wherever it runs. */
+  cancelRun(id: number): Promise<RunRecord> {
+    return this.call('POST', `/api/runs/${id}/cancel`);
+  }
   async runStats(
     query: RunStatsQuery = {},
     signal?: AbortSignal,

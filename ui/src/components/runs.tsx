@@ -2,12 +2,12 @@
 // details and output.
 
 import { useEffect, useRef, useState } from 'react';
-import { Alert, Button, Descriptions, Drawer, Empty, Flex, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
+import { Alert, App, Button, Descriptions, Drawer, Empty, Flex, Popconfirm, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
-import { ReloadOutlined } from '@ant-design/icons';
+import { ReloadOutlined, StopOutlined } from '@ant-design/icons';
 import { api } from '../api';
 import { isFinal, type RunRecord } from '../api/types';
-import { ErrorAlert } from './common';
+import { ErrorAlert, errorText } from './common';
 import { ManualTag, NodeRef } from './nodes';
 import { StateTag } from './tags';
 import type { Translate } from '../i18n';
@@ -38,6 +38,52 @@ function OutputBlock({ text, empty }: { text: string | undefined; empty: string 
     >
       {text}
     </pre>
+  );
+}
+
+/** Cancels an unfinished run after asking; `compact` is an icon for table rows. */
+export function CancelRunButton({ run, compact, onDone }: { run: RunRecord; compact?: boolean; onDone?: () => void }) {
+  const { t } = usePrefs();
+  const { message } = App.useApp();
+  const [busy, setBusy] = useState(false);
+  const cancel = async () => {
+    setBusy(true);
+    try {
+      await api.cancelRun(run.id);
+      message.info(t('run.cancelRequested', { id: run.id }));
+      onDone?.();
+    } catch (e) {
+      message.error(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    // Inside a clickable table row: a click here is not a click on the row.
+    <span onClick={(e) => e.stopPropagation()}>
+      <Popconfirm
+        title={t('run.cancelConfirm', { id: run.id })}
+        description={t('run.cancelHelp')}
+        okText={t('run.cancel')}
+        okButtonProps={{ danger: true }}
+        cancelText={t('run.keep')}
+        onConfirm={cancel}
+      >
+        <Tooltip title={compact ? t('run.cancel') : undefined}>
+          <Button
+            danger
+            size={compact ? 'small' : 'middle'}
+            type={compact ? 'text' : 'default'}
+            icon={<StopOutlined />}
+            loading={busy}
+            data-testid={`cancel-run-${run.id}`}
+            aria-label={t('run.cancel')}
+          >
+            {compact ? null : t('run.cancel')}
+          </Button>
+        </Tooltip>
+      </Popconfirm>
+    </span>
   );
 }
 
@@ -91,9 +137,12 @@ export function RunViewer({ runId, onClose }: { runId: number | null; onClose: (
       }
       data-testid="run-viewer"
       extra={
-        <Button icon={<ReloadOutlined />} onClick={load}>
-          {t('common.refresh')}
-        </Button>
+        <Space>
+          {run && !isFinal(run.state) && <CancelRunButton run={run} onDone={load} />}
+          <Button icon={<ReloadOutlined />} onClick={load}>
+            {t('common.refresh')}
+          </Button>
+        </Space>
       }
     >
       {error ? <ErrorAlert error={error} onRetry={load} /> : null}
@@ -212,8 +261,16 @@ export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['col
     {
       title: t('run.duration'),
       key: 'duration',
-      width: 110,
-      render: (_, r) => (r.started && !r.finished ? <Tag color="processing">{t('run.running')}</Tag> : formatDuration(durationMs(r.started, r.finished))),
+      width: 140,
+      render: (_, r) =>
+        isFinal(r.state) ? (
+          formatDuration(durationMs(r.started, r.finished))
+        ) : (
+          <Flex gap={2} align="center">
+            <Tag color="processing">{r.started ? t('run.running') : t('run.queued')}</Tag>
+            <CancelRunButton run={r} compact />
+          </Flex>
+        ),
     },
     {
       title: t('run.result'),

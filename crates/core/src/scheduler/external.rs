@@ -1,4 +1,5 @@
-//! Noticing job changes that another process (the CLI on the same database) made.
+//! Noticing job changes and cancel requests that another process (the CLI on the same
+//! database, another node) made.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,8 +31,12 @@ impl SchedulerInner {
         let Ok(counter) = self.store.change_counter() else {
             return;
         };
-        if *lock(&self.seen_changes) == counter && !rebalance {
+        let changed = *lock(&self.seen_changes) != counter;
+        if !changed && !rebalance {
             return;
+        }
+        if changed {
+            self.cancel_requested();
         }
         let now = self.clock.now();
         let mut events = Vec::new();

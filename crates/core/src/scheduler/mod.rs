@@ -3,6 +3,7 @@
 //! hands runs to the executor pools.
 
 mod builder;
+mod cancel;
 mod clock;
 mod cluster;
 mod dispatch;
@@ -52,6 +53,12 @@ pub enum SchedulerError {
     /// No job has this id.
     #[error("no job with id '{0}'")]
     NotFound(String),
+    /// No run has this id.
+    #[error("no run with id {0}")]
+    NoRun(i64),
+    /// The request does not fit the current state (e.g. cancelling a run that ended).
+    #[error("{0}")]
+    Conflict(String),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -243,6 +250,8 @@ pub(crate) struct SchedulerInner {
     /// Jobs set aside because this process lacks their function (see `may_run`): job id to
     /// function name.
     waiting: Mutex<FastMap<String, String>>,
+    /// The cancel tokens of this process's unfinished runs, by run id (see `cancel`).
+    live: Mutex<FastMap<i64, CancellationToken>>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -297,6 +306,7 @@ impl Scheduler {
                 peers: RwLock::new(Arc::new([])),
                 relay_wake: Notify::new(),
                 waiting: Mutex::default(),
+                live: Mutex::default(),
             }),
         }
     }

@@ -929,3 +929,116 @@ async fn events_from_another_node_reach_listeners_here() {
         .count();
     assert!(succeeded <= runs.len(), "{succeeded} > {}", runs.len());
 }
+
+#[tokio::test(start_paused = true)]
+async fn runs_are_cancelled_running_queued_or_waiting_to_retry() {
+    let mut f = fixture();
+    f.scheduler
+        .update_settings(Settings {
+            pools: [("default".to_string(), 1)].into(),
+            ..f.scheduler.settings()
+        })
+        .unwrap();
+    for id in ["one", "two"] {
+        f.scheduler
+            .add_job(job(id, json!({"type": "date", "at": BASE}), "slow"))
+            .unwrap();
+    }
+    advance(1.0).await;
+    let mut both: Vec<RunRecord> = ["one", "two"]
+        .iter()
+        .flat_map(|id| runs_of(&f, id))
+        .collect();
+    both.sort_by_key(|r| r.state != RunState::Running);
+    let [running, waiting] = [both[0].id, both[1].id];
+    assert_eq!(
+        states(&both),
+        [RunState::Running, RunState::Submitted],
+        "one worker, busy with one of them"
+    );
+
+    // The queued run first: it never starts.
+    f.scheduler.cancel_run(waiting).unwrap();
+    f.scheduler.cancel_run(running).unwrap();
+    advance(1.0).await;
+    let run = |id| f.store.run(id).unwrap().unwrap();
+    let (running, waiting) = (run(running), run(waiting));
+    assert_eq!(running.state, RunState::Cancelled);
+    assert_eq!(running.error.as_deref(), Some("cancelled"));
+    assert_eq!(waiting.state, RunState::Cancelled);
+    assert_eq!(waiting.started, None);
+    assert_eq!(
+        waiting.error.as_deref(),
+        Some("cancelled before it started")
+    );
+    let cancelled = drain(&mut f.events)
+        .into_iter()
+        .filter(|e| e.event.name() == "run_cancelled")
+        .count();
+    assert_eq!(cancelled, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_waiting_out_its_backoff_is_cancelled_and_not_retried() {
+    let f = fixture();
+    let mut j = job("flaky", json!({"type": "date", "at": BASE}), "fail");
+    j.options.retries = Some(Retries {
+        count: 3,
+        backoff_s: 60.0,
+        factor: 1.0,
+    });
+    f.scheduler.add_job(j).unwrap();
+    advance(1.0).await;
+    let runs = runs_of(&f, "flaky");
+    assert_eq!(states(&runs), [RunState::Failed, RunState::Submitted]);
+    let run = f.scheduler.cancel_run(runs[1].id).unwrap();
+    assert_eq!(run.attempt, 2);
+    advance(600.0).await;
+    let runs = runs_of(&f, "flaky");
+    assert_eq!(states(&runs), [RunState::Failed, RunState::Cancelled]);
+    assert_eq!(runs[1].error.as_deref(), Some("cancelled before its retry"));
+
+    // Ended and unknown runs say so.
+    assert!(matches!(
+        f.scheduler.cancel_run(runs[1].id),
+        Err(SchedulerError::Conflict(m)) if m.contains("already ended (cancelled)")
+    ));
+    assert!(matches!(
+        f.scheduler.cancel_run(999_999),
+        Err(SchedulerError::NoRun(999_999))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_asked_of_another_node_reaches_the_one_running_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let (a, b) = (on_file(&path, &clock), on_file(&path, &clock));
+    let slow = |_| async { tokio::time::sleep(StdDuration::from_secs(3600)).await };
+    a.register("slow", slow);
+    b.register("slow", slow);
+    a.add_job(job("long", json!({"type": "date", "at": BASE}), "slow"))
+        .unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    advance(1.0).await;
+    let run = stored_runs(&a, "long").pop().unwrap();
+    assert_eq!(run.state, RunState::Running);
+    // Asked of the node that does not run it.
+    let other = if run.node.as_deref() == Some(a.node().id.as_str()) {
+        &b
+    } else {
+        &a
+    };
+    other.cancel_run(run.id).unwrap();
+    advance(1.5).await;
+    let run = stored_runs(&a, "long").pop().unwrap();
+    assert_eq!(
+        run.state,
+        RunState::Cancelled,
+        "within the second's change check"
+    );
+    a.shutdown(StdDuration::from_secs(5)).await;
+    b.shutdown(StdDuration::from_secs(5)).await;
+}

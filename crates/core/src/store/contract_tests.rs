@@ -364,6 +364,47 @@ pub(super) fn default_limit_is_100(store: &dyn JobStore) {
     assert_eq!(runs[0].id, 150);
 }
 
+pub(super) fn cancel_requests_reach_the_running_node(store: &dyn JobStore) {
+    store.add_jobs(&[job("a"), job("b")]).unwrap();
+    let claim = |n: &str, job: &str| {
+        let runs = vec![run(0, job, 0, RunState::Submitted)];
+        let decided = store
+            .claim(&n.into(), t(0), vec![Claim::insert(job, runs, u32::MAX)])
+            .unwrap();
+        decided[0].runs[0].clone()
+    };
+    let (on_a, on_b) = (claim("A", "a"), claim("B", "b"));
+    let mut running = on_b.clone();
+    running.state = RunState::Running;
+    store.record_runs(vec![running]);
+    let before = store.change_counter().unwrap();
+
+    let asked = store.request_cancel(on_b.id).unwrap().unwrap();
+    assert_eq!(asked.state, RunState::Running, "the state as stored");
+    assert!(store.change_counter().unwrap() > before, "announced");
+    assert_eq!(store.cancel_requests("B").unwrap(), vec![on_b.id]);
+    assert_eq!(store.cancel_requests("A").unwrap(), Vec::<i64>::new());
+    assert_eq!(store.request_cancel(424_242).unwrap(), None);
+
+    // Once the run ends, its request is done with.
+    let mut ended = asked;
+    ended.state = RunState::Cancelled;
+    store.record_runs(vec![ended]);
+    store.flush().unwrap();
+    assert_eq!(store.cancel_requests("B").unwrap(), Vec::<i64>::new());
+    let after = store.change_counter().unwrap();
+    let ended = store.request_cancel(on_b.id).unwrap().unwrap();
+    assert_eq!(ended.state, RunState::Cancelled);
+    assert_eq!(
+        store.change_counter().unwrap(),
+        after,
+        "nothing to announce"
+    );
+    assert_eq!(store.cancel_requests("A").unwrap(), Vec::<i64>::new());
+    store.request_cancel(on_a.id).unwrap();
+    assert_eq!(store.cancel_requests("A").unwrap(), vec![on_a.id]);
+}
+
 /// Node `id` with its heartbeat at `t(beat)`.
 fn node(id: &str, beat: i64) -> NodeInfo {
     NodeInfo {
@@ -1042,6 +1083,7 @@ macro_rules! contract {
                 run_queries,
                 default_limit_is_100,
                 take_over_abandons_dead_nodes_runs,
+                cancel_requests_reach_the_running_node,
                 run_buckets_count,
                 duration_percentiles,
                 prune_by_count_and_age,

@@ -28,6 +28,8 @@ pub struct MemoryStore {
     nodes: Mutex<Nodes>,
     next_run_id: AtomicI64,
     changes: AtomicI64,
+    /// Runs whose cancel was requested.
+    cancels: Mutex<Vec<i64>>,
 }
 
 /// The registered nodes, and whether unfinished runs were looked at since one went.
@@ -264,6 +266,7 @@ impl MemoryStore {
             nodes: Mutex::default(),
             next_run_id: AtomicI64::new(1),
             changes: AtomicI64::new(0),
+            cancels: Mutex::default(),
         }
     }
 
@@ -619,6 +622,26 @@ impl JobStore for MemoryStore {
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         Ok(self.history().by_id.get(&id).cloned())
+    }
+
+    fn request_cancel(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        let run = self.run(id)?;
+        if run.as_ref().is_some_and(|r| !r.state.is_final()) {
+            lock(&self.cancels).push(id);
+            self.changes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(run)
+    }
+
+    fn cancel_requests(&self, node: &str) -> Result<Vec<i64>, StoreError> {
+        let history = self.history();
+        let mut cancels = lock(&self.cancels);
+        cancels.retain(|id| history.by_id.get(id).is_some_and(|r| !r.state.is_final()));
+        Ok(cancels
+            .iter()
+            .copied()
+            .filter(|id| history.by_id[id].node.as_deref() == Some(node))
+            .collect())
     }
 
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {

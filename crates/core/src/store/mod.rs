@@ -284,6 +284,11 @@ pub trait JobStore: Send + Sync + 'static {
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
     /// One run.
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+    /// Asks the node running run `id` to cancel it, when it is unfinished, and announces the
+    /// request like a job change; returns the run as stored, or `None` when there is none.
+    fn request_cancel(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+    /// The unfinished runs of `node` whose cancel was requested.
+    fn cancel_requests(&self, node: &str) -> Result<Vec<i64>, StoreError>;
     /// Runs matching `query` counted per `bucket_s`-second bucket of their fire time and state.
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError>;
     /// Duration percentiles per job of finished runs matching `query`.

@@ -101,6 +101,10 @@ const MIGRATIONS: &[&str] = &[
         body JSONB NOT NULL -- the Envelope
     );
     CREATE INDEX events_at ON events (at);",
+    // 2: cancel requests, which the node running the run acts on.
+    "ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE INDEX runs_cancel ON runs (node)
+        WHERE cancel_requested AND state IN ('submitted', 'running');",
 ];
 
 /// Serialises migrations between nodes starting at once (`pg_advisory_xact_lock`).
@@ -1323,6 +1327,39 @@ impl JobStore for PgStore {
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
         Ok(self.rows(sql, vec![Param::Int(id)], read_run)?.pop())
+    }
+
+    fn request_cancel(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        // The run's latest state may still be on its way to the database.
+        self.flush()?;
+        self.call(move |pool| async move {
+            let mut conn = pool.get().await?;
+            let tx = conn.transaction().await?;
+            let n = tx
+                .execute(
+                    "UPDATE runs SET cancel_requested = TRUE \
+                     WHERE id = $1 AND state IN ('submitted', 'running')",
+                    &[&id],
+                )
+                .await?;
+            if n > 0 {
+                // Announced like a job change, so the node running it looks at once.
+                jobs_changed(&tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })?;
+        self.run(id)
+    }
+
+    fn cancel_requests(&self, node: &str) -> Result<Vec<i64>, StoreError> {
+        let sql = "SELECT id FROM runs WHERE node = $1 AND cancel_requested \
+                   AND state IN ('submitted', 'running')";
+        self.rows(
+            sql.to_string(),
+            vec![Param::Text(node.to_string())],
+            |row| Ok(row.try_get(0)?),
+        )
     }
 
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {

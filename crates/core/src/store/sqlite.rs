@@ -121,6 +121,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_kind_paused ON jobs (kind, paused);
     CREATE INDEX runs_failing ON runs (job_id)
         WHERE state IN ('failed', 'timed_out', 'abandoned');",
+    // 4: cancel requests, which the node running the run acts on.
+    "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_cancel ON runs (node)
+        WHERE cancel_requested = 1 AND state IN ('submitted', 'running');",
 ];
 
 /// The schema version whose migration added the job list columns.
@@ -270,6 +274,7 @@ enum Op {
         ack: Ack<Vec<RunRecord>>,
     },
     Leave(String, i64, Ack<()>),
+    RequestCancel(i64, Ack<bool>),
     PublishEvents(String, Vec<(i64, String)>),
     Flush(Ack<()>),
     RecordRuns(Vec<RunRecord>),
@@ -296,7 +301,7 @@ impl Op {
             Op::Leave(_, _, ack) => {
                 let _ = ack.send(Err(err()));
             }
-            Op::RemoveJob(_, ack) | Op::Heartbeat(_, ack) => {
+            Op::RemoveJob(_, ack) | Op::Heartbeat(_, ack) | Op::RequestCancel(_, ack) => {
                 let _ = ack.send(Err(err()));
             }
             Op::TakeOver { ack, .. } => {
@@ -689,6 +694,19 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
                 .map(drop)
                 .map_err(StoreError::from);
             replies.push(Reply::Unit(ack, result));
+        }
+        Op::RequestCancel(id, ack) => {
+            let result = tx
+                .prepare_cached(
+                    "UPDATE runs SET cancel_requested = 1 \
+                     WHERE id = ?1 AND state IN ('submitted', 'running')",
+                )
+                .and_then(|mut s| s.execute([id]))
+                .map(|n| n > 0)
+                .map_err(StoreError::from);
+            // Announced like a job change, so the node running it looks at once.
+            jobs_changed = matches!(result, Ok(true));
+            replies.push(Reply::Bool(ack, result));
         }
         Op::Flush(ack) => replies.push(Reply::Unit(ack, Ok(()))),
         Op::PublishEvents(node, events) => {
@@ -1356,6 +1374,21 @@ impl JobStore for SqliteStore {
             conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?;
         let mut rows = select.query([id])?;
         rows.next()?.map(read_run).transpose()
+    }
+
+    fn request_cancel(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        self.call(|ack| Op::RequestCancel(id, ack))?;
+        self.run(id)
+    }
+
+    fn cancel_requests(&self, node: &str) -> Result<Vec<i64>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached(
+            "SELECT id FROM runs WHERE node = ?1 AND cancel_requested = 1 \
+             AND state IN ('submitted', 'running')",
+        )?;
+        let ids = select.query_map([node], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
     }
 
     fn run_buckets(&self, query: &RunQuery, bucket_s: i64) -> Result<Vec<RunBucket>, StoreError> {

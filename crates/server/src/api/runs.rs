@@ -2,6 +2,7 @@
 //! system-monitor samples.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::Duration;
 use kairos_core::history::{DurationStats, RunBucket, RunQuery, RunRecord};
@@ -108,9 +109,7 @@ pub(crate) async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunRecord>> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(Some("id"), format!("'{id}' is not a run id")))?;
+    let id = run_id(&id)?;
     let store = state.scheduler.store().clone();
     blocking(move || {
         store
@@ -119,6 +118,33 @@ pub(crate) async fn get_run(
             .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))
     })
     .await
+}
+
+/// Parses a run id from the path.
+fn run_id(id: &str) -> ApiResult<i64> {
+    id.parse()
+        .map_err(|_| ApiError::bad_request(Some("id"), format!("'{id}' is not a run id")))
+}
+
+/// Cancels a submitted or running run, wherever it runs: a shell command's process group
+/// gets SIGTERM, then SIGKILL, and the run ends `cancelled`.
+#[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs",
+    params(("id" = i64, Path, description = "The run id")),
+    responses(
+        (status = 202, description = "Cancel requested; the run as it stood", body = RunRecord),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run already ended", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    let id = run_id(&id)?;
+    let scheduler = state.scheduler.clone();
+    let run = blocking(move || Ok(scheduler.cancel_run(id)?)).await?;
+    Ok((StatusCode::ACCEPTED, Json(run_summary(run))))
 }
 
 /// Run counts per time bucket and end state.
