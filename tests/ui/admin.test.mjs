@@ -325,6 +325,46 @@ describe('web admin', () => {
     await stack.api('DELETE', `/api/jobs/${job.id}`);
   });
 
+  uiTest('a chain built in the editor starts the next job, which links back to its upstream run', async () => {
+    await stack.api('POST', '/api/jobs', {
+      id: 'e2e-extract', name: 'E2E extract', trigger: { type: 'interval', hours: 24 },
+      action: { kind: 'shell', command: 'echo extracted' },
+    });
+    await stack.api('POST', '/api/jobs', {
+      id: 'e2e-load', name: 'E2E load', trigger: { type: 'interval', hours: 24 },
+      action: { kind: 'shell', command: 'echo "loading after run $KAIROS_UPSTREAM_RUN_ID of $KAIROS_UPSTREAM_JOB_ID: $KAIROS_UPSTREAM_STATE"' },
+    });
+    await page.goto(`${stack.uiOrigin}/jobs/e2e-extract/edit`);
+    await page.getByTestId('chain-add').click();
+    await page.getByTestId('chain-job-0').click();
+    await page.keyboard.type('E2E load');
+    await page.locator('.ant-select-item-option', { hasText: 'E2E load (e2e-load)' }).click();
+    await page.getByTestId('chain').scrollIntoViewIfNeeded();
+    await shot('editor-chain');
+    await page.getByTestId('save-job').click();
+    await page.waitForFunction(() => location.pathname === '/jobs/e2e-extract', null, WAIT);
+    const saved = await stack.api('GET', '/api/jobs/e2e-extract');
+    assert.deepEqual(saved.then, [{ job: 'e2e-load', on: 'succeeded' }]);
+
+    const upstream = (await stack.api('POST', '/api/jobs/e2e-extract/run')).run_id;
+    let load;
+    for (let i = 0; i < 100 && !load?.finished; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      [load] = (await stack.api('GET', '/api/runs?job_id=e2e-load')).items;
+    }
+    assert.equal(load.upstream, upstream);
+    await page.goto(`${stack.uiOrigin}/jobs/e2e-load?run=${load.id}`);
+    const viewer = page.locator('.ant-drawer-content');
+    await waitText(viewer.getByTestId('run-output'), new RegExp(`loading after run ${upstream} of e2e-extract: succeeded`));
+    await waitText(viewer.getByTestId('run-started-by'), new RegExp(`Chain, after run #${upstream}`));
+    await shot('run-chained');
+    await viewer.getByTestId('run-started-by').getByText(`Chain, after run #${upstream}`).click();
+    await waitText(viewer.getByTestId('run-output'), /extracted/);
+    await page.locator('.ant-drawer-close').click();
+    await stack.api('DELETE', '/api/jobs/e2e-extract');
+    await stack.api('DELETE', '/api/jobs/e2e-load');
+  });
+
   uiTest('the Runs screen: every job, filters in the address, the day’s failures one click away', async () => {
     await page.goto(`${stack.uiOrigin}/`);
     await page.getByTestId('stat-failures').click();

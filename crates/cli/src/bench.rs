@@ -171,6 +171,7 @@ pub(crate) fn noop_job(i: usize, trigger: Trigger) -> Job {
         paused: false,
         pool: DEFAULT_POOL.into(),
         node_labels: vec![],
+        then: vec![],
         next_run: None,
     }
 }

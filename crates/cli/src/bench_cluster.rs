@@ -54,6 +54,7 @@ fn job(i: usize, period_ms: u32, start: DateTime<Utc>) -> Result<Job, String> {
         paused: false,
         pool: DEFAULT_POOL.into(),
         node_labels: vec![],
+        then: vec![],
         next_run: Some(start),
     })
 }

@@ -108,6 +108,7 @@ pub fn parse(text: &str, zone: Tz, file_name: &str, system: Option<&RunAs>) -> P
                 paused: false,
                 pool: DEFAULT_POOL.into(),
                 node_labels: vec![],
+                then: vec![],
                 next_run: None,
             }),
             Err(why) => parsed.skipped.push((n, why)),

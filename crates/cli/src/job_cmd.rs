@@ -11,7 +11,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use kairos_core::action::{Action, HttpAction, MonitorAction, ShellAction};
 use kairos_core::events::{Event, EventMask};
 use kairos_core::history::{RunQuery, RunRecord, RunState};
-use kairos_core::job::{Coalesce, ExportDoc, Job, JobOptions, Retries, DEFAULT_POOL};
+use kairos_core::job::{
+    Coalesce, ExportDoc, Follow, FollowOn, Job, JobOptions, Retries, DEFAULT_POOL,
+};
 use kairos_core::scheduler::Scheduler;
 use kairos_core::store::{self, JobStore};
 use kairos_core::trigger::{
@@ -132,6 +134,13 @@ pub struct JobFields {
     /// On edit: run on any node again (drops the node labels).
     #[arg(long, conflicts_with = "node_labels")]
     any_node: bool,
+    /// Start job ID when a run of this one succeeds; `ID:failed` or `ID:completed` for other
+    /// ends (repeat for several; on edit, replaces the chain).
+    #[arg(long = "then", value_name = "ID[:WHEN]", value_parser = parse_follow)]
+    then: Vec<Follow>,
+    /// On edit: start no other jobs (drops the chain).
+    #[arg(long, conflicts_with = "then")]
+    no_then: bool,
     /// Stop a run after this many seconds.
     #[arg(long)]
     timeout: Option<u64>,
@@ -312,6 +321,14 @@ fn print_job(job: &Job, json: bool) {
     }
     if !job.node_labels.is_empty() {
         println!("  runs on   nodes labelled {}", job.node_labels.join(", "));
+    }
+    for follow in &job.then {
+        let when = match follow.on {
+            FollowOn::Succeeded => "succeeds",
+            FollowOn::Failed => "fails",
+            FollowOn::Completed => "ends",
+        };
+        println!("  then      starts '{}' when a run {when}", follow.job);
     }
 }
 
@@ -535,6 +552,7 @@ impl JobFields {
             paused: self.paused,
             pool: self.pool.clone().unwrap_or_else(|| DEFAULT_POOL.into()),
             node_labels: self.node_labels.clone(),
+            then: self.then.clone(),
             next_run: None,
         })
     }
@@ -555,6 +573,9 @@ impl JobFields {
         if !self.node_labels.is_empty() || self.any_node {
             job.node_labels = self.node_labels.clone();
         }
+        if !self.then.is_empty() || self.no_then {
+            job.then = self.then.clone();
+        }
         if let Some(trigger) = self.trigger()? {
             job.trigger = trigger;
         }
@@ -568,6 +589,25 @@ impl JobFields {
         job.options = self.options(job.options);
         Ok(job)
     }
+}
+
+/// A chain link: `ID`, `ID:succeeded`, `ID:failed` or `ID:completed`.
+fn parse_follow(text: &str) -> Result<Follow, String> {
+    let (job, on) = match text.rsplit_once(':') {
+        Some((job, "succeeded")) => (job, FollowOn::Succeeded),
+        Some((job, "failed")) => (job, FollowOn::Failed),
+        Some((job, "completed")) => (job, FollowOn::Completed),
+        Some((_, when)) => {
+            return Err(format!(
+                "'{when}' is not when to start it: succeeded, failed or completed"
+            ))
+        }
+        None => (text, FollowOn::Succeeded),
+    };
+    Ok(Follow {
+        job: job.to_string(),
+        on,
+    })
 }
 
 /// Milliseconds in a period such as `90s`, `10m`, `1h30m`, `1d`, `2w` or `250ms`.

@@ -30,6 +30,7 @@ fn shell_job(id: &str, trigger: serde_json::Value, command: &str) -> Job {
         paused: false,
         pool: "default".into(),
         node_labels: vec![],
+        then: vec![],
         next_run: None,
     }
 }

@@ -198,12 +198,14 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     }
     let state = attempt(inner, &job, &options, &mut run, token).await;
     inner.run_ended(run.id);
-    let (attempt_no, scheduled, manual) = (run.attempt, run.scheduled, run.manual);
+    let (id, attempt_no, scheduled, manual, upstream) =
+        (run.id, run.attempt, run.scheduled, run.manual, run.upstream);
     let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
         && attempt_no <= options.retries.count;
     if !retry {
         inner.run_finished(&job, &counters, finished);
+        inner.follow(&job, id, state);
         return;
     }
     let delay = options
@@ -214,6 +216,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     let mut next = RunRecord::new(0, &job.id, scheduled, RunState::Submitted);
     next.attempt = attempt_no + 1;
     next.manual = manual;
+    next.upstream = upstream;
     // Committed before the backoff: if this process dies meanwhile, another takes it over.
     let next = match insert_run(inner, next, u32::MAX, finished) {
         Ok(Some(run)) => run,
@@ -278,12 +281,20 @@ async fn attempt(
         ..inner.context.clone()
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
+    let upstream = match run.upstream {
+        Some(id) => inner.store.run(id).unwrap_or_else(|e| {
+            tracing::warn!("cannot read run {id}, which started run {}: {e}", run.id);
+            None
+        }),
+        None => None,
+    };
     let info = crate::action::RunInfo {
         job_id: &run.job_id,
         job_name: &job.name,
         run_id: run.id,
         scheduled: run.scheduled,
         attempt: run.attempt,
+        upstream: upstream.as_ref(),
     };
     let mut action = Box::pin(job.action.run(ctx, &info));
     // Many actions finish on their first poll; timers are armed only for those that do not.

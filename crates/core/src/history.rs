@@ -106,9 +106,13 @@ pub struct RunRecord {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
     pub node: Option<Arc<str>>,
-    /// Run by hand ("run now"), outside the schedule: not bound by one run per fire time.
+    /// Run by hand ("run now") or by a chain, outside the schedule: not bound by one run
+    /// per fire time.
     #[serde(default)]
     pub manual: bool,
+    /// The run whose end started this one through a chain (see `Job::then`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<i64>,
 }
 
 impl RunRecord {
@@ -129,6 +133,7 @@ impl RunRecord {
             stderr: String::new(),
             node: None,
             manual: false,
+            upstream: None,
         }
     }
 

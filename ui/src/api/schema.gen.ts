@@ -706,6 +706,22 @@ export interface components {
              */
             version: number;
         };
+        /**
+         * @description A job a run's end starts: `{"job": "report", "on": "succeeded"}`. The started run links
+         *     back to it (`upstream`), and a shell command finds it in `KAIROS_UPSTREAM_JOB_ID`,
+         *     `KAIROS_UPSTREAM_RUN_ID`, `KAIROS_UPSTREAM_STATE` and `KAIROS_UPSTREAM_EXIT_CODE`.
+         */
+        Follow: {
+            /** @description The job to start. */
+            job: components["schemas"]["String"];
+            /** @description Which ends start it. */
+            on?: components["schemas"]["FollowOn"];
+        };
+        /**
+         * @description Which ends of a run start the jobs that follow it. A cancelled run starts none.
+         * @enum {string}
+         */
+        FollowOn: "succeeded" | "failed" | "completed";
         /** @description Calls the function registered under `name`. */
         FunctionAction: {
             /** @description The registered name. */
@@ -829,6 +845,8 @@ export interface components {
             pool?: string;
             /** @description Labels for filtering. */
             tags?: string[];
+            /** @description Jobs to start when a run of this one ends (a chain). */
+            then?: components["schemas"]["Follow"][];
             /** @description When it fires. */
             trigger: components["schemas"]["Trigger"];
         };
@@ -1192,7 +1210,10 @@ export interface components {
             id: number;
             /** @description The job that ran. */
             job_id: components["schemas"]["String"];
-            /** @description Run by hand ("run now"), outside the schedule: not bound by one run per fire time. */
+            /**
+             * @description Run by hand ("run now") or by a chain, outside the schedule: not bound by one run
+             *     per fire time.
+             */
             manual?: boolean;
             /** @description The node (process) that claimed it. */
             node?: string | null;
@@ -1212,6 +1233,11 @@ export interface components {
             stderr?: string;
             /** @description The tail of standard output (or the response body). */
             stdout?: string;
+            /**
+             * Format: int64
+             * @description The run whose end started this one through a chain (see `Job::then`).
+             */
+            upstream?: number | null;
         };
         /** @description Which run an event is about. */
         RunRef: {

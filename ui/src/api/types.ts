@@ -13,6 +13,8 @@ export type Coalesce = Schemas['Coalesce'];
 export type Retries = Schemas['Retries'];
 export type Retention = Schemas['Retention'];
 export type JobOptions = Schemas['JobOptions'];
+export type Follow = Schemas['Follow'];
+export type FollowOn = Schemas['FollowOn'];
 
 export type Trigger = Schemas['Trigger'];
 export type TriggerType = Trigger['type'];

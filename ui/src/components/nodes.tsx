@@ -3,7 +3,7 @@
 
 import { Link } from 'react-router-dom';
 import { Tag, Tooltip, Typography, theme } from 'antd';
-import { CheckCircleOutlined, ClusterOutlined, ExclamationCircleOutlined, HomeOutlined, MinusCircleOutlined, ThunderboltOutlined } from '@ant-design/icons';
+import { BranchesOutlined, CheckCircleOutlined, ClusterOutlined, ExclamationCircleOutlined, HomeOutlined, MinusCircleOutlined, ThunderboltOutlined } from '@ant-design/icons';
 import type { ReactNode } from 'react';
 import type { NodeState } from '../api/types';
 import { useT } from '../state/prefs';
@@ -64,13 +64,20 @@ export function NodeRef({ id }: { id: string | null | undefined }) {
   );
 }
 
-/** Marks a run started with "Run now". */
-export function ManualTag() {
+/** Marks a run started outside the schedule: with "Run now", or by the run `upstream` (a chain). */
+export function ManualTag({ upstream }: { upstream?: number | null }) {
   const t = useT();
+  const chained = upstream != null;
   return (
-    <Tooltip title={t('run.manualHelp')}>
-      <Tag icon={<ThunderboltOutlined />} bordered={false} color="geekblue" data-testid="manual-run" style={{ marginInlineEnd: 0 }}>
-        {t('run.manual')}
+    <Tooltip title={chained ? t('run.chainedHelp', { id: upstream }) : t('run.manualHelp')}>
+      <Tag
+        icon={chained ? <BranchesOutlined /> : <ThunderboltOutlined />}
+        bordered={false}
+        color={chained ? 'purple' : 'geekblue'}
+        data-testid={chained ? 'chained-run' : 'manual-run'}
+        style={{ marginInlineEnd: 0 }}
+      >
+        {chained ? t('run.chained') : t('run.manual')}
       </Tag>
     </Tooltip>
   );

@@ -87,8 +87,9 @@ export function CancelRunButton({ run, compact, onDone }: { run: RunRecord; comp
   );
 }
 
-/** A run's details and output; polls while the run is in flight. */
-export function RunViewer({ runId, onClose }: { runId: number | null; onClose: () => void }) {
+/** A run's details and output; polls while the run is in flight. `onOpenRun` shows another
+ * run (the one that started this one through a chain). */
+export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null; onClose: () => void; onOpenRun: (id: number) => void }) {
   const { t } = usePrefs();
   const [run, setRun] = useState<RunRecord | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -132,7 +133,7 @@ export function RunViewer({ runId, onClose }: { runId: number | null; onClose: (
         <Space>
           {t('run.title', { id: shownId ?? '' })}
           {run && <StateTag state={run.state} />}
-          {run?.manual && <ManualTag />}
+          {run?.manual && <ManualTag upstream={run.upstream} />}
         </Space>
       }
       data-testid="run-viewer"
@@ -180,7 +181,15 @@ export function RunViewer({ runId, onClose }: { runId: number | null; onClose: (
               <NodeRef id={run.node} />
             </Descriptions.Item>
             <Descriptions.Item label={t('run.startedBy')}>
-              <span data-testid="run-started-by">{run.manual ? t('run.byManual') : t('run.bySchedule')}</span>
+              <span data-testid="run-started-by">
+                {run.upstream != null ? (
+                  <Typography.Link onClick={() => onOpenRun(run.upstream!)}>{t('run.byChain', { id: run.upstream })}</Typography.Link>
+                ) : run.manual ? (
+                  t('run.byManual')
+                ) : (
+                  t('run.bySchedule')
+                )}
+              </span>
             </Descriptions.Item>
           </Descriptions>
           {run.state === 'abandoned' && (
@@ -232,7 +241,7 @@ export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['col
       render: (_, r) => (
         <Flex gap={6} align="center" wrap="wrap">
           <StateTag state={r.state} title={r.error ?? undefined} />
-          {r.manual && <ManualTag />}
+          {r.manual && <ManualTag upstream={r.upstream} />}
         </Flex>
       ),
     },

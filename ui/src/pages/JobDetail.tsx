@@ -397,7 +397,7 @@ export function JobDetailPage() {
           </Card>
         </Col>
       </Row>
-      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} />
+      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} onOpenRun={setOpenRun} />
     </>
   );
 }

@@ -28,6 +28,7 @@ import {
 import type { FormInstance } from 'antd';
 import {
   ApiOutlined,
+  BranchesOutlined,
   CalendarOutlined,
   ClockCircleOutlined,
   ClusterOutlined,
@@ -45,6 +46,7 @@ import {
 import { api } from '../api';
 import { ApiError } from '../api/client';
 import type { Job, Settings, Trigger } from '../api/types';
+import { ChainList } from '../components/ChainList';
 import { CronBuilder } from '../components/CronBuilder';
 import { CronPreview } from '../components/CronPreview';
 import { TriggerPreview } from '../components/TriggerPreview';
@@ -597,6 +599,11 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                 </Form.Item>
               </Col>
             </Row>
+          </Card>
+        </Col>
+        <Col span={24}>
+          <Card title={<><BranchesOutlined /> {t('chain.title')}</>} extra={<Typography.Text type="secondary">{t('chain.help')}</Typography.Text>}>
+            <ChainList self={job?.id} />
           </Card>
         </Col>
       </Row>

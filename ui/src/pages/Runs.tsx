@@ -219,7 +219,7 @@ export function RunsPage() {
           />
         )}
       </Card>
-      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} />
+      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} onOpenRun={setOpenRun} />
     </>
   );
 }

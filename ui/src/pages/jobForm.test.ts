@@ -37,6 +37,16 @@ describe('job form ⇄ job JSON', () => {
     });
   });
 
+  it('round-trips a chain, dropping rows without a job', () => {
+    const original = job({ then: [{ job: 'report', on: 'succeeded' }, { job: 'alert', on: 'failed' }] });
+    const form = jobToForm(original);
+    expect(form.then).toEqual([{ job: 'report', on: 'succeeded' }, { job: 'alert', on: 'failed' }]);
+    form.then.push({ on: 'completed' });
+    expect(formToJob(form, original).then).toEqual(original.then);
+    expect(formToJob({ ...form, then: [] }, original)).not.toHaveProperty('then');
+    expect(errorTarget('then[1].job', "no job with id 'alert'", form)).toEqual(['then', 1, 'job']);
+  });
+
   it('round-trips HTTP, interval and calendar jobs', () => {
     const http = job({
       kind: 'http',

@@ -8,6 +8,7 @@ import type {
   ActionKind,
   CalendarUnit,
   Coalesce,
+  FollowOn,
   Job,
   JobInput,
   JobOptions,
@@ -31,6 +32,8 @@ export interface FormValues {
   paused: boolean;
   /** Labels a node must all have to run the job; empty: any node. */
   node_labels: string[];
+  /** Jobs a run's end starts (a chain). */
+  then: { job?: string; on?: FollowOn }[];
   kind: ActionKind;
   action: {
     command?: string;
@@ -109,6 +112,7 @@ export function newJobForm(pool = 'default'): FormValues {
     pool,
     paused: false,
     node_labels: [],
+    then: [],
     kind: 'shell',
     action: { command: '', shell: 'sh', env: [], method: 'GET', headers: [], expect_status: [200, 299] },
     // No schedule nobody chose: the user picks the trigger type, then fills it in.
@@ -135,6 +139,7 @@ export function jobToForm(job: Job): FormValues {
   form.tags = job.tags ?? [];
   form.paused = job.paused ?? false;
   form.node_labels = job.node_labels ?? [];
+  form.then = (job.then ?? []).map((f) => ({ job: f.job, on: f.on ?? 'succeeded' }));
   form.kind = job.action.kind;
   const a = job.action;
   switch (a.kind) {
@@ -344,6 +349,8 @@ export function formToJob(values: FormValues, keep?: Job): JobInput {
   // Absent means any node; a save without labels clears them (PUT replaces the whole job).
   const labels = [...new Set((values.node_labels ?? []).map((l) => l.trim()).filter(Boolean))];
   if (labels.length) job.node_labels = labels;
+  const then = (values.then ?? []).filter((f) => f.job).map((f) => ({ job: f.job!, on: f.on ?? 'succeeded' }));
+  if (then.length) job.then = then;
   if (values.id?.trim()) job.id = values.id.trim();
   return JSON.parse(JSON.stringify(job)) as JobInput;
 }
@@ -375,6 +382,8 @@ export function errorTarget(field: string | null, message: string, values: FormV
   if (field.startsWith('action.headers')) return ['action', 'headers'];
   if (field === 'action' || field === 'action.kind') return ['kind'];
   if (field === 'options.retries') return ['options', 'retries', 'count'];
+  const link = /^then\[(\d+)\]/.exec(field);
+  if (link) return ['then', Number(link[1]), 'job'];
   const known = [
     'id',
     'name',

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::history::RunRecord;
 use crate::metrics::MetricSample;
 use chrono::{DateTime, Utc};
 
@@ -206,7 +207,9 @@ pub struct ActionContext {
 
 /// Which run an action serves. Shell commands find it in their environment:
 /// `KAIROS_JOB_ID`, `KAIROS_JOB_NAME`, `KAIROS_RUN_ID`, `KAIROS_SCHEDULED_AT` (RFC 3339, UTC)
-/// and `KAIROS_ATTEMPT` (1 for the first try).
+/// and `KAIROS_ATTEMPT` (1 for the first try); a run a chain started also gets
+/// `KAIROS_UPSTREAM_JOB_ID`, `KAIROS_UPSTREAM_RUN_ID`, `KAIROS_UPSTREAM_STATE` and
+/// `KAIROS_UPSTREAM_EXIT_CODE` (empty when it had none).
 #[derive(Debug, Clone, Copy)]
 pub struct RunInfo<'a> {
     /// The job.
@@ -219,12 +222,14 @@ pub struct RunInfo<'a> {
     pub scheduled: DateTime<Utc>,
     /// 1 for the first try, 2 for the first retry, …
     pub attempt: u32,
+    /// The run whose end started this one, for a run a chain started.
+    pub upstream: Option<&'a RunRecord>,
 }
 
 impl RunInfo<'_> {
     /// The environment variables a shell command gets for this run.
-    pub fn env(&self) -> [(&'static str, String); 5] {
-        [
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
             ("KAIROS_JOB_ID", self.job_id.to_string()),
             ("KAIROS_JOB_NAME", self.job_name.to_string()),
             ("KAIROS_RUN_ID", self.run_id.to_string()),
@@ -234,7 +239,19 @@ impl RunInfo<'_> {
                     .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             ),
             ("KAIROS_ATTEMPT", self.attempt.to_string()),
-        ]
+        ];
+        if let Some(up) = self.upstream {
+            env.extend([
+                ("KAIROS_UPSTREAM_JOB_ID", up.job_id.clone()),
+                ("KAIROS_UPSTREAM_RUN_ID", up.id.to_string()),
+                ("KAIROS_UPSTREAM_STATE", up.state.as_str().to_string()),
+                (
+                    "KAIROS_UPSTREAM_EXIT_CODE",
+                    up.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                ),
+            ]);
+        }
+        env
     }
 }
 

@@ -288,10 +288,33 @@ mod tests {
         run_id: 42,
         scheduled: chrono::DateTime::UNIX_EPOCH,
         attempt: 2,
+        upstream: None,
     };
 
     async fn run_plain(action: &ShellAction) -> ActionOutput {
         run(action, &ActionContext::default(), &RUN).await
+    }
+
+    #[tokio::test]
+    async fn a_chained_command_knows_the_run_that_started_it() {
+        let mut upstream = crate::history::RunRecord::new(
+            7,
+            "extract",
+            chrono::DateTime::UNIX_EPOCH,
+            crate::history::RunState::Failed,
+        );
+        upstream.exit_code = Some(3);
+        let info = RunInfo {
+            upstream: Some(&upstream),
+            ..RUN
+        };
+        let action = shell(
+            "echo \"$KAIROS_UPSTREAM_JOB_ID|$KAIROS_UPSTREAM_RUN_ID|$KAIROS_UPSTREAM_STATE|$KAIROS_UPSTREAM_EXIT_CODE\"",
+        );
+        let out = run(&action, &ActionContext::default(), &info).await;
+        assert_eq!(out.stdout, "extract|7|failed|3\n");
+        let plain = run_plain(&shell("echo \"[${KAIROS_UPSTREAM_RUN_ID-unset}]\"")).await;
+        assert_eq!(plain.stdout, "[unset]\n");
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Coalesce, Job, JobOptions, Retention, Retries, DEFAULT_POOL};
+use super::{Coalesce, Follow, FollowOn, Job, JobOptions, Retention, Retries, DEFAULT_POOL};
 use crate::action::{
     blocking_fn, job_fn, Action, FunctionAction, HttpAction, JobContext, JobFn, MonitorAction,
     Outcome, ShellAction,
@@ -57,6 +57,7 @@ pub struct JobBuilder {
     paused: Option<bool>,
     pool: String,
     node_labels: Vec<String>,
+    then: Vec<Follow>,
     action: Option<Action>,
     function: Option<JobFn>,
     replace_existing: bool,
@@ -165,6 +166,7 @@ impl JobBuilder {
             paused: None,
             pool: DEFAULT_POOL.to_string(),
             node_labels: Vec::new(),
+            then: Vec::new(),
             action: None,
             function: None,
             replace_existing: false,
@@ -284,6 +286,15 @@ impl JobBuilder {
     /// Only processes with every one of `labels` run this job.
     pub fn node_labels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, labels: I) -> Self {
         self.node_labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// When a run of this job ends `on` so, start job `job` (a chain; added again for more).
+    pub fn then(mut self, job: &str, on: FollowOn) -> Self {
+        self.then.push(Follow {
+            job: job.to_string(),
+            on,
+        });
         self
     }
 
@@ -428,6 +439,7 @@ impl JobBuilder {
                 paused: self.paused.unwrap_or(false),
                 pool: self.pool,
                 node_labels: self.node_labels,
+                then: self.then,
                 next_run: None,
             },
             function: self.function,

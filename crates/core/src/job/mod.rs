@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::history::RunState;
 use crate::trigger::Trigger;
 
 pub use build::JobBuilder;
@@ -47,9 +48,52 @@ pub struct Job {
     /// Labels a node must all have to run this job (none: any node).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_labels: Vec<String>,
+    /// Jobs to start when a run of this one ends (a chain).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<Follow>,
     /// The next fire time, `None` once the trigger is exhausted (computed; ignored on input).
     #[serde(default)]
     pub next_run: Option<DateTime<Utc>>,
+}
+
+/// A job a run's end starts: `{"job": "report", "on": "succeeded"}`. The started run links
+/// back to it (`upstream`), and a shell command finds it in `KAIROS_UPSTREAM_JOB_ID`,
+/// `KAIROS_UPSTREAM_RUN_ID`, `KAIROS_UPSTREAM_STATE` and `KAIROS_UPSTREAM_EXIT_CODE`.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Follow {
+    /// The job to start.
+    pub job: JobId,
+    /// Which ends start it.
+    #[serde(default)]
+    pub on: FollowOn,
+}
+
+/// Which ends of a run start the jobs that follow it. A cancelled run starts none.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowOn {
+    /// The run succeeded.
+    #[default]
+    Succeeded,
+    /// The run failed or timed out, after its last retry.
+    Failed,
+    /// The run succeeded, failed or timed out.
+    Completed,
+}
+
+impl FollowOn {
+    /// Whether a run that ended in `state` starts the follower.
+    pub fn matches(self, state: RunState) -> bool {
+        let failed = matches!(state, RunState::Failed | RunState::TimedOut);
+        match self {
+            FollowOn::Succeeded => state == RunState::Succeeded,
+            FollowOn::Failed => failed,
+            FollowOn::Completed => failed || state == RunState::Succeeded,
+        }
+    }
 }
 
 /// The version of the export format this build writes and reads.

@@ -238,6 +238,7 @@ impl SchedulerInner {
         let mut next = RunRecord::new(0, &run.job_id, run.scheduled, RunState::Submitted);
         next.attempt = run.attempt + 1;
         next.manual = run.manual;
+        next.upstream = run.upstream;
         let now = self.clock.now();
         if let Err(e) = start_unscheduled(self, job, options, counters, next, u32::MAX, now) {
             tracing::error!("cannot retry abandoned run {}: {e}", run.id);

@@ -337,6 +337,7 @@ pub(super) fn submit_now(
     inner: &Arc<Inner>,
     job: Arc<Job>,
     now: DateTime<Utc>,
+    upstream: Option<i64>,
 ) -> Result<Option<i64>, crate::store::StoreError> {
     let options = job.options.resolve(&inner.defaults());
     let counters = {
@@ -351,6 +352,7 @@ pub(super) fn submit_now(
     };
     let mut run = RunRecord::new(0, &job.id, now, RunState::Submitted);
     run.manual = true;
+    run.upstream = upstream;
     let max = options.max_instances;
     start_unscheduled(inner, job, options, counters, run, max, now)
 }

@@ -4,6 +4,7 @@
 
 mod builder;
 mod cancel;
+mod chain;
 mod clock;
 mod cluster;
 mod dispatch;
@@ -686,6 +687,9 @@ impl Scheduler {
             Self::check(job, &settings)?;
             job.next_run = self.first_fire(&job.trigger, now);
         }
+        for job in &jobs {
+            self.check_chain(job, &jobs)?;
+        }
         let before = self.inner.store.change_counter()?;
         self.inner.store.add_jobs(&jobs)?;
         self.inner.note_own_change(before);
@@ -742,6 +746,7 @@ impl Scheduler {
     /// [`Scheduler::update_job`] with the stored definition `old` already read.
     fn replace_job(&self, old: &Job, mut job: Job) -> Result<Job, SchedulerError> {
         Self::check(&job, &self.settings())?;
+        self.check_chain(&job, &[])?;
         let now = self.inner.clock.now();
         job.next_run = if job.trigger != old.trigger {
             self.first_fire(&job.trigger, now)
@@ -837,7 +842,7 @@ impl Scheduler {
         let job = Arc::new(self.get_job(id)?);
         let now = self.inner.clock.now();
         self.inner.keep_alive()?;
-        dispatch::submit_now(&self.inner, job, now)?.ok_or_else(|| {
+        dispatch::submit_now(&self.inner, job, now, None)?.ok_or_else(|| {
             invalid(
                 "id",
                 format!("job '{id}' already has its maximum number of runs active"),

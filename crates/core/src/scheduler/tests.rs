@@ -62,6 +62,7 @@ fn job(id: &str, trigger: serde_json::Value, function: &str) -> Job {
         paused: false,
         pool: "default".into(),
         node_labels: vec![],
+        then: vec![],
         next_run: None,
     }
 }
@@ -1041,4 +1042,92 @@ async fn a_cancel_asked_of_another_node_reaches_the_one_running_it() {
     );
     a.shutdown(StdDuration::from_secs(5)).await;
     b.shutdown(StdDuration::from_secs(5)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runs_end_starts_the_jobs_that_follow_it() {
+    let f = fixture();
+    let once = || json!({"type": "date", "at": "2030-01-01T00:00:00Z"});
+    let follower = |id: &str, on: crate::job::FollowOn| crate::job::Follow { job: id.into(), on };
+    use crate::job::FollowOn::{Completed, Failed, Succeeded};
+    // Followers first: a chain names jobs that exist.
+    f.scheduler
+        .add_jobs(vec![
+            job("report", once(), "ok"),
+            job("alert", once(), "ok"),
+            job("cleanup", once(), "ok"),
+        ])
+        .unwrap();
+    let mut good = job("good", once(), "ok");
+    good.then = vec![follower("report", Succeeded), follower("alert", Failed)];
+    let mut bad = job("bad", once(), "fail");
+    bad.then = vec![follower("alert", Failed), follower("cleanup", Completed)];
+    f.scheduler.add_jobs(vec![good, bad]).unwrap();
+
+    let good_run = f.scheduler.run_now("good").unwrap();
+    advance(1.0).await;
+    let report = runs_of(&f, "report");
+    assert_eq!(states(&report), [RunState::Succeeded]);
+    assert_eq!(report[0].upstream, Some(good_run));
+    assert!(report[0].manual, "outside the schedule");
+    assert!(runs_of(&f, "alert").is_empty(), "not on success");
+
+    let bad_run = f.scheduler.run_now("bad").unwrap();
+    advance(1.0).await;
+    for id in ["alert", "cleanup"] {
+        let runs = runs_of(&f, id);
+        assert_eq!(runs.len(), 1, "{id}");
+        assert_eq!(runs[0].upstream, Some(bad_run), "{id}");
+    }
+    assert_eq!(runs_of(&f, "report").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn chains_that_loop_or_name_no_job_are_refused() {
+    let f = fixture();
+    let chain = |id: &str, then: &[&str]| {
+        let mut j = job(id, every(60), "ok");
+        j.then = then
+            .iter()
+            .map(|t| crate::job::Follow {
+                job: t.to_string(),
+                on: Default::default(),
+            })
+            .collect();
+        j
+    };
+    let refused = |r: Result<Job, SchedulerError>| match r {
+        Err(SchedulerError::Invalid { field, message }) => format!("{field}: {message}"),
+        other => panic!("accepted: {other:?}"),
+    };
+    assert_eq!(
+        refused(f.scheduler.add_job(chain("a", &["ghost"]))),
+        "then[0].job: no job with id 'ghost'"
+    );
+    assert_eq!(
+        refused(f.scheduler.add_job(chain("me", &["me"]))),
+        "then[0].job: this chain loops (me → me); a job cannot start itself again"
+    );
+    // Added together, jobs may name each other; a loop through stored jobs is found.
+    f.scheduler
+        .add_jobs(vec![
+            chain("a", &["b"]),
+            chain("b", &["c"]),
+            chain("c", &[]),
+        ])
+        .unwrap();
+    assert_eq!(
+        refused(f.scheduler.update_job(chain("c", &["x", "a"]))),
+        "then[0].job: no job with id 'x'"
+    );
+    f.scheduler.add_job(chain("x", &[])).unwrap();
+    assert_eq!(
+        refused(f.scheduler.update_job(chain("c", &["x", "a"]))),
+        "then[1].job: this chain loops (c → a → b → c); a job cannot start itself again"
+    );
+    assert!(
+        f.scheduler.get_job("c").unwrap().then.is_empty(),
+        "nothing half-changed"
+    );
+    f.scheduler.update_job(chain("c", &["x"])).unwrap();
 }

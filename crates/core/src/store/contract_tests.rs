@@ -35,6 +35,7 @@ pub(super) fn job(id: &str) -> Job {
         paused: false,
         pool: "default".into(),
         node_labels: vec![],
+        then: vec![],
         next_run: Some(t(0)),
     }
 }
@@ -254,10 +255,15 @@ pub(super) fn events_reach_other_nodes(one: &dyn JobStore, two: &dyn JobStore) {
 
 pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     store.add_jobs(&[job("a")]).unwrap();
-    let claim = Claim::insert("a", vec![run(0, "a", 0, RunState::Submitted)], 1);
+    // A chained run: its link to the run that started it is kept from the claim on.
+    let mut chained = run(0, "a", 0, RunState::Submitted);
+    chained.manual = true;
+    chained.upstream = Some(77);
+    let claim = Claim::insert("a", vec![chained], 1);
     let decided = store.claim(&"n1".into(), t(0), vec![claim]).unwrap();
     let submitted = decided[0].runs[0].clone();
     let id = submitted.id;
+    assert_eq!(store.run(id).unwrap().unwrap().upstream, Some(77));
     let mut running = submitted.clone();
     running.state = RunState::Running;
     running.started = Some(t(1));

@@ -101,8 +101,10 @@ const MIGRATIONS: &[&str] = &[
         body JSONB NOT NULL -- the Envelope
     );
     CREATE INDEX events_at ON events (at);",
-    // 2: cancel requests, which the node running the run acts on.
+    // 2: cancel requests, which the node running the run acts on; the run that started a
+    // chained run.
     "ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE runs ADD COLUMN upstream BIGINT;
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested AND state IN ('submitted', 'running');",
 ];
@@ -117,7 +119,8 @@ const EVENTS_CHANNEL: &str = "kairos_events";
 
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
-                           exit_code, http_status, error, stdout, stderr, node, manual";
+                           exit_code, http_status, error, stdout, stderr, node, manual, \
+                           upstream";
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -493,14 +496,15 @@ struct RunColumns {
     stderr: Vec<String>,
     node: Vec<Option<String>>,
     manual: Vec<bool>,
+    upstream: Vec<Option<i64>>,
 }
 
-/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$13`), for inserts
+/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$14`), for inserts
 /// that let the database number the runs.
 fn unnest_runs() -> String {
     let types = [
         "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]", "int[]",
-        "text[]", "text[]", "text[]", "text[]", "bool[]",
+        "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]",
     ];
     let arrays: Vec<String> = types
         .iter()
@@ -509,7 +513,7 @@ fn unnest_runs() -> String {
         .collect();
     format!(
         "(job_id, scheduled, started, finished, state, attempt, exit_code, http_status, error, \
-         stdout, stderr, node, manual) SELECT * FROM unnest({})",
+         stdout, stderr, node, manual, upstream) SELECT * FROM unnest({})",
         arrays.join(", ")
     )
 }
@@ -518,7 +522,7 @@ fn unnest_runs() -> String {
 fn unnest_select() -> String {
     let types = [
         "bigint[]", "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]",
-        "int[]", "text[]", "text[]", "text[]", "text[]", "bool[]",
+        "int[]", "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]",
     ];
     let arrays: Vec<String> = types
         .iter()
@@ -544,6 +548,7 @@ impl RunColumns {
         self.stderr.push(run.stderr.clone());
         self.node.push(run.node.as_deref().map(str::to_string));
         self.manual.push(run.manual);
+        self.upstream.push(run.upstream);
     }
 
     /// The arrays as parameters, the ids first when `with_id`.
@@ -562,6 +567,7 @@ impl RunColumns {
             &self.stderr,
             &self.node,
             &self.manual,
+            &self.upstream,
         ];
         if with_id {
             params.insert(0, &self.id);
@@ -595,7 +601,8 @@ async fn apply(pool: &Pool, ops: &[Op]) -> Result<(), StoreError> {
                    started = u.started, finished = u.finished, state = u.state, \
                    attempt = u.attempt, exit_code = u.exit_code, \
                    http_status = u.http_status, error = u.error, stdout = u.stdout, \
-                   stderr = u.stderr, node = u.node, manual = u.manual \
+                   stderr = u.stderr, node = u.node, manual = u.manual, \
+                   upstream = u.upstream \
                    FROM u WHERE r.id = u.id RETURNING r.id) \
                  INSERT INTO runs ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM u \
                  WHERE u.id NOT IN (SELECT id FROM up)",
@@ -724,6 +731,7 @@ fn read_run(row: &Row) -> Result<RunRecord, StoreError> {
         stderr: row.try_get(11)?,
         node: row.try_get::<_, Option<String>>(12)?.map(Arc::from),
         manual: row.try_get(13)?,
+        upstream: row.try_get(14)?,
     })
 }
 

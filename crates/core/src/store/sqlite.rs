@@ -121,8 +121,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_kind_paused ON jobs (kind, paused);
     CREATE INDEX runs_failing ON runs (job_id)
         WHERE state IN ('failed', 'timed_out', 'abandoned');",
-    // 4: cancel requests, which the node running the run acts on.
+    // 4: cancel requests, which the node running the run acts on; the run that started a
+    // chained run.
     "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN upstream INTEGER;
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested = 1 AND state IN ('submitted', 'running');",
 ];
@@ -155,7 +157,7 @@ const SETTINGS_KEY: &str = "scheduler";
 
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
-                           exit_code, http_status, error, stdout, stderr, node, manual";
+                           exit_code, http_status, error, stdout, stderr, node, manual, upstream";
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -800,8 +802,9 @@ fn claim(
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO runs (job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING",
+         http_status, error, stdout, stderr, node, manual, upstream) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         ON CONFLICT DO NOTHING",
     )?;
     for claim in &mut claims {
         let id: &str = &claim.job_id;
@@ -859,6 +862,7 @@ fn claim(
                 run.stderr,
                 run.node.as_deref(),
                 run.manual,
+                run.upstream,
             ])?;
             // Nothing inserted: this fire time ran already; it must not run again.
             run.id = if inserted == 1 {
@@ -966,14 +970,14 @@ fn publish(tx: &Connection, node: &str, events: &[(i64, String)]) -> rusqlite::R
 fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
         "INSERT INTO runs (id, job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         http_status, error, stdout, stderr, node, manual, upstream) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
          ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
          scheduled = excluded.scheduled, started = excluded.started, \
          finished = excluded.finished, state = excluded.state, attempt = excluded.attempt, \
          exit_code = excluded.exit_code, http_status = excluded.http_status, \
          error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr, \
-         node = excluded.node, manual = excluded.manual",
+         node = excluded.node, manual = excluded.manual, upstream = excluded.upstream",
     )?;
     for run in runs {
         upsert.execute(params![
@@ -991,6 +995,7 @@ fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::
             run.stderr,
             run.node.as_deref(),
             run.manual,
+            run.upstream,
         ])?;
     }
     Ok(())
@@ -1039,6 +1044,7 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         stderr: row.get(11)?,
         node: row.get::<_, Option<String>>(12)?.map(Arc::from),
         manual: row.get(13)?,
+        upstream: row.get(14)?,
     })
 }
 

@@ -1,0 +1,84 @@
+//! Chains: a run's end starts the jobs its job names in `then`, each run linked back to it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{dispatch, invalid, Scheduler, SchedulerError, SchedulerInner};
+use crate::history::RunState;
+use crate::job::Job;
+
+/// Most jobs one chain check follows before it gives up looking for a loop.
+const MAX_CHAIN: usize = 10_000;
+
+impl Scheduler {
+    /// Refuses a chain naming a job that does not exist or that leads back to `job`;
+    /// `batch` holds jobs being added alongside it.
+    pub(super) fn check_chain(&self, job: &Job, batch: &[Job]) -> Result<(), SchedulerError> {
+        let find = |id: &str| -> Result<Option<Job>, SchedulerError> {
+            match batch.iter().find(|j| j.id == id) {
+                Some(j) => Ok(Some(j.clone())),
+                None => Ok(self.inner.store.get_job(id)?),
+            }
+        };
+        for (i, follow) in job.then.iter().enumerate() {
+            if follow.job != job.id && find(&follow.job)?.is_none() {
+                let message = format!("no job with id '{}'", follow.job);
+                return Err(invalid(&format!("then[{i}].job"), message));
+            }
+        }
+        // Depth first from `job`, the stack being the path: a link back to `job` is a loop.
+        let mut stack = vec![(job.clone(), 0usize)];
+        let mut seen = HashSet::new();
+        while let Some((current, next)) = stack.last_mut() {
+            let Some(follow) = current.then.get(*next) else {
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            let id = follow.job.clone();
+            if id == job.id {
+                let mut path: Vec<&str> = stack.iter().map(|(j, _)| j.id.as_str()).collect();
+                path.push(&job.id);
+                return Err(invalid(
+                    &format!("then[{}].job", stack[0].1 - 1),
+                    format!(
+                        "this chain loops ({}); a job cannot start itself again",
+                        path.join(" → ")
+                    ),
+                ));
+            }
+            if seen.len() < MAX_CHAIN && seen.insert(id.clone()) {
+                if let Some(j) = find(&id)? {
+                    stack.push((j, 0));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SchedulerInner {
+    /// Starts the jobs that follow run `run` of `job`, which ended for good in `state`.
+    pub(crate) fn follow(self: &Arc<Self>, job: &Job, run: i64, state: RunState) {
+        for follow in job.then.iter().filter(|f| f.on.matches(state)) {
+            let started = match self.store.get_job(&follow.job) {
+                Ok(Some(next)) if self.may_run(&next) => {
+                    dispatch::submit_now(self, Arc::new(next), self.clock.now(), Some(run))
+                        .map(|id| id.ok_or("it has its maximum number of runs active".into()))
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                }
+                Ok(Some(_)) => Err("this process may not run it (node labels or function)".into()),
+                Ok(None) => Err("there is no such job".into()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(why) = started {
+                tracing::warn!(
+                    "job '{}' was not started after run {} of job '{}': {why}",
+                    follow.job,
+                    run,
+                    job.id
+                );
+            }
+        }
+    }
+}
