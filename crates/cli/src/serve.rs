@@ -148,6 +148,7 @@ pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Resul
             dir.join("token").display()
         );
         let url = public_url.unwrap_or_else(|| format!("http://{local}"));
+        scheduler.set_alert_link_base(Some(url.clone()));
         println!("{url}/?token={token}");
         kairos_server::serve(listener, app, kairos_core::scheduler::stop_signal()).await;
         eprintln!(

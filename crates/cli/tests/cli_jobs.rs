@@ -336,19 +336,29 @@ fn a_chain_is_set_shown_checked_and_dropped() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("then[0].job: no job with id 'load'"));
     assert!(add("load", &[]).status.success());
     assert!(add("alert", &[]).status.success());
-    let added = add("extract", &["--then", "load", "--then", "alert:failed", "--json"]);
+    let added = add(
+        "extract",
+        &["--then", "load", "--then", "alert:failed", "--json"],
+    );
     let added: Value = serde_json::from_slice(&added.stdout).unwrap();
     assert_eq!(
         added["then"],
         serde_json::json!([{"job": "load", "on": "succeeded"}, {"job": "alert", "on": "failed"}])
     );
     let shown = ok(&db, &["job", "show", "extract"]);
-    assert!(shown.contains("then      starts 'load' when a run succeeds"), "{shown}");
-    assert!(shown.contains("then      starts 'alert' when a run fails"), "{shown}");
+    assert!(
+        shown.contains("then      starts 'load' when a run succeeds"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("then      starts 'alert' when a run fails"),
+        "{shown}"
+    );
     let bad = kairos(&db, &["job", "edit", "extract", "--then", "load:sometimes"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("'sometimes' is not when to start it"));
     let looped = kairos(&db, &["job", "edit", "load", "--then", "extract"]);
-    assert!(String::from_utf8_lossy(&looped.stderr).contains("this chain loops (load → extract → load)"));
+    assert!(String::from_utf8_lossy(&looped.stderr)
+        .contains("this chain loops (load → extract → load)"));
     let dropped = json(&db, &["job", "edit", "extract", "--no-then", "--json"]);
     assert!(dropped.get("then").is_none(), "{dropped}");
 }

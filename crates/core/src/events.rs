@@ -244,7 +244,12 @@ impl EventBus {
 
     /// The relay's listener: it hears everything but does not count as a watcher.
     pub(crate) fn subscribe_relay(&self) -> Listener {
-        self.listen(EventMask::ALL, None)
+        self.subscribe_quiet(EventMask::ALL)
+    }
+
+    /// A listener for `mask` that does not count as a watcher (the relay, the alerter).
+    pub(crate) fn subscribe_quiet(&self, mask: EventMask) -> Listener {
+        self.listen(mask, None)
     }
 
     fn listen(&self, mask: EventMask, watchers: Option<Arc<AtomicUsize>>) -> Listener {

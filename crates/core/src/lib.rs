@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod alert;
 pub mod events;
 mod executor;
 pub mod history;

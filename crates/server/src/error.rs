@@ -95,9 +95,9 @@ impl From<SchedulerError> for ApiError {
     fn from(e: SchedulerError) -> Self {
         match e {
             SchedulerError::Invalid { field, message } => ApiError::invalid(&field, message),
-            SchedulerError::NotFound(_) | SchedulerError::NoRun(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            SchedulerError::NotFound(_)
+            | SchedulerError::NoRun(_)
+            | SchedulerError::NoChannel(_) => ApiError::not_found(e.to_string()),
             SchedulerError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, None, message),
             SchedulerError::Store(e) => e.into(),
         }

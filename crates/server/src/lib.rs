@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use kairos_core::scheduler::Scheduler;
 
@@ -31,7 +31,7 @@ pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
 pub use openapi::json as openapi_document;
 pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
-use api::{events, jobs, nodes, prom, runs, system};
+use api::{channels, events, jobs, nodes, prom, runs, system};
 
 /// Largest request body, except for imports.
 const BODY_LIMIT: usize = 1 << 20;
@@ -94,6 +94,16 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
         .route("/api/runs/{id}/cancel", post(runs::cancel_run))
+        .route(
+            "/api/channels",
+            get(channels::list_channels).post(channels::create_channel),
+        )
+        .route(
+            "/api/channels/{id}",
+            put(channels::update_channel).delete(channels::delete_channel),
+        )
+        .route("/api/channels/{id}/test", post(channels::test_channel))
+        .route("/api/deliveries", get(channels::list_deliveries))
         .route("/api/stats/runs", get(runs::run_stats))
         .route("/api/stats/jobs", get(jobs::job_counts))
         .route("/api/stats/durations", get(runs::duration_stats))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{events, jobs, nodes, prom, runs, system};
+use crate::api::{channels, events, jobs, nodes, prom, runs, system};
 use kairos_core::events::Envelope;
 use kairos_core::query::JobSort;
 
@@ -44,6 +44,12 @@ use crate::error::{ErrorBody, ErrorDetail};
         runs::list_runs,
         runs::get_run,
         runs::cancel_run,
+        channels::list_channels,
+        channels::create_channel,
+        channels::update_channel,
+        channels::delete_channel,
+        channels::test_channel,
+        channels::list_deliveries,
         runs::run_stats,
         runs::duration_stats,
         runs::system_metrics,
@@ -56,6 +62,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         (name = "runs", description = "Run history, aggregates and system metrics"),
         (name = "scheduler", description = "The scheduler as a whole"),
         (name = "events", description = "Live events"),
+        (name = "alerts", description = "Alert channels and their deliveries"),
         (name = "system", description = "Health and Prometheus metrics"),
     )
 )]

@@ -10,6 +10,7 @@ use crate::action::{
     blocking_fn, job_fn, Action, FunctionAction, HttpAction, JobContext, JobFn, MonitorAction,
     Outcome, ShellAction,
 };
+use crate::alert::{AlertOn, AlertRule};
 use crate::scheduler::SchedulerError;
 use crate::trigger::{
     parse_time_zone, CronTrigger, DateTrigger, IntervalSpec, IntervalTrigger, Trigger, TriggerError,
@@ -286,6 +287,20 @@ impl JobBuilder {
     /// Only processes with every one of `labels` run this job.
     pub fn node_labels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, labels: I) -> Self {
         self.node_labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Tell channel `channel` (its id) of these outcomes of this job's runs (added again
+    /// for more channels; replaces the defaults' rules).
+    pub fn alert(mut self, channel: &str, on: &[AlertOn]) -> Self {
+        self.options
+            .alerts
+            .get_or_insert_with(Vec::new)
+            .push(AlertRule {
+                channel: channel.to_string(),
+                on: on.to_vec(),
+                longer_than_s: None,
+            });
         self
     }
 

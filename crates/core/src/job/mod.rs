@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::alert::AlertRule;
 use crate::history::RunState;
 use crate::trigger::Trigger;
 
@@ -232,6 +233,10 @@ pub struct JobOptions {
     /// Whether a failed, timed-out or missed run raises a desktop notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<bool>,
+    /// Which channels hear which outcomes of this job's runs (`[]`: none; absent: the
+    /// defaults').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<AlertRule>>,
 }
 
 /// The defaults every job starts from.
@@ -256,6 +261,9 @@ pub struct JobDefaults {
     /// Desktop notifications on failed, timed-out or missed runs.
     #[serde(default = "yes")]
     pub notify: bool,
+    /// Which channels hear which outcomes of the runs of jobs without rules of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertRule>,
 }
 
 fn yes() -> bool {
@@ -276,6 +284,7 @@ impl Default for JobDefaults {
                 max_age_days: 30,
             },
             notify: true,
+            alerts: Vec::new(),
         }
     }
 }

@@ -37,6 +37,7 @@ impl SchedulerInner {
         }
         if changed {
             self.cancel_requested();
+            self.reload_channels();
         }
         let now = self.clock.now();
         let mut events = Vec::new();

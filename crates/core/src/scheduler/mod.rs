@@ -2,6 +2,7 @@
 //! earliest is due (or when something changes), applies the misfire and coalesce policy, and
 //! hands runs to the executor pools.
 
+mod alerts;
 mod builder;
 mod cancel;
 mod chain;
@@ -57,6 +58,9 @@ pub enum SchedulerError {
     /// No run has this id.
     #[error("no run with id {0}")]
     NoRun(i64),
+    /// No alert channel has this id.
+    #[error("no channel with id '{0}'")]
+    NoChannel(String),
     /// The request does not fit the current state (e.g. cancelling a run that ended).
     #[error("{0}")]
     Conflict(String),
@@ -225,7 +229,7 @@ pub(crate) struct SchedulerInner {
     pub(crate) pools: Pools,
     pub(crate) tasks: TaskTracker,
     /// Stops the run loop.
-    stop: CancellationToken,
+    pub(crate) stop: CancellationToken,
     /// Cancelled once shutdown is complete: listener threads end.
     closed: CancellationToken,
     rng: Mutex<StdRng>,
@@ -253,6 +257,9 @@ pub(crate) struct SchedulerInner {
     waiting: Mutex<FastMap<String, String>>,
     /// The cancel tokens of this process's unfinished runs, by run id (see `cancel`).
     live: Mutex<FastMap<i64, CancellationToken>>,
+    /// Sends alerts to channels.
+    #[cfg(feature = "alerts")]
+    pub(crate) alerter: Arc<crate::alert::Alerter>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -308,6 +315,8 @@ impl Scheduler {
                 relay_wake: Notify::new(),
                 waiting: Mutex::default(),
                 live: Mutex::default(),
+                #[cfg(feature = "alerts")]
+                alerter: Arc::new(crate::alert::Alerter::new()),
             }),
         }
     }
@@ -486,6 +495,9 @@ impl Scheduler {
         }
         inner.tasks.spawn(external::watch(inner.clone()));
         inner.tasks.spawn(relay::relay(inner.clone()));
+        inner.reload_channels();
+        #[cfg(feature = "alerts")]
+        inner.tasks.spawn(inner.alerter.clone().run(inner.clone()));
         Ok(())
     }
 
@@ -941,7 +953,7 @@ impl SchedulerInner {
         self.wake.notify_one();
     }
 
-    fn defaults(&self) -> crate::job::JobDefaults {
+    pub(crate) fn defaults(&self) -> crate::job::JobDefaults {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -411,6 +411,58 @@ pub(super) fn cancel_requests_reach_the_running_node(store: &dyn JobStore) {
     assert_eq!(store.cancel_requests("A").unwrap(), vec![on_a.id]);
 }
 
+pub(super) fn channels_and_deliveries_are_kept(store: &dyn JobStore) {
+    use crate::alert::{AlertOn, Channel, Delivery, Language, Target};
+    assert_eq!(store.load_channels().unwrap(), vec![]);
+    let slack = Channel {
+        id: "ops".into(),
+        name: "Ops".into(),
+        enabled: true,
+        language: Language::Chinese,
+        target: Target::Slack {
+            url: "https://hooks.slack.com/services/x".into(),
+        },
+    };
+    let before = store.change_counter().unwrap();
+    store.save_channels(std::slice::from_ref(&slack)).unwrap();
+    assert_eq!(store.load_channels().unwrap(), vec![slack]);
+    assert!(
+        store.change_counter().unwrap() > before,
+        "other nodes reload"
+    );
+
+    let delivery = |channel: &str, attempt: u32, ok: bool| Delivery {
+        id: 0,
+        at: t(i64::from(attempt)),
+        channel: channel.into(),
+        job_id: Some("a".into()),
+        run_id: Some(7),
+        outcome: AlertOn::Failed,
+        attempt,
+        ok,
+        error: (!ok).then(|| "HTTP 500: down".to_string()),
+    };
+    store.record_delivery(&delivery("ops", 1, false)).unwrap();
+    store.record_delivery(&delivery("mail", 1, true)).unwrap();
+    store.record_delivery(&delivery("ops", 2, true)).unwrap();
+    let ops = store.deliveries(Some("ops"), 10).unwrap();
+    assert_eq!(
+        ops.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+        [2, 1],
+        "newest first"
+    );
+    assert!(ops[0].id > ops[1].id);
+    assert_eq!(ops[1].error.as_deref(), Some("HTTP 500: down"));
+    assert_eq!(
+        Delivery {
+            id: 0,
+            ..ops[0].clone()
+        },
+        delivery("ops", 2, true)
+    );
+    assert_eq!(store.deliveries(None, 2).unwrap().len(), 2);
+}
+
 /// Node `id` with its heartbeat at `t(beat)`.
 fn node(id: &str, beat: i64) -> NodeInfo {
     NodeInfo {
@@ -1090,6 +1142,7 @@ macro_rules! contract {
                 default_limit_is_100,
                 take_over_abandons_dead_nodes_runs,
                 cancel_requests_reach_the_running_node,
+                channels_and_deliveries_are_kept,
                 run_buckets_count,
                 duration_percentiles,
                 prune_by_count_and_age,

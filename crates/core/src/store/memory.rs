@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError};
+use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
@@ -30,6 +31,9 @@ pub struct MemoryStore {
     changes: AtomicI64,
     /// Runs whose cancel was requested.
     cancels: Mutex<Vec<i64>>,
+    channels: Mutex<Vec<Channel>>,
+    /// Alert delivery attempts, oldest first.
+    deliveries: Mutex<Vec<Delivery>>,
 }
 
 /// The registered nodes, and whether unfinished runs were looked at since one went.
@@ -267,6 +271,8 @@ impl MemoryStore {
             next_run_id: AtomicI64::new(1),
             changes: AtomicI64::new(0),
             cancels: Mutex::default(),
+            channels: Mutex::default(),
+            deliveries: Mutex::default(),
         }
     }
 
@@ -757,6 +763,40 @@ impl JobStore for MemoryStore {
                 Ok(sums.average(at))
             })
             .collect()
+    }
+
+    fn load_channels(&self) -> Result<Vec<Channel>, StoreError> {
+        Ok(lock(&self.channels).clone())
+    }
+
+    fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError> {
+        *lock(&self.channels) = channels.to_vec();
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let mut deliveries = lock(&self.deliveries);
+        let id = deliveries.last().map_or(1, |d| d.id + 1);
+        deliveries.push(Delivery {
+            id,
+            ..delivery.clone()
+        });
+        let excess = deliveries
+            .len()
+            .saturating_sub(super::DELIVERIES_KEPT as usize);
+        deliveries.drain(..excess);
+        Ok(())
+    }
+
+    fn deliveries(&self, channel: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        Ok(lock(&self.deliveries)
+            .iter()
+            .rev()
+            .filter(|d| channel.is_none_or(|c| d.channel == c))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn load_settings(&self) -> Result<Option<Settings>, StoreError> {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use crate::job::{Job, JobId, Retention, Settings};
@@ -104,6 +105,25 @@ fn duration_stats_sql(filter: &str) -> String {
 
 /// How long published events are kept for other nodes to read (see [`JobStore::publish_events`]).
 pub const EVENTS_KEPT_MS: i64 = 60_000;
+
+/// How many alert delivery attempts a store keeps.
+pub const DELIVERIES_KEPT: i64 = 10_000;
+
+/// The settings row holding the alert channels.
+const CHANNELS_KEY: &str = "channels";
+
+/// Reads stored channels.
+fn read_channels(json: &str) -> Result<Vec<Channel>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("stored channels: {e}")))
+}
+
+/// Reads a stored delivery, its id from the row.
+fn read_delivery(id: i64, json: &str) -> Result<Delivery, StoreError> {
+    let mut delivery: Delivery = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("stored delivery: {e}")))?;
+    delivery.id = id;
+    Ok(delivery)
+}
 
 /// Most events one [`JobStore::events_after`] call returns.
 pub const EVENTS_PAGE: i64 = 1_000;
@@ -308,6 +328,15 @@ pub trait JobStore: Send + Sync + 'static {
         points: usize,
     ) -> Result<Vec<MetricSample>, StoreError>;
 
+    /// The alert channels.
+    fn load_channels(&self) -> Result<Vec<Channel>, StoreError>;
+    /// Replaces the alert channels; announced like a job change, so every node reloads them.
+    fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError>;
+    /// Records an alert delivery attempt (its id given by the store); keeps the newest
+    /// [`DELIVERIES_KEPT`].
+    fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Delivery attempts, newest first: `channel`'s if given, at most `limit`.
+    fn deliveries(&self, channel: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
     /// The stored settings, if any were saved.
     fn load_settings(&self) -> Result<Option<Settings>, StoreError>;
     /// Saves the settings (committed before return).

@@ -25,6 +25,7 @@ use super::{
     read_state, skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry,
     StoreError,
 };
+use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
@@ -105,6 +106,12 @@ const MIGRATIONS: &[&str] = &[
     // chained run.
     "ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
     ALTER TABLE runs ADD COLUMN upstream BIGINT;
+    CREATE TABLE deliveries (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        channel TEXT NOT NULL,
+        body JSONB NOT NULL -- the Delivery
+    );
+    CREATE INDEX deliveries_channel ON deliveries (channel, id);
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested AND state IN ('submitted', 'running');",
 ];
@@ -1484,6 +1491,64 @@ impl JobStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    fn load_channels(&self) -> Result<Vec<Channel>, StoreError> {
+        let sql = "SELECT value::text FROM settings WHERE key = $1".to_string();
+        let key = Param::Text(super::CHANNELS_KEY.to_string());
+        let values = self.rows(sql, vec![key], |row| Ok(row.try_get::<_, String>(0)?))?;
+        match values.first() {
+            Some(json) => super::read_channels(json),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError> {
+        let value = serde_json::to_value(channels)
+            .map_err(|e| StoreError::Database(format!("cannot encode channels: {e}")))?;
+        self.call(move |pool| async move {
+            let mut conn = pool.get().await?;
+            let tx = conn.transaction().await?;
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&super::CHANNELS_KEY, &value],
+            )
+            .await?;
+            jobs_changed(&tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let value = serde_json::to_value(delivery)
+            .map_err(|e| StoreError::Database(format!("cannot encode a delivery: {e}")))?;
+        let channel = delivery.channel.clone();
+        self.call(move |pool| async move {
+            let conn = pool.get().await?;
+            conn.execute(
+                "WITH new AS (INSERT INTO deliveries (channel, body) VALUES ($1, $2) \
+                 RETURNING id) DELETE FROM deliveries WHERE id <= (SELECT id FROM new) - $3",
+                &[&channel, &value, &super::DELIVERIES_KEPT],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn deliveries(&self, channel: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (filter, mut params) = match channel {
+            Some(c) => ("WHERE channel = $2", vec![Param::Text(c.to_string())]),
+            None => ("", vec![]),
+        };
+        params.insert(0, Param::Int(limit));
+        let sql =
+            format!("SELECT id, body::text FROM deliveries {filter} ORDER BY id DESC LIMIT $1");
+        self.rows(sql, params, |row| {
+            super::read_delivery(row.try_get(0)?, &row.try_get::<_, String>(1)?)
+        })
     }
 
     fn load_settings(&self) -> Result<Option<Settings>, StoreError> {

@@ -26,6 +26,7 @@ use super::{
     read_state, skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry,
     StoreError,
 };
+use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
@@ -125,6 +126,12 @@ const MIGRATIONS: &[&str] = &[
     // chained run.
     "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN upstream INTEGER;
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        body TEXT NOT NULL -- the Delivery as JSON
+    );
+    CREATE INDEX deliveries_channel ON deliveries (channel, id);
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested = 1 AND state IN ('submitted', 'running');",
 ];
@@ -262,6 +269,8 @@ enum Op {
     UpdateJob(JobRow, Ack<()>),
     RemoveJob(JobId, Ack<bool>),
     SaveSettings(String, Ack<()>),
+    SaveChannels(String, Ack<()>),
+    RecordDelivery(String, String, Ack<()>),
     Claim {
         node: Arc<str>,
         now: i64,
@@ -297,6 +306,8 @@ impl Op {
             Op::AddJobs(_, ack)
             | Op::UpdateJob(_, ack)
             | Op::SaveSettings(_, ack)
+            | Op::SaveChannels(_, ack)
+            | Op::RecordDelivery(_, _, ack)
             | Op::Flush(ack) => {
                 let _ = ack.send(Err(err()));
             }
@@ -661,6 +672,32 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 )
                 .and_then(|mut s| s.execute([SETTINGS_KEY, &json]))
+                .map(drop)
+                .map_err(StoreError::from);
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::SaveChannels(json, ack) => {
+            let result = tx
+                .prepare_cached(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut s| s.execute([super::CHANNELS_KEY, &json]))
+                .map(drop)
+                .map_err(StoreError::from);
+            jobs_changed = result.is_ok();
+            replies.push(Reply::Unit(ack, result));
+        }
+        Op::RecordDelivery(channel, json, ack) => {
+            let result = tx
+                .prepare_cached("INSERT INTO deliveries (channel, body) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute([&channel, &json]))
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "DELETE FROM deliveries WHERE id <= (SELECT MAX(id) FROM deliveries) - ?1",
+                    )?
+                    .execute([super::DELIVERIES_KEPT])
+                })
                 .map(drop)
                 .map_err(StoreError::from);
             replies.push(Reply::Unit(ack, result));
@@ -1494,6 +1531,47 @@ impl JobStore for SqliteStore {
             });
         }
         Ok(samples)
+    }
+
+    fn load_channels(&self) -> Result<Vec<Channel>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        let mut rows = select.query([super::CHANNELS_KEY])?;
+        match rows.next()? {
+            Some(row) => super::read_channels(&row.get::<_, String>(0)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(channels)
+            .map_err(|e| StoreError::Database(format!("cannot encode channels: {e}")))?;
+        self.call(|ack| Op::SaveChannels(json, ack))
+    }
+
+    fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let json = serde_json::to_string(delivery)
+            .map_err(|e| StoreError::Database(format!("cannot encode a delivery: {e}")))?;
+        let channel = delivery.channel.clone();
+        self.call(|ack| Op::RecordDelivery(channel, json, ack))
+    }
+
+    fn deliveries(&self, channel: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached(
+            "SELECT id, body FROM deliveries WHERE ?1 IS NULL OR channel = ?1 \
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = select.query(params![channel, limit])?;
+        let mut deliveries = Vec::new();
+        while let Some(row) = rows.next()? {
+            deliveries.push(super::read_delivery(
+                row.get(0)?,
+                &row.get::<_, String>(1)?,
+            )?);
+        }
+        Ok(deliveries)
     }
 
     fn load_settings(&self) -> Result<Option<Settings>, StoreError> {

@@ -1,5 +1,6 @@
 //! The route handlers, one module per area.
 
+pub(crate) mod channels;
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod nodes;

@@ -18,6 +18,17 @@ pub(crate) struct ResumeParams {
     pub catch_up: bool,
 }
 
+/// Which alert deliveries to list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeliveryParams {
+    /// Only this channel's deliveries.
+    pub channel: Option<String>,
+    /// How many, 1-1000 (default 100).
+    pub limit: Option<usize>,
+}
+
 /// Which runs to list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default, deny_unknown_fields)]

@@ -1,0 +1,334 @@
+//! Alerts delivered to real receivers on loopback: an HTTP receiver standing in for the
+//! webhook, Slack, DingTalk, Feishu and WeCom endpoints, which checks each payload and
+//! recomputes the DingTalk and Feishu signatures as their documents describe, and an SMTP
+//! sink that holds a real SMTP conversation.
+#![cfg(feature = "alerts")]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::post;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use kairos_core::alert::{AlertOn, Channel, Language, SmtpSecurity, Target};
+use kairos_core::prelude::*;
+use kairos_core::store::MemoryStore;
+use serde_json::Value;
+use sha2::Sha256;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// What the HTTP receiver got, by path: the query string and the JSON body.
+type Received = Arc<Mutex<HashMap<String, Vec<(String, Value)>>>>;
+
+async fn http_receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/{service}",
+            post(
+                |State(got): State<Received>,
+                 Path(service): Path<String>,
+                 RawQuery(query): RawQuery,
+                 body: String| async move {
+                    let body: Value = serde_json::from_str(&body).expect("a JSON body");
+                    got.lock()
+                        .unwrap()
+                        .entry(service.clone())
+                        .or_default()
+                        .push((query.unwrap_or_default(), body));
+                    // Each robot answers as its service does.
+                    match service.as_str() {
+                        "dingtalk" | "wecom" => r#"{"errcode":0,"errmsg":"ok"}"#,
+                        "feishu" => r#"{"code":0,"msg":"success"}"#,
+                        "refuses" => r#"{"errcode":310000,"errmsg":"sign not match"}"#,
+                        _ => "ok",
+                    }
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, received)
+}
+
+/// A minimal SMTP server: answers every command as a relay would and keeps each message.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let (mut data, mut mail) = (false, String::new());
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if data {
+                        if line == "." {
+                            data = false;
+                            kept.lock().unwrap().push(std::mem::take(&mut mail));
+                            write.write_all(b"250 2.0.0 queued\r\n").await.unwrap();
+                        } else {
+                            mail.push_str(&line);
+                            mail.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = true;
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+fn channel(id: &str, language: Language, target: Target) -> Channel {
+    Channel {
+        id: id.into(),
+        name: id.into(),
+        enabled: true,
+        language,
+        target,
+    }
+}
+
+fn hmac_base64(key: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Waits (real time, the receivers being real) until `done` holds, for at most 15 s.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_reaches_every_channel_in_its_services_format() {
+    let (base, received) = http_receiver().await;
+    let (smtp_port, mails) = smtp_sink().await;
+    let scheduler = Scheduler::new(Arc::new(MemoryStore::new()));
+    scheduler.set_alert_link_base(Some("http://kairos.test:7878".into()));
+    let channels = [
+        channel(
+            "hook",
+            Language::English,
+            Target::Webhook {
+                url: format!("{base}/webhook"),
+                headers: [("X-Team".to_string(), "ops".to_string())].into(),
+                template: None,
+            },
+        ),
+        channel(
+            "slack",
+            Language::English,
+            Target::Slack {
+                url: format!("{base}/slack"),
+            },
+        ),
+        channel(
+            "ding",
+            Language::Chinese,
+            Target::Dingtalk {
+                url: format!("{base}/dingtalk?access_token=tok"),
+                secret: Some("SECding".into()),
+            },
+        ),
+        channel(
+            "lark",
+            Language::Chinese,
+            Target::Feishu {
+                url: format!("{base}/feishu"),
+                secret: Some("larksecret".into()),
+            },
+        ),
+        channel(
+            "wecom",
+            Language::English,
+            Target::Wecom {
+                url: format!("{base}/wecom"),
+            },
+        ),
+        channel(
+            "mail",
+            Language::English,
+            Target::Email {
+                host: "127.0.0.1".into(),
+                port: smtp_port,
+                security: SmtpSecurity::None,
+                username: None,
+                password: None,
+                from: "Kairos <kairos@example.com>".into(),
+                to: vec!["ops@example.com".into()],
+            },
+        ),
+    ];
+    for c in &channels {
+        scheduler.add_channel(c.clone()).unwrap();
+    }
+    scheduler.start().unwrap();
+    scheduler.register("boom", |_| async { Err::<(), _>("disk full") });
+    let job = channels.iter().fold(
+        Job::every(Duration::from_secs(86_400))
+            .id("backup")
+            .name("Nightly backup")
+            .call("boom"),
+        |job, c| job.alert(&c.id, &[AlertOn::Failed]),
+    );
+    scheduler.add(job).unwrap();
+    let run = scheduler.run_now("backup").unwrap();
+
+    until("six deliveries", || {
+        scheduler
+            .deliveries(None, 100)
+            .unwrap()
+            .iter()
+            .filter(|d| d.ok)
+            .count()
+            == 6
+    })
+    .await;
+    for d in scheduler.deliveries(None, 100).unwrap() {
+        assert_eq!((d.job_id.as_deref(), d.run_id), (Some("backup"), Some(run)));
+        assert_eq!(
+            (d.outcome, d.attempt, d.ok),
+            (AlertOn::Failed, 1, true),
+            "{d:?}"
+        );
+    }
+    let got = received.lock().unwrap().clone();
+    let link = format!("http://kairos.test:7878/jobs/backup?run={run}");
+
+    let (_, hook) = &got["webhook"][0];
+    assert_eq!(hook["outcome"], "failed");
+    assert_eq!(hook["job_id"], "backup");
+    assert_eq!(hook["run_id"], run);
+    assert_eq!(hook["error"], "disk full");
+    assert_eq!(hook["link"], link.as_str());
+
+    let (_, slack) = &got["slack"][0];
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Kairos: job \"Nightly backup\" failed\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Error: disk full") && text.contains(&link),
+        "{text}"
+    );
+
+    let (_, wecom) = &got["wecom"][0];
+    assert_eq!(wecom["msgtype"], "text");
+    assert!(wecom["text"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Nightly backup"));
+
+    // DingTalk: ?access_token=…&timestamp=<ms>&sign=urlencode(base64(HMAC(secret,
+    // "<ms>\n<secret>"))), and the text in Chinese.
+    let (query, ding) = &got["dingtalk"][0];
+    let params: HashMap<&str, &str> = query.split('&').filter_map(|p| p.split_once('=')).collect();
+    assert_eq!(params["access_token"], "tok");
+    let ts = params["timestamp"];
+    let expected = hmac_base64("SECding", &format!("{ts}\nSECding"))
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    assert_eq!(params["sign"], expected);
+    assert_eq!(ding["msgtype"], "text");
+    assert!(ding["text"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Kairos：任务“Nightly backup”失败"));
+
+    // Feishu: "timestamp" (seconds) and "sign" = base64(HMAC(key "<ts>\n<secret>", "")).
+    let (_, lark) = &got["feishu"][0];
+    let ts = lark["timestamp"].as_str().unwrap();
+    assert_eq!(
+        lark["sign"],
+        hmac_base64(&format!("{ts}\nlarksecret"), "").as_str()
+    );
+    assert_eq!(lark["msg_type"], "text");
+    assert!(lark["content"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("错误：disk full"));
+
+    let mail = mails.lock().unwrap()[0].clone();
+    assert!(
+        mail.contains("Subject: Kairos: job \"Nightly backup\" failed"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("To: ops@example.com") && mail.contains("disk full"),
+        "{mail}"
+    );
+    scheduler.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_unreachable_send_is_recorded_with_the_reason() {
+    let (base, _) = http_receiver().await;
+    let scheduler = Scheduler::new(Arc::new(MemoryStore::new()));
+    scheduler.start().unwrap();
+    let refused = channel(
+        "refuses",
+        Language::English,
+        Target::Dingtalk {
+            url: format!("{base}/refuses"),
+            secret: None,
+        },
+    );
+    scheduler.add_channel(refused).unwrap();
+    let test = scheduler.test_channel("refuses").await.unwrap();
+    assert!(!test.ok);
+    assert!(
+        test.error.as_deref().unwrap().contains("sign not match"),
+        "{test:?}"
+    );
+    assert_eq!(test.outcome, AlertOn::Test);
+
+    // Nobody listens on port 9: a connection error, said as such.
+    let gone = channel(
+        "gone",
+        Language::English,
+        Target::Slack {
+            url: "http://127.0.0.1:9/hook".into(),
+        },
+    );
+    scheduler.add_channel(gone).unwrap();
+    let test = scheduler.test_channel("gone").await.unwrap();
+    assert!(
+        test.error.as_deref().unwrap().starts_with("cannot send"),
+        "{test:?}"
+    );
+    let recorded = scheduler.deliveries(Some("gone"), 10).unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].error, test.error);
+    scheduler.shutdown(Duration::from_secs(1)).await;
+}
