@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { SCREENSHOTS, launchBrowser, startStack } from './harness.mjs';
 
@@ -363,6 +364,70 @@ describe('web admin', () => {
     await page.locator('.ant-drawer-close').click();
     await stack.api('DELETE', '/api/jobs/e2e-extract');
     await stack.api('DELETE', '/api/jobs/e2e-load');
+  });
+
+  uiTest('alert channels: add one, send a test, and a failing job’s rule delivers to it', async () => {
+    const got = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        got.push({ url: req.url, headers: req.headers, body: JSON.parse(body) });
+        res.end('ok');
+      });
+    });
+    await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      await page.goto(`${stack.uiOrigin}/settings`);
+      await page.getByTestId('channel-add').click();
+      const modal = page.locator('.ant-modal-content');
+      await page.getByTestId('channel-name').fill('Ops hook');
+      await page.getByTestId('channel-kind').click();
+      await page.locator('.ant-select-item-option', { hasText: /^Webhook$/ }).click();
+      // A bad URL is refused by the server on the field it names.
+      await page.getByTestId('channel-url').fill('ftp://nowhere');
+      await modal.getByRole('button', { name: 'Save' }).click();
+      await waitText(modal.locator('.ant-form-item-explain-error'), /http:\/\/ or https:\/\/ URL/);
+      await page.getByTestId('channel-url').fill(`http://127.0.0.1:${receiver.address().port}/hook`);
+      await shot('channel-editor');
+      await modal.getByRole('button', { name: 'Save' }).click();
+      await modal.waitFor({ state: 'hidden', ...WAIT });
+      await waitText(page.getByTestId('channels'), /Ops hook/);
+      const [channel] = (await stack.api('GET', '/api/channels')).items;
+      await page.getByTestId(`channel-test-${channel.id}`).click();
+      await waitText(page.locator('.ant-message'), /Test message sent to “Ops hook”/);
+      await waitText(page.getByTestId('deliveries'), /sent/);
+      assert.equal(got[0].body.outcome, 'test');
+
+      // A rule on a job, set in its editor, and a failing run that it tells about.
+      await stack.api('POST', '/api/jobs', {
+        id: 'e2e-alerting', name: 'E2E alerting', trigger: { type: 'interval', hours: 24 },
+        action: { kind: 'shell', command: 'echo "no space left" >&2; exit 28' },
+      });
+      await page.goto(`${stack.uiOrigin}/jobs/e2e-alerting/edit`);
+      await page.getByTestId('alert-add').click();
+      await page.getByTestId('alert-channel-0').click();
+      await page.locator('.ant-select-item-option', { hasText: /^Ops hook$/ }).click();
+      await page.getByTestId('alert-rules').scrollIntoViewIfNeeded();
+      await shot('editor-alerts');
+      await page.getByTestId('save-job').click();
+      await page.waitForFunction(() => location.pathname === '/jobs/e2e-alerting', null, WAIT);
+      const saved = await stack.api('GET', '/api/jobs/e2e-alerting');
+      assert.deepEqual(saved.options.alerts, [{ channel: channel.id, on: ['failed', 'timed_out'] }]);
+      const run = (await stack.api('POST', '/api/jobs/e2e-alerting/run')).run_id;
+      for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(got[1].body.outcome, 'failed');
+      assert.equal(got[1].body.run_id, run);
+      assert.match(got[1].body.text, /Kairos: job "E2E alerting" failed/);
+      await page.goto(`${stack.uiOrigin}/settings`);
+      await waitText(page.getByTestId('deliveries'), new RegExp(`e2e-alerting · #${run}`));
+      await page.getByTestId('channels').scrollIntoViewIfNeeded();
+      await shot('settings-channels');
+      await stack.api('DELETE', '/api/jobs/e2e-alerting');
+      await stack.api('DELETE', `/api/channels/${channel.id}`);
+    } finally {
+      receiver.close();
+    }
   });
 
   uiTest('the Runs screen: every job, filters in the address, the day’s failures one click away', async () => {

@@ -3,7 +3,10 @@
 
 import type { components } from './schema.gen';
 import type {
+  Channel,
   CronPreviewRequest,
+  Delivery,
+  DeliveryQuery,
   TriggerPreview,
   TriggerPreviewRequest,
   DurationStats,
@@ -218,6 +221,30 @@ export class KairosClient {
   /** The next fire times of any trigger, and the zone they are given in. */
   async triggerPreview(req: TriggerPreviewRequest, signal?: AbortSignal): Promise<TriggerPreview> {
     return this.call<Schemas['TriggerPreview']>('POST', '/api/triggers/preview', { body: req, signal });
+  }
+
+  // Alert channels
+
+  async listChannels(signal?: AbortSignal): Promise<Channel[]> {
+    const r = await this.call<Schemas['ChannelList']>('GET', '/api/channels', { signal });
+    return r.items;
+  }
+  createChannel(channel: Channel): Promise<Channel> {
+    return this.call('POST', '/api/channels', { body: channel });
+  }
+  updateChannel(id: string, channel: Channel): Promise<Channel> {
+    return this.call('PUT', `/api/channels/${encodeURIComponent(id)}`, { body: channel });
+  }
+  deleteChannel(id: string): Promise<void> {
+    return this.call('DELETE', `/api/channels/${encodeURIComponent(id)}`);
+  }
+  /** Sends a test message now; the attempt says whether the service took it. */
+  testChannel(id: string): Promise<Delivery> {
+    return this.call('POST', `/api/channels/${encodeURIComponent(id)}/test`);
+  }
+  async listDeliveries(query: DeliveryQuery = {}, signal?: AbortSignal): Promise<Delivery[]> {
+    const r = await this.call<Schemas['DeliveryList']>('GET', '/api/deliveries', { query, signal });
+    return r.items;
   }
 
   // Runs and statistics

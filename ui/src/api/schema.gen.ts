@@ -3,6 +3,59 @@
 // Hand-written names for these types are in types.ts.
 
 export interface paths {
+    "/api/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every alert channel, its secrets masked. */
+        get: operations["list_channels"];
+        put?: never;
+        /** Adds an alert channel; an absent or empty id gets a generated one. */
+        post: operations["create_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replaces an alert channel; masked secrets sent back keep their stored values. */
+        put: operations["update_channel"];
+        post?: never;
+        /** Removes an alert channel; rules naming it send nothing. */
+        delete: operations["delete_channel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sends a test message on a channel now and answers how it went (also recorded). */
+        post: operations["test_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cron/preview": {
         parameters: {
             query?: never;
@@ -14,6 +67,23 @@ export interface paths {
         put?: never;
         /** The next fire times of a cron expression, computed by the engine. */
         post: operations["cron_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert delivery attempts, newest first. */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -473,6 +543,23 @@ export interface components {
          * @enum {string}
          */
         ActionKind: "shell" | "http" | "monitor" | "function";
+        /**
+         * @description What a rule lets a channel hear about a job's runs.
+         * @enum {string}
+         */
+        AlertOn: "failed" | "timed_out" | "missed" | "skipped" | "abandoned" | "recovered" | "slow" | "test";
+        /** @description Which outcomes of a job's runs a channel hears. */
+        AlertRule: {
+            /** @description The channel's id. */
+            channel: string;
+            /**
+             * Format: int64
+             * @description For `slow`: a run longer than this many seconds.
+             */
+            longer_than_s?: number | null;
+            /** @description The outcomes it hears. */
+            on: components["schemas"]["AlertOn"][];
+        };
         /** @description The JSON shape of an `and` trigger. */
         AndTrigger: {
             /**
@@ -525,6 +612,24 @@ export interface components {
          * @enum {string}
          */
         CalendarUnit: "years" | "months" | "weeks" | "days";
+        /** @description A place alerts are sent to. */
+        Channel: {
+            /** @description Sends nothing while false. */
+            enabled?: boolean;
+            /** @description Unique identifier; an empty one is generated when the channel is added. */
+            id?: string;
+            /** @description The language of the messages it sends. */
+            language?: components["schemas"]["Language"];
+            /** @description Short human name. */
+            name: string;
+            /** @description Where and how it sends. */
+            target: components["schemas"]["Target"];
+        };
+        /** @description The alert channels. */
+        ChannelList: {
+            /** @description Every channel, secrets masked. */
+            items: components["schemas"]["Channel"][];
+        };
         /** @description Heartbeats and leases of the processes (nodes) that share one store. */
         ClusterSettings: {
             /**
@@ -571,6 +676,44 @@ export interface components {
              * @example Europe/London
              */
             timezone?: string;
+        };
+        /** @description One attempt to deliver an alert. */
+        Delivery: {
+            /**
+             * Format: date-time
+             * @description When it was made.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description 1 for the first try.
+             */
+            attempt: number;
+            /** @description The channel's id. */
+            channel: string;
+            /** @description Why it was not accepted (the service's answer or the connection's error). */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description The attempt's id (given by the store).
+             */
+            id: number;
+            /** @description The job it was about, if any (not for a test). */
+            job_id?: string | null;
+            /** @description The service accepted it. */
+            ok: boolean;
+            /** @description What it announced. */
+            outcome: components["schemas"]["AlertOn"];
+            /**
+             * Format: int64
+             * @description The run it was about, if any.
+             */
+            run_id?: number | null;
+        };
+        /** @description Alert delivery attempts, newest first. */
+        DeliveryList: {
+            /** @description The attempts. */
+            items: components["schemas"]["Delivery"][];
         };
         /** @description Duration percentiles per job. */
         DurationList: {
@@ -863,6 +1006,8 @@ export interface components {
         };
         /** @description The defaults every job starts from. */
         JobDefaults: {
+            /** @description Which channels hear which outcomes of the runs of jobs without rules of their own. */
+            alerts?: components["schemas"]["AlertRule"][];
             /** @description Overdue fire time policy. */
             coalesce: components["schemas"]["Coalesce"];
             /**
@@ -903,6 +1048,11 @@ export interface components {
         };
         /** @description A job's overrides; `None` takes the scheduler's default. */
         JobOptions: {
+            /**
+             * @description Which channels hear which outcomes of this job's runs (`[]`: none; absent: the
+             *     defaults').
+             */
+            alerts?: components["schemas"]["AlertRule"][] | null;
             coalesce?: null | components["schemas"]["Coalesce"];
             /**
              * Format: int64
@@ -940,6 +1090,11 @@ export interface components {
             kind: components["schemas"]["ActionKind"];
             last_run?: null | components["schemas"]["LastRun"];
         };
+        /**
+         * @description The language of a channel's messages.
+         * @enum {string}
+         */
+        Language: "en" | "zh-CN";
         /** @description The newest run of a job, as a job list shows it. */
         LastRun: {
             /**
@@ -1300,6 +1455,11 @@ export interface components {
             /** @description The shell to run it with. */
             shell?: string;
         };
+        /**
+         * @description How an SMTP connection is secured.
+         * @enum {string}
+         */
+        SmtpSecurity: "starttls" | "tls" | "none";
         /** @description Runs started since the process started, and how late. */
         StartStats: {
             /**
@@ -1365,6 +1525,67 @@ export interface components {
             message: string;
         };
         String: string;
+        /** @description A channel's service and its settings. JSON: `{"kind":"slack","url":"https://hooks…"}`. */
+        Target: {
+            /** @description Extra request headers (e.g. `Authorization`). */
+            headers?: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            kind: "webhook";
+            /**
+             * @description The body, with `{{job_id}}`, `{{job_name}}`, `{{run_id}}`, `{{outcome}}`,
+             *     `{{title}}`, `{{text}}`, `{{error}}`, `{{scheduled}}` and `{{link}}` replaced by
+             *     JSON-escaped values; absent: a JSON object with those fields.
+             */
+            template?: string | null;
+            /** @description The URL. */
+            url: string;
+        } | {
+            /** @enum {string} */
+            kind: "slack";
+            /** @description The webhook URL (a secret). */
+            url: string;
+        } | {
+            /** @enum {string} */
+            kind: "dingtalk";
+            /** @description The robot's signing secret (`SEC…`), when signing is on. */
+            secret?: string | null;
+            /** @description The robot's URL with its access token (a secret). */
+            url: string;
+        } | {
+            /** @enum {string} */
+            kind: "feishu";
+            /** @description The bot's signature secret, when signature verification is on. */
+            secret?: string | null;
+            /** @description The bot's webhook URL (a secret). */
+            url: string;
+        } | {
+            /** @enum {string} */
+            kind: "wecom";
+            /** @description The robot's webhook URL with its key (a secret). */
+            url: string;
+        } | {
+            /** @description The sender, e.g. `Kairos <kairos@example.com>`. */
+            from: string;
+            /** @description The SMTP server's host name. */
+            host: string;
+            /** @enum {string} */
+            kind: "email";
+            /** @description Its password (a secret). */
+            password?: string | null;
+            /**
+             * Format: int32
+             * @description Its port (587 for STARTTLS, 465 for TLS, 25 for none).
+             */
+            port: number;
+            /** @description How the connection is secured. */
+            security?: components["schemas"]["SmtpSecurity"];
+            /** @description The recipients. */
+            to: string[];
+            /** @description The user to log in as, if the server wants a login. */
+            username?: string | null;
+        };
         /**
          * @description When a job fires. JSON shapes, with `timezone` an IANA name defaulting to `UTC` and
          *     `start`/`end` optional RFC 3339 bounds:
@@ -1427,6 +1648,231 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A channel (id optional) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Channel"];
+            };
+        };
+        responses: {
+            /** @description The channel as added, secrets masked */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad field, named in `field` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The new definition (id ignored) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Channel"];
+            };
+        };
+        responses: {
+            /** @description The channel as saved, secrets masked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad field, named in `field` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempt: `ok`, or the service's `error` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cron_preview: {
         parameters: {
             query?: never;
@@ -1468,6 +1914,58 @@ export interface operations {
                 };
             };
             /** @description A bad expression, timezone or count */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Only this channel's deliveries. */
+                channel?: string;
+                /** @description How many, 1-1000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description A bad query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description limit out of range */
             422: {
                 headers: {
                     [name: string]: unknown;

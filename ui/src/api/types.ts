@@ -14,6 +14,13 @@ export type Retries = Schemas['Retries'];
 export type Retention = Schemas['Retention'];
 export type JobOptions = Schemas['JobOptions'];
 export type Follow = Schemas['Follow'];
+export type AlertOn = Schemas['AlertOn'];
+export type AlertRule = Schemas['AlertRule'];
+export type Channel = Schemas['Channel'];
+export type ChannelTarget = Schemas['Target'];
+export type ChannelKind = ChannelTarget['kind'];
+export type Delivery = Schemas['Delivery'];
+export type DeliveryQuery = QueryOf<'list_deliveries'>;
 export type FollowOn = Schemas['FollowOn'];
 
 export type Trigger = Schemas['Trigger'];

@@ -37,6 +37,7 @@ import {
   DeleteOutlined,
   FieldTimeOutlined,
   FunctionOutlined,
+  NotificationOutlined,
   PlusOutlined,
   SaveOutlined,
   ScheduleOutlined,
@@ -46,6 +47,7 @@ import {
 import { api } from '../api';
 import { ApiError } from '../api/client';
 import type { Job, Settings, Trigger } from '../api/types';
+import { AlertRules } from '../components/AlertRules';
 import { ChainList } from '../components/ChainList';
 import { CronBuilder } from '../components/CronBuilder';
 import { CronPreview } from '../components/CronPreview';
@@ -599,6 +601,11 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                 </Form.Item>
               </Col>
             </Row>
+          </Card>
+        </Col>
+        <Col span={24}>
+          <Card title={<><NotificationOutlined /> {t('alerts.title')}</>} extra={<Typography.Text type="secondary">{t('alerts.help')}</Typography.Text>}>
+            <AlertRules name="alerts" empty={t('alerts.none')} />
           </Card>
         </Col>
         <Col span={24}>

@@ -39,6 +39,8 @@ import {
 import { api } from '../api';
 import { ApiError } from '../api/client';
 import type { ExportDoc, Settings } from '../api/types';
+import { AlertRules } from '../components/AlertRules';
+import { ChannelsCard } from '../components/Channels';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { clearToken, getToken } from '../state/auth';
 import { usePrefs, type ThemePref } from '../state/prefs';
@@ -284,6 +286,10 @@ function SchedulerSettings({ settings, onSaved }: { settings: Settings; onSaved:
                 </Form.Item>
               </Col>
             </Row>
+            <Typography.Title level={5} style={{ marginTop: 8 }}>
+              {t('settings.defaultAlerts')}
+            </Typography.Title>
+            <AlertRules name={['defaults', 'alerts']} empty={t('settings.noDefaultAlerts')} />
           </Card>
         </Col>
         <Col xs={24} xl={8}>
@@ -338,7 +344,10 @@ export function SettingsPage() {
       {settings.error ? (
         <ErrorAlert error={settings.error} onRetry={() => settings.reload()} />
       ) : settings.data ? (
-        <SchedulerSettings settings={saved ?? settings.data} onSaved={setSaved} />
+        <>
+          <SchedulerSettings settings={saved ?? settings.data} onSaved={setSaved} />
+          <ChannelsCard />
+        </>
       ) : (
         <Card>
           <Skeleton active paragraph={{ rows: 8 }} />

@@ -47,6 +47,20 @@ describe('job form ⇄ job JSON', () => {
     expect(errorTarget('then[1].job', "no job with id 'alert'", form)).toEqual(['then', 1, 'job']);
   });
 
+  it('round-trips alert rules: none given means the defaults, an explicit none is kept', () => {
+    const rules = [{ channel: 'ops', on: ['failed' as const, 'slow' as const], longer_than_s: 600 }];
+    const original = job({ options: { alerts: rules } });
+    const form = jobToForm(original);
+    expect(formToJob(form, original).options?.alerts).toEqual(rules);
+    // "ran long" dropped: its limit goes too; a row without a channel is left out.
+    form.alerts = [{ channel: 'ops', on: ['failed'], longer_than_s: 600 }, { on: ['failed'] }];
+    expect(formToJob(form, original).options?.alerts).toEqual([{ channel: 'ops', on: ['failed'] }]);
+    expect(formToJob({ ...form, alerts: [] }, original).options).not.toHaveProperty('alerts');
+    const none = job({ options: { alerts: [] } });
+    expect(formToJob(jobToForm(none), none).options?.alerts).toEqual([]);
+    expect(errorTarget('options.alerts[0].channel', 'no channel', form)).toEqual(['alerts', 0, 'channel']);
+  });
+
   it('round-trips HTTP, interval and calendar jobs', () => {
     const http = job({
       kind: 'http',

@@ -8,6 +8,7 @@ import type {
   ActionKind,
   CalendarUnit,
   Coalesce,
+  AlertOn,
   FollowOn,
   Job,
   JobInput,
@@ -34,6 +35,8 @@ export interface FormValues {
   node_labels: string[];
   /** Jobs a run's end starts (a chain). */
   then: { job?: string; on?: FollowOn }[];
+  /** Which channels hear which outcomes; empty: the defaults' rules. */
+  alerts: { channel?: string; on?: AlertOn[]; longer_than_s?: number | null }[];
   kind: ActionKind;
   action: {
     command?: string;
@@ -113,6 +116,7 @@ export function newJobForm(pool = 'default'): FormValues {
     paused: false,
     node_labels: [],
     then: [],
+    alerts: [],
     kind: 'shell',
     action: { command: '', shell: 'sh', env: [], method: 'GET', headers: [], expect_status: [200, 299] },
     // No schedule nobody chose: the user picks the trigger type, then fills it in.
@@ -140,6 +144,7 @@ export function jobToForm(job: Job): FormValues {
   form.paused = job.paused ?? false;
   form.node_labels = job.node_labels ?? [];
   form.then = (job.then ?? []).map((f) => ({ job: f.job, on: f.on ?? 'succeeded' }));
+  form.alerts = (job.options?.alerts ?? []).map((r) => ({ channel: r.channel, on: r.on, longer_than_s: r.longer_than_s ?? null }));
   form.kind = job.action.kind;
   const a = job.action;
   switch (a.kind) {
@@ -336,6 +341,11 @@ export function formToJob(values: FormValues, keep?: Job): JobInput {
   const options = formOptions(values);
   // Retention is not on the form: keep what the job had.
   if (keep?.options?.retention) options.retention = keep.options.retention;
+  const alerts = (values.alerts ?? [])
+    .filter((r) => r.channel && r.on?.length)
+    .map((r) => ({ channel: r.channel!, on: r.on!, ...(r.on!.includes('slow') && num(r.longer_than_s) !== undefined ? { longer_than_s: num(r.longer_than_s) } : {}) }));
+  // No rows: the defaults' rules, unless the job had said "none" ([]).
+  if (alerts.length || keep?.options?.alerts?.length === 0) options.alerts = alerts;
   const job: JobInput = {
     name: values.name.trim(),
     description: values.description ?? '',
@@ -382,6 +392,8 @@ export function errorTarget(field: string | null, message: string, values: FormV
   if (field.startsWith('action.headers')) return ['action', 'headers'];
   if (field === 'action' || field === 'action.kind') return ['kind'];
   if (field === 'options.retries') return ['options', 'retries', 'count'];
+  const rule = /^options\.alerts\[(\d+)\]\.?(\w*)/.exec(field);
+  if (rule) return ['alerts', Number(rule[1]), rule[2] || 'channel'];
   const link = /^then\[(\d+)\]/.exec(field);
   if (link) return ['then', Number(link[1]), 'job'];
   const known = [
