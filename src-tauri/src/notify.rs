@@ -118,6 +118,8 @@ mod tests {
             run_id: 7,
             job_id: "j1".into(),
             scheduled: DateTime::UNIX_EPOCH,
+            attempt: 1,
+            duration_ms: None,
             error: error.map(str::to_string),
         }
     }

@@ -72,9 +72,19 @@ pub struct RunRef {
     pub job_id: JobId,
     /// The fire time.
     pub scheduled: DateTime<Utc>,
+    /// 1 for the first try, 2 for the first retry, …
+    #[serde(default = "first")]
+    pub attempt: u32,
+    /// How long it ran, once it has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
     /// Error text for failed, timed-out and cancelled runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn first() -> u32 {
+    1
 }
 
 /// Event kinds as bits, for filtering.
@@ -313,6 +323,8 @@ mod tests {
             run_id: id,
             job_id: "j".into(),
             scheduled: DateTime::UNIX_EPOCH,
+            attempt: 1,
+            duration_ms: None,
             error: None,
         }
     }

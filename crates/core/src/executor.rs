@@ -98,6 +98,10 @@ pub(crate) fn submit(inner: &Arc<SchedulerInner>, runs: Vec<Submission>) {
         return;
     }
     let runtime = inner.runtime.get_or_init(tokio::runtime::Handle::current);
+    // Queued runs can be cancelled before they start: their tokens exist from now on.
+    for s in &runs {
+        inner.run_token(s.run.id);
+    }
     let mut refused = Vec::new();
     {
         let mut state = lock(&inner.pools);

@@ -332,3 +332,79 @@ async fn a_refused_or_unreachable_send_is_recorded_with_the_reason() {
     assert_eq!(recorded[0].error, test.error);
     scheduler.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovered_and_slow_runs_are_told_and_repeats_held_back() {
+    let (base, received) = http_receiver().await;
+    let scheduler = Scheduler::new(Arc::new(MemoryStore::new()));
+    scheduler.start().unwrap();
+    for id in ["fails", "recovers"] {
+        let target = Target::Webhook {
+            url: format!("{base}/{id}"),
+            headers: Default::default(),
+            template: Some(
+                r#"{"outcome":"{{outcome}}","run":"{{run_id}}","text":"{{text}}"}"#.into(),
+            ),
+        };
+        scheduler
+            .add_channel(channel(id, Language::English, target))
+            .unwrap();
+    }
+    // Fails twice, then succeeds (slowly).
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = calls.clone();
+    scheduler.register("flaky", move |_| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n < 2 {
+                return Err("not yet".to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            Ok(())
+        }
+    });
+    let job = Job::every(Duration::from_secs(86_400))
+        .id("flaky")
+        .name("Flaky")
+        .call("flaky")
+        .alert("fails", &[AlertOn::Failed])
+        .alert("recovers", &[AlertOn::Recovered]);
+    scheduler.add(job).unwrap();
+    let mut slow = scheduler.get_job("flaky").unwrap();
+    let rules = slow.options.alerts.as_mut().unwrap();
+    rules[1].on.push(AlertOn::Slow);
+    rules[1].longer_than_s = Some(1);
+    scheduler.update_job(slow).unwrap();
+
+    let first = scheduler.run_now("flaky").unwrap();
+    until("the first failure", || {
+        received.lock().unwrap().contains_key("fails")
+    })
+    .await;
+    scheduler.run_now("flaky").unwrap(); // fails again: held back (same job and channel)
+    until("the second failure recorded", || {
+        calls.load(std::sync::atomic::Ordering::SeqCst) == 2
+    })
+    .await;
+    let third = scheduler.run_now("flaky").unwrap();
+    until("recovered and slow", || {
+        received.lock().unwrap().get("recovers").map_or(0, Vec::len) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = received.lock().unwrap().clone();
+    let fails: Vec<&Value> = got["fails"].iter().map(|(_, b)| b).collect();
+    assert_eq!(
+        fails.len(),
+        1,
+        "the repeat within 10 minutes is held back: {fails:?}"
+    );
+    assert_eq!(fails[0]["run"], first.to_string());
+    // One channel, one job: the slow run's message waits behind the recovered one.
+    let recovers: Vec<&Value> = got["recovers"].iter().map(|(_, b)| b).collect();
+    assert_eq!(recovers.len(), 1, "{recovers:?}");
+    assert_eq!(recovers[0]["outcome"], "recovered");
+    assert_eq!(recovers[0]["run"], third.to_string());
+    assert!(recovers[0]["text"].as_str().unwrap().contains("recovered"));
+    scheduler.shutdown(Duration::from_secs(1)).await;
+}

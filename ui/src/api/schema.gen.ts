@@ -1396,6 +1396,16 @@ export interface components {
         };
         /** @description Which run an event is about. */
         RunRef: {
+            /**
+             * Format: int32
+             * @description 1 for the first try, 2 for the first retry, …
+             */
+            attempt?: number;
+            /**
+             * Format: int64
+             * @description How long it ran, once it has ended.
+             */
+            duration_ms?: number | null;
             /** @description Error text for failed, timed-out and cancelled runs. */
             error?: string | null;
             /** @description The job. */
@@ -1535,7 +1545,8 @@ export interface components {
             kind: "webhook";
             /**
              * @description The body, with `{{job_id}}`, `{{job_name}}`, `{{run_id}}`, `{{outcome}}`,
-             *     `{{title}}`, `{{text}}`, `{{error}}`, `{{scheduled}}` and `{{link}}` replaced by
+             *     `{{title}}`, `{{text}}`, `{{error}}`, `{{scheduled}}`, `{{link}}` and
+             *     `{{held_back}}` replaced by
              *     JSON-escaped values; absent: a JSON object with those fields.
              */
             template?: string | null;

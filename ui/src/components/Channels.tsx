@@ -14,7 +14,7 @@ import { useAsync } from '../util/hooks';
 
 const KINDS: ChannelKind[] = ['webhook', 'slack', 'dingtalk', 'feishu', 'wecom', 'email'];
 
-/** The editor's values: the channel, with email recipients and webhook headers as lists. */
+/** The editor's values: the channel, with webhook headers as a list of pairs. */
 interface ChannelForm {
   id?: string;
   name: string;
@@ -24,6 +24,7 @@ interface ChannelForm {
     kind: ChannelKind;
     url?: string;
     secret?: string;
+    headers?: { key?: string; value?: string }[];
     template?: string;
     host?: string;
     port?: number;
@@ -37,18 +38,24 @@ interface ChannelForm {
 
 function toForm(c?: Channel): ChannelForm {
   if (!c) return { name: '', enabled: true, language: 'en', target: { kind: 'slack', port: 587, security: 'starttls', to: [] } };
-  return { id: c.id, name: c.name, enabled: c.enabled ?? true, language: c.language ?? 'en', target: { port: 587, security: 'starttls', to: [], ...c.target } as ChannelForm['target'] };
+  const headers = c.target.kind === 'webhook' ? Object.entries(c.target.headers ?? {}).map(([key, value]) => ({ key, value })) : [];
+  return { id: c.id, name: c.name, enabled: c.enabled ?? true, language: c.language ?? 'en', target: { port: 587, security: 'starttls', to: [], ...c.target, headers } as ChannelForm['target'] };
 }
 
 /** The channel JSON the form describes (only the chosen kind's fields). */
-export function formToChannel(f: ChannelForm, keep?: Channel): Channel {
+export function formToChannel(f: ChannelForm): Channel {
   const t = f.target;
   const blank = (s?: string) => (s && s.trim() ? s.trim() : undefined);
   let target: ChannelTarget;
   switch (t.kind) {
     case 'webhook': {
-      const headers = keep?.target.kind === 'webhook' ? keep.target.headers : undefined;
-      target = { kind: 'webhook', url: t.url?.trim() ?? '', ...(headers ? { headers } : {}), ...(blank(t.template) ? { template: t.template } : {}) };
+      const headers = Object.fromEntries((t.headers ?? []).filter((h) => h.key?.trim()).map((h) => [h.key!.trim(), h.value ?? '']));
+      target = {
+        kind: 'webhook',
+        url: t.url?.trim() ?? '',
+        ...(Object.keys(headers).length ? { headers } : {}),
+        ...(blank(t.template) ? { template: t.template } : {}),
+      };
       break;
     }
     case 'slack':
@@ -96,7 +103,7 @@ function ChannelEditor({ channel, open, onClose, onSaved }: { channel?: Channel;
     }
     setSaving(true);
     try {
-      const body = formToChannel({ ...values, id: channel?.id }, channel);
+      const body = formToChannel({ ...values, id: channel?.id });
       if (channel) await api.updateChannel(channel.id!, body);
       else await api.createChannel(body);
       message.success(t('channels.saved', { name: body.name }));
@@ -149,6 +156,30 @@ function ChannelEditor({ channel, open, onClose, onSaved }: { channel?: Channel;
         {(kind === 'dingtalk' || kind === 'feishu') && (
           <Form.Item name={['target', 'secret']} label={t('channels.secret')} extra={secretHelp ?? t('channels.secretHelp')}>
             <Input.Password placeholder={t('channels.optional')} autoComplete="new-password" />
+          </Form.Item>
+        )}
+        {kind === 'webhook' && (
+          <Form.Item label={t('channels.headers')} extra={channel ? t('channels.secretKept') : t('channels.headersHelp')}>
+            <Form.List name={['target', 'headers']}>
+              {(fields, { add, remove }) => (
+                <Flex vertical gap={8}>
+                  {fields.map((field) => (
+                    <Flex key={field.key} gap={8}>
+                      <Form.Item name={[field.name, 'key']} noStyle>
+                        <Input placeholder="Authorization" style={{ width: '40%' }} spellCheck={false} />
+                      </Form.Item>
+                      <Form.Item name={[field.name, 'value']} noStyle>
+                        <Input.Password placeholder="Bearer …" autoComplete="new-password" />
+                      </Form.Item>
+                      <Button icon={<DeleteOutlined />} onClick={() => remove(field.name)} aria-label={t('common.remove')} />
+                    </Flex>
+                  ))}
+                  <Button type="dashed" icon={<PlusOutlined />} onClick={() => add({ key: '', value: '' })} style={{ alignSelf: 'start' }}>
+                    {t('common.add')}
+                  </Button>
+                </Flex>
+              )}
+            </Form.List>
           </Form.Item>
         )}
         {kind === 'webhook' && (

@@ -605,7 +605,7 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
         </Col>
         <Col span={24}>
           <Card title={<><NotificationOutlined /> {t('alerts.title')}</>} extra={<Typography.Text type="secondary">{t('alerts.help')}</Typography.Text>}>
-            <AlertRules name="alerts" empty={t('alerts.none')} />
+            <AlertRules name="alerts" empty={job?.options?.alerts?.length === 0 ? t('alerts.noneAtAll') : t('alerts.none')} />
           </Card>
         </Col>
         <Col span={24}>

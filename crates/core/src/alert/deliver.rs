@@ -13,6 +13,7 @@ use super::message::{self, Message};
 use super::{AlertOn, Channel, Delivery};
 use crate::events::{Envelope, Event, EventMask, RunRef};
 use crate::history::{RunQuery, RunState};
+use crate::job::Job;
 use crate::scheduler::SchedulerInner;
 use crate::store::JobStore;
 
@@ -58,6 +59,10 @@ impl Window {
                 }
             }
             _ => {
+                // A window that ended before its timer ran: what it held goes with this one.
+                let mut msg = msg;
+                msg.held_back = std::mem::take(&mut self.held);
+                self.latest = None;
                 self.until = Some(now + THROTTLE);
                 Offer::Send(msg)
             }
@@ -164,6 +169,8 @@ impl Alerter {
             return; // Another node's run: that node alerts.
         }
         let (outcome, run) = match envelope.event {
+            // A failed attempt with retries left is not the end of the run.
+            Event::RunFailed(r) | Event::RunTimedOut(r) if retried(inner, &r) => return,
             Event::RunFailed(r) => (Some(AlertOn::Failed), r),
             Event::RunTimedOut(r) => (Some(AlertOn::TimedOut), r),
             Event::RunMissed(r) => (Some(AlertOn::Missed), r),
@@ -192,23 +199,20 @@ impl Alerter {
             let mut outcomes = Vec::new();
             match outcome {
                 Some(o) if rule.on.contains(&o) => outcomes.push(o),
-                None if rule.on.contains(&AlertOn::Recovered) && failed_before(store, &run) => {
+                None if rule.on.contains(&AlertOn::Recovered)
+                    && failed_before(inner, &job, &run) =>
+                {
                     outcomes.push(AlertOn::Recovered)
                 }
                 _ => {}
             }
-            let ran = matches!(outcome, None | Some(AlertOn::Failed | AlertOn::TimedOut));
-            if let (true, true, Some(limit)) =
-                (ran, rule.on.contains(&AlertOn::Slow), rule.longer_than_s)
+            let took = run.duration_ms.unwrap_or(0);
+            if rule.on.contains(&AlertOn::Slow)
+                && rule
+                    .longer_than_s
+                    .is_some_and(|s| took > s.saturating_mul(1000) as i64)
             {
-                let took = store
-                    .run(run.run_id)
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.duration_ms());
-                if took.is_some_and(|ms| ms > limit.saturating_mul(1000) as i64) {
-                    outcomes.push(AlertOn::Slow);
-                }
+                outcomes.push(AlertOn::Slow);
             }
             for outcome in outcomes {
                 let msg = Message {
@@ -313,8 +317,21 @@ impl Alerter {
     }
 }
 
-/// Whether the run of the job before `run` (that ended by running) failed or timed out.
-fn failed_before(store: &dyn JobStore, run: &RunRef) -> bool {
+/// Whether a retry follows the failed attempt `run`.
+fn retried(inner: &SchedulerInner, run: &RunRef) -> bool {
+    let retries = match inner.store.get_job(&run.job_id) {
+        Ok(Some(job)) => job.options.resolve(&inner.defaults()).retries.count,
+        _ => return false,
+    };
+    run.attempt <= retries
+}
+
+/// Whether the run of `job` before `run` (among those that ran) failed for good: the
+/// success `run` is then a recovery. A success on a retry recovers nothing that was told.
+fn failed_before(inner: &SchedulerInner, job: &Job, run: &RunRef) -> bool {
+    if run.attempt > 1 {
+        return false;
+    }
     let query = RunQuery {
         job_id: Some(run.job_id.clone()),
         states: vec![RunState::Succeeded, RunState::Failed, RunState::TimedOut],
@@ -322,11 +339,13 @@ fn failed_before(store: &dyn JobStore, run: &RunRef) -> bool {
         limit: 1,
         ..Default::default()
     };
-    store
+    let retries = job.options.resolve(&inner.defaults()).retries.count;
+    inner
+        .store
         .runs(&query)
         .ok()
         .and_then(|runs| runs.into_iter().next())
-        .is_some_and(|r| r.state != RunState::Succeeded)
+        .is_some_and(|r| r.state != RunState::Succeeded && r.attempt > retries)
 }
 
 #[cfg(test)]

@@ -151,6 +151,7 @@ impl Message {
                 self.scheduled.map(|t| t.to_rfc3339()).unwrap_or_default(),
             ),
             ("link", escaped(self.link.as_deref().unwrap_or(""))),
+            ("held_back", self.held_back.to_string()),
         ]
     }
 }
@@ -304,7 +305,8 @@ async fn answer(
     response: Result<reqwest::Response, reqwest::Error>,
     robot: bool,
 ) -> Result<(), String> {
-    let response = response.map_err(|e| format!("cannot send: {e}"))?;
+    // Without the URL: a robot's URL holds its token, and this text is shown and kept.
+    let response = response.map_err(|e| format!("cannot send: {}", e.without_url()))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let short: String = body.chars().take(300).collect();

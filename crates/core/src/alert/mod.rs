@@ -66,7 +66,8 @@ pub enum Target {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         headers: BTreeMap<String, String>,
         /// The body, with `{{job_id}}`, `{{job_name}}`, `{{run_id}}`, `{{outcome}}`,
-        /// `{{title}}`, `{{text}}`, `{{error}}`, `{{scheduled}}` and `{{link}}` replaced by
+        /// `{{title}}`, `{{text}}`, `{{error}}`, `{{scheduled}}`, `{{link}}` and
+        /// `{{held_back}}` replaced by
         /// JSON-escaped values; absent: a JSON object with those fields.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<String>,
@@ -245,7 +246,14 @@ fn check_url(url: &str, field: &str) -> Result<(), ChannelError> {
 
 impl Channel {
     /// Checks every field; errors name the field (`name`, `target.url`, `target.to[1]`, …).
+    /// A masked secret left in (one that could not be matched to a stored one) is refused.
     pub fn validate(&self) -> Result<(), ChannelError> {
+        if let Some(field) = self.masked_field() {
+            return channel_error(
+                &field,
+                "enter it in full: the saved value is hidden and cannot be reused here",
+            );
+        }
         if self.name.trim().is_empty() {
             return channel_error("name", "must not be empty");
         }
@@ -269,10 +277,10 @@ impl Channel {
                 }
                 Ok(())
             }
-            Target::Slack { url } | Target::Wecom { url } => check_url(url, "target.url"),
-            Target::Dingtalk { url, .. } | Target::Feishu { url, .. } => {
-                check_url(url, "target.url")
-            }
+            Target::Slack { url }
+            | Target::Wecom { url }
+            | Target::Dingtalk { url, .. }
+            | Target::Feishu { url, .. } => check_url(url, "target.url"),
             Target::Email { host, from, to, .. } => {
                 if host.trim().is_empty() {
                     return channel_error("target.host", "the SMTP server's host name is needed");
@@ -291,16 +299,16 @@ impl Channel {
         }
     }
 
-    /// The channel as the API shows it: secrets (robot URLs, signing secrets, passwords)
-    /// replaced by [`MASK`] or, for URLs, shortened to the host and the last characters.
+    /// The channel as the API shows it: secrets (URLs past their host, header values,
+    /// signing secrets, passwords) replaced by [`MASK`]; URLs keep their host and last
+    /// characters, which tell two apart.
     pub fn masked(&self) -> Channel {
         let mut shown = self.clone();
         match &mut shown.target {
-            Target::Webhook { headers, .. } => {
-                for (name, value) in headers.iter_mut() {
-                    if name.eq_ignore_ascii_case("authorization") {
-                        *value = MASK.to_string();
-                    }
+            Target::Webhook { url, headers, .. } => {
+                *url = mask_url(url);
+                for value in headers.values_mut() {
+                    *value = MASK.to_string();
                 }
             }
             Target::Slack { url } | Target::Wecom { url } => *url = mask_url(url),
@@ -327,7 +335,15 @@ impl Channel {
             }
         };
         match (&mut self.target, &stored.target) {
-            (Target::Webhook { headers, .. }, Target::Webhook { headers: old, .. }) => {
+            (
+                Target::Webhook { url, headers, .. },
+                Target::Webhook {
+                    url: old_url,
+                    headers: old,
+                    ..
+                },
+            ) => {
+                keep(url, old_url);
                 for (name, value) in headers.iter_mut() {
                     if let Some(previous) = old.get(name) {
                         keep(value, previous);
@@ -372,7 +388,18 @@ impl Channel {
     }
 }
 
-/// `https://host/…` plus the URL's last four characters, which tell two robots apart.
+impl Channel {
+    /// The first field of the target still holding [`MASK`], if any.
+    fn masked_field(&self) -> Option<String> {
+        let json = serde_json::to_value(&self.target).ok()?;
+        json.as_object()?
+            .iter()
+            .find(|(_, value)| value.to_string().contains(MASK))
+            .map(|(name, _)| format!("target.{name}"))
+    }
+}
+
+/// `https://host/…` plus the URL's last four characters, which tell two apart.
 fn mask_url(url: &str) -> String {
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let host_end = url[scheme_end..]
@@ -429,6 +456,28 @@ mod tests {
             "{url}"
         );
         assert_eq!(shown.clone().unmasked(&ding), ding);
+    }
+
+    #[test]
+    fn a_webhook_hides_its_url_and_headers_and_a_mask_is_never_saved() {
+        let stored = Channel {
+            target: Target::Webhook {
+                url: "https://example.com/hook?token=s3cret".into(),
+                headers: [("X-Api-Key".to_string(), "k3y".to_string())].into(),
+                template: None,
+            },
+            ..slack("https://x")
+        };
+        let shown = stored.masked();
+        let json = serde_json::to_string(&shown).unwrap();
+        assert!(!json.contains("s3cret") && !json.contains("k3y"), "{json}");
+        assert_eq!(shown.clone().unmasked(&stored), stored);
+        // Sent back as another kind, the mask has nothing to stand for: refused, named.
+        let Target::Webhook { url, .. } = shown.target else {
+            unreachable!()
+        };
+        let switched = slack(&url).unmasked(&stored);
+        assert_eq!(switched.validate().unwrap_err().field, "target.url");
     }
 
     #[test]

@@ -356,7 +356,29 @@ fn validate_common(
     timeout_s: Option<u64>,
     retries: Option<&Retries>,
     retention: Option<&Retention>,
+    alerts: &[AlertRule],
 ) -> Result<(), OptionError> {
+    for (i, rule) in alerts.iter().enumerate() {
+        let at = format!("{at}.alerts[{i}]");
+        if rule.channel.trim().is_empty() {
+            return option_error(&at, "channel", "name the channel (its id)");
+        }
+        if rule.on.is_empty() || rule.on.contains(&crate::alert::AlertOn::Test) {
+            return option_error(
+                &at,
+                "on",
+                "name at least one of failed, timed_out, missed, skipped, abandoned, recovered, slow",
+            );
+        }
+        let slow = rule.on.contains(&crate::alert::AlertOn::Slow);
+        if slow && rule.longer_than_s.is_none_or(|s| s < 1) {
+            return option_error(
+                &at,
+                "longer_than_s",
+                "for slow: a run longer than how many seconds (at least 1)",
+            );
+        }
+    }
     if max_instances == Some(0) {
         return option_error(at, "max_instances", "must be at least 1");
     }
@@ -385,6 +407,7 @@ impl JobDefaults {
             self.timeout_s,
             Some(&self.retries),
             Some(&self.retention),
+            &self.alerts,
         )
     }
 }
@@ -398,6 +421,7 @@ impl JobOptions {
             self.timeout_s,
             self.retries.as_ref(),
             self.retention.as_ref(),
+            self.alerts.as_deref().unwrap_or_default(),
         )
     }
 

@@ -1,6 +1,6 @@
 //! The alert channels through the scheduler: kept in the store, announced to every node.
 
-use super::{invalid, new_job_id, Scheduler, SchedulerError};
+use super::{invalid, lock, new_job_id, Scheduler, SchedulerError};
 use crate::alert::{Channel, Delivery};
 
 impl Scheduler {
@@ -15,6 +15,7 @@ impl Scheduler {
             channel.id = new_job_id();
         }
         check(&channel)?;
+        let _editing = lock(&self.inner.channel_edits);
         let mut channels = self.channels()?;
         if channels.iter().any(|c| c.id == channel.id) {
             return Err(invalid(
@@ -29,6 +30,7 @@ impl Scheduler {
 
     /// Replaces the channel with `channel.id`; secrets sent back masked keep their values.
     pub fn update_channel(&self, channel: Channel) -> Result<Channel, SchedulerError> {
+        let _editing = lock(&self.inner.channel_edits);
         let mut channels = self.channels()?;
         let Some(stored) = channels.iter_mut().find(|c| c.id == channel.id) else {
             return Err(SchedulerError::NoChannel(channel.id));
@@ -42,6 +44,7 @@ impl Scheduler {
 
     /// Removes a channel; rules naming it then send nothing.
     pub fn remove_channel(&self, id: &str) -> Result<(), SchedulerError> {
+        let _editing = lock(&self.inner.channel_edits);
         let mut channels = self.channels()?;
         let before = channels.len();
         channels.retain(|c| c.id != id);
@@ -81,6 +84,33 @@ impl Scheduler {
         self.inner.store.save_channels(channels)?;
         self.inner.reload_channels();
         Ok(())
+    }
+}
+
+impl Scheduler {
+    /// Refuses alert rules (at `at`, e.g. `options`) naming a channel that does not exist.
+    pub(super) fn check_alert_channels(
+        &self,
+        rules: &[crate::alert::AlertRule],
+        at: &str,
+    ) -> Result<(), SchedulerError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let channels = self.channels()?;
+        match rules
+            .iter()
+            .position(|r| !channels.iter().any(|c| c.id == r.channel))
+        {
+            Some(i) => Err(invalid(
+                &format!("{at}.alerts[{i}].channel"),
+                format!(
+                    "no channel with id '{}' (add it under Settings → Alert channels)",
+                    rules[i].channel
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{lock, Scheduler, SchedulerError, SchedulerInner};
-use crate::history::{RunRecord, RunState};
+use crate::history::RunRecord;
 
 impl Scheduler {
     /// Cancels run `id` wherever it runs (a shell command's process group gets SIGTERM,
@@ -22,15 +22,15 @@ impl Scheduler {
             )));
         }
         if run.node.as_deref() == Some(&*self.inner.node_id) {
-            self.inner.cancel_here(id, run.state == RunState::Submitted);
+            self.inner.cancel_here(id);
         }
         Ok(run)
     }
 }
 
 impl SchedulerInner {
-    /// The token run `id` runs under, made on first ask (already cancelled when its cancel
-    /// came before it started); forgotten by [`SchedulerInner::run_ended`].
+    /// The token run `id` runs under, made when it is queued (or waits to retry) and
+    /// forgotten by [`SchedulerInner::run_ended`].
     pub(crate) fn run_token(&self, id: i64) -> CancellationToken {
         lock(&self.live)
             .entry(id)
@@ -43,18 +43,11 @@ impl SchedulerInner {
         lock(&self.live).remove(&id);
     }
 
-    /// Cancels run `id` of this process; one not started yet (`waiting`) is cancelled
-    /// when it comes to start.
-    fn cancel_here(&self, id: i64, waiting: bool) {
-        let mut live = lock(&self.live);
-        match live.get(&id) {
-            Some(token) => token.cancel(),
-            None if waiting => {
-                let token = self.context.cancel.child_token();
-                token.cancel();
-                live.insert(id, token);
-            }
-            None => {}
+    /// Cancels run `id` if this process has it (queued, running or waiting to retry); a
+    /// queued one then never starts.
+    fn cancel_here(&self, id: i64) {
+        if let Some(token) = lock(&self.live).get(&id) {
+            token.cancel();
         }
     }
 
@@ -64,7 +57,7 @@ impl SchedulerInner {
             Ok(ids) => {
                 for id in ids {
                     tracing::info!(run = id, "cancelling run at another node's request");
-                    self.cancel_here(id, true);
+                    self.cancel_here(id);
                 }
             }
             Err(e) => tracing::warn!("cannot read cancel requests: {e}"),

@@ -60,8 +60,16 @@ impl Scheduler {
 impl SchedulerInner {
     /// Starts the jobs that follow run `run` of `job`, which ended for good in `state`.
     pub(crate) fn follow(self: &Arc<Self>, job: &Job, run: i64, state: RunState) {
-        for follow in job.then.iter().filter(|f| f.on.matches(state)) {
+        let mut follows = job.then.iter().filter(|f| f.on.matches(state)).peekable();
+        // The followers read the run's end (their KAIROS_UPSTREAM_*): commit it first.
+        if follows.peek().is_some() {
+            if let Err(e) = self.store.flush() {
+                tracing::warn!("cannot commit run {run} before starting its followers: {e}");
+            }
+        }
+        for follow in follows {
             let started = match self.store.get_job(&follow.job) {
+                Ok(Some(next)) if next.paused => Err("it is paused".to_string()),
                 Ok(Some(next)) if self.may_run(&next) => {
                     dispatch::submit_now(self, Arc::new(next), self.clock.now(), Some(run))
                         .map(|id| id.ok_or("it has its maximum number of runs active".into()))

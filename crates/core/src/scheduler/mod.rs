@@ -260,6 +260,8 @@ pub(crate) struct SchedulerInner {
     /// Sends alerts to channels.
     #[cfg(feature = "alerts")]
     pub(crate) alerter: Arc<crate::alert::Alerter>,
+    /// Held while the channels are read, changed and saved back.
+    channel_edits: Mutex<()>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -317,6 +319,7 @@ impl Scheduler {
                 live: Mutex::default(),
                 #[cfg(feature = "alerts")]
                 alerter: Arc::new(crate::alert::Alerter::new()),
+                channel_edits: Mutex::default(),
             }),
         }
     }
@@ -403,6 +406,7 @@ impl Scheduler {
             .defaults
             .validate()
             .map_err(|e| invalid(&e.field, e.message))?;
+        self.check_alert_channels(&settings.defaults.alerts, "defaults")?;
         let cluster = settings.cluster;
         if cluster.heartbeat_s == 0 {
             return Err(invalid("cluster.heartbeat_s", "must be at least 1"));
@@ -701,6 +705,10 @@ impl Scheduler {
         }
         for job in &jobs {
             self.check_chain(job, &jobs)?;
+            self.check_alert_channels(
+                job.options.alerts.as_deref().unwrap_or_default(),
+                "options",
+            )?;
         }
         let before = self.inner.store.change_counter()?;
         self.inner.store.add_jobs(&jobs)?;
@@ -759,6 +767,7 @@ impl Scheduler {
     fn replace_job(&self, old: &Job, mut job: Job) -> Result<Job, SchedulerError> {
         Self::check(&job, &self.settings())?;
         self.check_chain(&job, &[])?;
+        self.check_alert_channels(job.options.alerts.as_deref().unwrap_or_default(), "options")?;
         let now = self.inner.clock.now();
         job.next_run = if job.trigger != old.trigger {
             self.first_fire(&job.trigger, now)
@@ -969,6 +978,8 @@ impl RunRef {
             run_id: run.id,
             job_id: run.job_id.clone(),
             scheduled: run.scheduled,
+            attempt: run.attempt,
+            duration_ms: run.duration_ms(),
             error: run.error.clone(),
         }
     }

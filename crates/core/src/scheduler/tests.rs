@@ -1131,3 +1131,63 @@ async fn chains_that_loop_or_name_no_job_are_refused() {
     );
     f.scheduler.update_job(chain("c", &["x"])).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn alert_rules_name_channels_that_exist_and_say_enough() {
+    use crate::alert::{AlertOn, AlertRule, Channel, Language, Target};
+    let f = fixture();
+    let rule = |channel: &str, on: Vec<AlertOn>, longer_than_s| AlertRule {
+        channel: channel.into(),
+        on,
+        longer_than_s,
+    };
+    let with = |rules: Vec<AlertRule>| {
+        let mut j = job("watched", every(60), "ok");
+        j.options.alerts = Some(rules);
+        j
+    };
+    let refused = |r: Result<Job, SchedulerError>| match r {
+        Err(SchedulerError::Invalid { field, .. }) => field,
+        other => panic!("accepted: {other:?}"),
+    };
+    assert_eq!(
+        refused(
+            f.scheduler
+                .add_job(with(vec![rule("ops", vec![AlertOn::Failed], None)]))
+        ),
+        "options.alerts[0].channel"
+    );
+    f.scheduler
+        .add_channel(Channel {
+            id: "ops".into(),
+            name: "Ops".into(),
+            enabled: true,
+            language: Language::English,
+            target: Target::Slack {
+                url: "https://hooks.slack.com/x".into(),
+            },
+        })
+        .unwrap();
+    assert_eq!(
+        refused(f.scheduler.add_job(with(vec![
+            rule("ops", vec![AlertOn::Failed], None),
+            rule("ops", vec![AlertOn::Slow], None),
+        ]))),
+        "options.alerts[1].longer_than_s"
+    );
+    assert_eq!(
+        refused(f.scheduler.add_job(with(vec![rule("ops", vec![], None)]))),
+        "options.alerts[0].on"
+    );
+    f.scheduler
+        .add_job(with(vec![rule("ops", vec![AlertOn::Slow], Some(60))]))
+        .unwrap();
+    let mut settings = f.scheduler.settings();
+    settings.defaults.alerts = vec![rule("gone", vec![AlertOn::Failed], None)];
+    match f.scheduler.update_settings(settings) {
+        Err(SchedulerError::Invalid { field, .. }) => {
+            assert_eq!(field, "defaults.alerts[0].channel")
+        }
+        other => panic!("accepted: {other:?}"),
+    }
+}
