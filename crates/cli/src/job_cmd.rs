@@ -367,7 +367,7 @@ fn runs_table(runs: &[RunRecord]) -> String {
                 .or(r.http_status.map(|s| s.to_string()))
                 .unwrap_or("-".into()),
             r.node.as_deref().unwrap_or("-").to_string(),
-            r.error.clone().unwrap_or_default(),
+            r.error.as_deref().unwrap_or_default().to_string(),
         ]);
     }
     table.render()

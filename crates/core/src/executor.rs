@@ -176,7 +176,7 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
 /// Records a run that never started as cancelled.
 fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
     let mut run = s.run;
-    run.error = Some(why.to_string());
+    run.error = Some(why.into());
     inner.run_ended(run.id);
     let now = finish(inner, run, RunState::Cancelled);
     inner.run_finished(&s.job, &s.counters, now);
@@ -286,7 +286,7 @@ async fn attempt(
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
     let upstream = match run.upstream {
-        Some(id) => inner.store.run(id).unwrap_or_else(|e| {
+        Some(id) => inner.store.run(id.get()).unwrap_or_else(|e| {
             tracing::warn!("cannot read run {id}, which started run {}: {e}", run.id);
             None
         }),
@@ -354,9 +354,9 @@ fn fill(
     run.stderr = out.stderr;
     run.error = if timed_out {
         let limit = options.timeout.map_or(0, |t| t.num_seconds());
-        Some(format!("timed out after {limit} s"))
+        Some(format!("timed out after {limit} s").into())
     } else {
-        out.error
+        out.error.map(Into::into)
     };
     run.state = state;
 }

@@ -8,6 +8,7 @@ import { api } from '../api';
 import { ApiError } from '../api/client';
 import type { AlertOn, Channel, ChannelKind, ChannelTarget, Delivery } from '../api/types';
 import { ErrorAlert, errorText } from './common';
+import { KeyValueList } from './KeyValueList';
 import { useT } from '../state/prefs';
 import { formatDateTime, fromNow } from '../util/format';
 import { useAsync } from '../util/hooks';
@@ -160,26 +161,7 @@ function ChannelEditor({ channel, open, onClose, onSaved }: { channel?: Channel;
         )}
         {kind === 'webhook' && (
           <Form.Item label={t('channels.headers')} extra={channel ? t('channels.secretKept') : t('channels.headersHelp')}>
-            <Form.List name={['target', 'headers']}>
-              {(fields, { add, remove }) => (
-                <Flex vertical gap={8}>
-                  {fields.map((field) => (
-                    <Flex key={field.key} gap={8}>
-                      <Form.Item name={[field.name, 'key']} noStyle>
-                        <Input placeholder="Authorization" style={{ width: '40%' }} spellCheck={false} />
-                      </Form.Item>
-                      <Form.Item name={[field.name, 'value']} noStyle>
-                        <Input.Password placeholder="Bearer …" autoComplete="new-password" />
-                      </Form.Item>
-                      <Button icon={<DeleteOutlined />} onClick={() => remove(field.name)} aria-label={t('common.remove')} />
-                    </Flex>
-                  ))}
-                  <Button type="dashed" icon={<PlusOutlined />} onClick={() => add({ key: '', value: '' })} style={{ alignSelf: 'start' }}>
-                    {t('common.add')}
-                  </Button>
-                </Flex>
-              )}
-            </Form.List>
+            <KeyValueList name={['target', 'headers']} keyLabel="Authorization" valueLabel="Bearer …" secret />
           </Form.Item>
         )}
         {kind === 'webhook' && (

@@ -34,11 +34,9 @@ import {
   ClusterOutlined,
   CodeOutlined,
   DashboardOutlined,
-  DeleteOutlined,
   FieldTimeOutlined,
   FunctionOutlined,
   NotificationOutlined,
-  PlusOutlined,
   SaveOutlined,
   ScheduleOutlined,
   SettingOutlined,
@@ -49,6 +47,7 @@ import { ApiError } from '../api/client';
 import type { Job, Settings, Trigger } from '../api/types';
 import { AlertRules } from '../components/AlertRules';
 import { ChainList } from '../components/ChainList';
+import { KeyValueList } from '../components/KeyValueList';
 import { CronBuilder } from '../components/CronBuilder';
 import { CronPreview } from '../components/CronPreview';
 import { TriggerPreview } from '../components/TriggerPreview';
@@ -72,32 +71,6 @@ import {
 const NODES_REFRESH_MS = 5000;
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
-
-function KeyValueList({ name, keyLabel, valueLabel }: { name: (string | number)[]; keyLabel: string; valueLabel: string }) {
-  const t = useT();
-  return (
-    <Form.List name={name}>
-      {(fields, { add, remove }) => (
-        <Flex vertical gap={8}>
-          {fields.map((field) => (
-            <Flex key={field.key} gap={8} align="start">
-              <Form.Item name={[field.name, 'key']} noStyle>
-                <Input placeholder={keyLabel} style={{ width: '40%' }} spellCheck={false} />
-              </Form.Item>
-              <Form.Item name={[field.name, 'value']} noStyle>
-                <Input placeholder={valueLabel} spellCheck={false} />
-              </Form.Item>
-              <Button icon={<DeleteOutlined />} onClick={() => remove(field.name)} aria-label={t('common.remove')} />
-            </Flex>
-          ))}
-          <Button type="dashed" icon={<PlusOutlined />} onClick={() => add({ key: '', value: '' })} style={{ alignSelf: 'start' }}>
-            {t('common.add')}
-          </Button>
-        </Flex>
-      )}
-    </Form.List>
-  );
-}
 
 /** A trigger's fields on the left, the engine's preview of them on the right. */
 function WithPreview({ draft, children }: { draft: Parameters<typeof TriggerPreview>[0]['draft']; children: ReactNode }) {

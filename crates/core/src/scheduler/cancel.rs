@@ -32,10 +32,21 @@ impl SchedulerInner {
     /// The token run `id` runs under, made when it is queued (or waits to retry) and
     /// forgotten by [`SchedulerInner::run_ended`].
     pub(crate) fn run_token(&self, id: i64) -> CancellationToken {
-        lock(&self.live)
-            .entry(id)
-            .or_insert_with(|| self.context.cancel.child_token())
-            .clone()
+        // Not a child of the scheduler's token (whose children sit behind one lock, taken
+        // twice per run): shutdown cancels the live tokens itself, and one made after that
+        // is born cancelled.
+        let token = lock(&self.live).entry(id).or_default().clone();
+        if self.context.cancel.is_cancelled() {
+            token.cancel();
+        }
+        token
+    }
+
+    /// Cancels every run of this process (at shutdown, after the grace).
+    pub(super) fn cancel_all(&self) {
+        for token in lock(&self.live).values() {
+            token.cancel();
+        }
     }
 
     /// Forgets run `id`'s token: the run ended.

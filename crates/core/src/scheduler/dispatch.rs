@@ -179,10 +179,8 @@ fn plan_chunk(
             let active = slot.counters.active.load(Ordering::Acquire);
             if active >= options.max_instances {
                 let mut run = final_record(&job, fire, RunState::Skipped, now);
-                run.error = Some(crate::store::skipped_error(
-                    active.into(),
-                    options.max_instances,
-                ));
+                run.error =
+                    Some(crate::store::skipped_error(active.into(), options.max_instances).into());
                 runs.push(run);
             } else {
                 slot.counters.active.fetch_add(1, Ordering::AcqRel);
@@ -352,7 +350,7 @@ pub(super) fn submit_now(
     };
     let mut run = RunRecord::new(0, &job.id, now, RunState::Submitted);
     run.manual = true;
-    run.upstream = upstream;
+    run.upstream = upstream.and_then(std::num::NonZeroI64::new);
     let max = options.max_instances;
     start_unscheduled(inner, job, options, counters, run, max, now)
 }

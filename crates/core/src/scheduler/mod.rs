@@ -518,6 +518,7 @@ impl Scheduler {
             .is_err()
         {
             inner.context.cancel.cancel();
+            inner.cancel_all();
             inner.tasks.wait().await;
         }
         if let Err(e) = inner.store.flush() {
@@ -980,7 +981,7 @@ impl RunRef {
             scheduled: run.scheduled,
             attempt: run.attempt,
             duration_ms: run.duration_ms(),
-            error: run.error.clone(),
+            error: run.error.as_deref().map(str::to_string),
         }
     }
 }

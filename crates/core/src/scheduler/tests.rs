@@ -1068,7 +1068,7 @@ async fn a_runs_end_starts_the_jobs_that_follow_it() {
     advance(1.0).await;
     let report = runs_of(&f, "report");
     assert_eq!(states(&report), [RunState::Succeeded]);
-    assert_eq!(report[0].upstream, Some(good_run));
+    assert_eq!(report[0].upstream, std::num::NonZeroI64::new(good_run));
     assert!(report[0].manual, "outside the schedule");
     assert!(runs_of(&f, "alert").is_empty(), "not on success");
 
@@ -1077,7 +1077,7 @@ async fn a_runs_end_starts_the_jobs_that_follow_it() {
     for id in ["alert", "cleanup"] {
         let runs = runs_of(&f, id);
         assert_eq!(runs.len(), 1, "{id}");
-        assert_eq!(runs[0].upstream, Some(bad_run), "{id}");
+        assert_eq!(runs[0].upstream, std::num::NonZeroI64::new(bad_run), "{id}");
     }
     assert_eq!(runs_of(&f, "report").len(), 1);
 }

@@ -258,12 +258,15 @@ pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     // A chained run: its link to the run that started it is kept from the claim on.
     let mut chained = run(0, "a", 0, RunState::Submitted);
     chained.manual = true;
-    chained.upstream = Some(77);
+    chained.upstream = std::num::NonZeroI64::new(77);
     let claim = Claim::insert("a", vec![chained], 1);
     let decided = store.claim(&"n1".into(), t(0), vec![claim]).unwrap();
     let submitted = decided[0].runs[0].clone();
     let id = submitted.id;
-    assert_eq!(store.run(id).unwrap().unwrap().upstream, Some(77));
+    assert_eq!(
+        store.run(id).unwrap().unwrap().upstream,
+        std::num::NonZeroI64::new(77)
+    );
     let mut running = submitted.clone();
     running.state = RunState::Running;
     running.started = Some(t(1));
@@ -370,15 +373,18 @@ pub(super) fn default_limit_is_100(store: &dyn JobStore) {
     assert_eq!(runs[0].id, 150);
 }
 
+/// Node `node`'s submitted run of `job` for fire time `t(0)`, as the store inserted it.
+fn claim_run(store: &dyn JobStore, node: &str, job: &str) -> RunRecord {
+    let runs = vec![run(0, job, 0, RunState::Submitted)];
+    let decided = store
+        .claim(&node.into(), t(0), vec![Claim::insert(job, runs, u32::MAX)])
+        .unwrap();
+    decided[0].runs[0].clone()
+}
+
 pub(super) fn cancel_requests_reach_the_running_node(store: &dyn JobStore) {
     store.add_jobs(&[job("a"), job("b")]).unwrap();
-    let claim = |n: &str, job: &str| {
-        let runs = vec![run(0, job, 0, RunState::Submitted)];
-        let decided = store
-            .claim(&n.into(), t(0), vec![Claim::insert(job, runs, u32::MAX)])
-            .unwrap();
-        decided[0].runs[0].clone()
-    };
+    let claim = |node: &str, job: &str| claim_run(store, node, job);
     let (on_a, on_b) = (claim("A", "a"), claim("B", "b"));
     let mut running = on_b.clone();
     running.state = RunState::Running;
@@ -485,13 +491,7 @@ pub(super) fn take_over_abandons_dead_nodes_runs(store: &dyn JobStore) {
     store.add_jobs(&[job("a"), job("b")]).unwrap();
     assert!(!store.heartbeat(&node("A", 0)).unwrap().revived);
     store.heartbeat(&node("B", 100)).unwrap();
-    let claim = |n: &str, job: &str| {
-        let runs = vec![run(0, job, 0, RunState::Submitted)];
-        let decided = store
-            .claim(&n.into(), t(0), vec![Claim::insert(job, runs, u32::MAX)])
-            .unwrap();
-        decided[0].runs[0].clone()
-    };
+    let claim = |node: &str, job: &str| claim_run(store, node, job);
     let on_a = claim("A", "a");
     let mut running_on_b = claim("B", "b");
     running_on_b.state = RunState::Running;

@@ -15,8 +15,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::try_join_all;
+use std::num::NonZeroI64;
 use tokio::sync::{mpsc, Notify};
 use tokio_postgres::types::ToSql;
+
 use tokio_postgres::{NoTls, Row};
 
 use super::job_sql::{job_counts_sql, job_query_sql, JobColumns, SqlValue};
@@ -550,12 +552,12 @@ impl RunColumns {
         self.attempt.push(run.attempt as i32);
         self.exit_code.push(run.exit_code);
         self.http_status.push(run.http_status.map(i32::from));
-        self.error.push(run.error.clone());
+        self.error.push(run.error.as_deref().map(str::to_string));
         self.stdout.push(run.stdout.clone());
         self.stderr.push(run.stderr.clone());
         self.node.push(run.node.as_deref().map(str::to_string));
         self.manual.push(run.manual);
-        self.upstream.push(run.upstream);
+        self.upstream.push(run.upstream.map(NonZeroI64::get));
     }
 
     /// The arrays as parameters, the ids first when `with_id`.
@@ -738,7 +740,7 @@ fn read_run(row: &Row) -> Result<RunRecord, StoreError> {
         stderr: row.try_get(11)?,
         node: row.try_get::<_, Option<String>>(12)?.map(Arc::from),
         manual: row.try_get(13)?,
-        upstream: row.try_get(14)?,
+        upstream: row.try_get::<_, Option<i64>>(14)?.and_then(NonZeroI64::new),
     })
 }
 
@@ -910,7 +912,7 @@ async fn claim(
                 if unfinished >= u64::from(claim.max_instances) {
                     run.state = RunState::Skipped;
                     run.finished = Some(finished);
-                    run.error = Some(skipped_error(unfinished, claim.max_instances));
+                    run.error = Some(skipped_error(unfinished, claim.max_instances).into());
                 } else {
                     unfinished += 1;
                 }

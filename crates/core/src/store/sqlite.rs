@@ -879,7 +879,7 @@ fn claim(
                 if n >= u64::from(claim.max_instances) {
                     run.state = RunState::Skipped;
                     run.finished = Some(instant(now)?);
-                    run.error = Some(skipped_error(n, claim.max_instances));
+                    run.error = Some(skipped_error(n, claim.max_instances).into());
                     unfinished = Some(n);
                 } else {
                     unfinished = Some(n + 1);
