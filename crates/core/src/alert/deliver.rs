@@ -206,7 +206,9 @@ impl Alerter {
                 }
                 _ => {}
             }
-            let took = run.duration_ms.unwrap_or(0);
+            // Only a run that ended by running: an abandoned one's end is its takeover.
+            let ran = matches!(outcome, None | Some(AlertOn::Failed | AlertOn::TimedOut));
+            let took = run.duration_ms.filter(|_| ran).unwrap_or(0);
             if rule.on.contains(&AlertOn::Slow)
                 && rule
                     .longer_than_s
@@ -326,17 +328,14 @@ fn retried(inner: &SchedulerInner, run: &RunRef) -> bool {
     run.attempt <= retries
 }
 
-/// Whether the run of `job` before `run` (among those that ran) failed for good: the
-/// success `run` is then a recovery. A success on a retry recovers nothing that was told.
+/// Whether the fire of `job` before `run`'s ended in failure (its last attempt failed):
+/// the success `run` is then a recovery. Attempts that were retried are passed over.
 fn failed_before(inner: &SchedulerInner, job: &Job, run: &RunRef) -> bool {
-    if run.attempt > 1 {
-        return false;
-    }
     let query = RunQuery {
         job_id: Some(run.job_id.clone()),
         states: vec![RunState::Succeeded, RunState::Failed, RunState::TimedOut],
         before_id: Some(run.run_id),
-        limit: 1,
+        limit: 20,
         ..Default::default()
     };
     let retries = job.options.resolve(&inner.defaults()).retries.count;
@@ -344,8 +343,11 @@ fn failed_before(inner: &SchedulerInner, job: &Job, run: &RunRef) -> bool {
         .store
         .runs(&query)
         .ok()
-        .and_then(|runs| runs.into_iter().next())
-        .is_some_and(|r| r.state != RunState::Succeeded && r.attempt > retries)
+        .and_then(|runs| {
+            runs.into_iter()
+                .find(|r| r.state == RunState::Succeeded || r.attempt > retries)
+        })
+        .is_some_and(|r| r.state != RunState::Succeeded)
 }
 
 #[cfg(test)]

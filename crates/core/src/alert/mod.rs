@@ -329,8 +329,10 @@ impl Channel {
 
     /// This channel as sent back by the API for `stored`: masked secrets take the stored ones.
     pub fn unmasked(mut self, stored: &Channel) -> Channel {
+        // Only a value sent back exactly as shown stands for the stored one; an edited one
+        // that still holds the mask is refused by `validate`.
         let keep = |new: &mut String, old: &str| {
-            if new.contains(MASK) {
+            if *new == MASK || *new == mask_url(old) {
                 *new = old.to_string();
             }
         };

@@ -1,7 +1,7 @@
 //! The alert channels through the scheduler: kept in the store, announced to every node.
 
 use super::{invalid, lock, new_job_id, Scheduler, SchedulerError};
-use crate::alert::{Channel, Delivery};
+use crate::alert::{AlertRule, Channel, Delivery};
 
 impl Scheduler {
     /// The alert channels, secrets included (the API shows [`Channel::masked`]).
@@ -88,19 +88,23 @@ impl Scheduler {
 }
 
 impl Scheduler {
-    /// Refuses alert rules (at `at`, e.g. `options`) naming a channel that does not exist.
+    /// Refuses alert rules (at `at`, e.g. `options`) newly naming a channel that does not
+    /// exist; rules kept from `before` may name a channel removed since (they send nothing),
+    /// so removing a channel never blocks an unrelated edit.
     pub(super) fn check_alert_channels(
         &self,
-        rules: &[crate::alert::AlertRule],
+        rules: &[AlertRule],
+        before: &[AlertRule],
         at: &str,
     ) -> Result<(), SchedulerError> {
-        if rules.is_empty() {
+        let new = |r: &AlertRule| !before.iter().any(|b| b.channel == r.channel);
+        if !rules.iter().any(new) {
             return Ok(());
         }
         let channels = self.channels()?;
         match rules
             .iter()
-            .position(|r| !channels.iter().any(|c| c.id == r.channel))
+            .position(|r| new(r) && !channels.iter().any(|c| c.id == r.channel))
         {
             Some(i) => Err(invalid(
                 &format!("{at}.alerts[{i}].channel"),

@@ -406,7 +406,6 @@ impl Scheduler {
             .defaults
             .validate()
             .map_err(|e| invalid(&e.field, e.message))?;
-        self.check_alert_channels(&settings.defaults.alerts, "defaults")?;
         let cluster = settings.cluster;
         if cluster.heartbeat_s == 0 {
             return Err(invalid("cluster.heartbeat_s", "must be at least 1"));
@@ -706,10 +705,8 @@ impl Scheduler {
         }
         for job in &jobs {
             self.check_chain(job, &jobs)?;
-            self.check_alert_channels(
-                job.options.alerts.as_deref().unwrap_or_default(),
-                "options",
-            )?;
+            let rules = job.options.alerts.as_deref().unwrap_or_default();
+            self.check_alert_channels(rules, &[], "options")?;
         }
         let before = self.inner.store.change_counter()?;
         self.inner.store.add_jobs(&jobs)?;
@@ -768,7 +765,12 @@ impl Scheduler {
     fn replace_job(&self, old: &Job, mut job: Job) -> Result<Job, SchedulerError> {
         Self::check(&job, &self.settings())?;
         self.check_chain(&job, &[])?;
-        self.check_alert_channels(job.options.alerts.as_deref().unwrap_or_default(), "options")?;
+        let rules = job.options.alerts.as_deref().unwrap_or_default();
+        self.check_alert_channels(
+            rules,
+            old.options.alerts.as_deref().unwrap_or_default(),
+            "options",
+        )?;
         let now = self.inner.clock.now();
         job.next_run = if job.trigger != old.trigger {
             self.first_fire(&job.trigger, now)
