@@ -1000,6 +1000,41 @@ fn definition(job: &Job) -> Result<serde_json::Value, StoreError> {
         .map_err(|e| StoreError::Database(format!("cannot encode job '{}': {e}", job.id)))
 }
 
+impl PgStore {
+    /// The settings row `key`'s JSON text, if saved.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT value::text FROM settings WHERE key = $1".to_string();
+        let values = self.rows(sql, vec![Param::Text(key.to_string())], |row| {
+            Ok(row.try_get::<_, String>(0)?)
+        })?;
+        Ok(values.into_iter().next())
+    }
+
+    /// Saves the settings row `key`; `announce`: as a change other nodes hear of.
+    fn save_setting(
+        &self,
+        key: &'static str,
+        value: serde_json::Value,
+        announce: bool,
+    ) -> Result<(), StoreError> {
+        self.call(move |pool| async move {
+            let mut conn = pool.get().await?;
+            let tx = conn.transaction().await?;
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .await?;
+            if announce {
+                jobs_changed(&tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
 impl JobStore for PgStore {
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
         let rows = jobs
@@ -1496,11 +1531,8 @@ impl JobStore for PgStore {
     }
 
     fn load_channels(&self) -> Result<Vec<Channel>, StoreError> {
-        let sql = "SELECT value::text FROM settings WHERE key = $1".to_string();
-        let key = Param::Text(super::CHANNELS_KEY.to_string());
-        let values = self.rows(sql, vec![key], |row| Ok(row.try_get::<_, String>(0)?))?;
-        match values.first() {
-            Some(json) => super::read_channels(json),
+        match self.setting(super::CHANNELS_KEY)? {
+            Some(json) => super::read_channels(&json),
             None => Ok(Vec::new()),
         }
     }
@@ -1508,19 +1540,7 @@ impl JobStore for PgStore {
     fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError> {
         let value = serde_json::to_value(channels)
             .map_err(|e| StoreError::Database(format!("cannot encode channels: {e}")))?;
-        self.call(move |pool| async move {
-            let mut conn = pool.get().await?;
-            let tx = conn.transaction().await?;
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&super::CHANNELS_KEY, &value],
-            )
-            .await?;
-            jobs_changed(&tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        self.save_setting(super::CHANNELS_KEY, value, true)
     }
 
     fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
@@ -1554,15 +1574,9 @@ impl JobStore for PgStore {
     }
 
     fn load_settings(&self) -> Result<Option<Settings>, StoreError> {
-        let sql = format!("SELECT value FROM settings WHERE key = '{SETTINGS_KEY}'");
-        let values = self.rows(sql, vec![], |row| {
-            Ok(row.try_get::<_, serde_json::Value>(0)?)
-        })?;
-        values
-            .into_iter()
-            .next()
-            .map(|v| {
-                serde_json::from_value(v)
+        self.setting(SETTINGS_KEY)?
+            .map(|json| {
+                serde_json::from_str(&json)
                     .map_err(|e| StoreError::Corrupt(format!("stored settings: {e}")))
             })
             .transpose()
@@ -1571,16 +1585,7 @@ impl JobStore for PgStore {
     fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         let value = serde_json::to_value(settings)
             .map_err(|e| StoreError::Database(format!("cannot encode settings: {e}")))?;
-        self.call(move |pool| async move {
-            let conn = pool.get().await?;
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&SETTINGS_KEY, &value],
-            )
-            .await?;
-            Ok(())
-        })
+        self.save_setting(SETTINGS_KEY, value, false)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

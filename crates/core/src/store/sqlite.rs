@@ -268,8 +268,8 @@ enum Op {
     AddJobs(Vec<JobRow>, Ack<()>),
     UpdateJob(JobRow, Ack<()>),
     RemoveJob(JobId, Ack<bool>),
-    SaveSettings(String, Ack<()>),
-    SaveChannels(String, Ack<()>),
+    /// A settings row: key, JSON, and whether other processes must hear of it.
+    SaveSetting(&'static str, String, bool, Ack<()>),
     RecordDelivery(String, String, Ack<()>),
     Claim {
         node: Arc<str>,
@@ -305,8 +305,7 @@ impl Op {
         match self {
             Op::AddJobs(_, ack)
             | Op::UpdateJob(_, ack)
-            | Op::SaveSettings(_, ack)
-            | Op::SaveChannels(_, ack)
+            | Op::SaveSetting(.., ack)
             | Op::RecordDelivery(_, _, ack)
             | Op::Flush(ack) => {
                 let _ = ack.send(Err(err()));
@@ -665,27 +664,16 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
             jobs_changed = matches!(result, Ok(true));
             replies.push(Reply::Bool(ack, result));
         }
-        Op::SaveSettings(json, ack) => {
+        Op::SaveSetting(key, json, announce, ack) => {
             let result = tx
                 .prepare_cached(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2) \
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 )
-                .and_then(|mut s| s.execute([SETTINGS_KEY, &json]))
+                .and_then(|mut s| s.execute([key, &json]))
                 .map(drop)
                 .map_err(StoreError::from);
-            replies.push(Reply::Unit(ack, result));
-        }
-        Op::SaveChannels(json, ack) => {
-            let result = tx
-                .prepare_cached(
-                    "INSERT INTO settings (key, value) VALUES (?1, ?2) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                )
-                .and_then(|mut s| s.execute([super::CHANNELS_KEY, &json]))
-                .map(drop)
-                .map_err(StoreError::from);
-            jobs_changed = result.is_ok();
+            jobs_changed = announce && result.is_ok();
             replies.push(Reply::Unit(ack, result));
         }
         Op::RecordDelivery(channel, json, ack) => {
@@ -1174,6 +1162,19 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Value>) {
     }
 }
 
+impl SqliteStore {
+    /// The settings row `key`'s JSON, if saved.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        let mut rows = select.query([key])?;
+        Ok(match rows.next()? {
+            Some(row) => Some(row.get(0)?),
+            None => None,
+        })
+    }
+}
+
 impl JobStore for SqliteStore {
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
         let rows = jobs
@@ -1534,11 +1535,8 @@ impl JobStore for SqliteStore {
     }
 
     fn load_channels(&self) -> Result<Vec<Channel>, StoreError> {
-        let conn = self.read();
-        let mut select = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
-        let mut rows = select.query([super::CHANNELS_KEY])?;
-        match rows.next()? {
-            Some(row) => super::read_channels(&row.get::<_, String>(0)?),
+        match self.setting(super::CHANNELS_KEY)? {
+            Some(json) => super::read_channels(&json),
             None => Ok(Vec::new()),
         }
     }
@@ -1546,7 +1544,7 @@ impl JobStore for SqliteStore {
     fn save_channels(&self, channels: &[Channel]) -> Result<(), StoreError> {
         let json = serde_json::to_string(channels)
             .map_err(|e| StoreError::Database(format!("cannot encode channels: {e}")))?;
-        self.call(|ack| Op::SaveChannels(json, ack))
+        self.call(|ack| Op::SaveSetting(super::CHANNELS_KEY, json, true, ack))
     }
 
     fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
@@ -1575,13 +1573,9 @@ impl JobStore for SqliteStore {
     }
 
     fn load_settings(&self) -> Result<Option<Settings>, StoreError> {
-        let conn = self.read();
-        let mut select = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
-        let mut rows = select.query([SETTINGS_KEY])?;
-        let Some(row) = rows.next()? else {
+        let Some(json) = self.setting(SETTINGS_KEY)? else {
             return Ok(None);
         };
-        let json: String = row.get(0)?;
         serde_json::from_str(&json)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("stored settings: {e}")))
@@ -1590,7 +1584,7 @@ impl JobStore for SqliteStore {
     fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         let json = serde_json::to_string(settings)
             .map_err(|e| StoreError::Database(format!("cannot encode settings: {e}")))?;
-        self.call(|ack| Op::SaveSettings(json, ack))
+        self.call(|ack| Op::SaveSetting(SETTINGS_KEY, json, false, ack))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
