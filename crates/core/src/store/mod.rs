@@ -110,14 +110,17 @@ pub const EVENTS_KEPT_MS: i64 = 60_000;
 pub const DELIVERIES_KEPT: i64 = 10_000;
 
 /// The settings row holding the alert channels.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 const CHANNELS_KEY: &str = "channels";
 
 /// Reads stored channels.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn read_channels(json: &str) -> Result<Vec<Channel>, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("stored channels: {e}")))
 }
 
 /// Reads a stored delivery, its id from the row.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn read_delivery(id: i64, json: &str) -> Result<Delivery, StoreError> {
     let mut delivery: Delivery = serde_json::from_str(json)
         .map_err(|e| StoreError::Corrupt(format!("stored delivery: {e}")))?;
