@@ -305,8 +305,7 @@ async fn answer(
     response: Result<reqwest::Response, reqwest::Error>,
     robot: bool,
 ) -> Result<(), String> {
-    // Without the URL: a robot's URL holds its token, and this text is shown and kept.
-    let response = response.map_err(|e| format!("cannot send: {}", e.without_url()))?;
+    let response = response.map_err(|e| format!("cannot send: {}", send_error(e)))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let short: String = body.chars().take(300).collect();
@@ -326,6 +325,22 @@ async fn answer(
         }
     }
     Ok(())
+}
+
+/// What went wrong, with its causes (`… : tcp connect error: Connection refused`), without
+/// the URL: a robot's URL holds its token, and this text is shown and kept.
+fn send_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// An SMTP submission.
