@@ -316,6 +316,9 @@ describe('web admin', () => {
     const second = (await stack.api('POST', `/api/jobs/${job.id}/run`)).run_id;
     await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(job.id)}?run=${second}`);
     const viewer = page.locator('.ant-drawer-content');
+    // Its output so far shows while it runs.
+    await waitText(viewer.getByTestId('run-output'), /^started\s*$/);
+    await shot('run-live-output');
     await viewer.getByTestId(`cancel-run-${second}`).click();
     await page.locator('.ant-popconfirm').getByRole('button', { name: 'Cancel run' }).click();
     await viewer.locator('.ant-tag', { hasText: 'Cancelled' }).waitFor(WAIT);

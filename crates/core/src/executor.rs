@@ -292,6 +292,9 @@ async fn attempt(
         }),
         None => None,
     };
+    // A shell command's output can be read while it runs (see `Scheduler::live_output`).
+    let live =
+        matches!(job.action, crate::action::Action::Shell(_)).then(|| inner.watch_output(run.id));
     let info = crate::action::RunInfo {
         job_id: &run.job_id,
         job_name: &job.name,
@@ -299,6 +302,7 @@ async fn attempt(
         scheduled: run.scheduled,
         attempt: run.attempt,
         upstream: upstream.as_ref(),
+        live: live.as_deref(),
     };
     let mut action = Box::pin(job.action.run(ctx, &info));
     // Many actions finish on their first poll; timers are armed only for those that do not.
@@ -322,6 +326,9 @@ async fn attempt(
         },
     };
     drop(action);
+    if live.is_some() {
+        inner.unwatch_output(run.id);
+    }
     if let Some(sample) = output.sample.clone() {
         // Samples are kept as long as the monitor job's run history.
         let cutoff = sample.at - chrono::Duration::days(options.retention.max_age_days.into());

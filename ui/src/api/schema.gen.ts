@@ -297,7 +297,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One run, with its stdout and stderr. */
+        /**
+         * One run, with its stdout and stderr: for a shell command running on this process, the
+         *     output so far.
+         */
         get: operations["get_run"];
         put?: never;
         post?: never;
@@ -2708,7 +2711,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The run record */
+            /** @description The run record (output so far while it runs here) */
             200: {
                 headers: {
                     [name: string]: unknown;

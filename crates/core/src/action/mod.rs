@@ -9,6 +9,8 @@ mod monitor;
 mod shell;
 mod tail;
 
+pub use tail::LiveOutput;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -224,6 +226,8 @@ pub struct RunInfo<'a> {
     pub attempt: u32,
     /// The run whose end started this one, for a run a chain started.
     pub upstream: Option<&'a RunRecord>,
+    /// Where a shell command shows its output while it runs, if anyone may look.
+    pub live: Option<&'a LiveOutput>,
 }
 
 impl RunInfo<'_> {

@@ -85,6 +85,9 @@ async fn run_with_grace(
     let stderr = TailBuffer::new(action.output_cap_bytes);
     let (stdout, stdout_reader) = capture(child.stdout.take(), stdout);
     let (stderr, stderr_reader) = capture(child.stderr.take(), stderr);
+    if let Some(live) = run.live {
+        live.attach(stdout.clone(), stderr.clone());
+    }
 
     let (status, cancelled) = tokio::select! {
         status = child.wait() => (status, false),
@@ -289,6 +292,7 @@ mod tests {
         scheduled: chrono::DateTime::UNIX_EPOCH,
         attempt: 2,
         upstream: None,
+        live: None,
     };
 
     async fn run_plain(action: &ShellAction) -> ActionOutput {

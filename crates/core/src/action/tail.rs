@@ -1,5 +1,7 @@
 //! A bounded buffer that keeps only the last bytes of a stream, for captured output.
 
+use std::sync::{Arc, Mutex};
+
 use std::collections::VecDeque;
 
 /// Keeps the last `cap` bytes pushed into it and counts the bytes it dropped.
@@ -57,6 +59,28 @@ impl TailBuffer {
             text.into_owned()
         } else {
             format!("[… {cut} bytes cut …]\n{text}")
+        }
+    }
+}
+
+/// A running command's output so far, for readers outside the run (the run view).
+#[derive(Debug, Default)]
+pub struct LiveOutput(Mutex<Option<[Arc<Mutex<TailBuffer>>; 2]>>);
+
+impl LiveOutput {
+    /// The command's stdout and stderr buffers, once it has started.
+    pub(super) fn attach(&self, stdout: Arc<Mutex<TailBuffer>>, stderr: Arc<Mutex<TailBuffer>>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some([stdout, stderr]);
+    }
+
+    /// The tails of stdout and stderr so far (empty before the command started).
+    pub fn snapshot(&self) -> (String, String) {
+        let buffers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let text =
+            |b: &Arc<Mutex<TailBuffer>>| b.lock().unwrap_or_else(|e| e.into_inner()).to_text();
+        match buffers.as_ref() {
+            Some([out, err]) => (text(out), text(err)),
+            None => Default::default(),
         }
     }
 }

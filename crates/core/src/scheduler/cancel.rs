@@ -1,9 +1,13 @@
-//! Cancelling runs: at once when this process runs them, else through the store, whose
-//! request the running node picks up with the next change it notices.
+//! Runs in flight in this process: cancelling them (at once when this process runs them,
+//! else through the store, whose request the running node picks up with the next change it
+//! notices) and reading a running command's output.
+
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::{lock, Scheduler, SchedulerError, SchedulerInner};
+use crate::action::LiveOutput;
 use crate::history::RunRecord;
 
 impl Scheduler {
@@ -28,7 +32,25 @@ impl Scheduler {
     }
 }
 
+impl Scheduler {
+    /// The stdout and stderr so far of shell run `id`, while this process runs it.
+    pub fn live_output(&self, id: i64) -> Option<(String, String)> {
+        let output = lock(&self.inner.outputs).get(&id).cloned()?;
+        Some(output.snapshot())
+    }
+}
+
 impl SchedulerInner {
+    /// Where run `id`'s command shows its output while it runs.
+    pub(crate) fn watch_output(&self, id: i64) -> Arc<LiveOutput> {
+        lock(&self.outputs).entry(id).or_default().clone()
+    }
+
+    /// Forgets run `id`'s live output: its command ended.
+    pub(crate) fn unwatch_output(&self, id: i64) {
+        lock(&self.outputs).remove(&id);
+    }
+
     /// The token run `id` runs under, made when it is queued (or waits to retry) and
     /// forgotten by [`SchedulerInner::run_ended`].
     pub(crate) fn run_token(&self, id: i64) -> CancellationToken {

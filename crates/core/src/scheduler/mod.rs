@@ -262,6 +262,8 @@ pub(crate) struct SchedulerInner {
     pub(crate) alerter: Arc<crate::alert::Alerter>,
     /// Held while the channels are read, changed and saved back.
     channel_edits: Mutex<()>,
+    /// The output so far of this process's running shell commands, by run id.
+    outputs: Mutex<FastMap<i64, Arc<crate::action::LiveOutput>>>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -320,6 +322,7 @@ impl Scheduler {
                 #[cfg(feature = "alerts")]
                 alerter: Arc::new(crate::alert::Alerter::new()),
                 channel_edits: Mutex::default(),
+                outputs: Mutex::default(),
             }),
         }
     }

@@ -96,11 +96,12 @@ pub(crate) async fn list_runs(
     .await
 }
 
-/// One run, with its stdout and stderr.
+/// One run, with its stdout and stderr: for a shell command running on this process, the
+/// output so far.
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(("id" = i64, Path, description = "The run id")),
     responses(
-        (status = 200, description = "The run record", body = RunRecord),
+        (status = 200, description = "The run record (output so far while it runs here)", body = RunRecord),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     ),
@@ -110,12 +111,18 @@ pub(crate) async fn get_run(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunRecord>> {
     let id = run_id(&id)?;
-    let store = state.scheduler.store().clone();
+    let scheduler = state.scheduler.clone();
     blocking(move || {
-        store
+        let mut run = scheduler
+            .store()
             .run(id)?
-            .map(Json)
-            .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))
+            .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
+        if !run.state.is_final() {
+            if let Some((stdout, stderr)) = scheduler.live_output(id) {
+                (run.stdout, run.stderr) = (stdout, stderr);
+            }
+        }
+        Ok(Json(run))
     })
     .await
 }
