@@ -10,6 +10,10 @@ use crate::job::Job;
 /// Most jobs one chain check follows before it gives up looking for a loop.
 const MAX_CHAIN: usize = 10_000;
 
+/// Most runs one chain starts one after another: a loop that slipped past the check (two
+/// edits at once) ends here instead of running forever.
+pub(crate) const MAX_CHAIN_DEPTH: usize = 32;
+
 impl Scheduler {
     /// Refuses a chain naming a job that does not exist or that leads back to `job`;
     /// `batch` holds jobs being added alongside it.
@@ -58,14 +62,35 @@ impl Scheduler {
 }
 
 impl SchedulerInner {
+    /// How many chained runs led to run `run` (0 for one the schedule or a user started).
+    fn chain_depth(&self, run: i64) -> usize {
+        let upstream = |id: i64| self.store.run(id).ok().flatten().and_then(|r| r.upstream);
+        let mut depth = 0;
+        let mut next = upstream(run);
+        while let Some(id) = next.filter(|_| depth < MAX_CHAIN_DEPTH) {
+            depth += 1;
+            next = upstream(id.get());
+        }
+        depth
+    }
+
     /// Starts the jobs that follow run `run` of `job`, which ended for good in `state`.
     pub(crate) fn follow(self: &Arc<Self>, job: &Job, run: i64, state: RunState) {
         let mut follows = job.then.iter().filter(|f| f.on.matches(state)).peekable();
+        if follows.peek().is_none() {
+            return;
+        }
         // The followers read the run's end (their KAIROS_UPSTREAM_*): commit it first.
-        if follows.peek().is_some() {
-            if let Err(e) = self.store.flush() {
-                tracing::warn!("cannot commit run {run} before starting its followers: {e}");
-            }
+        if let Err(e) = self.store.flush() {
+            tracing::warn!("cannot commit run {run} before starting its followers: {e}");
+        }
+        if self.chain_depth(run) >= MAX_CHAIN_DEPTH {
+            tracing::error!(
+                "job '{}' starts no followers after run {run}: its chain already ran \
+                 {MAX_CHAIN_DEPTH} runs in a row (does it loop?)",
+                job.id
+            );
+            return;
         }
         for follow in follows {
             let started = match self.store.get_job(&follow.job) {

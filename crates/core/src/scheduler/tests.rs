@@ -1188,3 +1188,29 @@ async fn alert_rules_name_channels_that_exist_and_say_enough() {
     watched.description = "still watched".into();
     f.scheduler.update_job(watched).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_loop_that_slipped_past_the_check_stops() {
+    let f = fixture();
+    let once = || json!({"type": "date", "at": "2030-01-01T00:00:00Z"});
+    f.scheduler
+        .add_jobs(vec![job("ping", once(), "ok"), job("pong", once(), "ok")])
+        .unwrap();
+    // As two edits at the same moment could leave it: ping → pong → ping, past the check.
+    for (id, next) in [("ping", "pong"), ("pong", "ping")] {
+        let mut j = f.store.get_job(id).unwrap().unwrap();
+        j.then = vec![crate::job::Follow {
+            job: next.into(),
+            on: Default::default(),
+        }];
+        f.store.update_job(&j).unwrap();
+    }
+    f.scheduler.run_now("ping").unwrap();
+    advance(60.0).await;
+    let total = runs_of(&f, "ping").len() + runs_of(&f, "pong").len();
+    assert_eq!(
+        total,
+        chain::MAX_CHAIN_DEPTH + 1,
+        "the first run and its chain, then no more"
+    );
+}
