@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
-use crate::job_cmd::open_store;
+use kairos_core::scheduler::SchedulerError;
+
+use crate::job_cmd::scheduler;
 
 /// The `runs` subcommands.
 #[derive(Subcommand)]
@@ -26,18 +28,13 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Runs a `runs` subcommand against the database at `db`.
 pub fn run(db: &Path, command: RunsCommand) -> Result<(), String> {
     let RunsCommand::Cancel { id, no_wait } = command;
-    let store = open_store(db)?;
-    let run = store
-        .request_cancel(id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no run with id {id} (`kairos runs` lists them)"))?;
-    if run.state.is_final() {
-        return Err(format!(
-            "run {id} of job '{}' already ended ({})",
-            run.job_id,
-            run.state.as_str()
-        ));
-    }
+    // The scheduler's own cancel (not started: the run's node acts on the stored request).
+    let scheduler = scheduler(db)?;
+    let run = scheduler.cancel_run(id).map_err(|e| match e {
+        SchedulerError::NoRun(_) => format!("{e} (`kairos runs` lists them)"),
+        e => e.to_string(),
+    })?;
+    let store = scheduler.store();
     let node = run.node.as_deref().unwrap_or("?");
     println!(
         "cancel requested for run {id} of job '{}' ({} on node {node})",

@@ -169,8 +169,6 @@ impl Alerter {
             return; // Another node's run: that node alerts.
         }
         let (outcome, run) = match envelope.event {
-            // A failed attempt with retries left is not the end of the run.
-            Event::RunFailed(r) | Event::RunTimedOut(r) if retried(inner, &r) => return,
             Event::RunFailed(r) => (Some(AlertOn::Failed), r),
             Event::RunTimedOut(r) => (Some(AlertOn::TimedOut), r),
             Event::RunMissed(r) => (Some(AlertOn::Missed), r),
@@ -179,11 +177,15 @@ impl Alerter {
             Event::RunSucceeded(r) => (None, r),
             _ => return,
         };
-        let store = inner.store.as_ref();
-        let job = match store.get_job(&run.job_id) {
+        let job = match inner.store.get_job(&run.job_id) {
             Ok(Some(job)) => job,
             _ => return,
         };
+        // A failed attempt with retries left is not the end of the run.
+        let failed = matches!(outcome, Some(AlertOn::Failed | AlertOn::TimedOut));
+        if failed && run.attempt <= job.options.resolve(&inner.defaults()).retries.count {
+            return;
+        }
         let rules = match &job.options.alerts {
             Some(rules) => rules.clone(),
             None => inner.defaults().alerts,
@@ -317,15 +319,6 @@ impl Alerter {
         self.attempt(inner, channel, &Message::test(self.link("", None)), 1)
             .await
     }
-}
-
-/// Whether a retry follows the failed attempt `run`.
-fn retried(inner: &SchedulerInner, run: &RunRef) -> bool {
-    let retries = match inner.store.get_job(&run.job_id) {
-        Ok(Some(job)) => job.options.resolve(&inner.defaults()).retries.count,
-        _ => return false,
-    };
-    run.attempt <= retries
 }
 
 /// Whether the fire of `job` before `run`'s ended in failure (its last attempt failed):
