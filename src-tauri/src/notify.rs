@@ -21,10 +21,13 @@ pub struct Message {
     pub body: String,
 }
 
-/// The run an event reports a notifiable problem about: a failure, a timeout or a miss.
+/// The run an event reports a notifiable problem about: a failure, a timeout or a miss (of a
+/// job, not of a workflow's step: the workflow's own run reports it).
 pub fn problem(event: &Event) -> Option<&RunRef> {
     match event {
-        Event::RunFailed(run) | Event::RunTimedOut(run) | Event::RunMissed(run) => Some(run),
+        Event::RunFailed(run) | Event::RunTimedOut(run) | Event::RunMissed(run) => {
+            Some(run).filter(|r| r.step.is_none())
+        }
         _ => None,
     }
 }
@@ -121,6 +124,7 @@ mod tests {
             attempt: 1,
             duration_ms: None,
             error: error.map(str::to_string),
+            step: None,
         }
     }
 

@@ -245,3 +245,89 @@ fn kairos_runs_cancel_stops_a_run_that_another_process_runs() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Lines in file `name` of `dir`: how many times a step ran, counted outside Kairos.
+fn count(dir: &Path, name: &str) -> usize {
+    std::fs::read_to_string(dir.join(name)).map_or(0, |s| s.lines().count())
+}
+
+#[test]
+fn a_workflow_killed_mid_step_resumes_where_it_was_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let d = dir.path().display();
+    // 'transform' hangs the first time (until the kill), and finishes when run again.
+    let steps = json!({
+        "kind": "workflow",
+        "steps": [
+            {"id": "extract", "action": {"kind": "shell", "command": format!("echo x >> {d}/extract")}},
+            {"id": "transform", "action": {"kind": "shell", "command": format!(
+                "echo x >> {d}/transform; if [ -f {d}/hung ]; then echo again; \
+                 else touch {d}/hung; echo $$ > {d}/pid; exec sleep 300; fi")}},
+            {"id": "load", "action": {"kind": "shell", "command": format!("echo x >> {d}/load")}},
+        ],
+        "edges": [{"from": "extract", "to": "transform"}, {"from": "transform", "to": "load"}],
+    });
+    {
+        let store = SqliteStore::open(&db).unwrap();
+        let at = Utc::now() + Duration::seconds(1);
+        let mut etl = shell_job("etl", json!({"type": "date", "at": at}), "true");
+        etl.action = serde_json::from_value(steps).unwrap();
+        Scheduler::new(Arc::new(store)).add_job(etl).unwrap();
+    }
+    let step_is = |s: &SqliteStore, step: &str, state: RunState| {
+        runs(s, "etl")
+            .iter()
+            .any(|r| r.step.as_deref() == Some(step) && r.state == state)
+    };
+    let mut first = serve(&db);
+    wait_until(&db, "'transform' to run", |s| {
+        step_is(s, "transform", RunState::Running) || dir.path().join("pid").exists()
+    });
+    let workflow = runs(&SqliteStore::open(&db).unwrap(), "etl")
+        .into_iter()
+        .find(|r| r.step.is_none())
+        .unwrap();
+    first.kill().unwrap(); // SIGKILL, mid-step
+    first.wait().unwrap();
+    let hung: i32 = std::fs::read_to_string(dir.path().join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(hung, libc::SIGKILL) };
+
+    let mut second = serve(&db);
+    wait_until(&db, "the workflow to finish after the restart", |s| {
+        s.run(workflow.id)
+            .unwrap()
+            .is_some_and(|r| r.state == RunState::Succeeded)
+    });
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    assert!(second.wait().unwrap().success());
+    // 'extract' finished before the kill and did not run again; 'transform' ran again.
+    assert_eq!(
+        [
+            count(dir.path(), "extract"),
+            count(dir.path(), "transform"),
+            count(dir.path(), "load")
+        ],
+        [1, 2, 1]
+    );
+    let store = SqliteStore::open(&db).unwrap();
+    let mut steps: Vec<_> = runs(&store, "etl")
+        .into_iter()
+        .filter_map(|r| Some((r.step?.to_string(), r.state)))
+        .collect();
+    steps.reverse();
+    assert_eq!(
+        steps,
+        [
+            ("extract".to_string(), RunState::Succeeded),
+            ("transform".to_string(), RunState::Abandoned),
+            ("transform".to_string(), RunState::Succeeded),
+            ("load".to_string(), RunState::Succeeded),
+        ]
+    );
+    assert!(step_is(&store, "transform", RunState::Succeeded));
+}

@@ -81,6 +81,9 @@ pub struct RunRef {
     /// Error text for failed, timed-out and cancelled runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a workflow step's run, the step (its workflow's own run ends the workflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 fn first() -> u32 {
@@ -326,6 +329,7 @@ mod tests {
             attempt: 1,
             duration_ms: None,
             error: None,
+            step: None,
         }
     }
 

@@ -174,12 +174,44 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
 }
 
 /// Records a run that never started as cancelled.
-fn cancel(inner: &SchedulerInner, s: Submission, why: &str) {
+fn cancel(inner: &Arc<SchedulerInner>, s: Submission, why: &str) {
     let mut run = s.run;
     run.error = Some(why.into());
     inner.run_ended(run.id);
-    let now = finish(inner, run, RunState::Cancelled);
-    inner.run_finished(&s.job, &s.counters, now);
+    let step = step_of(&run);
+    let (id, now) = (run.id, finish(inner, run, RunState::Cancelled));
+    ended(
+        inner,
+        &s.job,
+        &s.counters,
+        id,
+        step,
+        RunState::Cancelled,
+        now,
+    );
+}
+
+/// A step's workflow run and its id, for a workflow step's run.
+fn step_of(run: &RunRecord) -> Option<(i64, Box<str>)> {
+    Some((run.upstream?.get(), run.step.clone()?))
+}
+
+/// A run ended for good: frees its instance, then starts its followers, or for a workflow's
+/// step, the workflow's next steps.
+fn ended(
+    inner: &Arc<SchedulerInner>,
+    job: &Job,
+    counters: &RunCounters,
+    id: i64,
+    step: Option<(i64, Box<str>)>,
+    state: RunState,
+    finished: DateTime<Utc>,
+) {
+    inner.run_finished(job, counters, finished);
+    match step {
+        Some((workflow, step)) => inner.step_ended(workflow, &step, id, state),
+        None => inner.follow(job, id, state),
+    }
 }
 
 /// Runs one attempt; a failure with retries left is queued again after its backoff.
@@ -200,17 +232,26 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         };
         return cancel(inner, s, "cancelled before it started");
     }
+    if let crate::action::Action::Workflow(_) = job.action {
+        // A workflow holds no worker: its steps are runs of their own.
+        let s = Submission {
+            run,
+            job,
+            options,
+            counters,
+        };
+        return inner.start_workflow(s);
+    }
     let state = attempt(inner, &job, &options, &mut run, token).await;
     inner.run_ended(run.id);
-    let (id, attempt_no, scheduled, manual, upstream) =
-        (run.id, run.attempt, run.scheduled, run.manual, run.upstream);
+    let (id, attempt_no, scheduled, manual) = (run.id, run.attempt, run.scheduled, run.manual);
+    let step = step_of(&run);
+    let upstream = run.upstream;
     let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
         && attempt_no <= options.retries.count;
     if !retry {
-        inner.run_finished(&job, &counters, finished);
-        inner.follow(&job, id, state);
-        return;
+        return ended(inner, &job, &counters, id, step, state, finished);
     }
     let delay = options
         .retries
@@ -221,17 +262,14 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     next.attempt = attempt_no + 1;
     next.manual = manual;
     next.upstream = upstream;
+    next.step = step.as_ref().map(|(_, s)| s.clone());
     // Committed before the backoff: if this process dies meanwhile, another takes it over.
     let next = match insert_run(inner, next, u32::MAX, finished) {
         Ok(Some(run)) => run,
-        Ok(None) => {
-            inner.run_finished(&job, &counters, finished);
-            return;
-        }
+        Ok(None) => return ended(inner, &job, &counters, id, step, state, finished),
         Err(e) => {
             tracing::error!("cannot record the retry of job '{}': {e}", job.id);
-            inner.run_finished(&job, &counters, finished);
-            return;
+            return ended(inner, &job, &counters, id, step, state, finished);
         }
     };
     let retry = Submission {
@@ -285,7 +323,9 @@ async fn attempt(
         ..inner.context.clone()
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
-    let upstream = match run.upstream {
+    // A step's upstream is its workflow's run, which its environment names instead.
+    let step = step_of(run);
+    let upstream = match run.upstream.filter(|_| step.is_none()) {
         Some(id) => inner.store.run(id.get()).unwrap_or_else(|e| {
             tracing::warn!("cannot read run {id}, which started run {}: {e}", run.id);
             None
@@ -302,6 +342,7 @@ async fn attempt(
         scheduled: run.scheduled,
         attempt: run.attempt,
         upstream: upstream.as_ref(),
+        step: step.as_ref().map(|(run, step)| (*run, &**step)),
         live: live.as_deref(),
     };
     let mut action = Box::pin(job.action.run(ctx, &info));
@@ -357,8 +398,8 @@ fn fill(
 ) {
     run.exit_code = out.exit_code;
     run.http_status = out.http_status;
-    run.stdout = out.stdout;
-    run.stderr = out.stderr;
+    run.stdout = out.stdout.into();
+    run.stderr = out.stderr.into();
     run.error = if timed_out {
         let limit = options.timeout.map_or(0, |t| t.num_seconds());
         Some(format!("timed out after {limit} s").into())
@@ -369,7 +410,7 @@ fn fill(
 }
 
 /// Records the end of a run and announces it; returns the time it finished.
-fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) -> DateTime<Utc> {
+pub(crate) fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState) -> DateTime<Utc> {
     let now: DateTime<Utc> = inner.clock.now();
     run.finished = Some(now);
     run.state = state;

@@ -100,11 +100,13 @@ pub struct RunRecord {
     #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
     pub error: Option<Box<str>>,
     /// The tail of standard output (or the response body).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub stdout: String,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
+    pub stdout: Box<str>,
     /// The tail of standard error.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub stderr: String,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
+    pub stderr: Box<str>,
     /// The node (process) that claimed it.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
@@ -113,10 +115,19 @@ pub struct RunRecord {
     /// per fire time.
     #[serde(default)]
     pub manual: bool,
-    /// The run whose end started this one through a chain (see `Job::then`).
+    /// The run whose end started this one through a chain (see `Job::then`), or for a
+    /// workflow step, the workflow's run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schema(value_type = Option<i64>))]
     pub upstream: Option<NonZeroI64>,
+    /// For a workflow step's run, the step's id (its workflow run is `upstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<String>))]
+    pub step: Option<Box<str>>,
+}
+
+fn is_empty(text: &impl AsRef<str>) -> bool {
+    text.as_ref().is_empty()
 }
 
 impl RunRecord {
@@ -133,11 +144,12 @@ impl RunRecord {
             exit_code: None,
             http_status: None,
             error: None,
-            stdout: String::new(),
-            stderr: String::new(),
+            stdout: Box::default(),
+            stderr: Box::default(),
             node: None,
             manual: false,
             upstream: None,
+            step: None,
         }
     }
 
@@ -161,6 +173,8 @@ pub struct RunQuery {
     pub states: Vec<RunState>,
     /// Only runs with an id below this (for paging backwards).
     pub before_id: Option<i64>,
+    /// Only the runs this run started: its chain's followers, or a workflow's steps.
+    pub upstream: Option<i64>,
     /// At most this many runs, newest first (0: a default of 100).
     pub limit: usize,
 }
@@ -182,6 +196,9 @@ impl RunQuery {
             && self.to.is_none_or(|t| run.scheduled < t)
             && (self.states.is_empty() || self.states.contains(&run.state))
             && self.before_id.is_none_or(|b| run.id < b)
+            && self
+                .upstream
+                .is_none_or(|u| run.upstream.map(NonZeroI64::get) == Some(u))
     }
 }
 

@@ -45,7 +45,7 @@ async fn a_running_commands_output_is_read_as_it_comes() {
     };
     assert_eq!(ended.state, RunState::Cancelled);
     assert_eq!(
-        ended.stdout, "compiling\n",
+        &*ended.stdout, "compiling\n",
         "what it printed stays with the run"
     );
     assert_eq!(

@@ -94,6 +94,7 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
         .route("/api/runs/{id}/cancel", post(runs::cancel_run))
+        .route("/api/runs/{id}/retry", post(runs::retry_step))
         .route(
             "/api/channels",
             get(channels::list_channels).post(channels::create_channel),

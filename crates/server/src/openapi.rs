@@ -44,6 +44,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         runs::list_runs,
         runs::get_run,
         runs::cancel_run,
+        runs::retry_step,
         channels::list_channels,
         channels::create_channel,
         channels::update_channel,

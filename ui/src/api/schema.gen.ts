@@ -330,6 +330,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs a workflow step again, and the steps after it, in its workflow run (which must have
+         *     ended); the workflow run goes on from there.
+         */
+        post: operations["retry_step"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/scheduler": {
         parameters: {
             query?: never;
@@ -526,7 +546,8 @@ export interface components {
     schemas: {
         /**
          * @description What a job does. JSON: `{"kind":"shell","command":"backup.sh"}`, `{"kind":"http",
-         *     "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`.
+         *     "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`,
+         *     `{"kind":"workflow","steps":[…],"edges":[…]}`.
          */
         Action: (components["schemas"]["ShellAction"] & {
             /** @enum {string} */
@@ -540,12 +561,15 @@ export interface components {
         }) | (components["schemas"]["FunctionAction"] & {
             /** @enum {string} */
             kind: "function";
+        }) | (components["schemas"]["WorkflowAction"] & {
+            /** @enum {string} */
+            kind: "workflow";
         });
         /**
          * @description The kind of an action, as its JSON `kind` names it.
          * @enum {string}
          */
-        ActionKind: "shell" | "http" | "monitor" | "function";
+        ActionKind: "shell" | "http" | "monitor" | "function" | "workflow";
         /**
          * @description What a rule lets a channel hear about a job's runs.
          * @enum {string}
@@ -752,6 +776,15 @@ export interface components {
              * @description 99th percentile.
              */
             p99_ms: number;
+        };
+        /** @description `to` starts after `from` ends as `on` says. */
+        Edge: {
+            /** @description The step before. */
+            from: string;
+            /** @description Which ends of `from` let `to` start. */
+            on?: components["schemas"]["FollowOn"];
+            /** @description The step after. */
+            to: string;
         };
         /** @description An event with the time it happened. */
         Envelope: components["schemas"]["Event"] & {
@@ -1391,9 +1424,12 @@ export interface components {
             stderr?: string;
             /** @description The tail of standard output (or the response body). */
             stdout?: string;
+            /** @description For a workflow step's run, the step's id (its workflow run is `upstream`). */
+            step?: string | null;
             /**
              * Format: int64
-             * @description The run whose end started this one through a chain (see `Job::then`).
+             * @description The run whose end started this one through a chain (see `Job::then`), or for a
+             *     workflow step, the workflow's run.
              */
             upstream?: number | null;
         };
@@ -1423,6 +1459,8 @@ export interface components {
              * @description The fire time.
              */
             scheduled: string;
+            /** @description For a workflow step's run, the step (its workflow's own run ends the workflow). */
+            step?: string | null;
         };
         /** @description The id of a run just started. */
         RunStarted: {
@@ -1529,6 +1567,20 @@ export interface components {
             /** @description The run loop is running. */
             running: boolean;
             store_failure?: null | components["schemas"]["StoreFailure"];
+        };
+        /** @description One step of a workflow: an action of its own, or another job's action and options. */
+        Step: {
+            action?: null | components["schemas"]["Action"];
+            /** @description Names the step in edges and in its runs (letters, digits, `-` and `_`). */
+            id: string;
+            /** @description Run this existing job's action, with its options; give this or `action`. */
+            job?: string | null;
+            retries?: null | components["schemas"]["Retries"];
+            /**
+             * Format: int64
+             * @description Stop the step after this many seconds (default: the job's timeout, if any).
+             */
+            timeout_s?: number | null;
         };
         /** @description Why the store cannot be written to. */
         StoreFailure: {
@@ -1652,6 +1704,17 @@ export interface components {
             count?: number;
             /** @description The trigger, as a job holds it. */
             trigger: components["schemas"]["Trigger"];
+        };
+        /**
+         * @description Steps and the edges between them. A step starts once every step with an edge to it has
+         *     ended and each such edge's condition holds; when one does not, the step is skipped (and so
+         *     are the steps after it). Steps without a path between them run in parallel.
+         */
+        WorkflowAction: {
+            /** @description Which step follows which, and on what end. */
+            edges?: components["schemas"]["Edge"][];
+            /** @description The steps, each with an id unique in the workflow. */
+            steps: components["schemas"]["Step"][];
         };
     };
     responses: never;
@@ -2652,6 +2715,8 @@ export interface operations {
                 state?: string;
                 /** @description Only runs with a smaller id (paging backwards). */
                 before_id?: number;
+                /** @description Only the runs this run started: a workflow run's steps, or a chain's followers. */
+                upstream?: number;
                 /** @description Page size, 1-1000 (default 100). */
                 limit?: number;
             };
@@ -2798,6 +2863,65 @@ export interface operations {
                 };
             };
             /** @description The run already ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retry_step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The step's newest run */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The step runs again; the workflow's run, running again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRecord"];
+                };
+            };
+            /** @description The id is not a number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a step's newest run, or its workflow run has not ended */
             409: {
                 headers: {
                     [name: string]: unknown;

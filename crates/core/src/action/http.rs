@@ -15,7 +15,12 @@ const BODY_CAP_BYTES: usize = 64 * 1024;
 
 /// Checks the method, URL and expected status range.
 pub(super) fn validate(action: &HttpAction) -> Result<(), ActionError> {
-    let bad = |field, message: String| Err(ActionError { field, message });
+    let bad = |field: &str, message: String| {
+        Err(ActionError {
+            field: field.to_string(),
+            message,
+        })
+    };
     if Method::from_bytes(action.method.as_bytes()).is_err() {
         return bad(
             "action.method",
@@ -360,7 +365,7 @@ mod tests {
         assert_eq!(out.error.as_deref(), Some("cancelled"));
     }
 
-    fn field_of(action: &HttpAction) -> &'static str {
+    fn field_of(action: &HttpAction) -> String {
         validate(action).unwrap_err().field
     }
 

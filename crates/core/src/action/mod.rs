@@ -8,8 +8,10 @@ mod http;
 mod monitor;
 mod shell;
 mod tail;
+mod workflow;
 
 pub use tail::LiveOutput;
+pub use workflow::{plan, Edge, Plan, Step, StepRun, WorkflowAction, MAX_STEPS};
 
 use std::collections::BTreeMap;
 
@@ -27,7 +29,8 @@ pub use function::{FunctionRegistry, JobContext, JobError, JobFn, JobResult, Out
 pub use monitor::SystemMonitor;
 
 /// What a job does. JSON: `{"kind":"shell","command":"backup.sh"}`, `{"kind":"http",
-/// "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`.
+/// "url":"https://…"}`, `{"kind":"monitor"}`, `{"kind":"function","name":"…"}`,
+/// `{"kind":"workflow","steps":[…],"edges":[…]}`.
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -40,6 +43,8 @@ pub enum Action {
     Monitor(MonitorAction),
     /// Call an in-process function registered under a name.
     Function(FunctionAction),
+    /// Run a graph of steps, each its own run.
+    Workflow(WorkflowAction),
 }
 
 /// The kind of an action, as its JSON `kind` names it.
@@ -55,15 +60,18 @@ pub enum ActionKind {
     Monitor,
     /// An in-process function.
     Function,
+    /// A workflow of steps.
+    Workflow,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 4] = [
+    pub const ALL: [ActionKind; 5] = [
         ActionKind::Shell,
         ActionKind::Http,
         ActionKind::Monitor,
         ActionKind::Function,
+        ActionKind::Workflow,
     ];
 
     /// The kind's JSON name, e.g. `shell`.
@@ -73,6 +81,7 @@ impl ActionKind {
             ActionKind::Http => "http",
             ActionKind::Monitor => "monitor",
             ActionKind::Function => "function",
+            ActionKind::Workflow => "workflow",
         }
     }
 
@@ -211,7 +220,8 @@ pub struct ActionContext {
 /// `KAIROS_JOB_ID`, `KAIROS_JOB_NAME`, `KAIROS_RUN_ID`, `KAIROS_SCHEDULED_AT` (RFC 3339, UTC)
 /// and `KAIROS_ATTEMPT` (1 for the first try); a run a chain started also gets
 /// `KAIROS_UPSTREAM_JOB_ID`, `KAIROS_UPSTREAM_RUN_ID`, `KAIROS_UPSTREAM_STATE` and
-/// `KAIROS_UPSTREAM_EXIT_CODE` (empty when it had none).
+/// `KAIROS_UPSTREAM_EXIT_CODE` (empty when it had none); a workflow's step gets
+/// `KAIROS_WORKFLOW_RUN_ID` and `KAIROS_STEP`.
 #[derive(Debug, Clone, Copy)]
 pub struct RunInfo<'a> {
     /// The job.
@@ -226,6 +236,8 @@ pub struct RunInfo<'a> {
     pub attempt: u32,
     /// The run whose end started this one, for a run a chain started.
     pub upstream: Option<&'a RunRecord>,
+    /// For a workflow's step: the workflow's run and the step's id.
+    pub step: Option<(i64, &'a str)>,
     /// Where a shell command shows its output while it runs, if anyone may look.
     pub live: Option<&'a LiveOutput>,
 }
@@ -244,6 +256,12 @@ impl RunInfo<'_> {
             ),
             ("KAIROS_ATTEMPT", self.attempt.to_string()),
         ];
+        if let Some((workflow_run, step)) = self.step {
+            env.extend([
+                ("KAIROS_WORKFLOW_RUN_ID", workflow_run.to_string()),
+                ("KAIROS_STEP", step.to_string()),
+            ]);
+        }
         if let Some(up) = self.upstream {
             env.extend([
                 ("KAIROS_UPSTREAM_JOB_ID", up.job_id.clone()),
@@ -299,7 +317,7 @@ fn not_built(kind: &str) -> String {
 #[error("{field}: {message}")]
 pub struct ActionError {
     /// The field's JSON name, e.g. `action.url`.
-    pub field: &'static str,
+    pub field: String,
     /// What is wrong.
     pub message: String,
 }
@@ -312,6 +330,7 @@ impl Action {
             Action::Http(_) => ActionKind::Http,
             Action::Monitor(_) => ActionKind::Monitor,
             Action::Function(_) => ActionKind::Function,
+            Action::Workflow(_) => ActionKind::Workflow,
         }
     }
 
@@ -323,14 +342,18 @@ impl Action {
             Action::Http(h) => format!("{} {}", h.method, h.url),
             Action::Monitor(_) => "system monitor".to_string(),
             Action::Function(f) => f.name.clone(),
+            Action::Workflow(w) => {
+                let s = if w.steps.len() == 1 { "" } else { "s" };
+                format!("workflow of {} step{s}", w.steps.len())
+            }
         }
     }
 
     /// Checks the definition without running it.
     pub fn validate(&self) -> Result<(), ActionError> {
-        let bad = |field, message: &str| {
+        let bad = |field: &str, message: &str| {
             Err(ActionError {
-                field,
+                field: field.to_string(),
                 message: message.to_string(),
             })
         };
@@ -354,6 +377,7 @@ impl Action {
             Action::Function(f) if f.name.trim().is_empty() => {
                 bad("action.name", "must not be empty")
             }
+            Action::Workflow(w) => w.validate(),
             _ => Ok(()),
         }
     }
@@ -379,6 +403,10 @@ impl Action {
                     cancel: ctx.cancel.clone(),
                 };
                 function::run(a, ctx, job).await
+            }
+            // The scheduler runs a workflow's steps itself (see `scheduler/workflow.rs`).
+            Action::Workflow(_) => {
+                ActionOutput::failed("a workflow runs only inside a scheduler, step by step")
             }
         }
     }

@@ -292,6 +292,7 @@ mod tests {
         scheduled: chrono::DateTime::UNIX_EPOCH,
         attempt: 2,
         upstream: None,
+        step: None,
         live: None,
     };
 
@@ -319,6 +320,13 @@ mod tests {
         assert_eq!(out.stdout, "extract|7|failed|3\n");
         let plain = run_plain(&shell("echo \"[${KAIROS_UPSTREAM_RUN_ID-unset}]\"")).await;
         assert_eq!(plain.stdout, "[unset]\n");
+        let step = RunInfo {
+            step: Some((40, "load")),
+            ..RUN
+        };
+        let action = shell("echo \"$KAIROS_WORKFLOW_RUN_ID|$KAIROS_STEP\"");
+        let out = run(&action, &ActionContext::default(), &step).await;
+        assert_eq!(out.stdout, "40|load\n");
     }
 
     #[tokio::test]

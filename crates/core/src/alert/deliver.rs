@@ -177,6 +177,9 @@ impl Alerter {
             Event::RunSucceeded(r) => (None, r),
             _ => return,
         };
+        if run.step.is_some() {
+            return; // A workflow's step: the workflow's own run says how it went.
+        }
         let job = match inner.store.get_job(&run.job_id) {
             Ok(Some(job)) => job,
             _ => return,

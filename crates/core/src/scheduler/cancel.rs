@@ -78,7 +78,7 @@ impl SchedulerInner {
 
     /// Cancels run `id` if this process has it (queued, running or waiting to retry); a
     /// queued one then never starts.
-    fn cancel_here(&self, id: i64) {
+    pub(super) fn cancel_here(&self, id: i64) {
         if let Some(token) = lock(&self.live).get(&id) {
             token.cancel();
         }

@@ -119,6 +119,14 @@ impl SchedulerInner {
         }
         self.rescue_overdue(now)?;
         for run in self.store.take_over(now, lease, &dead)? {
+            // A workflow goes on here; its steps run again as it resumes.
+            let last_heard = nodes
+                .iter()
+                .find(|n| Some(n.id.as_str()) == run.node.as_deref());
+            let dead_since = last_heard.map_or(now, |n| n.heartbeat);
+            if run.step.is_none() && self.resume_workflow(&run, dead_since) {
+                continue;
+            }
             tracing::warn!(
                 run = run.id,
                 job = %run.job_id,
@@ -126,7 +134,9 @@ impl SchedulerInner {
                 "run abandoned: its node died while it was in flight"
             );
             self.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
-            self.retry_abandoned(&run);
+            if run.step.is_none() {
+                self.retry_abandoned(&run);
+            }
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ mod listen;
 mod plan;
 mod relay;
 mod stats;
+mod workflow;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -264,6 +265,8 @@ pub(crate) struct SchedulerInner {
     channel_edits: Mutex<()>,
     /// The output so far of this process's running shell commands, by run id.
     outputs: Mutex<FastMap<i64, Arc<crate::action::LiveOutput>>>,
+    /// The workflow runs this process carries out, by run id.
+    flights: Mutex<FastMap<i64, workflow::Flight>>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -323,6 +326,7 @@ impl Scheduler {
                 alerter: Arc::new(crate::alert::Alerter::new()),
                 channel_edits: Mutex::default(),
                 outputs: Mutex::default(),
+                flights: Mutex::default(),
             }),
         }
     }
@@ -596,7 +600,7 @@ impl Scheduler {
         }
         job.action
             .validate()
-            .map_err(|e| invalid(e.field, e.message))?;
+            .map_err(|e| invalid(&e.field, e.message))?;
         job.options
             .validate()
             .map_err(|e| invalid(&e.field, e.message))?;
@@ -708,6 +712,7 @@ impl Scheduler {
         }
         for job in &jobs {
             self.check_chain(job, &jobs)?;
+            self.check_steps(job, &jobs)?;
             let rules = job.options.alerts.as_deref().unwrap_or_default();
             self.check_alert_channels(rules, &[], "options")?;
         }
@@ -768,6 +773,7 @@ impl Scheduler {
     fn replace_job(&self, old: &Job, mut job: Job) -> Result<Job, SchedulerError> {
         Self::check(&job, &self.settings())?;
         self.check_chain(&job, &[])?;
+        self.check_steps(&job, &[])?;
         let rules = job.options.alerts.as_deref().unwrap_or_default();
         self.check_alert_channels(
             rules,
@@ -987,6 +993,7 @@ impl RunRef {
             attempt: run.attempt,
             duration_ms: run.duration_ms(),
             error: run.error.as_deref().map(str::to_string),
+            step: run.step.as_deref().map(str::to_string),
         }
     }
 }

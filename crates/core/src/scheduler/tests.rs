@@ -111,7 +111,7 @@ async fn interval_job_fires_exactly_on_time() {
     assert_eq!(scheduled, [0, 10, 20, 30]);
     assert!(runs
         .iter()
-        .all(|r| r.state == RunState::Succeeded && r.stdout == "done"));
+        .all(|r| r.state == RunState::Succeeded && &*r.stdout == "done"));
     assert!(
         runs.iter().all(|r| r.started == Some(r.scheduled)),
         "{runs:?}"
@@ -334,7 +334,7 @@ async fn a_job_calling_an_unregistered_function_waits_for_it() {
     advance(1.0).await;
     let ran = runs(&f.store, "ghost");
     assert_eq!(states(&ran), [RunState::Succeeded]);
-    assert_eq!(ran[0].stdout, "attempt 1");
+    assert_eq!(&*ran[0].stdout, "attempt 1");
     assert_eq!(ran[0].scheduled, base() + Duration::seconds(20));
 }
 
@@ -367,7 +367,7 @@ async fn built_jobs_run_closures_with_their_context() {
     let ran = runs_of(&f, "ctx");
     assert_eq!(states(&ran), [RunState::Failed, RunState::Succeeded]);
     assert_eq!(ran[0].error.as_deref(), Some("first try fails"));
-    assert_eq!(ran[1].stdout, "ctx ok");
+    assert_eq!(&*ran[1].stdout, "ctx ok");
     let seen: Vec<_> = seen
         .lock()
         .unwrap()

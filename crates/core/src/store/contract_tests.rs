@@ -286,6 +286,42 @@ pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     assert_eq!(store.runs(&query()).unwrap(), vec![done]);
 }
 
+pub(super) fn workflow_steps_are_linked_and_not_counted(store: &dyn JobStore) {
+    store.add_jobs(&[job("wf")]).unwrap();
+    let node: std::sync::Arc<str> = "n1".into();
+    let claim_one = |r: RunRecord, max: u32| {
+        let claim = Claim::insert("wf", vec![r], max);
+        store.claim(&node, t(0), vec![claim]).unwrap()[0].runs[0].clone()
+    };
+    let mut workflow = run(0, "wf", 0, RunState::Submitted);
+    workflow.manual = true;
+    let workflow = claim_one(workflow, 2);
+    for step in ["extract", "load"] {
+        let mut r = run(0, "wf", 0, RunState::Submitted);
+        r.manual = true;
+        r.upstream = std::num::NonZeroI64::new(workflow.id);
+        r.step = Some(step.into());
+        claim_one(r, u32::MAX);
+    }
+    store.flush().unwrap();
+    let query = RunQuery {
+        upstream: Some(workflow.id),
+        ..query()
+    };
+    let steps: Vec<_> = store.runs(&query).unwrap();
+    let names: Vec<_> = steps.iter().map(|r| r.step.as_deref()).collect();
+    assert_eq!(names, [Some("load"), Some("extract")]);
+    // The job's newest run is the workflow's own, and its steps are not instances of it.
+    let page = store.query_jobs(&Default::default()).unwrap();
+    assert_eq!(
+        page.items[0].last_run.as_ref().map(|r| r.id),
+        Some(workflow.id)
+    );
+    let mut second = run(0, "wf", 0, RunState::Submitted);
+    second.manual = true;
+    assert_eq!(claim_one(second, 2).state, RunState::Submitted);
+}
+
 pub(super) fn run_queries(store: &dyn JobStore) {
     // Runs 1..=20 alternate between jobs a and b, fired at t(id * 10).
     let runs: Vec<_> = (1..=20)
@@ -1138,6 +1174,7 @@ macro_rules! contract {
                 claims_advance_once,
                 overdue_lists_unpaused_jobs_due_before,
                 record_runs_upserts,
+                workflow_steps_are_linked_and_not_counted,
                 run_queries,
                 default_limit_is_100,
                 take_over_abandons_dead_nodes_runs,

@@ -216,10 +216,13 @@ impl Runs {
         Box::new(found.filter(move |run| query.matches(run)))
     }
 
-    /// The newest run of `job_id`.
+    /// The newest run of `job_id` (its own, not one of its workflow steps').
     fn newest(&self, job_id: &str) -> Option<&RunRecord> {
-        let (id, _) = self.by_job.get(job_id)?.back()?;
-        self.by_id.get(id)
+        let ids = self.by_job.get(job_id)?;
+        ids.iter()
+            .rev()
+            .filter_map(|(id, _)| self.by_id.get(id))
+            .find(|run| run.step.is_none())
     }
 
     /// Deletes `job_id`'s runs beyond `max_runs` (oldest ids first) and those fired before

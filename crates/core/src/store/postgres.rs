@@ -116,6 +116,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_channel ON deliveries (channel, id);
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested AND state IN ('submitted', 'running');",
+    // 3: workflow steps' runs (`step`, their workflow run in `upstream`), and the runs a run
+    // started.
+    "ALTER TABLE runs ADD COLUMN step TEXT;
+    CREATE INDEX runs_upstream ON runs (upstream) WHERE upstream IS NOT NULL;",
 ];
 
 /// Serialises migrations between nodes starting at once (`pg_advisory_xact_lock`).
@@ -129,7 +133,7 @@ const EVENTS_CHANNEL: &str = "kairos_events";
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
                            exit_code, http_status, error, stdout, stderr, node, manual, \
-                           upstream";
+                           upstream, step";
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -358,7 +362,7 @@ macro_rules! pg_tags {
 /// run found through `runs_job_id`.
 const JOB_COLUMNS: JobColumns = JobColumns {
     from: "jobs j LEFT JOIN LATERAL (SELECT id, state, scheduled, finished FROM runs \
-           WHERE runs.job_id = j.id ORDER BY id DESC LIMIT 1) r ON true",
+           WHERE runs.job_id = j.id AND runs.step IS NULL ORDER BY id DESC LIMIT 1) r ON true",
     jobs: "jobs j",
     search: concat!(
         "lower(j.id || E'\\x1f' || coalesce(j.definition->>'name', '') || E'\\x1f' || \
@@ -370,7 +374,7 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     id: "j.id COLLATE \"C\"",
     kind: "(j.definition->'action'->>'kind')",
     newest_run_of_r: "(SELECT MAX(n.id) FROM runs n JOIN jobs j ON j.id = n.job_id \
-                      WHERE n.job_id = r.job_id)",
+                      WHERE n.job_id = r.job_id AND n.step IS NULL)",
     find: "strpos",
     placeholder: |n| format!("${n}"),
 };
@@ -506,14 +510,15 @@ struct RunColumns {
     node: Vec<Option<String>>,
     manual: Vec<bool>,
     upstream: Vec<Option<i64>>,
+    step: Vec<Option<String>>,
 }
 
-/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$14`), for inserts
+/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$15`), for inserts
 /// that let the database number the runs.
 fn unnest_runs() -> String {
     let types = [
         "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]", "int[]",
-        "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]",
+        "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]", "text[]",
     ];
     let arrays: Vec<String> = types
         .iter()
@@ -522,7 +527,7 @@ fn unnest_runs() -> String {
         .collect();
     format!(
         "(job_id, scheduled, started, finished, state, attempt, exit_code, http_status, error, \
-         stdout, stderr, node, manual, upstream) SELECT * FROM unnest({})",
+         stdout, stderr, node, manual, upstream, step) SELECT * FROM unnest({})",
         arrays.join(", ")
     )
 }
@@ -531,7 +536,7 @@ fn unnest_runs() -> String {
 fn unnest_select() -> String {
     let types = [
         "bigint[]", "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]",
-        "int[]", "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]",
+        "int[]", "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]", "text[]",
     ];
     let arrays: Vec<String> = types
         .iter()
@@ -553,11 +558,12 @@ impl RunColumns {
         self.exit_code.push(run.exit_code);
         self.http_status.push(run.http_status.map(i32::from));
         self.error.push(run.error.as_deref().map(str::to_string));
-        self.stdout.push(run.stdout.clone());
-        self.stderr.push(run.stderr.clone());
+        self.stdout.push(run.stdout.to_string());
+        self.stderr.push(run.stderr.to_string());
         self.node.push(run.node.as_deref().map(str::to_string));
         self.manual.push(run.manual);
         self.upstream.push(run.upstream.map(NonZeroI64::get));
+        self.step.push(run.step.as_deref().map(str::to_string));
     }
 
     /// The arrays as parameters, the ids first when `with_id`.
@@ -577,6 +583,7 @@ impl RunColumns {
             &self.node,
             &self.manual,
             &self.upstream,
+            &self.step,
         ];
         if with_id {
             params.insert(0, &self.id);
@@ -611,7 +618,7 @@ async fn apply(pool: &Pool, ops: &[Op]) -> Result<(), StoreError> {
                    attempt = u.attempt, exit_code = u.exit_code, \
                    http_status = u.http_status, error = u.error, stdout = u.stdout, \
                    stderr = u.stderr, node = u.node, manual = u.manual, \
-                   upstream = u.upstream \
+                   upstream = u.upstream, step = u.step \
                    FROM u WHERE r.id = u.id RETURNING r.id) \
                  INSERT INTO runs ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM u \
                  WHERE u.id NOT IN (SELECT id FROM up)",
@@ -736,11 +743,12 @@ fn read_run(row: &Row) -> Result<RunRecord, StoreError> {
             .try_get::<_, Option<i32>>(8)?
             .and_then(|s| u16::try_from(s).ok()),
         error: row.try_get(9)?,
-        stdout: row.try_get(10)?,
-        stderr: row.try_get(11)?,
+        stdout: row.try_get::<_, String>(10)?.into(),
+        stderr: row.try_get::<_, String>(11)?.into(),
         node: row.try_get::<_, Option<String>>(12)?.map(Arc::from),
         manual: row.try_get(13)?,
         upstream: row.try_get::<_, Option<i64>>(14)?.and_then(NonZeroI64::new),
+        step: row.try_get::<_, Option<String>>(15)?.map(Into::into),
     })
 }
 
@@ -824,6 +832,9 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Param>) {
     if let Some(before) = query.before_id {
         push(&mut conditions, "id < ?", Param::Int(before));
     }
+    if let Some(upstream) = query.upstream {
+        push(&mut conditions, "upstream = ?", Param::Int(upstream));
+    }
     let filter = if conditions.is_empty() {
         String::new()
     } else {
@@ -895,7 +906,7 @@ async fn claim(
         let count = tx
             .prepare_cached(
                 "SELECT job_id, COUNT(*) FROM runs WHERE job_id = ANY($1) \
-                 AND state IN ('submitted', 'running') GROUP BY job_id",
+                 AND state IN ('submitted', 'running') AND step IS NULL GROUP BY job_id",
             )
             .await?;
         for row in tx.query(&count, &[&counted]).await? {

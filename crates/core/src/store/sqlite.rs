@@ -134,6 +134,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_channel ON deliveries (channel, id);
     CREATE INDEX runs_cancel ON runs (node)
         WHERE cancel_requested = 1 AND state IN ('submitted', 'running');",
+    // 5: workflow steps' runs (`step`, their workflow run in `upstream`), and the runs a run
+    // started.
+    "ALTER TABLE runs ADD COLUMN step TEXT;
+    CREATE INDEX runs_upstream ON runs (upstream) WHERE upstream IS NOT NULL;",
 ];
 
 /// The schema version whose migration added the job list columns.
@@ -164,7 +168,8 @@ const SETTINGS_KEY: &str = "scheduler";
 
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
-                           exit_code, http_status, error, stdout, stderr, node, manual, upstream";
+                           exit_code, http_status, error, stdout, stderr, node, manual, upstream, \
+                           step";
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -823,12 +828,13 @@ fn claim(
     let mut current = tx.prepare_cached("SELECT next_run, paused FROM jobs WHERE id = ?1")?;
     let mut newest_run = tx.prepare_cached("UPDATE jobs SET last_run = ?2 WHERE id = ?1")?;
     let mut active = tx.prepare_cached(
-        "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running')",
+        "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running') \
+         AND step IS NULL",
     )?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO runs (job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual, upstream) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         http_status, error, stdout, stderr, node, manual, upstream, step) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
          ON CONFLICT DO NOTHING",
     )?;
     for claim in &mut claims {
@@ -888,6 +894,7 @@ fn claim(
                 run.node.as_deref(),
                 run.manual,
                 run.upstream,
+                run.step,
             ])?;
             // Nothing inserted: this fire time ran already; it must not run again.
             run.id = if inserted == 1 {
@@ -897,7 +904,9 @@ fn claim(
             };
         }
         claim.runs.retain(|r| r.id != 0);
-        if let Some(newest) = claim.runs.iter().map(|r| r.id).max() {
+        // A job's newest run is its own, not one of its workflow steps'.
+        let own = claim.runs.iter().filter(|r| r.step.is_none());
+        if let Some(newest) = own.map(|r| r.id).max() {
             newest_run.execute(params![id, newest])?;
         }
         claim.outcome = ClaimOutcome::Won;
@@ -995,14 +1004,15 @@ fn publish(tx: &Connection, node: &str, events: &[(i64, String)]) -> rusqlite::R
 fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
         "INSERT INTO runs (id, job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual, upstream) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+         http_status, error, stdout, stderr, node, manual, upstream, step) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
          scheduled = excluded.scheduled, started = excluded.started, \
          finished = excluded.finished, state = excluded.state, attempt = excluded.attempt, \
          exit_code = excluded.exit_code, http_status = excluded.http_status, \
          error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr, \
-         node = excluded.node, manual = excluded.manual, upstream = excluded.upstream",
+         node = excluded.node, manual = excluded.manual, upstream = excluded.upstream, \
+         step = excluded.step",
     )?;
     for run in runs {
         upsert.execute(params![
@@ -1021,6 +1031,7 @@ fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::
             run.node.as_deref(),
             run.manual,
             run.upstream,
+            run.step,
         ])?;
     }
     Ok(())
@@ -1070,6 +1081,7 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         node: row.get::<_, Option<String>>(12)?.map(Arc::from),
         manual: row.get(13)?,
         upstream: row.get(14)?,
+        step: row.get(15)?,
     })
 }
 
@@ -1154,6 +1166,10 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Value>) {
     if let Some(before) = query.before_id {
         conditions.push("id < ?".into());
         values.push(Value::Integer(before));
+    }
+    if let Some(upstream) = query.upstream {
+        conditions.push("upstream = ?".into());
+        values.push(Value::Integer(upstream));
     }
     if conditions.is_empty() {
         (String::new(), values)

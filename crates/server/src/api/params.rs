@@ -48,6 +48,8 @@ pub(crate) struct RunListParams {
     pub state: Vec<RunState>,
     /// Only runs with a smaller id (paging backwards).
     pub before_id: Option<i64>,
+    /// Only the runs this run started: a workflow run's steps, or a chain's followers.
+    pub upstream: Option<i64>,
     /// Page size, 1-1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,

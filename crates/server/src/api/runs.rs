@@ -53,8 +53,8 @@ pub(crate) struct MetricList {
 
 /// A run without its captured output.
 fn run_summary(mut run: RunRecord) -> RunRecord {
-    run.stdout = String::new();
-    run.stderr = String::new();
+    run.stdout = Box::default();
+    run.stderr = Box::default();
     run
 }
 
@@ -84,6 +84,7 @@ pub(crate) async fn list_runs(
         to: p.to,
         states: p.state,
         before_id: p.before_id,
+        upstream: p.upstream,
         limit,
     };
     let store = state.scheduler.store().clone();
@@ -119,7 +120,7 @@ pub(crate) async fn get_run(
             .ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
         if !run.state.is_final() {
             if let Some((stdout, stderr)) = scheduler.live_output(id) {
-                (run.stdout, run.stderr) = (stdout, stderr);
+                (run.stdout, run.stderr) = (stdout.into(), stderr.into());
             }
         }
         Ok(Json(run))
@@ -151,6 +152,27 @@ pub(crate) async fn cancel_run(
     let id = run_id(&id)?;
     let scheduler = state.scheduler.clone();
     let run = blocking(move || Ok(scheduler.cancel_run(id)?)).await?;
+    Ok((StatusCode::ACCEPTED, Json(run_summary(run))))
+}
+
+/// Runs a workflow step again, and the steps after it, in its workflow run (which must have
+/// ended); the workflow run goes on from there.
+#[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs",
+    params(("id" = i64, Path, description = "The step's newest run")),
+    responses(
+        (status = 202, description = "The step runs again; the workflow's run, running again", body = RunRecord),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "Not a step's newest run, or its workflow run has not ended", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn retry_step(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+    let id = run_id(&id)?;
+    let scheduler = state.scheduler.clone();
+    let run = blocking(move || Ok(scheduler.retry_step(id)?)).await?;
     Ok((StatusCode::ACCEPTED, Json(run_summary(run))))
 }
 
