@@ -9,7 +9,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use kairos_core::action::{Action, HttpAction, MonitorAction, ShellAction};
-use kairos_core::events::{Event, EventMask};
+use kairos_core::events::{Event, EventMask, Listener};
 use kairos_core::history::{RunQuery, RunRecord, RunState};
 use kairos_core::job::{
     Coalesce, ExportDoc, Follow, FollowOn, Job, JobOptions, Retries, DEFAULT_POOL,
@@ -266,11 +266,58 @@ pub fn run(db: &Path, cmd: JobCommand) -> Result<(), String> {
     Ok(())
 }
 
+/// Waits until run `id` has ended (its end event).
+pub(crate) async fn wait_for_end(events: &mut Listener, id: i64) {
+    while let Some(e) = events.recv().await {
+        if let Event::RunSucceeded(r)
+        | Event::RunFailed(r)
+        | Event::RunTimedOut(r)
+        | Event::RunCancelled(r) = e.event
+        {
+            if r.run_id == id {
+                return;
+            }
+        }
+    }
+}
+
+/// Prints each step run of workflow run `id`: its state and output.
+pub(crate) fn print_steps(s: &Scheduler, id: i64) -> Result<(), String> {
+    s.store().flush().map_err(|e| e.to_string())?;
+    let query = RunQuery {
+        upstream: Some(id),
+        limit: 10_000,
+        ..Default::default()
+    };
+    let mut steps = s.store().runs(&query).map_err(|e| e.to_string())?;
+    steps.reverse();
+    for run in steps {
+        let step = run.step.as_deref().unwrap_or("?");
+        let why = run
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        eprintln!("step {step} (run {}) {}{why}", run.id, run.state.as_str());
+        print!("{}", run.stdout);
+        eprint!("{}", run.stderr);
+    }
+    Ok(())
+}
+
 /// Runs the job here (with its timeout and retries), then prints each attempt's output.
 async fn run_in_foreground(s: &Scheduler, id: &str) -> Result<(), String> {
     let mut events = s.events().subscribe(EventMask::RUNS);
     let first = s.run_now(id).map_err(|e| e.to_string())?;
     eprintln!("running {id} (run {first}) …");
+    let workflow = s
+        .get_job(id)
+        .is_ok_and(|j| matches!(j.action, Action::Workflow(_)));
+    if workflow {
+        // Its steps start as others end: wait for its end, or shutdown would leave it half-run.
+        wait_for_end(&mut events, first).await;
+        print_steps(s, first)?;
+    }
     s.shutdown(StdDuration::from_secs(u64::MAX / 4)).await;
     let mut last = None;
     while let Some(e) = events.try_recv() {
@@ -354,9 +401,14 @@ fn runs_table(runs: &[RunRecord]) -> String {
         "ERROR",
     ]);
     for r in runs {
+        // A workflow's step shows as `job/step`.
+        let job = match &r.step {
+            Some(step) => format!("{}/{step}", r.job_id),
+            None => r.job_id.clone(),
+        };
         table.row([
             r.id.to_string(),
-            r.job_id.clone(),
+            job,
             time(r.scheduled),
             r.started.map_or("-".into(), time),
             r.duration_ms()

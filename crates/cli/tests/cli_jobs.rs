@@ -362,3 +362,70 @@ fn a_chain_is_set_shown_checked_and_dropped() {
     let dropped = json(&db, &["job", "edit", "extract", "--no-then", "--json"]);
     assert!(dropped.get("then").is_none(), "{dropped}");
 }
+
+#[test]
+fn a_workflow_runs_in_the_foreground_and_a_failed_step_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    let flag = dir.path().join("exit-code");
+    std::fs::write(&flag, "3").unwrap();
+    let doc = serde_json::json!({
+        "version": 1,
+        "jobs": [{
+            "id": "etl", "name": "ETL",
+            "trigger": {"type": "date", "at": "2099-01-01T00:00:00Z"},
+            "action": {"kind": "workflow", "steps": [
+                {"id": "extract", "action": {"kind": "shell", "command": "echo extracted"}},
+                {"id": "transform", "action": {"kind": "shell",
+                    "command": format!("echo transforming; exit $(cat {})", flag.display())}},
+                {"id": "load", "action": {"kind": "shell", "command": "echo loaded"}}
+            ], "edges": [
+                {"from": "extract", "to": "transform"},
+                {"from": "transform", "to": "load"}
+            ]}
+        }]
+    });
+    let file = dir.path().join("etl.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    assert_eq!(
+        ok(&db, &["import", file.to_str().unwrap()]),
+        "imported 1 jobs\n"
+    );
+
+    let failed = kairos(&db, &["job", "run", "etl"]);
+    assert!(!failed.status.success());
+    let out = String::from_utf8_lossy(&failed.stdout);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(out, "extracted\ntransforming\n");
+    assert!(err.contains(") failed: exited with status 3"), "{err}");
+    assert!(
+        err.contains(") skipped: not run: it follows 'transform' on success, which ended failed"),
+        "{err}"
+    );
+    assert!(err.contains("failed: step 'transform' failed"), "{err}");
+
+    let runs = json(&db, &["runs", "--job", "etl", "--json"]);
+    let transform = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["step"] == "transform")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    std::fs::write(&flag, "0").unwrap();
+    let retried = ok(&db, &["runs", "retry", &transform.to_string()]);
+    assert!(retried.contains("transforming\nloaded\n"), "{retried}");
+    assert!(retried.ends_with("ended: succeeded\n"), "{retried}");
+    // Only the failed step and the one after it ran again.
+    let runs = json(&db, &["runs", "--job", "etl", "--json"]);
+    let extracts = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["step"] == "extract")
+        .count();
+    assert_eq!(extracts, 1);
+    let again = kairos(&db, &["runs", "retry", &transform.to_string()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not step 'transform''s newest run"));
+}

@@ -178,17 +178,20 @@ fn cancel(inner: &Arc<SchedulerInner>, s: Submission, why: &str) {
     let mut run = s.run;
     run.error = Some(why.into());
     inner.run_ended(run.id);
+    let state = shut_out(inner, &mut run, RunState::Cancelled);
     let step = step_of(&run);
-    let (id, now) = (run.id, finish(inner, run, RunState::Cancelled));
-    ended(
-        inner,
-        &s.job,
-        &s.counters,
-        id,
-        step,
-        RunState::Cancelled,
-        now,
-    );
+    let (id, now) = (run.id, finish(inner, run, state));
+    ended(inner, &s.job, &s.counters, id, step, state, now);
+}
+
+/// A workflow step's run cancelled by shutdown, not by anyone's wish, is abandoned: its
+/// workflow runs it again when it resumes. Other runs keep `state`.
+fn shut_out(inner: &SchedulerInner, run: &mut RunRecord, state: RunState) -> RunState {
+    if state != RunState::Cancelled || run.step.is_none() || !inner.stop.is_cancelled() {
+        return state;
+    }
+    run.error = Some("the scheduler shut down before it ended".into());
+    RunState::Abandoned
 }
 
 /// A step's workflow run and its id, for a workflow step's run.
@@ -244,6 +247,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     }
     let state = attempt(inner, &job, &options, &mut run, token).await;
     inner.run_ended(run.id);
+    let state = shut_out(inner, &mut run, state);
     let (id, attempt_no, scheduled, manual) = (run.id, run.attempt, run.scheduled, run.manual);
     let step = step_of(&run);
     let upstream = run.upstream;
@@ -424,6 +428,7 @@ pub(crate) fn finish(inner: &SchedulerInner, mut run: RunRecord, state: RunState
                 RunState::Succeeded => Event::RunSucceeded(r),
                 RunState::TimedOut => Event::RunTimedOut(r),
                 RunState::Cancelled => Event::RunCancelled(r),
+                RunState::Abandoned => Event::RunAbandoned(r),
                 _ => Event::RunFailed(r),
             },
         );

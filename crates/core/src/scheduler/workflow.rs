@@ -113,6 +113,8 @@ impl SchedulerInner {
             let secs = timeout.map_or(0, |t| t.as_secs());
             tokio::select! {
                 _ = done.cancelled() => {}
+                // Shutdown: the workflow is left to resume at the next start (see `advance`).
+                _ = inner.stop.cancelled() => inner.advance(id),
                 _ = token.cancelled() => inner.stop_workflow(id, RunState::Cancelled, "cancelled".into()),
                 _ = limit => inner.stop_workflow(id, RunState::TimedOut, format!("timed out after {secs} s")),
             }
@@ -156,13 +158,29 @@ impl SchedulerInner {
         self.advance(id);
     }
 
-    /// Starts, skips or ends what the plan says, until the workflow waits for a step.
+    /// Starts, skips or ends what the plan says, until the workflow waits for a step. While
+    /// the scheduler shuts down no step starts, and once none runs the workflow is let go,
+    /// still running in the store: whichever node starts next resumes it (see `take_over`).
     fn advance(self: &Arc<Self>, id: i64) {
         let (submit, ended) = {
             let mut flights = lock(&self.flights);
             let Some(flight) = flights.get_mut(&id) else {
                 return;
             };
+            if self.stop.is_cancelled() {
+                if flight.steps.values().all(|r| r.state.is_final()) {
+                    if let Some(flight) = flights.remove(&id) {
+                        tracing::info!(
+                            run = id,
+                            "leaving the workflow run to resume at the next start"
+                        );
+                        flight.done.cancel();
+                        flight.counters.active.fetch_sub(1, Ordering::AcqRel);
+                        self.run_ended(id);
+                    }
+                }
+                return;
+            }
             let (submit, end) = self.step_forward(flight);
             (
                 submit,
@@ -540,6 +558,8 @@ impl Scheduler {
         }
         // Forgotten here, the step starts again once the steps before it are done — they are.
         steps.remove(step);
+        // Heartbeats, so other nodes leave what this process runs alone.
+        inner.keep_alive()?;
         let options = job.options.resolve(&inner.defaults());
         if !inner.reopen(job, options, wf_run.clone(), steps, None) {
             return conflict(format!(

@@ -580,3 +580,60 @@ async fn a_workflow_resumed_past_its_misfire_grace_marks_the_rest_missed() {
     assert_eq!(run(&s, id).state, S::Failed);
     s.shutdown(StdDuration::from_secs(1)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_leaves_the_workflow_to_resume_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let log = Log::default();
+    let fine = Arc::new(AtomicBool::new(false));
+    let first = on_file(&path);
+    functions(&first, &log, &fine);
+    first.start().unwrap();
+    first
+        .add_job(workflow_job(
+            "etl",
+            vec![
+                step("extract", "quick"),
+                step("transform", "two"),
+                step("load", "quick"),
+            ],
+            vec![
+                edge("extract", "transform", Succeeded),
+                edge("transform", "load", Succeeded),
+            ],
+        ))
+        .unwrap();
+    let id = first.run_now("etl").unwrap();
+    advance(1).await;
+    // 'transform' outlives the grace: it is stopped, and nothing after it starts.
+    first.shutdown(StdDuration::from_millis(500)).await;
+    assert_eq!(run(&first, id).state, S::Running, "left to resume");
+    assert_eq!(
+        steps(&first, id),
+        [
+            ("extract".into(), S::Succeeded),
+            ("transform".into(), S::Abandoned)
+        ]
+    );
+
+    let second = on_file(&path);
+    functions(&second, &log, &fine);
+    second.start().unwrap();
+    advance(5).await;
+    let done = run(&second, id);
+    assert_eq!(
+        (done.state, done.node.as_deref()),
+        (S::Succeeded, Some(second.node().id.as_str()))
+    );
+    assert_eq!(
+        steps(&second, id),
+        [
+            ("extract".into(), S::Succeeded),
+            ("transform".into(), S::Abandoned),
+            ("transform".into(), S::Succeeded),
+            ("load".into(), S::Succeeded),
+        ]
+    );
+    second.shutdown(StdDuration::from_secs(1)).await;
+}
