@@ -175,6 +175,10 @@ pub struct RunQuery {
     pub before_id: Option<i64>,
     /// Only the runs this run started: its chain's followers, or a workflow's steps.
     pub upstream: Option<i64>,
+    /// Only runs claimed by this node.
+    pub node: Option<String>,
+    /// Only finished runs that ran at least this many milliseconds.
+    pub min_duration_ms: Option<i64>,
     /// At most this many runs, newest first (0: a default of 100).
     pub limit: usize,
 }
@@ -199,6 +203,13 @@ impl RunQuery {
             && self
                 .upstream
                 .is_none_or(|u| run.upstream.map(NonZeroI64::get) == Some(u))
+            && self
+                .node
+                .as_deref()
+                .is_none_or(|n| run.node.as_deref() == Some(n))
+            && self
+                .min_duration_ms
+                .is_none_or(|min| run.duration_ms().is_some_and(|d| d >= min))
     }
 }
 

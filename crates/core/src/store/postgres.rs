@@ -835,6 +835,12 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Param>) {
     if let Some(upstream) = query.upstream {
         push(&mut conditions, "upstream = ?", Param::Int(upstream));
     }
+    if let Some(node) = &query.node {
+        push(&mut conditions, "node = ?", Param::Text(node.clone()));
+    }
+    if let Some(min) = query.min_duration_ms {
+        push(&mut conditions, "finished - started >= ?", Param::Int(min));
+    }
     let filter = if conditions.is_empty() {
         String::new()
     } else {

@@ -1171,6 +1171,14 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Value>) {
         conditions.push("upstream = ?".into());
         values.push(Value::Integer(upstream));
     }
+    if let Some(node) = &query.node {
+        conditions.push("node = ?".into());
+        values.push(Value::Text(node.clone()));
+    }
+    if let Some(min) = query.min_duration_ms {
+        conditions.push("finished - started >= ?".into());
+        values.push(Value::Integer(min));
+    }
     if conditions.is_empty() {
         (String::new(), values)
     } else {

@@ -50,6 +50,11 @@ pub(crate) struct RunListParams {
     pub before_id: Option<i64>,
     /// Only the runs this run started: a workflow run's steps, or a chain's followers.
     pub upstream: Option<i64>,
+    /// Only runs claimed by this node (its id, as `/api/nodes` lists it).
+    pub node: Option<String>,
+    /// Only finished runs that ran at least this many milliseconds.
+    #[param(minimum = 0)]
+    pub min_duration_ms: Option<i64>,
     /// Page size, 1-1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,

@@ -78,6 +78,9 @@ pub(crate) async fn list_runs(
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
+    if p.min_duration_ms.is_some_and(|ms| ms < 0) {
+        return Err(ApiError::invalid("min_duration_ms", "must be 0 or more"));
+    }
     let run_query = RunQuery {
         job_id: p.job_id,
         from: p.from,
@@ -85,6 +88,8 @@ pub(crate) async fn list_runs(
         states: p.state,
         before_id: p.before_id,
         upstream: p.upstream,
+        node: p.node,
+        min_duration_ms: p.min_duration_ms,
         limit,
     };
     let store = state.scheduler.store().clone();
