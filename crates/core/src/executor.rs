@@ -210,10 +210,16 @@ fn ended(
     state: RunState,
     finished: DateTime<Utc>,
 ) {
-    inner.run_finished(job, counters, finished);
     match step {
-        Some((workflow, step)) => inner.step_ended(workflow, &step, id, state),
-        None => inner.follow(job, id, state),
+        // Not the job's run: its history is pruned when the workflow's run ends.
+        Some((workflow, step)) => {
+            counters.active.fetch_sub(1, Ordering::AcqRel);
+            inner.step_ended(workflow, &step, id, state);
+        }
+        None => {
+            inner.run_finished(job, counters, finished);
+            inner.follow(job, id, state);
+        }
     }
 }
 
@@ -283,6 +289,9 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
         counters,
     };
     let token = inner.run_token(retry.run.id);
+    if let Some((workflow, step)) = &step {
+        inner.step_retrying(*workflow, step, retry.run.id);
+    }
     let task_inner = inner.clone();
     inner.tasks.spawn(async move {
         let inner = task_inner;

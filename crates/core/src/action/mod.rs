@@ -334,6 +334,22 @@ impl Action {
         }
     }
 
+    /// The in-process functions it calls: its own, or its workflow steps'.
+    pub fn functions(&self) -> Vec<&str> {
+        match self {
+            Action::Function(f) => vec![f.name.as_str()],
+            Action::Workflow(w) => w
+                .steps
+                .iter()
+                .filter_map(|s| match s.action.as_deref() {
+                    Some(Action::Function(f)) => Some(f.name.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// What it runs, in a few words: the command, `GET https://…`, `system monitor`, or the
     /// function's name.
     pub fn describe(&self) -> String {

@@ -29,6 +29,7 @@ impl SchedulerInner {
         };
         let beat = self.store.heartbeat(&node)?;
         if beat.revived {
+            self.let_go_of_workflows();
             tracing::error!(
                 node = %node.id,
                 "this node's lease had lapsed and other nodes took over its runs; check for \
@@ -120,11 +121,10 @@ impl SchedulerInner {
         self.rescue_overdue(now)?;
         for run in self.store.take_over(now, lease, &dead)? {
             // A workflow goes on here; its steps run again as it resumes.
-            let last_heard = nodes
+            let node = nodes
                 .iter()
                 .find(|n| Some(n.id.as_str()) == run.node.as_deref());
-            let dead_since = last_heard.map_or(now, |n| n.heartbeat);
-            if run.step.is_none() && self.resume_workflow(&run, dead_since) {
+            if run.step.is_none() && self.resume_workflow(&run, node.map(|n| n.heartbeat)) {
                 continue;
             }
             tracing::warn!(
@@ -155,14 +155,17 @@ impl SchedulerInner {
             return true;
         }
         let labels = job.map_or(&[][..], |j| &j.node_labels[..]);
-        let function = job.and_then(|j| match &j.action {
-            crate::action::Action::Function(f) => Some(function_label(&f.name)),
-            _ => None,
+        let functions: Vec<String> = job.map_or(Vec::new(), |j| {
+            j.action
+                .functions()
+                .into_iter()
+                .map(function_label)
+                .collect()
         });
         peers
             .iter()
             .filter(|p| labels.iter().all(|l| p.labels.contains(l)))
-            .filter(|p| function.as_ref().is_none_or(|f| p.labels.contains(f)))
+            .filter(|p| functions.iter().all(|f| p.labels.contains(f)))
             .max_by_key(|p| rendezvous(&p.id, id))
             .is_none_or(|owner| *owner.id == *self.node_id)
     }

@@ -267,6 +267,8 @@ pub(crate) struct SchedulerInner {
     outputs: Mutex<FastMap<i64, Arc<crate::action::LiveOutput>>>,
     /// The workflow runs this process carries out, by run id.
     flights: Mutex<FastMap<i64, workflow::Flight>>,
+    /// Held while a workflow step is retried: one retry at a time here.
+    retrying: Mutex<()>,
 }
 
 /// The scheduler handle; clones share one scheduler.
@@ -327,6 +329,7 @@ impl Scheduler {
                 channel_edits: Mutex::default(),
                 outputs: Mutex::default(),
                 flights: Mutex::default(),
+                retrying: Mutex::default(),
             }),
         }
     }
@@ -903,18 +906,20 @@ impl SchedulerInner {
     /// Whether this node has every label `job` is pinned to, and the function it calls. A job
     /// set aside for lack of its function is remembered (and said once) until it is registered.
     fn may_run(&self, job: &Job) -> bool {
-        if let Action::Function(f) = &job.action {
-            if !self.context.functions.contains(&f.name) {
-                let mut waiting = lock(&self.waiting);
-                if waiting.insert(job.id.clone(), f.name.clone()).is_none() {
-                    tracing::warn!(
-                        "job '{}' is left to other processes: {}",
-                        job.id,
-                        crate::action::unregistered(&f.name)
-                    );
-                }
-                return false;
+        let functions = job.action.functions();
+        let missing = functions
+            .iter()
+            .find(|f| !self.context.functions.contains(f));
+        if let Some(f) = missing {
+            let mut waiting = lock(&self.waiting);
+            if waiting.insert(job.id.clone(), f.to_string()).is_none() {
+                tracing::warn!(
+                    "job '{}' is left to other processes: {}",
+                    job.id,
+                    crate::action::unregistered(f)
+                );
             }
+            return false;
         }
         job.node_labels.is_empty()
             || self

@@ -103,22 +103,40 @@ impl SchedulerInner {
         let token = self.run_token(id);
         let inner = self.clone();
         let timeout = timeout.and_then(|t| t.to_std().ok());
-        self.tasks.spawn(async move {
+        let runtime = self.runtime.get_or_init(tokio::runtime::Handle::current);
+        let watch = async move {
             let limit = async {
                 match timeout {
                     Some(t) => tokio::time::sleep(t).await,
                     None => std::future::pending().await,
                 }
             };
+            tokio::pin!(limit);
             let secs = timeout.map_or(0, |t| t.as_secs());
-            tokio::select! {
-                _ = done.cancelled() => {}
-                // Shutdown: the workflow is left to resume at the next start (see `advance`).
-                _ = inner.stop.cancelled() => inner.advance(id),
-                _ = token.cancelled() => inner.stop_workflow(id, RunState::Cancelled, "cancelled".into()),
-                _ = limit => inner.stop_workflow(id, RunState::TimedOut, format!("timed out after {secs} s")),
+            let mut shutting_down = false;
+            loop {
+                tokio::select! {
+                    _ = done.cancelled() => return,
+                    // Shutdown: once no step runs, the workflow is let go (see `advance`).
+                    _ = inner.stop.cancelled(), if !shutting_down => {
+                        shutting_down = true;
+                        inner.advance(id);
+                    }
+                    _ = token.cancelled() => {
+                        // Shutdown's cancel after the grace is no one's wish to cancel it.
+                        if !inner.context.cancel.is_cancelled() {
+                            inner.stop_workflow(id, RunState::Cancelled, "cancelled".into());
+                        }
+                        return;
+                    }
+                    _ = &mut limit => {
+                        let why = format!("timed out after {secs} s");
+                        return inner.stop_workflow(id, RunState::TimedOut, why);
+                    }
+                }
             }
-        });
+        };
+        self.tasks.spawn_on(watch, runtime);
         self.advance(id);
         true
     }
@@ -135,6 +153,40 @@ impl SchedulerInner {
             flight.steps.insert(step.to_string(), StepRun { id, state });
         }
         self.advance(workflow);
+    }
+
+    /// Step `step` of workflow run `workflow` failed and waits to retry as run `id` (whose
+    /// token exists): a stop of the workflow now reaches that run.
+    pub(crate) fn step_retrying(&self, workflow: i64, step: &str, id: i64) {
+        let stopping = match lock(&self.flights).get_mut(&workflow) {
+            Some(flight) => {
+                let state = RunState::Submitted;
+                flight.steps.insert(step.to_string(), StepRun { id, state });
+                flight.stopping.is_some()
+            }
+            None => false,
+        };
+        if stopping {
+            self.cancel_here(id);
+        }
+    }
+
+    /// Drops every workflow run this process carries out, cancelling their steps and
+    /// recording nothing: its lease lapsed, and the nodes that took its runs over resume them.
+    pub(super) fn let_go_of_workflows(&self) {
+        let flights: Vec<Flight> = lock(&self.flights).drain().map(|(_, f)| f).collect();
+        for flight in flights {
+            tracing::warn!(
+                run = flight.run.id,
+                "another node resumes this workflow run"
+            );
+            flight.done.cancel();
+            flight.counters.active.fetch_sub(1, Ordering::AcqRel);
+            self.run_ended(flight.run.id);
+            for step in flight.steps.values().filter(|r| !r.state.is_final()) {
+                self.cancel_here(step.id);
+            }
+        }
     }
 
     /// Stops workflow run `id`: no step starts any more, running ones are cancelled.
@@ -167,7 +219,7 @@ impl SchedulerInner {
             let Some(flight) = flights.get_mut(&id) else {
                 return;
             };
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() && flight.stopping.is_none() {
                 if flight.steps.values().all(|r| r.state.is_final()) {
                     if let Some(flight) = flights.remove(&id) {
                         tracing::info!(
@@ -226,7 +278,8 @@ impl SchedulerInner {
             // Steps that end without running change the plan: plan again after them.
             let mut replan = false;
             for (step, why) in &next.skip {
-                replan |= self.record_step(flight, *step, RunState::Skipped, why, now);
+                self.record_step(flight, *step, RunState::Skipped, why, now);
+                replan = true;
             }
             for &step in &next.start {
                 let unstarted = match &flight.late {
@@ -237,7 +290,10 @@ impl SchedulerInner {
                 };
                 match unstarted {
                     Ok(s) => submit.push(s),
-                    Err((state, why)) => replan |= self.record_step(flight, step, state, &why, now),
+                    Err((state, why)) => {
+                        self.record_step(flight, step, state, &why, now);
+                        replan = true;
+                    }
                 }
             }
             if !replan {
@@ -247,7 +303,7 @@ impl SchedulerInner {
     }
 
     /// Records step `step` as having ended `state` without running (skipped, missed, or
-    /// unable to start); whether it could.
+    /// unable to start); when even that fails, the workflow stops as failed.
     fn record_step(
         &self,
         flight: &mut Flight,
@@ -255,9 +311,9 @@ impl SchedulerInner {
         state: RunState,
         why: &str,
         now: DateTime<Utc>,
-    ) -> bool {
+    ) {
         let Some(wf) = workflow(&flight.job) else {
-            return false;
+            return;
         };
         let id = wf.steps[step].id.clone();
         let mut run = step_record(flight, &id, now);
@@ -273,13 +329,11 @@ impl SchedulerInner {
                     _ => crate::events::Event::RunFailed(r),
                 });
                 flight.steps.insert(id, StepRun { id: run.id, state });
-                true
             }
             Err(e) => {
                 let why = format!("cannot record step '{id}': {e}");
                 tracing::error!(run = flight.run.id, "{why}");
                 flight.stopping.get_or_insert((RunState::Failed, why));
-                false
             }
         }
     }
@@ -349,6 +403,8 @@ impl SchedulerInner {
         let run = self
             .insert_step(step_record(flight, &def.id, now))
             .map_err(|e| format!("cannot record its run: {e}"))?;
+        // Its token exists before the flight is unlocked, so a stop from now on reaches it.
+        self.run_token(run.id);
         flight.steps.insert(
             def.id.clone(),
             StepRun {
@@ -379,23 +435,36 @@ impl SchedulerInner {
 
     /// Resumes workflow run `run`, abandoned by its dead node, here: steps that finished stay
     /// finished, the interrupted ones run again — unless the job's misfire grace time has
-    /// passed since the node was last heard of, when they are marked missed. `false` when it
-    /// cannot resume here (it stays abandoned).
+    /// passed since the node was last heard of (`last_heard`, else the workflow's last sign of
+    /// life in its runs), when they are marked missed. `false` when it cannot resume here (it
+    /// stays abandoned).
     pub(super) fn resume_workflow(
         self: &Arc<Self>,
         run: &RunRecord,
-        dead_since: DateTime<Utc>,
+        last_heard: Option<DateTime<Utc>>,
     ) -> bool {
         let Some(job) = self.workflow_job(run) else {
             return false;
         };
-        let steps = match self.step_runs(run.id) {
-            Ok(steps) => steps,
+        let history = match self.step_history(run.id) {
+            Ok(history) => history,
             Err(e) => {
                 tracing::error!("cannot read the steps of workflow run {}: {e}", run.id);
                 return false;
             }
         };
+        let dead_since = last_heard.unwrap_or_else(|| {
+            // An abandoned run's end is when it was taken over, not a sign of life.
+            let times = history.iter().flat_map(|r| {
+                let finished = r.finished.filter(|_| r.state != RunState::Abandoned);
+                [r.started, finished]
+            });
+            times
+                .flatten()
+                .chain(run.started)
+                .max()
+                .unwrap_or(run.scheduled)
+        });
         let options = job.options.resolve(&self.defaults());
         let now = self.clock.now();
         let late = options
@@ -410,7 +479,7 @@ impl SchedulerInner {
                 )
             });
         tracing::info!(run = run.id, job = %job.id, "resuming a workflow run its node left");
-        self.reopen(job, options, run.clone(), steps, late)
+        self.reopen(job, options, run.clone(), newest_per_step(history), late)
     }
 
     /// Runs the workflow run `run` again here, from `steps`; `false` if it runs here already.
@@ -437,6 +506,10 @@ impl SchedulerInner {
         run.error = None;
         run.node = Some(self.node_id.clone());
         self.store.record_runs(vec![run.clone()]);
+        let now = self.clock.now();
+        self.bus.emit_with(now, || {
+            crate::events::Event::RunStarted(crate::events::RunRef::of(&run))
+        });
         let flying = self.fly(job, options, counters.clone(), run, steps, late);
         if !flying {
             counters.active.fetch_sub(1, Ordering::AcqRel);
@@ -456,26 +529,35 @@ impl SchedulerInner {
         }
     }
 
-    /// The newest run of each step of workflow run `id`, from the store.
-    fn step_runs(&self, id: i64) -> Result<HashMap<String, StepRun>, StoreError> {
+    /// Every step run of workflow run `id`, newest first, from the store.
+    fn step_history(&self, id: i64) -> Result<Vec<RunRecord>, StoreError> {
         self.store.flush()?;
         let query = RunQuery {
             upstream: Some(id),
             limit: usize::MAX,
             ..Default::default()
         };
-        let mut steps = HashMap::new();
-        // Newest first: the first run of each step is its newest.
-        for run in self.store.runs(&query)? {
-            if let Some(step) = run.step {
-                steps.entry(step.into()).or_insert(StepRun {
-                    id: run.id,
-                    state: run.state,
-                });
-            }
-        }
-        Ok(steps)
+        self.store.runs(&query)
     }
+}
+
+/// Each step's newest run in `history` (newest first). A run left unfinished that this
+/// process does not hold (its end was lost) counts as abandoned: the step runs again.
+fn newest_per_step(history: Vec<RunRecord>) -> HashMap<String, StepRun> {
+    let mut steps = HashMap::new();
+    for run in history {
+        if let Some(step) = run.step {
+            let state = if run.state.is_final() {
+                run.state
+            } else {
+                RunState::Abandoned
+            };
+            steps
+                .entry(step.into())
+                .or_insert(StepRun { id: run.id, state });
+        }
+    }
+    steps
 }
 
 impl Scheduler {
@@ -502,6 +584,17 @@ impl Scheduler {
                         format!("job '{other}' is a workflow: a step runs a job that is not one"),
                     ))
                 }
+                // Its steps run where the workflow runs: it must be pinned there too.
+                Some(j) if !j.node_labels.iter().all(|l| job.node_labels.contains(l)) => {
+                    return Err(super::invalid(
+                        &field,
+                        format!(
+                            "job '{other}' runs only on nodes labelled {}: give the workflow \
+                             those node labels too",
+                            j.node_labels.join(", ")
+                        ),
+                    ))
+                }
                 Some(_) => {}
             }
         }
@@ -512,6 +605,8 @@ impl Scheduler {
     /// must have ended; returns the workflow's run, running again.
     pub fn retry_step(&self, id: i64) -> Result<RunRecord, SchedulerError> {
         let inner = &self.inner;
+        // Two retries at once could both find the workflow ended and both run it on.
+        let _one = lock(&inner.retrying);
         let conflict = |m: String| Err(SchedulerError::Conflict(m));
         let run = inner.store.run(id)?.ok_or(SchedulerError::NoRun(id))?;
         let (Some(step), Some(wf_id)) = (run.step.as_deref(), run.upstream) else {
@@ -521,6 +616,12 @@ impl Scheduler {
             .store
             .run(wf_id.get())?
             .ok_or(SchedulerError::NoRun(wf_id.get()))?;
+        if wf_run.state == RunState::Cancelled {
+            return conflict(format!(
+                "workflow run {} was cancelled: run the workflow again instead",
+                wf_run.id
+            ));
+        }
         if !wf_run.state.is_final() {
             return conflict(format!(
                 "workflow run {} is still {}: retry the step once it has ended",
@@ -543,7 +644,7 @@ impl Scheduler {
         if workflow(&job).and_then(|w| w.step(step)).is_none() {
             return conflict(format!("the workflow no longer has a step '{step}'"));
         }
-        let mut steps = inner.step_runs(wf_run.id)?;
+        let mut steps = newest_per_step(inner.step_history(wf_run.id)?);
         let newest = steps.get(step).map(|r| r.id);
         if newest != Some(id) {
             return conflict(format!(

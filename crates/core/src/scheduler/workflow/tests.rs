@@ -637,3 +637,61 @@ async fn a_shutdown_leaves_the_workflow_to_resume_at_the_next_start() {
     );
     second.shutdown(StdDuration::from_secs(1)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_reaches_a_step_waiting_to_retry_and_a_cancelled_workflow_is_not_retried() {
+    let f = fixture();
+    let s = &f.scheduler;
+    let mut flaky = step("flaky", "flaky");
+    flaky.retries = Some(Retries {
+        count: 3,
+        backoff_s: 100.0,
+        factor: 1.0,
+    });
+    s.add_job(workflow_job("patient", vec![flaky], vec![]))
+        .unwrap();
+    let id = s.run_now("patient").unwrap();
+    advance(1).await;
+    s.cancel_run(id).unwrap();
+    advance(1).await;
+    assert_eq!(
+        steps(s, id),
+        [("flaky".into(), S::Failed), ("flaky".into(), S::Cancelled)]
+    );
+    assert_eq!(run(s, id).state, S::Cancelled);
+    let first = step_runs(s, id)[0].id;
+    let last = step_runs(s, id)[1].id;
+    assert!(matches!(
+        s.retry_step(first),
+        Err(SchedulerError::Conflict(_))
+    ));
+    match s.retry_step(last) {
+        Err(SchedulerError::Conflict(m)) => assert!(m.contains("was cancelled"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_workflow_whose_job_is_removed_mid_run_ends_instead_of_hanging() {
+    let f = fixture();
+    let s = &f.scheduler;
+    s.add_job(workflow_job(
+        "doomed",
+        vec![step("first", "two"), step("second", "quick")],
+        vec![edge("first", "second", Succeeded)],
+    ))
+    .unwrap();
+    let id = s.run_now("doomed").unwrap();
+    advance(1).await;
+    s.remove_job("doomed").unwrap();
+    advance(3).await;
+    let done = run(s, id);
+    assert_eq!(done.state, S::Failed);
+    assert!(
+        done.error
+            .as_deref()
+            .unwrap()
+            .starts_with("cannot record step 'second'"),
+        "{done:?}"
+    );
+}
