@@ -93,6 +93,21 @@ describe('client requests', () => {
     expect(calls[0].init.method).toBe('GET');
   });
 
+  it('lists a workflow run’s step runs and retries a step', async () => {
+    const running = { id: 7, job_id: 'etl', scheduled: '2026-01-01T00:00:00Z', state: 'running', attempt: 1 };
+    const { c, calls } = client([
+      { status: 200, body: { items: [] } },
+      { status: 202, body: running },
+      { status: 409, body: { error: { field: null, message: 'workflow run 7 is still running: retry the step once it has ended' } } },
+    ]);
+    await c.listRuns({ upstream: 7, limit: 1000 });
+    expect(calls[0].url).toBe('http://kairos.test/api/runs?upstream=7&limit=1000');
+    expect(await c.retryStep(12)).toEqual(running);
+    expect(calls[1].url).toBe('http://kairos.test/api/runs/12/retry');
+    expect(calls[1].init.method).toBe('POST');
+    await expect(c.retryStep(12)).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/still running/) });
+  });
+
   it('leaves out the Authorization header without a token', async () => {
     const { c, calls } = client([{ status: 200, body: { status: 'ok' } }], null);
     await c.call('GET', '/healthz');

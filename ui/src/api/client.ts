@@ -263,6 +263,11 @@ export class KairosClient {
   cancelRun(id: number): Promise<RunRecord> {
     return this.call('POST', `/api/runs/${id}/cancel`);
   }
+  /** Runs a workflow step again, and the steps after it (`id`: the step's newest run; its
+   * workflow run must have ended). Answers with the workflow's run, running again. */
+  retryStep(id: number): Promise<RunRecord> {
+    return this.call('POST', `/api/runs/${id}/retry`);
+  }
   async runStats(
     query: RunStatsQuery = {},
     signal?: AbortSignal,

@@ -39,6 +39,13 @@ export type ShellAction = Extract<Action, { kind: 'shell' }>;
 export type HttpAction = Extract<Action, { kind: 'http' }>;
 export type MonitorAction = Extract<Action, { kind: 'monitor' }>;
 export type FunctionAction = Extract<Action, { kind: 'function' }>;
+export type WorkflowAction = Extract<Action, { kind: 'workflow' }>;
+/** A workflow's steps and edges (the action without its `kind`). */
+export type Workflow = Schemas['WorkflowAction'];
+/** One step of a workflow: an action of its own, or an existing job's. */
+export type Step = Schemas['Step'];
+/** `to` starts after `from` ends as `on` says. */
+export type Edge = Schemas['Edge'];
 
 export type RunState = Schemas['RunState'];
 

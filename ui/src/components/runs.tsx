@@ -1,19 +1,21 @@
 // Runs as every screen shows them: the history table's columns, and the viewer of one run's
-// details and output.
+// details and output (for a workflow's run, its steps' graph; for a step's run, its retry).
 
 import { useEffect, useRef, useState } from 'react';
 import { Alert, App, Button, Descriptions, Drawer, Empty, Flex, Popconfirm, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
-import { ReloadOutlined, StopOutlined } from '@ant-design/icons';
+import { RedoOutlined, ReloadOutlined, StopOutlined } from '@ant-design/icons';
 import { api } from '../api';
-import { isFinal, type RunRecord } from '../api/types';
+import { isFinal, type Job, type RunRecord, type Workflow } from '../api/types';
 import { ErrorAlert, errorText } from './common';
 import { ManualTag, NodeRef } from './nodes';
-import { StateTag } from './tags';
+import { StateTag, StepTag } from './tags';
+import { WorkflowRunGraph } from './WorkflowRunGraph';
 import type { Translate } from '../i18n';
 import { usePrefs } from '../state/prefs';
 import { durationMs, formatDateTime, formatDuration, fromNow } from '../util/format';
-import { useInterval } from '../util/hooks';
+import { useAsync, useInterval } from '../util/hooks';
+import { canRetryState } from '../util/workflow';
 
 function OutputBlock({ text, empty }: { text: string | undefined; empty: string }) {
   const { token } = theme.useToken();
@@ -87,9 +89,94 @@ export function CancelRunButton({ run, compact, onDone }: { run: RunRecord; comp
   );
 }
 
+/** Where a step's run stands in its workflow run: whether that has ended, and whether this is
+ * the step's newest run (only that one may be retried). Read again when the run's state moves. */
+function useStepContext(run: RunRecord | null) {
+  const upstream = run?.step != null ? run.upstream : null;
+  return useAsync(
+    async (signal) => {
+      if (!run || upstream == null) return null;
+      const [workflowRun, siblings] = await Promise.all([
+        api.getRun(upstream, signal),
+        api.listRuns({ upstream, limit: 1000 }, signal),
+      ]);
+      const newest = siblings.filter((r) => r.step === run.step).reduce((max, r) => Math.max(max, r.id), run.id);
+      return { workflowEnded: isFinal(workflowRun.state), newest: newest === run.id };
+    },
+    [run?.id, upstream, run?.state],
+  );
+}
+
+/** Runs a failed step again, and the steps after it; then shows the workflow run, live again. */
+function RetryStepButton({ run, onOpenRun }: { run: RunRecord; onOpenRun: (id: number) => void }) {
+  const { t } = usePrefs();
+  const { message } = App.useApp();
+  const context = useStepContext(run);
+  const [busy, setBusy] = useState(false);
+  const step = run.step ?? '';
+  const blocked = !context.data
+    ? null
+    : !context.data.workflowEnded
+      ? t('workflow.retryWhenEnded')
+      : !context.data.newest
+        ? t('workflow.retryNotNewest')
+        : null;
+  const retry = async () => {
+    setBusy(true);
+    try {
+      const workflowRun = await api.retryStep(run.id);
+      message.success(t('workflow.retried', { step }));
+      onOpenRun(workflowRun.id);
+    } catch (e) {
+      message.error(errorText(e));
+      context.reload(true);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Tooltip title={blocked ?? t('workflow.retryHelp', { id: run.upstream ?? '' })}>
+      <Button
+        icon={<RedoOutlined />}
+        onClick={retry}
+        loading={busy}
+        // Enabled once it is known the server would take it.
+        disabled={!context.data || blocked !== null}
+        data-testid="retry-step"
+      >
+        {t('workflow.retry')}
+      </Button>
+    </Tooltip>
+  );
+}
+
+/** The job a workflow run belongs to, when that job is a workflow: its steps and edges. `known`
+ * is the job the caller has already, if any. */
+function useRunWorkflow(run: RunRecord | null, known?: Job): Workflow | null {
+  const jobId = run && run.step == null && known?.id !== run.job_id ? run.job_id : null;
+  const fetched = useAsync(
+    (signal) => (jobId ? api.getJob(jobId, signal).catch(() => undefined) : Promise.resolve(undefined)),
+    [jobId],
+  );
+  if (!run || run.step != null) return null;
+  const job = known?.id === run.job_id ? known : fetched.data?.id === run.job_id ? fetched.data : undefined;
+  return job?.action.kind === 'workflow' ? job.action : null;
+}
+
 /** A run's details and output; polls while the run is in flight. `onOpenRun` shows another
- * run (the one that started this one through a chain). */
-export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null; onClose: () => void; onOpenRun: (id: number) => void }) {
+ * run (the one that started this one through a chain, a workflow's step, or a step's
+ * workflow). `job`, when given, is the job of the runs shown (saves looking it up). */
+export function RunViewer({
+  runId,
+  onClose,
+  onOpenRun,
+  job,
+}: {
+  runId: number | null;
+  onClose: () => void;
+  onOpenRun: (id: number) => void;
+  job?: Job;
+}) {
   const { t } = usePrefs();
   const [run, setRun] = useState<RunRecord | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -124,6 +211,9 @@ export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null;
   useInterval(load, live ? 1000 : null);
 
   const duration = run ? durationMs(run.started, run.finished) : null;
+  const workflow = useRunWorkflow(run, job);
+  // A workflow's own run rarely says anything on its streams: its steps' runs do.
+  const quietWorkflow = workflow !== null && !run?.stdout && !run?.stderr;
   return (
     <Drawer
       open={runId !== null}
@@ -133,12 +223,13 @@ export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null;
         <Space>
           {t('run.title', { id: shownId ?? '' })}
           {run && <StateTag state={run.state} />}
-          {run?.manual && <ManualTag upstream={run.upstream} />}
+          {run?.step != null ? <StepTag step={run.step} upstream={run.upstream} /> : run?.manual && <ManualTag upstream={run.upstream} />}
         </Space>
       }
       data-testid="run-viewer"
       extra={
         <Space>
+          {run?.step != null && isFinal(run.state) && canRetryState(run.state) && <RetryStepButton run={run} onOpenRun={onOpenRun} />}
           {run && !isFinal(run.state) && <CancelRunButton run={run} onDone={load} />}
           <Button icon={<ReloadOutlined />} onClick={load}>
             {t('common.refresh')}
@@ -182,7 +273,9 @@ export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null;
             </Descriptions.Item>
             <Descriptions.Item label={t('run.startedBy')}>
               <span data-testid="run-started-by">
-                {run.upstream != null ? (
+                {run.upstream != null && run.step != null ? (
+                  <Typography.Link onClick={() => onOpenRun(run.upstream!)}>{t('workflow.byWorkflow', { id: run.upstream, step: run.step })}</Typography.Link>
+                ) : run.upstream != null ? (
                   <Typography.Link onClick={() => onOpenRun(run.upstream!)}>{t('run.byChain', { id: run.upstream })}</Typography.Link>
                 ) : run.manual ? (
                   t('run.byManual')
@@ -201,24 +294,27 @@ export function RunViewer({ runId, onClose, onOpenRun }: { runId: number | null;
               description={t('state.abandonedDetail')}
             />
           )}
-          {live && <Alert type="info" showIcon message={t('run.live')} />}
-          <Tabs
-            // A failed run opens on the stream that explains it; re-chosen when the state moves.
-            key={run.state}
-            defaultActiveKey={failedState(run.state) && run.stderr ? 'stderr' : 'stdout'}
-            items={[
-              {
-                key: 'stdout',
-                label: `${t('run.stdout')}${run.stdout ? ` (${run.stdout.length.toLocaleString()})` : ''}`,
-                children: <OutputBlock text={run.stdout} empty={t('run.noOutput')} />,
-              },
-              {
-                key: 'stderr',
-                label: `${t('run.stderr')}${run.stderr ? ` (${run.stderr.length.toLocaleString()})` : ''}`,
-                children: <OutputBlock text={run.stderr} empty={t('run.noOutput')} />,
-              },
-            ]}
-          />
+          {live && <Alert type="info" showIcon message={workflow ? t('workflow.live') : t('run.live')} />}
+          {workflow && <WorkflowRunGraph run={run} workflow={workflow} onOpenRun={onOpenRun} />}
+          {!quietWorkflow && (
+            <Tabs
+              // A failed run opens on the stream that explains it; re-chosen when the state moves.
+              key={run.state}
+              defaultActiveKey={failedState(run.state) && run.stderr ? 'stderr' : 'stdout'}
+              items={[
+                {
+                  key: 'stdout',
+                  label: `${t('run.stdout')}${run.stdout ? ` (${run.stdout.length.toLocaleString()})` : ''}`,
+                  children: <OutputBlock text={run.stdout} empty={t('run.noOutput')} />,
+                },
+                {
+                  key: 'stderr',
+                  label: `${t('run.stderr')}${run.stderr ? ` (${run.stderr.length.toLocaleString()})` : ''}`,
+                  children: <OutputBlock text={run.stderr} empty={t('run.noOutput')} />,
+                },
+              ]}
+            />
+          )}
         </Flex>
       )}
     </Drawer>
@@ -241,7 +337,7 @@ export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['col
       render: (_, r) => (
         <Flex gap={6} align="center" wrap="wrap">
           <StateTag state={r.state} title={r.error ?? undefined} />
-          {r.manual && <ManualTag upstream={r.upstream} />}
+          {r.step != null ? <StepTag step={r.step} upstream={r.upstream} /> : r.manual && <ManualTag upstream={r.upstream} />}
         </Flex>
       ),
     },

@@ -1,5 +1,6 @@
 import { Tag, Tooltip } from 'antd';
 import {
+  ApartmentOutlined,
   ApiOutlined,
   CheckCircleOutlined,
   ClockCircleOutlined,
@@ -61,6 +62,7 @@ const KIND_ICON: Record<ActionKind, ReactNode> = {
   http: <ApiOutlined />,
   monitor: <DashboardOutlined />,
   function: <FunctionOutlined />,
+  workflow: <ApartmentOutlined />,
 };
 
 export function KindTag({ kind }: { kind: ActionKind }) {
@@ -74,6 +76,18 @@ export function KindTag({ kind }: { kind: ActionKind }) {
 
 export function KindIcon({ kind }: { kind: ActionKind }) {
   return <>{KIND_ICON[kind]}</>;
+}
+
+/** Marks the run of a workflow's step (`upstream`: the workflow's run), so it is not taken for a
+ * run of the whole workflow in a job's history. */
+export function StepTag({ step, upstream }: { step: string; upstream?: number | null }) {
+  const t = useT();
+  const tag = (
+    <Tag icon={<ApartmentOutlined />} bordered={false} color="geekblue" data-testid="step-run" data-step={step} style={{ marginInlineEnd: 0 }}>
+      {t('workflow.stepTag', { step })}
+    </Tag>
+  );
+  return upstream != null ? <Tooltip title={t('workflow.stepTagHelp', { step, id: upstream })}>{tag}</Tooltip> : tag;
 }
 
 export function PausedTag({ paused }: { paused: boolean }) {

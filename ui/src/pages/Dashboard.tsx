@@ -3,7 +3,7 @@
 
 import { useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Segmented, Skeleton, Statistic, Tooltip, Typography, theme } from 'antd';
+import { App, Badge, Button, Card, Col, Empty, Flex, List, Row, Segmented, Skeleton, Space, Statistic, Tooltip, Typography, theme } from 'antd';
 import {
   AlertOutlined,
   CheckCircleOutlined,
@@ -20,7 +20,7 @@ import { FAILURE_STATES, RUN_STATES, type Job, type MetricSample, type RunState 
 import { failuresLink } from './Runs';
 import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
-import { STATE_COLORS, StateTag } from '../components/tags';
+import { STATE_COLORS, StateTag, StepTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
 import { dayjs, formatBytes, formatDateTime, fromNow } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled, useVisibleInterval } from '../util/hooks';
@@ -424,7 +424,13 @@ export function DashboardPage() {
                   >
                     <List.Item.Meta
                       avatar={<StateTag state={r.state} />}
-                      title={r.name ?? r.job_id}
+                      title={
+                        <Space size={6}>
+                          {r.name ?? r.job_id}
+                          {/* A workflow's failed step: its workflow's run is listed too. */}
+                          {r.step != null && <StepTag step={r.step} upstream={r.upstream} />}
+                        </Space>
+                      }
                       description={
                         <Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>
                           {r.error ?? (r.state === 'abandoned' ? t('state.abandonedHelp') : '—')}

@@ -2,11 +2,12 @@
 
 import { useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { Badge, Button, Card, Empty, Flex, Select, Switch, Table, Tag, Tooltip, Typography, theme } from 'antd';
+import { Badge, Button, Card, Empty, Flex, Select, Space, Switch, Table, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
 import { ClearOutlined, PauseCircleOutlined } from '@ant-design/icons';
 import { EVENT_TYPES, eventJobId, type EventType } from '../api/types';
 import { PageHeader } from '../components/common';
+import { StepTag } from '../components/tags';
 import { clearEventLog, useEventLog, useStreamStatus, type LoggedEvent } from '../state/eventLog';
 import { useJobNames } from '../state/jobNames';
 import { usePrefs } from '../state/prefs';
@@ -112,10 +113,13 @@ export function EventsPage() {
     {
       title: t('events.run'),
       dataIndex: 'run_id',
-      width: 100,
+      width: 170,
       render: (v: number | undefined, e) => {
         const jobId = eventJobId(e);
-        return v && jobId ? <Link to={`/jobs/${encodeURIComponent(jobId)}?run=${v}`}>#{v}</Link> : '—';
+        if (!v || !jobId) return '—';
+        const link = <Link to={`/jobs/${encodeURIComponent(jobId)}?run=${v}`}>#{v}</Link>;
+        // A workflow step's run: say which step (the workflow's own run has events too).
+        return 'step' in e && e.step ? <Space size={4}>{link}<StepTag step={e.step} /></Space> : link;
       },
     },
     {

@@ -41,10 +41,11 @@ import { dayjs, durationMs, formatDateTime, formatDuration, fromNow, localZone }
 import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
 import { triggerRaw, triggerSummary } from '../util/trigger';
 import { RunViewer, runColumns } from '../components/runs';
+import type { Translate } from '../i18n';
 
 const RUN_PAGE = 100;
 
-function describeAction(job: Job): string {
+function describeAction(job: Job, t: Translate): string {
   const a = job.action;
   switch (a.kind) {
     case 'shell':
@@ -55,6 +56,8 @@ function describeAction(job: Job): string {
       return a.name;
     case 'monitor':
       return '';
+    case 'workflow':
+      return `${t('workflow.stepCount', { n: a.steps.length })}: ${a.steps.map((s) => s.id).join(', ')}`;
   }
 }
 
@@ -113,14 +116,15 @@ export function JobDetailPage() {
     setParams(next, { replace: true });
   };
 
-  const finished = allRuns.filter((r) => isFinal(r.state));
+  // A workflow's health is its own runs' (its steps' runs are listed, not counted).
+  const finished = allRuns.filter((r) => isFinal(r.state) && r.step == null);
   const succeeded = finished.filter((r) => r.state === 'succeeded').length;
   const successRate = finished.length ? Math.round((succeeded / finished.length) * 1000) / 10 : null;
   const durations = stats.data?.[0];
 
   const chartOption = useMemo<ChartOption>(() => {
     const points = [...allRuns]
-      .filter((r) => r.started && r.finished)
+      .filter((r) => r.started && r.finished && r.step == null)
       .slice(0, 200)
       .reverse();
     // Labels as fine as the runs are close: seconds within an hour, minutes within a day.
@@ -298,7 +302,7 @@ export function JobDetailPage() {
               {j.kind !== 'monitor' && (
                 <Descriptions.Item label={t('detail.action')} span={2}>
                   <Typography.Text code style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
-                    {describeAction(j)}
+                    {describeAction(j, t)}
                   </Typography.Text>
                 </Descriptions.Item>
               )}
@@ -397,7 +401,7 @@ export function JobDetailPage() {
           </Card>
         </Col>
       </Row>
-      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} onOpenRun={setOpenRun} />
+      <RunViewer runId={openRun} onClose={() => setOpenRun(null)} onOpenRun={setOpenRun} job={j} />
     </>
   );
 }

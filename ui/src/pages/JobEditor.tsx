@@ -27,6 +27,7 @@ import {
 } from 'antd';
 import type { FormInstance } from 'antd';
 import {
+  ApartmentOutlined,
   ApiOutlined,
   BranchesOutlined,
   CalendarOutlined,
@@ -52,10 +53,12 @@ import { CronBuilder } from '../components/CronBuilder';
 import { CronPreview } from '../components/CronPreview';
 import { TriggerPreview } from '../components/TriggerPreview';
 import { TimezoneSelect } from '../components/TimezoneSelect';
+import { WorkflowEditor, problemKeys, workflowProblemText, workflowServerError } from '../components/WorkflowEditor';
 import { ErrorAlert, PageHeader } from '../components/common';
 import { useT } from '../state/prefs';
 import { useAsync, useInterval } from '../util/hooks';
 import { knownLabels, nodesWithLabels } from '../util/nodes';
+import { checkDraft, emptyDraft, type WorkflowDraft } from '../util/workflow';
 import {
   TriggerJsonError,
   errorTarget,
@@ -98,6 +101,10 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
   const [form] = Form.useForm<FormValues>();
   const [saving, setSaving] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
+  // The workflow is checked from the first save on (not while its first step is being typed),
+  // and the steps found wrong are outlined on the canvas.
+  const [workflowChecked, setWorkflowChecked] = useState(false);
+  const [flaggedSteps, setFlaggedSteps] = useState<string[]>([]);
   /** The engine's verdict on the expression and zone it last previewed. */
   const preview = useRef<{ error: ApiError | null; expression: string; timezone: string } | null>(null);
   const initial = useMemo(() => {
@@ -180,6 +187,7 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
       await form.validateFields();
       values = form.getFieldsValue(true) as FormValues;
     } catch (e) {
+      setWorkflowChecked(true);
       message.error(t('editor.fixErrors'));
       // Take the user to the first field that needs them.
       const first = (e as { errorFields?: { name: (string | number)[] }[] }).errorFields?.[0];
@@ -210,7 +218,13 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
         const target = errorTarget(e.field, e.message, values);
         if (target) {
           if (target[1] === 'period') setFormError(e.message);
-          else (form as FormInstance).setFields([{ name: target, errors: [e.message] }]);
+          else if (target[0] === 'workflow') {
+            // Said with the step's id (the server counts steps by index), the step outlined.
+            const said = workflowServerError(e.field, e.message, values.workflow ?? emptyDraft(), t);
+            setFlaggedSteps(said.keys);
+            setWorkflowChecked(true);
+            form.setFields([{ name: ['workflow'], errors: [said.text] }]);
+          } else (form as FormInstance).setFields([{ name: target, errors: [e.message] }]);
           form.scrollToField(target, { block: 'center' });
         } else setFormError(e.field ? `${e.field}: ${e.message}` : e.message);
       } else setFormError(String(e));
@@ -319,9 +333,14 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
                   { value: 'http', label: t('kind.http'), icon: <ApiOutlined /> },
                   { value: 'monitor', label: t('kind.monitor'), icon: <DashboardOutlined /> },
                   ...(initial.kind === 'function' ? [{ value: 'function', label: t('kind.function'), icon: <FunctionOutlined /> }] : []),
+                  { value: 'workflow', label: t('kind.workflow'), icon: <ApartmentOutlined /> },
                 ]}
+                data-testid="job-kind"
               />
             </Form.Item>
+            {kind === 'workflow' && (
+              <Alert type="info" showIcon icon={<ApartmentOutlined />} message={t('kind.workflow')} description={t('workflow.below')} />
+            )}
             {kind === 'shell' && (
               <>
                 <Form.Item name={['action', 'command']} label={t('action.command')} rules={[{ required: true, whitespace: true, message: t('editor.commandRequired') }]}>
@@ -396,6 +415,29 @@ function EditorForm({ job, prefill, settings }: { job?: Job; prefill?: Job; sett
             )}
           </Card>
         </Col>
+
+        {kind === 'workflow' && (
+          <Col span={24}>
+            <Card title={<><ApartmentOutlined /> {t('workflow.title')}</>}>
+              <Form.Item
+                name="workflow"
+                style={{ marginBottom: 0 }}
+                validateTrigger={workflowChecked ? 'onChange' : false}
+                rules={[
+                  {
+                    validator: async (_, value: WorkflowDraft | undefined) => {
+                      const problem = checkDraft(value ?? emptyDraft());
+                      setFlaggedSteps(problemKeys(problem));
+                      if (problem) throw new Error(workflowProblemText(problem, t));
+                    },
+                  },
+                ]}
+              >
+                <WorkflowEditor self={job?.id} flagged={flaggedSteps} />
+              </Form.Item>
+            </Card>
+          </Col>
+        )}
 
         <Col span={24}>
           <Card title={<><ScheduleOutlined /> {t('editor.when')}</>}>

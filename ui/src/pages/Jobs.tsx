@@ -407,7 +407,7 @@ export function JobsPage() {
             value={kind}
             onChange={(v) => setParam('kind', v)}
             style={{ width: 140 }}
-            options={(['shell', 'http', 'monitor', 'function'] as const).map((k) => ({ value: k, label: t(`kind.${k}`) }))}
+            options={(['shell', 'http', 'monitor', 'function', 'workflow'] as const).map((k) => ({ value: k, label: t(`kind.${k}`) }))}
           />
           <Select
             allowClear

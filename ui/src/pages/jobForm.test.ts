@@ -166,3 +166,71 @@ describe('server errors land on form fields', () => {
     expect(() => formToJob({ ...form, name: 'x', action: { command: 'true' } })).toThrow(/no trigger type/);
   });
 });
+
+describe('workflow jobs', () => {
+  const workflow = job({
+    kind: 'workflow',
+    action: {
+      kind: 'workflow',
+      steps: [
+        { id: 'extract', action: { kind: 'shell', command: 'echo extracted', shell: 'bash', env: { A: '1' } }, retries: { count: 2, backoff_s: 5 } },
+        { id: 'transform', job: 'transformer', timeout_s: 60 },
+        { id: 'load', action: { kind: 'http', method: 'POST', url: 'https://x.test/load', expect_status: [200, 204] } },
+      ],
+      edges: [
+        { from: 'extract', to: 'transform', on: 'succeeded' },
+        { from: 'transform', to: 'load', on: 'failed' },
+      ],
+    },
+  });
+
+  it('round-trips the steps and edges exactly', () => {
+    const form = jobToForm(workflow);
+    expect(form.kind).toBe('workflow');
+    expect(form.workflow.steps.map((s) => s.step.id)).toEqual(['extract', 'transform', 'load']);
+    expect(formToJob(form, workflow).action).toEqual(workflow.action);
+  });
+
+  it('keeps what the editor does not show when a step is edited', () => {
+    const form = jobToForm(workflow);
+    const [extract] = form.workflow.steps;
+    form.workflow.steps[0] = { ...extract, step: { ...extract.step, id: 'pull', retries: { ...extract.step.retries!, count: 4 } } };
+    const action = formToJob(form, workflow).action;
+    expect(action).toMatchObject({
+      kind: 'workflow',
+      steps: [{ id: 'pull', action: { env: { A: '1' }, shell: 'bash' }, retries: { count: 4, backoff_s: 5 } }, {}, {}],
+      edges: [{ from: 'pull', to: 'transform' }, { from: 'transform', to: 'load' }],
+    });
+  });
+
+  it('starts a new job with an empty workflow, and sends what the canvas built', () => {
+    const form = newJobForm();
+    expect(form.workflow).toEqual({ steps: [], edges: [] });
+    form.kind = 'workflow';
+    form.name = 'ETL';
+    form.triggerMode = 'interval';
+    form.trigger.hours = 24;
+    form.workflow = {
+      steps: [
+        { key: 's1', step: { id: 'a', action: { kind: 'shell', command: 'echo a' } } },
+        { key: 's2', step: { id: 'b', action: { kind: 'shell', command: 'echo b' } } },
+      ],
+      edges: [{ from: 's1', to: 's2', on: 'completed' }],
+    };
+    expect(formToJob(form).action).toEqual({
+      kind: 'workflow',
+      steps: [
+        { id: 'a', action: { kind: 'shell', command: 'echo a' } },
+        { id: 'b', action: { kind: 'shell', command: 'echo b' } },
+      ],
+      edges: [{ from: 'a', to: 'b', on: 'completed' }],
+    });
+  });
+
+  it('puts the server’s step and edge errors under the canvas', () => {
+    const form = jobToForm(workflow);
+    expect(errorTarget('action.steps[1].job', "no job with id 'transformer'", form)).toEqual(['workflow']);
+    expect(errorTarget('action.edges', 'these steps form a cycle: a → b → a', form)).toEqual(['workflow']);
+    expect(errorTarget('action.steps[0].action.command', 'must not be empty', form)).toEqual(['workflow']);
+  });
+});

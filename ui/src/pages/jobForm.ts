@@ -16,6 +16,7 @@ import type {
   Trigger,
 } from '../api/types';
 import { dayjs, localZone } from '../util/format';
+import { emptyDraft, fromDraft, serverErrorAt, toDraft, type WorkflowDraft } from '../util/workflow';
 
 export type TriggerMode = 'cron' | 'interval' | 'date' | 'calendar_interval' | 'json';
 
@@ -52,6 +53,8 @@ export interface FormValues {
     expect_status?: [number | null, number | null];
     name?: string;
   };
+  /** The steps and edges of a workflow (kind `workflow`), as the canvas edits them. */
+  workflow: WorkflowDraft;
   /** Unset for a new job until the user chooses how it is triggered. */
   triggerMode?: TriggerMode;
   trigger: {
@@ -119,6 +122,7 @@ export function newJobForm(pool = 'default'): FormValues {
     alerts: [],
     kind: 'shell',
     action: { command: '', shell: 'sh', env: [], method: 'GET', headers: [], expect_status: [200, 299] },
+    workflow: emptyDraft(),
     // No schedule nobody chose: the user picks the trigger type, then fills it in.
     triggerMode: undefined,
     trigger: {
@@ -174,6 +178,9 @@ export function jobToForm(job: Job): FormValues {
       form.action = { ...form.action, name: a.name };
       break;
     case 'monitor':
+      break;
+    case 'workflow':
+      form.workflow = toDraft(a);
       break;
   }
   const tr = job.trigger;
@@ -310,6 +317,8 @@ function formAction(values: FormValues): Action {
       return { kind: 'monitor' };
     case 'function':
       return { kind: 'function', name: a.name ?? '' };
+    case 'workflow':
+      return { kind: 'workflow', ...fromDraft(values.workflow ?? emptyDraft()) };
   }
 }
 
@@ -391,6 +400,8 @@ export function errorTarget(field: string | null, message: string, values: FormV
   if (field.startsWith('action.env')) return ['action', 'env'];
   if (field.startsWith('action.headers')) return ['action', 'headers'];
   if (field === 'action' || field === 'action.kind') return ['kind'];
+  // Anything about a step or an edge: under the canvas (the editor names the step).
+  if (values.kind === 'workflow' && serverErrorAt(field, values.workflow ?? emptyDraft())) return ['workflow'];
   if (field === 'options.retries') return ['options', 'retries', 'count'];
   const rule = /^options\.alerts\[(\d+)\]\.?(\w*)/.exec(field);
   if (rule) return ['alerts', Number(rule[1]), rule[2] || 'channel'];
