@@ -451,6 +451,17 @@ describe('web admin', () => {
       null,
       WAIT,
     );
+    // By node: the one node there is; then by duration: none of these ran for an hour.
+    const node = (await stack.api('GET', '/api/nodes')).items[0];
+    await page.getByTestId('runs-node').click();
+    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: node.host }).first().click();
+    await page.waitForFunction((id) => new URLSearchParams(location.search).get('node') === id, node.id, WAIT);
+    await rows.first().waitFor(WAIT);
+    await page.locator('input[data-testid="runs-min-duration"], [data-testid="runs-min-duration"] input').fill('3600');
+    await page.waitForFunction(() => new URLSearchParams(location.search).get('min_s') === '3600', null, WAIT);
+    await page.getByTestId('runs-table').getByText('No runs match').waitFor(WAIT);
+    await page.locator('input[data-testid="runs-min-duration"], [data-testid="runs-min-duration"] input').fill('');
+    await rows.first().waitFor(WAIT);
     // A row opens the run.
     await rows.first().click();
     await waitText(page.locator('.ant-drawer-content').getByTestId('run-error'), /exit code 3/);

@@ -1578,7 +1578,8 @@ export interface components {
             retries?: null | components["schemas"]["Retries"];
             /**
              * Format: int64
-             * @description Stop the step after this many seconds (default: the job's timeout, if any).
+             * @description Stop the step after this many seconds (default: no limit of its own, the workflow's
+             *     timeout bounding it; for a step running another job, that job's timeout).
              */
             timeout_s?: number | null;
         };
@@ -2717,6 +2718,10 @@ export interface operations {
                 before_id?: number;
                 /** @description Only the runs this run started: a workflow run's steps, or a chain's followers. */
                 upstream?: number;
+                /** @description Only runs claimed by this node (its id, as `/api/nodes` lists it). */
+                node?: string;
+                /** @description Only finished runs that ran at least this many milliseconds. */
+                min_duration_ms?: number;
                 /** @description Page size, 1-1000 (default 100). */
                 limit?: number;
             };

@@ -10,6 +10,8 @@ export const en = {
   'runs.job': 'Job',
   'runs.anyJob': 'Any job',
   'runs.anyState': 'Any state',
+  'runs.anyNode': 'Any node',
+  'runs.longerThan': 'Longer than',
   'runs.from': 'From',
   'runs.to': 'To',
   'runs.none': 'No runs match',

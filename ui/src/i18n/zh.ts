@@ -11,6 +11,8 @@ export const zh: Record<keyof typeof en, string> = {
   'runs.job': '任务',
   'runs.anyJob': '任意任务',
   'runs.anyState': '任意状态',
+  'runs.anyNode': '任意节点',
+  'runs.longerThan': '耗时超过',
   'runs.from': '开始',
   'runs.to': '结束',
   'runs.none': '没有匹配的运行',

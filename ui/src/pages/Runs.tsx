@@ -1,9 +1,9 @@
-// Every job's runs, newest first: filtered by job, state and time, with the last day's
+// Every job's runs, newest first: filtered by job, state, time, node and duration, with the last day's
 // failures one click away, and each run's details and output a click further.
 
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { App, Button, Card, DatePicker, Flex, Select, Table, Typography } from 'antd';
+import { App, Button, Card, DatePicker, Flex, InputNumber, Select, Table, Typography } from 'antd';
 import type { TableProps } from 'antd';
 import { AlertOutlined, HistoryOutlined, ReloadOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
@@ -15,6 +15,7 @@ import { useJobNames } from '../state/jobNames';
 import { usePrefs } from '../state/prefs';
 import { dayjs } from '../util/format';
 import { useAsync, useDebounced } from '../util/hooks';
+import { shortNodeId } from '../util/nodes';
 
 /** Runs fetched per page ("Load more" fetches the next, older ones). */
 const PAGE = 100;
@@ -25,6 +26,10 @@ interface Filters {
   states: RunState[];
   from?: string;
   to?: string;
+  /** The node that claimed the run. */
+  node?: string;
+  /** Runs that took at least this many seconds. */
+  minSeconds?: number;
 }
 
 function readFilters(params: URLSearchParams): Filters {
@@ -34,6 +39,8 @@ function readFilters(params: URLSearchParams): Filters {
     states,
     from: params.get('from') || undefined,
     to: params.get('to') || undefined,
+    node: params.get('node') || undefined,
+    minSeconds: Number(params.get('min_s')) > 0 ? Number(params.get('min_s')) : undefined,
   };
 }
 
@@ -43,6 +50,8 @@ function writeFilters(f: Filters): URLSearchParams {
   if (f.states.length) params.set('state', f.states.join(','));
   if (f.from) params.set('from', f.from);
   if (f.to) params.set('to', f.to);
+  if (f.node) params.set('node', f.node);
+  if (f.minSeconds) params.set('min_s', String(f.minSeconds));
   return params;
 }
 
@@ -64,7 +73,15 @@ export function RunsPage() {
   const [loadingMore, setLoadingMore] = useState(false);
 
   const query = useMemo(
-    () => ({ job_id: filters.job, state: filters.states, from: filters.from, to: filters.to, limit: PAGE }),
+    () => ({
+      job_id: filters.job,
+      state: filters.states,
+      from: filters.from,
+      to: filters.to,
+      node: filters.node,
+      min_duration_ms: filters.minSeconds ? Math.round(filters.minSeconds * 1000) : undefined,
+      limit: PAGE,
+    }),
     [filters],
   );
   const first = useAsync((signal) => api.listRuns(query, signal), [query]);
@@ -99,6 +116,8 @@ export function RunsPage() {
   const [jobSearch, setJobSearch] = useState('');
   const search = useDebounced(jobSearch, 250);
   const jobOptions = useAsync((signal) => api.listJobs({ q: search || undefined, limit: 20 }, signal), [search]);
+  // Nodes to pick from: every node the store still lists, gone ones included.
+  const nodes = useAsync((signal) => api.listNodes(signal).catch(() => undefined), []);
   const nameOf = useJobNames(useMemo(() => [...new Set(runs.map((r) => r.job_id))].slice(0, 500), [runs]));
 
   const columns: TableProps<RunRecord>['columns'] = [
@@ -190,6 +209,27 @@ export function RunsPage() {
             }}
             placeholder={[t('runs.from'), t('runs.to')]}
             data-testid="runs-time-range"
+          />
+          <Select
+            allowClear
+            style={{ width: 200 }}
+            placeholder={t('runs.anyNode')}
+            value={filters.node}
+            onChange={(node?: string) => set({ node })}
+            options={[
+              ...(filters.node && !nodes.data?.items.some((n) => n.id === filters.node) ? [{ value: filters.node, label: filters.node }] : []),
+              ...(nodes.data?.items ?? []).map((n) => ({ value: n.id, label: `${n.host} · ${shortNodeId(n.id)}` })),
+            ]}
+            data-testid="runs-node"
+          />
+          <InputNumber
+            min={0}
+            style={{ width: 190 }}
+            addonBefore={t('runs.longerThan')}
+            addonAfter={t('unit.s')}
+            value={filters.minSeconds ?? null}
+            onChange={(v) => set({ minSeconds: typeof v === 'number' && v > 0 ? v : undefined })}
+            data-testid="runs-min-duration"
           />
         </Flex>
         {first.error ? (
