@@ -499,6 +499,25 @@ describe('web admin', () => {
     await bulk.getByRole('button', { name: /Resume/ }).click();
     await page.locator('.ant-table-row', { hasText: 'Flaky report' }).getByText('Paused').waitFor({ state: 'detached', ...WAIT });
     assert.equal((await stack.api('GET', '/api/jobs/health')).paused, false);
+
+    // A tag is a group: its jobs are listed, paused and resumed at once.
+    await page.getByTestId('job-group').click();
+    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: 'ops (2, 1 paused)' }).click();
+    await page.waitForFunction(() => new URLSearchParams(location.search).get('tag') === 'ops', null, WAIT);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="job-link"]').length === 2, null, WAIT);
+    await page.getByTestId('group-pause').click();
+    await page.locator('.ant-modal-confirm').getByRole('button', { name: 'Pause group' }).click();
+    await page.locator('.ant-message', { hasText: 'Paused 1 job(s) tagged “ops”' }).waitFor(WAIT);
+    assert.equal((await stack.api('GET', '/api/jobs/monitor')).paused, true);
+    await page.locator('.ant-table-row', { hasText: 'System monitor' }).getByText('Paused').waitFor(WAIT);
+    await shot('jobs-group');
+    await page.getByTestId('group-resume').click();
+    await page.locator('.ant-modal-confirm').getByRole('button', { name: 'Resume group' }).click();
+    await page.locator('.ant-message', { hasText: 'Resumed 2 job(s) tagged “ops”' }).waitFor(WAIT);
+    assert.equal((await stack.api('GET', '/api/jobs/monitor')).paused, false);
+    // The backup job was paused before: it goes back to paused, as the other tests expect.
+    await stack.api('POST', '/api/jobs/backup/pause');
+    await page.goto(`${stack.uiOrigin}/jobs`);
   });
 
   uiTest('the dashboard draws its charts', async () => {

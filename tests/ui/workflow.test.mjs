@@ -139,6 +139,8 @@ describe('workflows', () => {
     // extract → transform: dragged between the handles.
     await dragEdge('extract', 'transform');
     await waitText(page.getByTestId('workflow-edge-panel'), /Run “transform” after “extract”/);
+    // The edge is drawn once its nodes are measured: wait for it, then it is the only one.
+    await editor.locator('.react-flow__edge').first().waitFor(WAIT);
     assert.equal(await editor.locator('.react-flow__edge').count(), 1);
     // transform → load: through the load step's "Runs after".
     await page.getByTestId('workflow-node-load').click();
@@ -275,7 +277,8 @@ describe('workflows', () => {
     await editor.evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await waitText(editor.locator('.react-flow__edge-textwrapper').first(), /成功时/);
     await page.getByTestId('workflow-node-store').click();
-    await waitText(page.getByTestId('workflow-panel'), /运行于之后|之后/);
+    // The "Runs after" field's label (zh.ts, workflow.after).
+    await waitText(page.getByTestId('workflow-panel'), /在这些步骤之后运行/);
     await shot('workflow-editor-zh');
     await page.goto(`${stack.uiOrigin}/jobs/e2e-wf-fails`);
     await page.getByTestId('run-history').locator('[data-testid="step-run"]').first().waitFor(WAIT);

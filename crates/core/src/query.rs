@@ -224,6 +224,18 @@ pub struct JobCounts {
     pub failing: usize,
 }
 
+/// A tag and how many jobs carry it: a group of jobs in the job list.
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    /// The tag (tags differing only in case count as one).
+    pub tag: String,
+    /// Jobs with the tag.
+    pub jobs: usize,
+    /// Of those, paused ones.
+    pub paused: usize,
+}
+
 /// The states of a newest run that count a job as failing.
 pub const FAILING: [RunState; 3] = [RunState::Failed, RunState::TimedOut, RunState::Abandoned];
 

@@ -31,7 +31,7 @@ pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
 pub use openapi::json as openapi_document;
 pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
-use api::{channels, events, jobs, nodes, prom, runs, system};
+use api::{channels, events, jobs, nodes, prom, runs, system, tags};
 
 /// Largest request body, except for imports.
 const BODY_LIMIT: usize = 1 << 20;
@@ -107,6 +107,9 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
         .route("/api/deliveries", get(channels::list_deliveries))
         .route("/api/stats/runs", get(runs::run_stats))
         .route("/api/stats/jobs", get(jobs::job_counts))
+        .route("/api/tags", get(tags::list_tags))
+        .route("/api/tags/{tag}/pause", post(tags::pause_tag))
+        .route("/api/tags/{tag}/resume", post(tags::resume_tag))
         .route("/api/stats/durations", get(runs::duration_stats))
         .route("/api/metrics/system", get(runs::system_metrics))
         .route("/api/events", get(events::events))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{channels, events, jobs, nodes, prom, runs, system};
+use crate::api::{channels, events, jobs, nodes, prom, runs, system, tags};
 use kairos_core::events::Envelope;
 use kairos_core::query::JobSort;
 
@@ -31,6 +31,9 @@ use crate::error::{ErrorBody, ErrorDetail};
         jobs::resume_job,
         jobs::run_job,
         jobs::job_counts,
+        tags::list_tags,
+        tags::pause_tag,
+        tags::resume_tag,
         system::scheduler_status,
         nodes::list_nodes,
         system::pause_scheduler,

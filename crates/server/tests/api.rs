@@ -1062,3 +1062,37 @@ async fn job_lists_filter_in_the_store_and_counts_come_in_one_call() {
         json!({"total": 3, "paused": 1, "monitors": 0, "failing": 0})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_is_a_group_paused_and_resumed_as_one() {
+    let s = Server::start().await;
+    for (name, tags) in [
+        ("db dump", json!(["ops", "backup"])),
+        ("logs", json!(["Ops"])),
+        ("web", json!([])),
+    ] {
+        let mut job = shell_job(name, "true");
+        job["tags"] = tags;
+        assert_eq!(s.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    }
+    let (status, tags) = s.get("/api/tags").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        tags["items"],
+        json!([{"tag": "backup", "jobs": 1, "paused": 0}, {"tag": "Ops", "jobs": 2, "paused": 0}])
+    );
+    let (status, paused) = s.post("/api/tags/ops/pause", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(paused, json!({"tag": "ops", "changed": 2}));
+    let (_, listed) = s.get("/api/jobs?paused=true").await;
+    assert_eq!(listed["total"], 2);
+    let (_, tags) = s.get("/api/tags").await;
+    assert_eq!(tags["items"][1]["paused"], 2);
+    // Resuming the smaller group leaves the rest of the bigger one paused.
+    let (_, resumed) = s.post("/api/tags/BACKUP/resume", json!({})).await;
+    assert_eq!(resumed["changed"], 1);
+    let (_, listed) = s.get("/api/jobs?paused=true").await;
+    assert_eq!(listed["items"][0]["name"], "logs");
+    let (_, none) = s.post("/api/tags/nothing/pause", json!({})).await;
+    assert_eq!(none["changed"], 0);
+}

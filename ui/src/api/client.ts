@@ -12,6 +12,7 @@ import type {
   DurationStats,
   DurationStatsQuery,
   ExportDoc,
+  GroupChange,
   Job,
   JobCounts,
   JobInput,
@@ -27,6 +28,7 @@ import type {
   RunStatsQuery,
   SchedulerStatus,
   Settings,
+  TagCount,
 } from './types';
 import type { StreamStatus, Transport } from './transport';
 
@@ -179,6 +181,15 @@ export class KairosClient {
     return this.call('POST', `/api/jobs/${encodeURIComponent(id)}/resume`, {
       query: { catch_up: catchUp || undefined },
     });
+  }
+  /** Every tag with its jobs and paused jobs. */
+  async listTags(signal?: AbortSignal): Promise<TagCount[]> {
+    const r = await this.call<Schemas['TagList']>('GET', '/api/tags', { signal });
+    return r.items;
+  }
+  /** Pauses (or resumes) every job with `tag`. */
+  setTagPaused(tag: string, paused: boolean): Promise<GroupChange> {
+    return this.call('POST', `/api/tags/${encodeURIComponent(tag)}/${paused ? 'pause' : 'resume'}`);
   }
   async runJob(id: string): Promise<number> {
     const r = await this.call<Schemas['RunStarted']>('POST', `/api/jobs/${encodeURIComponent(id)}/run`);

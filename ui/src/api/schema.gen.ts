@@ -476,6 +476,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tags jobs carry, each with how many jobs have it and how many of those are paused. */
+        get: operations["list_tags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tags/{tag}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pauses every job with the tag (case-insensitively). */
+        post: operations["pause_tag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tags/{tag}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resumes every paused job with the tag, from now or (`catch_up=true`) from their old next
+         *     fire times.
+         */
+        post: operations["resume_tag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/triggers/preview": {
         parameters: {
             query?: never;
@@ -905,6 +959,13 @@ export interface components {
         FunctionAction: {
             /** @description The registered name. */
             name: string;
+        };
+        /** @description What a group change did. */
+        GroupChange: {
+            /** @description How many jobs were paused or resumed (those already so are left alone). */
+            changed: number;
+            /** @description The tag. */
+            tag: string;
         };
         /** @description How this process is. */
         Health: {
@@ -1591,6 +1652,20 @@ export interface components {
             message: string;
         };
         String: string;
+        /** @description A tag and how many jobs carry it: a group of jobs in the job list. */
+        TagCount: {
+            /** @description Jobs with the tag. */
+            jobs: number;
+            /** @description Of those, paused ones. */
+            paused: number;
+            /** @description The tag (tags differing only in case count as one). */
+            tag: string;
+        };
+        /** @description Every tag with its jobs. */
+        TagList: {
+            /** @description By tag, case-insensitively. */
+            items: components["schemas"]["TagCount"][];
+        };
         /** @description A channel's service and its settings. JSON: `{"kind":"slack","url":"https://hooks…"}`. */
         Target: {
             /** @description Extra request headers (e.g. `Authorization`). */
@@ -3235,6 +3310,120 @@ export interface operations {
             };
             /** @description Too many buckets or an empty window */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tags and their job counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pause_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tag */
+                tag: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many jobs were paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupChange"];
+                };
+            };
+            /** @description A bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resume_tag: {
+        parameters: {
+            query?: {
+                /** @description Run fire times missed while paused (default false). */
+                catch_up?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The tag */
+                tag: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many jobs were resumed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupChange"];
+                };
+            };
+            /** @description A bad query parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -88,6 +88,9 @@ export type JobSort = Schemas['JobSort'];
 export type JobQuery = QueryOf<'list_jobs'>;
 /** How many jobs there are, for the dashboard (`GET /api/stats/jobs`). */
 export type JobCounts = Schemas['JobCounts'];
+/** A tag and its jobs: a group in the job list. */
+export type TagCount = Schemas['TagCount'];
+export type GroupChange = Schemas['GroupChange'];
 
 /** One run. `stdout`/`stderr` are absent from run lists, and from a single run when empty. */
 export type RunRecord = Schemas['RunRecord'];

@@ -44,7 +44,7 @@ import {
   type WorkflowProblem,
   serverErrorAt,
 } from '../util/workflow';
-import { EDGE_COLORS, NODE_WIDTH, StepHandles, conditionEdge } from './workflowCanvas';
+import { EDGE_COLORS, NODE_WIDTH, StepHandles, conditionEdge, flowAriaLabels } from './workflowCanvas';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const CANVAS_HEIGHT = 440;
@@ -184,11 +184,11 @@ function Canvas({ id, value, onChange, self, flagged = [] }: EditorProps) {
         type: 'step',
         position: at?.[key] ?? old.get(key)?.position ?? { x: 0, y: 0 },
         selected: key === selectedStep,
-        data: { id: step.id, summary: stepSummary(step), ready: hasSomethingToRun(step), flagged: marked.has(key) },
+        data: { id: step.id, summary: stepSummary(step, t), ready: hasSomethingToRun(step), flagged: marked.has(key) },
       }));
     });
     if (relayout) void fitView({ maxZoom: 1, padding: 0.2 });
-  }, [draft, structure, flaggedKey, selectedStep, fitView]);
+  }, [draft, structure, flaggedKey, selectedStep, fitView, t]);
 
   const edges = useMemo(
     () =>
@@ -213,10 +213,13 @@ function Canvas({ id, value, onChange, self, flagged = [] }: EditorProps) {
     if (picked && picked.type === 'select') setSelection({ kind: 'edge', id: picked.id });
   };
 
+  // A new edge on success; onto an edge already there, that edge selected as it is.
   const onConnect = (c: Connection) => {
-    change(connect(draft, c.source, c.target));
+    const next = connect(draft, c.source, c.target);
+    if (next !== draft) change(next);
     setSelection({ kind: 'edge', id: `${c.source}>${c.target}` });
   };
+  const ariaLabels = useMemo(() => flowAriaLabels(t, true), [t]);
 
   const add = () => {
     const { draft: next, key } = addStep(draft);
@@ -262,13 +265,10 @@ function Canvas({ id, value, onChange, self, flagged = [] }: EditorProps) {
             onNodeDragStart={(_, node) => setSelection({ kind: 'step', key: node.id })}
             onEdgeClick={(_, edge) => setSelection({ kind: 'edge', id: edge.id })}
             onPaneClick={() => setSelection(null)}
-            onDelete={({ nodes: gone, edges: cut }) => {
-              const ids = new Set(cut.map((e) => e.id));
-              let next: WorkflowDraft = { ...draft, edges: draft.edges.filter((e) => !ids.has(edgeId(e))) };
-              for (const n of gone) next = removeStep(next, n.id);
-              change(next);
-              setSelection(null);
-            }}
+            // No delete key: xyflow listens for it on the whole page, so Backspace in any field
+            // would delete the selected step. The panel's Delete buttons remove steps and edges.
+            deleteKeyCode={null}
+            ariaLabelConfig={ariaLabels}
             connectionLineStyle={{ stroke: EDGE_COLORS.succeeded, strokeWidth: 2 }}
             minZoom={0.2}
             zoomOnScroll={false}
@@ -387,7 +387,8 @@ function StepPanel({
   };
   const setRetries = (count: number | null) => {
     const { retries, ...rest } = step;
-    // The count is what the panel shows; the backoff and factor stay as they were.
+    // A count keeps the backoff and factor there were. No count means the job's retry policy,
+    // all of it: the whole of `retries` goes, backoff and factor too.
     update(count == null ? rest : { ...rest, retries: { ...(retries ?? {}), count } });
   };
 

@@ -1,5 +1,5 @@
 // A workflow run as its graph: each step coloured and labelled by its current run, refreshed
-// every second while the workflow runs. A click on a step opens its run.
+// every second while the workflow runs and the graph is shown. A click on a step opens its run.
 
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { Typography, theme } from 'antd';
@@ -21,7 +21,7 @@ import { durationMs, formatDuration } from '../util/format';
 import { useInterval } from '../util/hooks';
 import { ROW_GAP, currentStepRuns, layout, runGraphSteps, stepSummary, widestLayer, type StepState } from '../util/workflow';
 import { ErrorAlert } from './common';
-import { NODE_WIDTH, StepHandles, conditionEdge } from './workflowCanvas';
+import { NODE_WIDTH, StepHandles, conditionEdge, flowAriaLabels } from './workflowCanvas';
 
 /** How a step in each state looks: pending grey, running blue, succeeded green, failed red,
  * skipped or missed light grey and dashed, cancelled orange. */
@@ -38,7 +38,31 @@ const LOOK: Record<StepState, { color: string; icon: ReactNode; dashed?: boolean
   missed: { color: '#bfbfbf', icon: <MinusCircleOutlined />, dashed: true },
 };
 
-type RunStepNode = Node<{ step: string; summary: string; run?: RunRecord; open: (id: number) => void }, 'runStep'>;
+type RunStepData = { step: string; summary: string; run?: RunRecord; open: (id: number) => void };
+type RunStepNode = Node<RunStepData, 'runStep'>;
+
+/** Whether a node showing `old` shows the same as one showing `next`: the same run, in the
+ * same state, with the same times and error, summary and opener. */
+function sameContent(old: RunStepData, next: RunStepData): boolean {
+  const a = old.run;
+  const b = next.run;
+  const sameRun =
+    a === b ||
+    (a !== undefined &&
+      b !== undefined &&
+      a.id === b.id &&
+      a.state === b.state &&
+      a.started === b.started &&
+      a.finished === b.finished &&
+      a.error === b.error);
+  return sameRun && old.step === next.step && old.summary === next.summary && old.open === next.open;
+}
+
+/** `next`, or `prev` when it names the same steps in the same order (so what is computed from
+ * the steps is not computed again on every poll). */
+function sameList(prev: string[], next: string[]): string[] {
+  return prev.length === next.length && prev.every((id, i) => id === next[i]) ? prev : next;
+}
 
 function RunStepView({ data }: NodeProps<RunStepNode>) {
   const t = useT();
@@ -93,78 +117,121 @@ function RunStepView({ data }: NodeProps<RunStepNode>) {
 
 const NODE_TYPES = { runStep: RunStepView };
 
-/** Measures the nodes' handles again whenever they are rebuilt: a node replaced by a new
- * object of the same size is not measured again, and its edges would stay hidden. */
+/** Measures the handles of the nodes that were rebuilt again: a node replaced by a new object
+ * of the same size is not measured again, and its edges would stay hidden. Only those: a node
+ * whose content did not change keeps its object (and its data), and a node the canvas only
+ * measured (a new object, the same data) needs nothing. */
 function Remeasure({ nodes }: { nodes: RunStepNode[] }) {
   const update = useUpdateNodeInternals();
+  const seen = useRef(new Map<string, RunStepData>());
   useEffect(() => {
-    update(nodes.map((n) => n.id));
+    const rebuilt = nodes.filter((n) => seen.current.get(n.id) !== n.data).map((n) => n.id);
+    seen.current = new Map(nodes.map((n) => [n.id, n.data]));
+    if (rebuilt.length > 0) update(rebuilt);
   }, [nodes, update]);
   return null;
 }
 
 /** Workflow run `run`'s graph, `workflow` being its job's steps and edges. `onOpenRun` opens
- * a step's run. */
-export function WorkflowRunGraph({ run, workflow, onOpenRun }: { run: RunRecord; workflow: Workflow; onOpenRun: (id: number) => void }) {
+ * a step's run. It reads its steps' runs only while `active` (the viewer it is in is open). */
+export function WorkflowRunGraph({
+  run,
+  workflow,
+  onOpenRun,
+  active = true,
+}: {
+  run: RunRecord;
+  workflow: Workflow;
+  onOpenRun: (id: number) => void;
+  active?: boolean;
+}) {
   const t = useT();
   const { dark } = usePrefs();
   const { token } = theme.useToken();
   const [steps, setSteps] = useState<RunRecord[]>([]);
   const [error, setError] = useState<unknown>(null);
 
-  // Answers about another workflow run (the viewer moved on) are dropped.
+  // Answers about another workflow run (the viewer moved on) are dropped, and so are answers
+  // to a request older than the last answer applied (they may cross on the network: an older
+  // one applied last would show a step as running for good, the workflow run having ended).
   const wanted = useRef(run.id);
   wanted.current = run.id;
+  const asked = useRef(0);
+  const applied = useRef(0);
   const load = () => {
     const id = run.id;
+    const jobId = run.job_id;
+    asked.current += 1;
+    const n = asked.current;
+    const fresh = () => {
+      if (wanted.current !== id || n < applied.current) return false;
+      applied.current = n;
+      return true;
+    };
     api.listRuns({ upstream: id, limit: 1000 }).then(
       (items) => {
-        if (wanted.current !== id) return;
+        if (!fresh()) return;
         // A chain's followers share the upstream: only this job's step runs are steps.
-        setSteps(items.filter((r) => r.step != null && r.job_id === run.job_id));
+        setSteps(items.filter((r) => r.step != null && r.job_id === jobId));
         setError(null);
       },
       (e: unknown) => {
-        if (wanted.current === id) setError(e);
+        if (fresh()) setError(e);
       },
     );
   };
   useEffect(() => setSteps([]), [run.id]);
-  // Again whenever the workflow run changes state: its end, or a retry's new start.
-  useEffect(load, [run.id, run.job_id, run.state]);
-  useInterval(load, isFinal(run.state) ? null : 1000);
+  // Again whenever the workflow run changes state (its end, or a retry's new start), and when
+  // the graph is shown again.
+  useEffect(() => {
+    if (active) load();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [run.id, run.job_id, run.state, active]);
+  useInterval(load, active && !isFinal(run.state) ? 1000 : null);
 
-  const ids = useMemo(() => runGraphSteps(workflow, steps), [workflow, steps]);
+  // The step ids keep their array while they stay the same, so the layout and the height are
+  // computed again only when steps come or go, not on every poll.
+  const lastIds = useRef<string[]>([]);
+  const ids = useMemo(() => (lastIds.current = sameList(lastIds.current, runGraphSteps(workflow, steps))), [workflow, steps]);
   const current = useMemo(() => currentStepRuns(workflow, steps), [workflow, steps]);
-  const edgesIn = workflow.edges ?? [];
-  const at = useMemo(() => layout(ids, workflow.edges ?? []), [ids, workflow.edges]);
+  const edgesIn = useMemo(() => workflow.edges ?? [], [workflow.edges]);
+  const at = useMemo(() => layout(ids, edgesIn), [ids, edgesIn]);
   // The latest opener, behind one function the nodes keep (callers pass a new one each render).
   const opener = useRef(onOpenRun);
   opener.current = onOpenRun;
   const open = useCallback((id: number) => opener.current(id), []);
 
   // Nodes keep their measured size between polls (new node objects would be measured again,
-  // their edges hidden meanwhile).
+  // their edges hidden meanwhile), and a node whose content did not change keeps its object:
+  // with 200 steps, a poll rebuilds only the few that moved on.
   const [nodes, setNodes] = useState<RunStepNode[]>([]);
   useEffect(() => {
     const byId = new Map(workflow.steps.map((s) => [s.id, s]));
     setNodes((prev) => {
       const old = new Map(prev.map((n) => [n.id, n]));
-      return ids.map((id) => {
+      let changed = prev.length !== ids.length;
+      const next = ids.map((id, i): RunStepNode => {
         const step = byId.get(id);
-        return {
-          ...old.get(id),
-          id,
-          type: 'runStep',
-          position: at[id],
-          data: { step: id, summary: step ? stepSummary(step) : '', run: current.get(id), open },
-        };
+        const data: RunStepData = { step: id, summary: step ? stepSummary(step, t) : '', run: current.get(id), open };
+        const had = old.get(id);
+        const position = at[id];
+        const node: RunStepNode =
+          had && had.position.x === position.x && had.position.y === position.y && sameContent(had.data, data)
+            ? had
+            : { ...had, id, type: 'runStep', position, data };
+        if (prev[i] !== node) changed = true;
+        return node;
       });
+      return changed ? next : prev;
     });
-  }, [ids, at, current, workflow.steps, open]);
-  const edges = edgesIn.map((e, i) => conditionEdge(`e${i}`, e.from, e.to, e.on, t, { background: token.colorBgContainer }));
+  }, [ids, at, current, workflow.steps, open, t]);
+  const edges = useMemo(
+    () => edgesIn.map((e, i) => conditionEdge(`e${i}`, e.from, e.to, e.on, t, { background: token.colorBgContainer })),
+    [edgesIn, t, token.colorBgContainer],
+  );
   // Tall enough for the tallest layer.
-  const height = Math.min(440, Math.max(180, widestLayer(ids, edgesIn) * ROW_GAP + 70));
+  const height = useMemo(() => Math.min(440, Math.max(180, widestLayer(ids, edgesIn) * ROW_GAP + 70)), [ids, edgesIn]);
+  const ariaLabels = useMemo(() => flowAriaLabels(t, false), [t]);
 
   return (
     <div>
@@ -196,6 +263,7 @@ export function WorkflowRunGraph({ run, workflow, onOpenRun }: { run: RunRecord;
           onNodeClick={(_, node) => {
             if (node.data.run) onOpenRun(node.data.run.id);
           }}
+          ariaLabelConfig={ariaLabels}
         >
           <Controls showInteractive={false} />
           <Remeasure nodes={nodes} />

@@ -14,7 +14,7 @@ import { WorkflowRunGraph } from './WorkflowRunGraph';
 import type { Translate } from '../i18n';
 import { usePrefs } from '../state/prefs';
 import { durationMs, formatDateTime, formatDuration, fromNow } from '../util/format';
-import { useAsync, useInterval } from '../util/hooks';
+import { useAsync, useInterval, type AsyncState } from '../util/hooks';
 import { canRetryState } from '../util/workflow';
 
 function OutputBlock({ text, empty }: { text: string | undefined; empty: string }) {
@@ -89,11 +89,17 @@ export function CancelRunButton({ run, compact, onDone }: { run: RunRecord; comp
   );
 }
 
-/** Where a step's run stands in its workflow run: whether that has ended, and whether this is
- * the step's newest run (only that one may be retried). Read again when the run's state moves. */
-function useStepContext(run: RunRecord | null) {
+/** What useStepContext knows, about run `run`. */
+type StepContext = AsyncState<{ run: number; workflowEnded: boolean; cancelled: boolean; newest: boolean } | null>;
+
+/** Where a step's run stands in its workflow run: whether that has ended (and was not
+ * cancelled), and whether this is the step's newest run (only that one may be retried). `run`
+ * is null when there is nothing to ask (no retry to offer). Read again when the run's state
+ * moves, on `reload`, and every 2 s while `active` and the workflow run has not ended (the
+ * retry becomes possible when it ends). */
+function useStepContext(run: RunRecord | null, active: boolean): StepContext {
   const upstream = run?.step != null ? run.upstream : null;
-  return useAsync(
+  const context = useAsync(
     async (signal) => {
       if (!run || upstream == null) return null;
       const [workflowRun, siblings] = await Promise.all([
@@ -101,26 +107,33 @@ function useStepContext(run: RunRecord | null) {
         api.listRuns({ upstream, limit: 1000 }, signal),
       ]);
       const newest = siblings.filter((r) => r.step === run.step).reduce((max, r) => Math.max(max, r.id), run.id);
-      return { workflowEnded: isFinal(workflowRun.state), newest: newest === run.id };
+      return { run: run.id, workflowEnded: isFinal(workflowRun.state), cancelled: workflowRun.state === 'cancelled', newest: newest === run.id };
     },
     [run?.id, upstream, run?.state],
   );
+  const waiting = active && upstream != null && !(context.data?.run === run?.id && context.data?.workflowEnded);
+  useInterval(() => context.reload(true), waiting ? 2000 : null);
+  return context;
 }
 
-/** Runs a failed step again, and the steps after it; then shows the workflow run, live again. */
-function RetryStepButton({ run, onOpenRun }: { run: RunRecord; onOpenRun: (id: number) => void }) {
+/** Runs a failed step again, and the steps after it; then shows the workflow run, live again.
+ * `context` is useStepContext's, for this run. */
+function RetryStepButton({ run, context, onOpenRun }: { run: RunRecord; context: StepContext; onOpenRun: (id: number) => void }) {
   const { t } = usePrefs();
   const { message } = App.useApp();
-  const context = useStepContext(run);
   const [busy, setBusy] = useState(false);
   const step = run.step ?? '';
-  const blocked = !context.data
+  // What is known about this run (not the one shown before, while this one's is read).
+  const known = context.data?.run === run.id ? context.data : null;
+  const blocked = !known
     ? null
-    : !context.data.workflowEnded
+    : !known.workflowEnded
       ? t('workflow.retryWhenEnded')
-      : !context.data.newest
-        ? t('workflow.retryNotNewest')
-        : null;
+      : known.cancelled
+        ? t('workflow.retryCancelled')
+        : !known.newest
+          ? t('workflow.retryNotNewest')
+          : null;
   const retry = async () => {
     setBusy(true);
     try {
@@ -141,7 +154,7 @@ function RetryStepButton({ run, onOpenRun }: { run: RunRecord; onOpenRun: (id: n
         onClick={retry}
         loading={busy}
         // Enabled once it is known the server would take it.
-        disabled={!context.data || blocked !== null}
+        disabled={!known || blocked !== null}
         data-testid="retry-step"
       >
         {t('workflow.retry')}
@@ -210,13 +223,22 @@ export function RunViewer({
   const live = runId !== null && (!run || !isFinal(run.state));
   useInterval(load, live ? 1000 : null);
 
+  const open = runId !== null;
+  // A step's run that may be retried: where it stands in its workflow run (read while open).
+  const retryable = run?.step != null && isFinal(run.state) && canRetryState(run.state) ? run : null;
+  const stepContext = useStepContext(retryable, open);
+  const refresh = () => {
+    load();
+    if (retryable) stepContext.reload(true);
+  };
+
   const duration = run ? durationMs(run.started, run.finished) : null;
   const workflow = useRunWorkflow(run, job);
   // A workflow's own run rarely says anything on its streams: its steps' runs do.
   const quietWorkflow = workflow !== null && !run?.stdout && !run?.stderr;
   return (
     <Drawer
-      open={runId !== null}
+      open={open}
       onClose={onClose}
       width={760}
       title={
@@ -229,9 +251,9 @@ export function RunViewer({
       data-testid="run-viewer"
       extra={
         <Space>
-          {run?.step != null && isFinal(run.state) && canRetryState(run.state) && <RetryStepButton run={run} onOpenRun={onOpenRun} />}
+          {retryable && <RetryStepButton run={retryable} context={stepContext} onOpenRun={onOpenRun} />}
           {run && !isFinal(run.state) && <CancelRunButton run={run} onDone={load} />}
-          <Button icon={<ReloadOutlined />} onClick={load}>
+          <Button icon={<ReloadOutlined />} onClick={refresh}>
             {t('common.refresh')}
           </Button>
         </Space>
@@ -295,7 +317,8 @@ export function RunViewer({
             />
           )}
           {live && <Alert type="info" showIcon message={workflow ? t('workflow.live') : t('run.live')} />}
-          {workflow && <WorkflowRunGraph run={run} workflow={workflow} onOpenRun={onOpenRun} />}
+          {/* Kept while the drawer slides away, but no longer polling. */}
+          {workflow && <WorkflowRunGraph run={run} workflow={workflow} onOpenRun={onOpenRun} active={open} />}
           {!quietWorkflow && (
             <Tabs
               // A failed run opens on the stream that explains it; re-chosen when the state moves.

@@ -1,8 +1,8 @@
 // What the workflow editor and a workflow run's graph share: the canvas's styles, how an
-// edge shows its condition, and the handles edges attach to.
+// edge shows its condition, the canvas's labels, and the handles edges attach to.
 
 import '@xyflow/react/dist/style.css';
-import { Handle, MarkerType, Position, type Edge as FlowEdge } from '@xyflow/react';
+import { Handle, MarkerType, Position, type Edge as FlowEdge, type ReactFlowProps } from '@xyflow/react';
 import type { FollowOn } from '../api/types';
 import type { Translate } from '../i18n';
 
@@ -40,6 +40,28 @@ export function conditionEdge(
     style: { stroke: color, strokeWidth: options.selected ? 3 : 2 },
     markerEnd: { type: MarkerType.ArrowClosed, color, width: 16, height: 16 },
     interactionWidth: 16,
+  };
+}
+
+/** The canvas's own labels (its controls' titles, what a screen reader hears on a focused step
+ * or edge) in `t`'s language. `editable`: the editor's canvas, whose steps and edges are
+ * selected with the keyboard (the run graph's are not). */
+export function flowAriaLabels(t: Translate, editable: boolean): ReactFlowProps['ariaLabelConfig'] {
+  return {
+    'controls.ariaLabel': t('workflow.flow.controls'),
+    'controls.zoomIn.ariaLabel': t('workflow.flow.zoomIn'),
+    'controls.zoomOut.ariaLabel': t('workflow.flow.zoomOut'),
+    'controls.fitView.ariaLabel': t('workflow.flow.fitView'),
+    'controls.interactive.ariaLabel': t('workflow.flow.interactive'),
+    ...(editable
+      ? {
+          // xyflow reads the first when keyboard access is off, the second when on: the same here.
+          'node.a11yDescription.default': t('workflow.flow.nodeHelp'),
+          'node.a11yDescription.keyboardDisabled': t('workflow.flow.nodeHelp'),
+          'node.a11yDescription.ariaLiveMessage': ({ x, y }: { direction: string; x: number; y: number }) => t('workflow.flow.moved', { x, y }),
+          'edge.a11yDescription.default': t('workflow.flow.edgeHelp'),
+        }
+      : {}),
   };
 }
 

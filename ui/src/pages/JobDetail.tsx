@@ -57,7 +57,7 @@ function describeAction(job: Job, t: Translate): string {
     case 'monitor':
       return '';
     case 'workflow':
-      return `${t('workflow.stepCount', { n: a.steps.length })}: ${a.steps.map((s) => s.id).join(', ')}`;
+      return `${a.steps.length === 1 ? t('workflow.stepCountOne') : t('workflow.stepCount', { n: a.steps.length })}: ${a.steps.map((s) => s.id).join(', ')}`;
   }
 }
 

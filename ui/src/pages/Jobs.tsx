@@ -28,6 +28,7 @@ import {
   EditOutlined,
   MoreOutlined,
   PauseOutlined,
+  PlayCircleOutlined,
   PlusOutlined,
   ReloadOutlined,
   SearchOutlined,
@@ -38,7 +39,7 @@ import { KindTag, StateTag } from '../components/tags';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { usePrefs } from '../state/prefs';
 import { formatDateTime, fromNow } from '../util/format';
-import { useAvailableHeight, useDebounced, useLiveEvents, useThrottled } from '../util/hooks';
+import { useAsync, useAvailableHeight, useDebounced, useLiveEvents, useThrottled } from '../util/hooks';
 import { triggerRaw, triggerSummary } from '../util/trigger';
 import { useJobPages, type Row } from './useJobPages';
 
@@ -185,6 +186,31 @@ export function JobsPage() {
     }
   };
 
+  // The tags, as groups: fetched when the group list opens (counting them reads every job).
+  const [groupsWanted, setGroupsWanted] = useState(false);
+  const groups = useAsync((signal) => (groupsWanted ? api.listTags(signal) : Promise.resolve(undefined)), [groupsWanted]);
+
+  const setGroupPaused = (group: string, paused: boolean) => {
+    modal.confirm({
+      title: t(paused ? 'jobs.pauseGroupConfirm' : 'jobs.resumeGroupConfirm', { tag: group }),
+      okText: t(paused ? 'jobs.pauseGroup' : 'jobs.resumeGroup'),
+      cancelText: t('common.cancel'),
+      onOk: async () => {
+        setBusy(true);
+        try {
+          const { changed } = await api.setTagPaused(group, paused);
+          message.success(t(paused ? 'jobs.groupPaused' : 'jobs.groupResumed', { n: changed, tag: group }));
+          jobs.refresh();
+          if (groupsWanted) groups.reload(true);
+        } catch (e) {
+          message.error(errorText(e));
+        } finally {
+          setBusy(false);
+        }
+      },
+    });
+  };
+
   const confirmDelete = (ids: string[], names: string) => {
     modal.confirm({
       title: ids.length === 1 ? t('jobs.deleteOne', { name: names }) : t('jobs.deleteMany', { n: ids.length }),
@@ -218,7 +244,7 @@ export function JobsPage() {
       title: t('job.name'),
       dataIndex: 'name',
       key: 'name',
-      width: 210,
+      width: 200,
       sorter: true,
       sortOrder: sort === 'name' ? 'ascend' : sort === '-name' ? 'descend' : null,
       ellipsis: true,
@@ -246,7 +272,7 @@ export function JobsPage() {
     {
       title: t('job.schedule'),
       key: 'trigger',
-      width: 210,
+      width: 190,
       ellipsis: { showTitle: false },
       render: (_, row) =>
         isJob(row) ? (
@@ -285,7 +311,7 @@ export function JobsPage() {
     {
       title: t('job.lastRun'),
       key: 'last_run',
-      width: 200,
+      width: 225,
       ellipsis: true,
       render: (_, row) => {
         if (!isJob(row)) return null;
@@ -338,7 +364,7 @@ export function JobsPage() {
               <Button
                 type="text"
                 size="small"
-                icon={row.paused ? <ReloadOutlined /> : <PauseOutlined />}
+                icon={row.paused ? <PlayCircleOutlined /> : <PauseOutlined />}
                 onClick={() => togglePause(row)}
                 aria-label={row.paused ? t('jobs.resume') : t('jobs.pause')}
               />
@@ -420,10 +446,33 @@ export function JobsPage() {
               { value: 'paused', label: t('job.paused') },
             ]}
           />
-          {tag && (
-            <Tag closable onClose={() => setParam('tag', undefined)} color="blue" style={{ marginInlineEnd: 0 }}>
-              {t('job.tag')}: {tag}
-            </Tag>
+          <Select
+            allowClear
+            showSearch
+            placeholder={t('jobs.group')}
+            value={tag}
+            onChange={(v?: string) => setParam('tag', v)}
+            onDropdownVisibleChange={(open) => open && (groupsWanted ? groups.reload(true) : setGroupsWanted(true))}
+            loading={groupsWanted && groups.loading}
+            style={{ width: 200 }}
+            options={[
+              ...(tag && !groups.data?.some((g) => g.tag.toLowerCase() === tag.toLowerCase()) ? [{ value: tag, label: tag }] : []),
+              ...(groups.data ?? []).map((g) => ({
+                value: g.tag,
+                label: `${g.tag} (${g.paused ? t('jobs.groupCountPaused', { n: g.jobs, paused: g.paused }) : g.jobs})`,
+              })),
+            ]}
+            data-testid="job-group"
+          />
+          {tag && selected.length === 0 && (
+            <Space size={4} data-testid="group-bar">
+              <Button size="small" icon={<PauseOutlined />} loading={busy} onClick={() => setGroupPaused(tag, true)} data-testid="group-pause">
+                {t('jobs.pauseGroup')}
+              </Button>
+              <Button size="small" icon={<PlayCircleOutlined />} loading={busy} onClick={() => setGroupPaused(tag, false)} data-testid="group-resume">
+                {t('jobs.resumeGroup')}
+              </Button>
+            </Space>
           )}
           <div style={{ flex: 1 }} />
           {selected.length > 0 ? (

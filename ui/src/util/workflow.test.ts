@@ -96,7 +96,10 @@ describe('workflow drafts', () => {
     draft = connect(draft, 's1', 's2');
     expect(connect(draft, 's1', 's1')).toBe(draft);
     expect(connect(draft, 's1', 'nowhere')).toBe(draft);
-    draft = connect(draft, 's1', 's2', 'failed');
+    draft = setEdgeOn(draft, 0, 'failed');
+    // Connecting again (a drag onto the edge there) leaves the edge and its condition alone.
+    expect(connect(draft, 's1', 's2')).toBe(draft);
+    expect(connect(draft, 's1', 's2', 'completed')).toBe(draft);
     expect(draft.edges).toEqual([{ from: 's1', to: 's2', on: 'failed' }]);
     draft = setEdgeOn(draft, 0, 'completed');
     expect(fromDraft(draft).edges).toEqual([{ from: 'a', to: 'b', on: 'completed' }]);
@@ -212,6 +215,44 @@ describe('workflow run graph', () => {
     // a succeeded this time, b runs.
     const later = [run(7, 'b', 'running'), run(6, 'a', 'succeeded'), ...runs.slice(1)];
     expect(states(currentStepRuns(wf, later))).toEqual({ a: '6:succeeded', b: '7:running' });
+  });
+
+  it('shows a step whose newest run was abandoned, and the steps after it, as waiting', () => {
+    // The engine runs an abandoned step again, and the steps after it after that.
+    const runs = [run(2, 'a', 'succeeded'), run(3, 'b', 'abandoned')];
+    expect(states(currentStepRuns(wf, runs))).toEqual({ a: '2:succeeded' });
+    const ranOn = [run(2, 'a', 'abandoned'), run(3, 'b', 'succeeded'), run(4, 'c', 'running')];
+    expect(states(currentStepRuns(wf, ranOn))).toEqual({});
+    // Run again: the new run is current.
+    expect(states(currentStepRuns(wf, [...runs, run(4, 'b', 'succeeded')]))).toEqual({ a: '2:succeeded', b: '4:succeeded' });
+  });
+
+  it('on an old run of an edited job, ignores steps before a step that never ran in it', () => {
+    // Ran as a → c; since, step b was added between them (a → b → c), and step z before a.
+    const edited: Workflow = {
+      steps: [{ id: 'z', job: 'x' }, { id: 'a', job: 'x' }, { id: 'b', job: 'x' }, { id: 'c', job: 'x' }],
+      edges: [{ from: 'z', to: 'a' }, { from: 'a', to: 'b' }, { from: 'b', to: 'c' }],
+    };
+    const runs = [run(2, 'a', 'succeeded'), run(3, 'c', 'failed')];
+    expect(states(currentStepRuns(edited, runs))).toEqual({ a: '2:succeeded', c: '3:failed' });
+    // Renamed: `a` is now `first`, which never ran; `b` (a's follower) still shows its run.
+    const renamed: Workflow = { steps: [{ id: 'first', job: 'x' }, ...wf.steps.slice(1)], edges: [{ from: 'first', to: 'b' }, { from: 'b', to: 'c' }] };
+    const old = [run(2, 'a', 'succeeded'), run(3, 'b', 'succeeded'), run(4, 'c', 'running')];
+    expect(states(currentStepRuns(renamed, old))).toEqual({ a: '2:succeeded', b: '3:succeeded', c: '4:running' });
+    // The steps before the one that never ran still count: after a's retry, c (after b, which
+    // never ran, after a) waits again.
+    expect(states(currentStepRuns(edited, [...runs, run(4, 'a', 'running')]))).toEqual({ a: '4:running' });
+    // Many steps that never ran, joining in diamonds, are looked through quickly.
+    const wide: Workflow = { steps: [{ id: 'start', job: 'x' }, { id: 'end', job: 'x' }], edges: [] };
+    let last = 'start';
+    for (let i = 0; i < 60; i += 1) {
+      wide.steps.push({ id: `l${i}`, job: 'x' }, { id: `r${i}`, job: 'x' }, { id: `j${i}`, job: 'x' });
+      wide.edges!.push({ from: last, to: `l${i}` }, { from: last, to: `r${i}` }, { from: `l${i}`, to: `j${i}` }, { from: `r${i}`, to: `j${i}` });
+      last = `j${i}`;
+    }
+    wide.edges!.push({ from: last, to: 'end' });
+    expect(states(currentStepRuns(wide, [run(2, 'start', 'succeeded'), run(3, 'end', 'succeeded')]))).toEqual({ start: '2:succeeded', end: '3:succeeded' });
+    expect(states(currentStepRuns(wide, [run(4, 'start', 'running'), run(3, 'end', 'succeeded')]))).toEqual({ start: '4:running' });
   });
 
   it('keeps runs of steps the workflow no longer has', () => {

@@ -3,6 +3,7 @@
 // step a workflow run's graph shows.
 
 import type { Action, FollowOn, RunRecord, RunState, Step, Workflow } from '../api/types';
+import type { Translate } from '../i18n';
 
 /** Every edge condition, in the order the editor offers them. */
 export const FOLLOW_ONS: FollowOn[] = ['succeeded', 'failed', 'completed'];
@@ -100,12 +101,12 @@ export function removeStep(draft: WorkflowDraft, key: string): WorkflowDraft {
   };
 }
 
-/** Makes `to` follow `from` on `on`: a new edge, or a new condition on the one there. A step
- * cannot follow itself; a cycle is allowed here and refused by the checks. */
+/** Makes `to` follow `from` on `on`: a new edge. When the edge is there already, the draft is
+ * left as it is (its condition too: dragging onto an edge does not reset it; setEdgeOn changes
+ * it). A step cannot follow itself; a cycle is allowed here and refused by the checks. */
 export function connect(draft: WorkflowDraft, from: string, to: string, on: FollowOn = 'succeeded'): WorkflowDraft {
   if (from === to || !draft.steps.some((s) => s.key === from) || !draft.steps.some((s) => s.key === to)) return draft;
-  const at = draft.edges.findIndex((e) => e.from === from && e.to === to);
-  if (at >= 0) return setEdgeOn(draft, at, on);
+  if (draft.edges.some((e) => e.from === from && e.to === to)) return draft;
   return { ...draft, edges: [...draft.edges, { from, to, on }] };
 }
 
@@ -152,19 +153,19 @@ export function hasSomethingToRun(step: Step): boolean {
   }
 }
 
-/** One line saying what a step runs. */
-export function stepSummary(step: Step): string {
-  if (!step.action) return step.job ? `job: ${step.job}` : '';
+/** One line saying what a step runs, in `t`'s language (a command or URL as it is). */
+export function stepSummary(step: Step, t: Translate): string {
+  if (!step.action) return step.job ? t('workflow.summary.job', { job: step.job }) : '';
   switch (step.action.kind) {
     case 'shell':
       return step.action.command;
     case 'http':
       return `${step.action.method ?? 'GET'} ${step.action.url}`;
     case 'function':
-      return step.action.name;
+      return t('workflow.summary.function', { name: step.action.name });
     case 'monitor':
     case 'workflow':
-      return step.action.kind;
+      return t(`kind.${step.action.kind}`);
   }
 }
 
@@ -314,8 +315,12 @@ export type StepState = RunState | 'pending';
  * The run each step of workflow run's graph shows, by step id: the step's newest run, when it
  * is current. As the scheduler plans, a run is current only when it is newer than the current
  * runs of all the steps before it: after a step is retried, the old runs of the steps after it
- * are history, and those steps wait to run again (no entry). Runs of steps the workflow no
- * longer has are kept as they are.
+ * are history, and those steps wait to run again (no entry). A newest run that was abandoned
+ * is not current either: the step runs again. A step before it with no run at all in this
+ * workflow run (the job was edited since: a step added or renamed) does not count, the steps
+ * before that one do: an old run's graph still shows what ran, and a retry there still sends
+ * the steps after the retried one back to waiting. Runs of steps the workflow no longer has
+ * are kept as they are.
  */
 export function currentStepRuns(workflow: Workflow, runs: RunRecord[]): Map<string, RunRecord> {
   const newest = new Map<string, RunRecord>();
@@ -331,12 +336,28 @@ export function currentStepRuns(workflow: Workflow, runs: RunRecord[]): Map<stri
   // Memoised by step; a step on a cycle (never saved) counts its newest run.
   const decided = new Map<string, RunRecord | null>();
   const visiting = new Set<string>();
+  // The current runs a step's run must be newer than: those of the steps before it that ran,
+  // and through each step before it that never ran, those before that one. Memoised by step;
+  // a cycle (never saved) ends the search.
+  const bounds = new Map<string, (RunRecord | null)[]>();
+  const passing = new Set<string>();
+  const boundsOf = (id: string): (RunRecord | null)[] => {
+    if (bounds.has(id)) return bounds.get(id)!;
+    if (passing.has(id)) return [];
+    passing.add(id);
+    // Each once (steps that never ran may join again, as in a diamond).
+    const found = [...new Set((before.get(id) ?? []).flatMap((p) => (newest.has(p) ? [decide(p)] : boundsOf(p))))];
+    passing.delete(id);
+    bounds.set(id, found);
+    return found;
+  };
   const decide = (id: string): RunRecord | null => {
     if (decided.has(id)) return decided.get(id)!;
-    const run = newest.get(id) ?? null;
+    const had = newest.get(id) ?? null;
+    const run = had?.state === 'abandoned' ? null : had;
     if (visiting.has(id)) return run;
     visiting.add(id);
-    const prior = (before.get(id) ?? []).map(decide);
+    const prior = boundsOf(id);
     visiting.delete(id);
     const isCurrent = run !== null && prior.every((p) => p !== null && p.id < run.id);
     decided.set(id, isCurrent ? run : null);

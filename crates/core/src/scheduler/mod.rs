@@ -827,6 +827,44 @@ impl Scheduler {
         self.save_and_requeue(job, now)
     }
 
+    /// Pauses every unpaused job tagged `tag` (case-insensitively); returns how many.
+    pub fn pause_tag(&self, tag: &str) -> Result<usize, SchedulerError> {
+        let ids = self.tagged(tag, false)?;
+        for id in &ids {
+            self.pause_job(id)?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Resumes every paused job tagged `tag` (see [`Scheduler::resume_job`]); returns how
+    /// many.
+    pub fn resume_tag(&self, tag: &str, catch_up: bool) -> Result<usize, SchedulerError> {
+        let ids = self.tagged(tag, true)?;
+        for id in &ids {
+            self.resume_job(id, catch_up)?;
+        }
+        Ok(ids.len())
+    }
+
+    /// The ids of the jobs tagged `tag` that are `paused` (or not), page by page.
+    fn tagged(&self, tag: &str, paused: bool) -> Result<Vec<String>, SchedulerError> {
+        let mut query = crate::query::JobQuery {
+            tag: Some(tag.to_string()),
+            paused: Some(paused),
+            limit: Some(crate::query::MAX_PAGE),
+            ..Default::default()
+        };
+        let mut ids = Vec::new();
+        loop {
+            let page = self.inner.store.query_jobs(&query)?;
+            ids.extend(page.items.into_iter().map(|e| e.job.id));
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+
     fn save_and_requeue(&self, job: Job, now: DateTime<Utc>) -> Result<Job, SchedulerError> {
         let before = self.inner.store.change_counter()?;
         self.inner.store.update_job(&job)?;

@@ -322,6 +322,31 @@ pub(super) fn workflow_steps_are_linked_and_not_counted(store: &dyn JobStore) {
     assert_eq!(claim_one(second, 2).state, RunState::Submitted);
 }
 
+pub(super) fn tags_count_their_jobs(store: &dyn JobStore) {
+    let tagged = |id: &str, tags: &[&str], paused: bool| Job {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        paused,
+        ..job(id)
+    };
+    store
+        .add_jobs(&[
+            tagged("a", &["ops", "Backup"], false),
+            tagged("b", &["OPS", "ops"], true),
+            tagged("c", &[], false),
+        ])
+        .unwrap();
+    let counts: Vec<_> = store
+        .tag_counts()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.tag, c.jobs, c.paused))
+        .collect();
+    assert_eq!(
+        counts,
+        [("Backup".to_string(), 1, 0), ("OPS".to_string(), 2, 1)]
+    );
+}
+
 pub(super) fn run_queries(store: &dyn JobStore) {
     // Runs 1..=20 alternate between jobs a and b, fired at t(id * 10).
     let runs: Vec<_> = (1..=20)
@@ -1175,6 +1200,7 @@ macro_rules! contract {
                 overdue_lists_unpaused_jobs_due_before,
                 record_runs_upserts,
                 workflow_steps_are_linked_and_not_counted,
+                tags_count_their_jobs,
                 run_queries,
                 default_limit_is_100,
                 take_over_abandons_dead_nodes_runs,

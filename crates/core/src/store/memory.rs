@@ -13,7 +13,7 @@ use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
-use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, LastRun};
+use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
 use crate::FastMap;
 
 /// Keeps everything in memory; nothing survives the process.
@@ -436,6 +436,29 @@ impl JobStore for MemoryStore {
             jobs.iter()
                 .map(|job| (job, runs.newest(&job.id).map(|r| r.state))),
         ))
+    }
+
+    fn tag_counts(&self) -> Result<Vec<TagCount>, StoreError> {
+        // By lower-cased tag: the smallest spelling, and the jobs and paused jobs with it.
+        let mut tags: BTreeMap<String, TagCount> = BTreeMap::new();
+        for job in lock(&self.jobs).values() {
+            let mut keys: Vec<(String, &String)> =
+                job.tags.iter().map(|t| (t.to_lowercase(), t)).collect();
+            keys.sort();
+            keys.dedup_by(|a, b| a.0 == b.0);
+            for (key, tag) in keys {
+                let count = tags.entry(key).or_insert_with(|| TagCount {
+                    tag: tag.clone(),
+                    ..Default::default()
+                });
+                if *tag < count.tag {
+                    count.tag = tag.clone();
+                }
+                count.jobs += 1;
+                count.paused += usize::from(job.paused);
+            }
+        }
+        Ok(tags.into_values().collect())
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {

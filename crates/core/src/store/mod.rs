@@ -18,7 +18,7 @@ use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
-use crate::query::{JobCounts, JobPage, JobQuery};
+use crate::query::{JobCounts, JobPage, JobQuery, TagCount};
 
 pub use memory::MemoryStore;
 pub use node::{Heartbeat, NodeInfo, NodeState};
@@ -248,6 +248,8 @@ pub trait JobStore: Send + Sync + 'static {
     fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError>;
     /// How many jobs there are, paused, monitoring and failing.
     fn count_jobs(&self) -> Result<JobCounts, StoreError>;
+    /// Every tag with its jobs and paused jobs, by tag (case-insensitively).
+    fn tag_counts(&self) -> Result<Vec<TagCount>, StoreError>;
     /// Every job's id, next fire time and paused flag, ordered by id, without loading
     /// definitions.
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError>;

@@ -32,7 +32,7 @@ use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
-use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun};
+use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
 
 /// The schema, one step per version (`kairos_schema.version`). Append; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -1168,6 +1168,21 @@ impl JobStore for PgStore {
             })
         })?;
         Ok(counts.into_iter().next().unwrap_or_default())
+    }
+
+    fn tag_counts(&self) -> Result<Vec<TagCount>, StoreError> {
+        let sql = "SELECT MIN(t COLLATE \"C\"), COUNT(DISTINCT j.id), \
+                   COUNT(DISTINCT j.id) FILTER (WHERE j.paused) \
+                   FROM jobs j, jsonb_array_elements_text(coalesce(j.definition->'tags', '[]')) t \
+                   GROUP BY lower(t) ORDER BY lower(t)"
+            .to_string();
+        self.rows(sql, vec![], |row| {
+            Ok(TagCount {
+                tag: row.try_get(0)?,
+                jobs: row.try_get::<_, i64>(1)?.max(0) as usize,
+                paused: row.try_get::<_, i64>(2)?.max(0) as usize,
+            })
+        })
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {

@@ -31,7 +31,7 @@ use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
-use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun};
+use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
 
 /// The schema, one step per version: step `i` takes `PRAGMA user_version` from `i` to `i + 1`.
 /// Append new steps; never edit one that has shipped.
@@ -1267,6 +1267,26 @@ impl JobStore for SqliteStore {
             monitors,
             failing,
         })
+    }
+
+    fn tag_counts(&self) -> Result<Vec<TagCount>, StoreError> {
+        let conn = self.read();
+        let mut select = conn.prepare_cached(
+            "SELECT MIN(t.value), COUNT(DISTINCT j.id), \
+             COUNT(DISTINCT CASE WHEN j.paused THEN j.id END) \
+             FROM jobs j, json_each(j.definition, '$.tags') t \
+             GROUP BY lower(t.value) ORDER BY lower(t.value)",
+        )?;
+        let mut rows = select.query([])?;
+        let mut tags = Vec::new();
+        while let Some(row) = rows.next()? {
+            tags.push(TagCount {
+                tag: row.get(0)?,
+                jobs: row.get::<_, i64>(1)?.max(0) as usize,
+                paused: row.get::<_, i64>(2)?.max(0) as usize,
+            });
+        }
+        Ok(tags)
     }
 
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {

@@ -8,3 +8,4 @@ pub(crate) mod params;
 pub(crate) mod prom;
 pub(crate) mod runs;
 pub(crate) mod system;
+pub(crate) mod tags;
