@@ -529,6 +529,13 @@ describe('web admin', () => {
     await waitText(page.getByTestId('recent-failures'), /Flaky report/);
     await page.waitForTimeout(600); // let the charts' entry animation finish
     await shot('dashboard', page, true);
+    // The monitor's network counters, as rates per second.
+    await page.getByTestId('system-view').getByText('Network').click();
+    await assertChart('network');
+    await page.waitForTimeout(600);
+    await page.locator('[data-chart="network"]').screenshot({ path: `${SCREENSHOTS}/dashboard-network.png` });
+    await page.getByTestId('system-view').getByText('Usage').click();
+    await assertChart('system');
   });
 
   uiTest('live events stream in', async () => {

@@ -204,10 +204,11 @@ async fn sleep_until(at: DateTime<Utc>) {
 
 /// One bench node: a scheduler on `db` with the `noop` function, until SIGTERM or SIGINT.
 pub async fn node(db: &Path) -> Result<serde_json::Value, String> {
+    let stop = kairos_core::scheduler::stop_signal();
     let scheduler = Scheduler::new(crate::job_cmd::open_store(db)?);
     scheduler.register("noop", |_| async {});
     scheduler.start().map_err(|e| e.to_string())?;
-    kairos_core::scheduler::stop_signal().await;
+    stop.await;
     scheduler.shutdown(StdDuration::from_secs(5)).await;
     Ok(json!({"node": scheduler.node().id}))
 }

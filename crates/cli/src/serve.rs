@@ -115,6 +115,8 @@ pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Resul
             .await
             .map_err(|e| format!("--bind: cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
+        // Before anything runs: a SIGTERM from now on is a graceful shutdown.
+        let stop = kairos_core::scheduler::stop_signal();
         let scheduler = Scheduler::new(store);
         scheduler.set_node_labels(labels);
         scheduler.start().map_err(|e| e.to_string())?;
@@ -150,7 +152,7 @@ pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Resul
         let url = public_url.unwrap_or_else(|| format!("http://{local}"));
         scheduler.set_alert_link_base(Some(url.clone()));
         println!("{url}/?token={token}");
-        kairos_server::serve(listener, app, kairos_core::scheduler::stop_signal()).await;
+        kairos_server::serve(listener, app, stop).await;
         eprintln!(
             "Shutting down: waiting up to {} s for running jobs",
             kairos_core::scheduler::SHUTDOWN_GRACE.as_secs()

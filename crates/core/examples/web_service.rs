@@ -67,6 +67,7 @@ fn summary(job: &Job) -> JobSummary {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let signal = kairos_core::scheduler::stop_signal();
     let scheduler = Scheduler::builder().build()?;
     scheduler.start()?;
 
@@ -80,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(async {
             tokio::select! {
                 _ = support::stop() => {}
-                _ = kairos_core::scheduler::stop_signal() => {}
+                _ = signal => {}
             }
         })
         .await?;

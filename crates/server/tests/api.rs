@@ -1096,3 +1096,87 @@ async fn a_tag_is_a_group_paused_and_resumed_as_one() {
     let (_, none) = s.post("/api/tags/nothing/pause", json!({})).await;
     assert_eq!(none["changed"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_over_http_checks_its_graph_runs_its_steps_and_retries_one() {
+    let s = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("exit-code");
+    std::fs::write(&flag, "3").unwrap();
+    let step = |id: &str, command: String| json!({"id": id, "action": {"kind": "shell", "command": command}});
+    let mut job = shell_job("etl", "true");
+    job["id"] = json!("etl");
+    job["action"] = json!({
+        "kind": "workflow",
+        "steps": [
+            step("extract", "echo extracted".into()),
+            step("load", format!("exit $(cat {})", flag.display())),
+        ],
+        "edges": [{"from": "extract", "to": "load"}, {"from": "load", "to": "extract"}],
+    });
+    let (status, body) = s.post("/api/jobs", job.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body, Some("action.edges"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("extract → load → extract"));
+    job["action"]["edges"] = json!([{"from": "extract", "to": "load"}]);
+    assert_eq!(s.post("/api/jobs", job).await.0, StatusCode::CREATED);
+
+    let (_, started) = s.post("/api/jobs/etl/run", json!(null)).await;
+    let workflow = started["run_id"].as_i64().unwrap();
+    let ended = |state: &'static str| {
+        let s = &s;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, run) = s.get(&format!("/api/runs/{workflow}")).await;
+                if run["state"] == state {
+                    return run;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never {state}: {run}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(ended("failed").await["error"], "step 'load' failed");
+    let (_, steps) = s.get(&format!("/api/runs?upstream={workflow}")).await;
+    let steps = steps["items"].as_array().unwrap().clone();
+    let names: Vec<_> = steps
+        .iter()
+        .map(|r| (r["step"].clone(), r["state"].clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (json!("load"), json!("failed")),
+            (json!("extract"), json!("succeeded"))
+        ]
+    );
+
+    // Only a step's run can be retried, and only its newest.
+    let (status, body) = s
+        .post(&format!("/api/runs/{workflow}/retry"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = s.post("/api/runs/999999/retry", json!(null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    std::fs::write(&flag, "0").unwrap();
+    let load = steps[0]["id"].as_i64().unwrap();
+    let (status, again) = s
+        .post(&format!("/api/runs/{load}/retry"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["id"], workflow);
+    ended("succeeded").await;
+    let (_, steps) = s.get(&format!("/api/runs?upstream={workflow}")).await;
+    assert_eq!(
+        steps["items"].as_array().unwrap().len(),
+        3,
+        "extract ran once"
+    );
+}

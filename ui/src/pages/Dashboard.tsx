@@ -24,6 +24,7 @@ import { STATE_COLORS, StateTag, StepTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
 import { dayjs, formatBytes, formatDateTime, fromNow } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled, useVisibleInterval } from '../util/hooks';
+import { networkRates } from '../util/metrics';
 import { countNodes } from '../util/nodes';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -303,6 +304,31 @@ export function DashboardPage() {
     };
   }, [metrics.data, t]);
 
+  // The same samples as network throughput: what the counters moved per second.
+  const [systemView, setSystemView] = useState<'usage' | 'network'>('usage');
+  const networkOption = useMemo<ChartOption | null>(() => {
+    const rates = networkRates(metrics.data ?? []);
+    if (!rates.length) return null;
+    const perSecond = (v: unknown) => `${formatBytes(Number(v))}/s`;
+    const line = (name: string, value: (r: (typeof rates)[number]) => number) => ({
+      type: 'line' as const,
+      name,
+      showSymbol: false,
+      smooth: true,
+      areaStyle: { opacity: 0.12 },
+      tooltip: { valueFormatter: perSecond },
+      data: rates.map((r) => [r.at, Math.round(value(r))]),
+    });
+    return {
+      grid: { left: 8, right: 16, top: 36, bottom: 24, containLabel: true },
+      legend: { top: 0, icon: 'circle', itemWidth: 10, itemHeight: 10 },
+      tooltip: { trigger: 'axis' },
+      xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
+      yAxis: { type: 'value', min: 0, axisLabel: { formatter: perSecond } },
+      series: [line(t('dash.netReceived'), (r) => r.rx), line(t('dash.netSent'), (r) => r.tx)],
+    };
+  }, [metrics.data, t]);
+
   const status = counts.data?.status;
   const toggleScheduler = async () => {
     try {
@@ -470,9 +496,28 @@ export function DashboardPage() {
         </Col>
         {hasMonitor && (
           <Col xs={24} xl={10}>
-            <Card title={<><DashboardOutlined /> {t('dash.system')}</>} extra={<Badge status="success" text={t('dash.live')} />}>
+            <Card
+              title={<><DashboardOutlined /> {t('dash.system')}</>}
+              extra={
+                <Space size={12}>
+                  <Segmented<'usage' | 'network'>
+                    size="small"
+                    value={systemView}
+                    onChange={setSystemView}
+                    options={[
+                      { value: 'usage', label: t('dash.usage') },
+                      { value: 'network', label: t('dash.network') },
+                    ]}
+                    data-testid="system-view"
+                  />
+                  <Badge status="success" text={t('dash.live')} />
+                </Space>
+              }
+            >
               {metrics.error ? (
                 <ErrorAlert error={metrics.error} onRetry={() => metrics.reload()} />
+              ) : systemView === 'network' && networkOption ? (
+                <Chart option={networkOption} name="network" style={{ height: 280 }} />
               ) : metricsOption ? (
                 <Chart option={metricsOption} name="system" style={{ height: 280 }} />
               ) : metrics.loading ? (

@@ -8,20 +8,26 @@ use super::{Scheduler, SchedulerError};
 /// How long running jobs may take to finish after a stop, before they are cancelled.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Resolves at SIGINT (Ctrl-C) or SIGTERM.
-pub async fn stop_signal() {
+/// Resolves at SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when it is called, not
+/// when first awaited: call it before starting work, so a signal that comes early still
+/// stops the process gracefully (instead of killing it). Call it inside a tokio runtime.
+pub fn stop_signal() -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)))
+    };
+    async move {
+        #[cfg(unix)]
+        if let Ok((mut term, mut int)) = signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
+                _ = int.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl Scheduler {
@@ -29,10 +35,11 @@ impl Scheduler {
     /// then shuts down, giving running jobs [`SHUTDOWN_GRACE`] to finish. Call it from a tokio
     /// runtime; [`Scheduler::run_blocking`] makes one.
     pub async fn run_until(&self, stop: impl Future<Output = ()>) -> Result<(), SchedulerError> {
+        let signal = stop_signal();
         self.start()?;
         tokio::select! {
             _ = stop => {}
-            _ = stop_signal() => {}
+            _ = signal => {}
         }
         self.shutdown(SHUTDOWN_GRACE).await;
         Ok(())
