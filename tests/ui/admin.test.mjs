@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { after, before, describe, test } from 'node:test';
-import { SCREENSHOTS, launchBrowser, startStack } from './harness.mjs';
+import { after, before, describe } from 'node:test';
+import { launchBrowser, SCREENSHOTS, startStack, uiTest as harnessUiTest, WAIT, waitText } from './harness.mjs';
 
 const VIEWPORT = { width: 1440, height: 900 };
-const WAIT = { timeout: 15000 };
 
 let stack;
 let chrome;
@@ -26,20 +25,6 @@ async function shot(name, target = page, fullPage = false) {
   await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage });
 }
 
-/** Waits until `locator`'s text matches `re`. */
-async function waitText(locator, re) {
-  await locator.first().waitFor(WAIT);
-  const deadline = Date.now() + WAIT.timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (await locator.first().textContent()) ?? '';
-    if (re.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(text, re);
-  return text;
-}
-
 /** A non-empty ECharts canvas inside `[data-chart=name]`. */
 async function assertChart(name) {
   const canvas = page.locator(`[data-chart="${name}"] canvas`).first();
@@ -53,18 +38,8 @@ function formItem(label) {
   return page.locator('.ant-form-item').filter({ has: page.locator('label', { hasText: label }) });
 }
 
-/** A test that saves a screenshot of the page when it fails (failure-<n>.png). */
-function uiTest(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      await page?.screenshot({ path: `${SCREENSHOTS}/failure-${slug}.png`, fullPage: true }).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+/** A test that saves a screenshot of the page when it fails. */
+const uiTest = (name, fn) => harnessUiTest(name, fn, { page: () => page });
 
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });

@@ -2,6 +2,7 @@
 // database, the built UI (served by kairos itself when it embeds ui/dist, else by a tiny
 // static server here that proxies the API to it), and Debian's Chromium via playwright-core.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
@@ -9,11 +10,42 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = join(ROOT, 'ui', 'dist');
 export const SCREENSHOTS = join(ROOT, 'tests', 'ui', 'screenshots');
+/** How long a test waits for anything to appear. */
+export const WAIT = { timeout: 15000 };
+
+/** Waits until `locator`'s text matches `re`; returns the text. */
+export async function waitText(locator, re) {
+  await locator.first().waitFor(WAIT);
+  const deadline = Date.now() + WAIT.timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = (await locator.first().textContent()) ?? '';
+    if (re.test(text)) return text;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(text, re);
+  return text;
+}
+
+/** A test that saves a full-page screenshot of `page()` when it fails
+ * (`failure-<prefix><name>.png`). */
+export function uiTest(name, fn, { page, prefix = '' }) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+      await page()?.screenshot({ path: `${SCREENSHOTS}/failure-${prefix}${slug}.png`, fullPage: true }).catch(() => undefined);
+      throw e;
+    }
+  });
+}
 
 // playwright-core is a dev dependency of ui/ (one package.json, one lock file).
 const require = createRequire(join(ROOT, 'ui', 'package.json'));

@@ -5,11 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { SCREENSHOTS, apiOf, launchBrowser, startKairos, startStack } from './harness.mjs';
+import { after, before, describe } from 'node:test';
+import { apiOf, launchBrowser, SCREENSHOTS, startKairos, startStack, uiTest as harnessUiTest, WAIT, waitText } from './harness.mjs';
 
 const VIEWPORT = { width: 1440, height: 900 };
-const WAIT = { timeout: 15000 };
 
 let stack;
 let chrome;
@@ -30,19 +29,6 @@ async function shot(name, fullPage = false) {
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage });
 }
 
-async function waitText(locator, re) {
-  await locator.first().waitFor(WAIT);
-  const deadline = Date.now() + WAIT.timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (await locator.first().textContent()) ?? '';
-    if (re.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(text, re);
-  return text;
-}
-
 /** Polls `fn` until it returns something truthy. */
 async function until(fn, what) {
   const deadline = Date.now() + WAIT.timeout;
@@ -58,17 +44,8 @@ function nodeRow(id) {
   return page.locator(`[data-testid="node-table"] tr.ant-table-row[data-row-key="${id}"]`);
 }
 
-function uiTest(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      await page?.screenshot({ path: `${SCREENSHOTS}/failure-nodes-${slug}.png`, fullPage: true }).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+/** A test that saves a screenshot of the page when it fails. */
+const uiTest = (name, fn) => harnessUiTest(name, fn, { page: () => page, prefix: 'nodes-' });
 
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });

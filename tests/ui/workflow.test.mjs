@@ -6,11 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { SCREENSHOTS, launchBrowser, startStack } from './harness.mjs';
+import { after, before, describe } from 'node:test';
+import { launchBrowser, SCREENSHOTS, startStack, uiTest as harnessUiTest, WAIT, waitText } from './harness.mjs';
 
 const VIEWPORT = { width: 1440, height: 900 };
-const WAIT = { timeout: 15000 };
 
 let stack;
 let chrome;
@@ -23,20 +22,6 @@ async function shot(name) {
   await page.waitForFunction(() => !document.querySelector('.ant-spin-spinning, .ant-skeleton-active'), null, WAIT).catch(() => undefined);
   await page.waitForTimeout(500);
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png` });
-}
-
-/** Waits until `locator`'s text matches `re`. */
-async function waitText(locator, re) {
-  await locator.first().waitFor(WAIT);
-  const deadline = Date.now() + WAIT.timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (await locator.first().textContent()) ?? '';
-    if (re.test(text)) return text;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(text, re);
-  return text;
 }
 
 /** `locator`'s box once it has stopped moving (the canvas lays out and fits its view anew
@@ -76,18 +61,8 @@ function runNode(viewer, step, state) {
   return viewer.locator(`[data-testid="workflow-run-node-${step}"][data-state="${state}"]`);
 }
 
-/** A test that saves a screenshot of the page when it fails (failure-workflow-<n>.png). */
-function uiTest(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      await page?.screenshot({ path: `${SCREENSHOTS}/failure-workflow-${slug}.png`, fullPage: true }).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+/** A test that saves a screenshot of the page when it fails. */
+const uiTest = (name, fn) => harnessUiTest(name, fn, { page: () => page, prefix: 'workflow-' });
 
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
