@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use tokio::sync::Notify;
+
 use super::{lock, SchedulerInner};
 use crate::events::Event;
 
@@ -12,6 +14,9 @@ use crate::events::Event;
 const CHECK_EVERY: StdDuration = StdDuration::from_secs(1);
 /// How often it is read anyway when the store announces changes (a lost notification's bound).
 const CHECK_ANYWAY_EVERY: StdDuration = StdDuration::from_secs(30);
+/// The least time between two reads: a SQLite file's watch also fires on this process's own
+/// writes, which come in a stream under load.
+const CHECK_AT_MOST_EVERY: StdDuration = StdDuration::from_millis(50);
 
 impl SchedulerInner {
     /// Remembers the store's change counter after our own change, unless another process
@@ -113,9 +118,8 @@ impl SchedulerInner {
 }
 
 /// Checks for other processes' changes until the scheduler stops: when the store announces
-/// one (PostgreSQL's NOTIFY), else every second.
-pub(super) async fn watch(inner: Arc<SchedulerInner>) {
-    let announced = inner.store.changes();
+/// one (PostgreSQL's NOTIFY, a write to the SQLite file), else every second.
+pub(super) async fn watch(inner: Arc<SchedulerInner>, announced: Option<Arc<Notify>>) {
     let period = if announced.is_some() {
         CHECK_ANYWAY_EVERY
     } else {
@@ -135,5 +139,11 @@ pub(super) async fn watch(inner: Arc<SchedulerInner>) {
         }
         let check = inner.clone();
         let _ = tokio::task::spawn_blocking(move || check.reconcile(false)).await;
+        if announced.is_some() {
+            tokio::select! {
+                _ = tokio::time::sleep(CHECK_AT_MOST_EVERY) => {}
+                _ = inner.stop.cancelled() => return,
+            }
+        }
     }
 }

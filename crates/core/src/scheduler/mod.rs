@@ -506,7 +506,9 @@ impl Scheduler {
         } else {
             inner.tasks.spawn(dispatch::run_loop(loop_inner, false));
         }
-        inner.tasks.spawn(external::watch(inner.clone()));
+        // Watching starts now: a change made once `start` returns is noticed.
+        let announced = inner.store.changes();
+        inner.tasks.spawn(external::watch(inner.clone(), announced));
         inner.tasks.spawn(relay::relay(inner.clone()));
         inner.reload_channels();
         #[cfg(feature = "alerts")]

@@ -1214,3 +1214,48 @@ async fn a_chain_loop_that_slipped_past_the_check_stops() {
         "the first run and its chain, then no more"
     );
 }
+
+/// How long after now `events` brings an event called `name` (at most 5 s).
+async fn heard(events: &mut Listener, name: &str) -> StdDuration {
+    let started = std::time::Instant::now();
+    let wait = async {
+        while let Some(e) = events.recv().await {
+            if e.event.name() == name {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(StdDuration::from_secs(5), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{name} never heard"));
+    started.elapsed()
+}
+
+/// In real time: each change another process makes to the file is heard within a fraction of
+/// the one-second poll it replaced (three in a row would rarely all beat a poll by chance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_processs_changes_to_the_file_are_heard_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let here = Scheduler::new(Arc::new(crate::store::SqliteStore::open(&path).unwrap()));
+    let mut events = here.events().subscribe(EventMask::JOBS);
+    here.start().unwrap();
+    let theirs = crate::store::SqliteStore::open(&path).unwrap();
+    let later = json!({"type": "date", "at": "2099-01-01T00:00:00Z"});
+    let mut took = Vec::new();
+    theirs
+        .add_jobs(&[job("theirs", later.clone(), "ok")])
+        .unwrap();
+    took.push(heard(&mut events, "job_added").await);
+    let mut paused = theirs.get_job("theirs").unwrap().unwrap();
+    paused.paused = true;
+    theirs.update_job(&paused).unwrap();
+    took.push(heard(&mut events, "job_modified").await);
+    theirs.remove_job("theirs").unwrap();
+    took.push(heard(&mut events, "job_removed").await);
+    assert!(
+        took.iter().all(|t| *t < StdDuration::from_millis(300)),
+        "heard after {took:?}: polled, not watched"
+    );
+    here.shutdown(StdDuration::from_secs(1)).await;
+}

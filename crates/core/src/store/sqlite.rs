@@ -195,6 +195,8 @@ pub struct SqliteStore {
     writer: Option<SyncSender<Op>>,
     thread: Option<JoinHandle<()>>,
     read: Mutex<Connection>,
+    /// The database file, watched for other processes' writes (see `changes`).
+    path: std::path::PathBuf,
 }
 
 type Ack<T> = Sender<Result<T, StoreError>>;
@@ -514,6 +516,7 @@ impl SqliteStore {
             writer: Some(tx),
             thread: Some(thread),
             read: Mutex::new(read),
+            path: path.to_path_buf(),
         })
     }
 
@@ -1330,6 +1333,10 @@ impl JobStore for SqliteStore {
         let mut select =
             conn.prepare_cached("SELECT value FROM meta WHERE key = 'jobs_version'")?;
         Ok(select.query_row([], |r| r.get(0))?)
+    }
+
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        super::file_watch::watch(&self.path)
     }
 
     fn claim(
