@@ -36,6 +36,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
     },
+    /// Start `kairos serve` on a fresh SQLite file with N jobs none of which is due, and
+    /// measure from outside its CPU time, wake-ups and memory over S quiet seconds.
+    Idle {
+        /// How many jobs (none due for a day).
+        #[arg(long, default_value_t = 1000)]
+        jobs: usize,
+        /// How long to measure, seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Fill a fresh store (--db, or a temporary SQLite file) with N jobs and a run each, then
     /// time the job list API in-process: first page, search, filter, deep page, counts.
     Api {
@@ -115,6 +125,12 @@ pub fn run(cmd: BenchCommand, db_flag: Option<&std::path::Path>) -> Result<(), S
             runtime.block_on(storm(store, jobs, period_ms, duration_s))?
         }
         BenchCommand::Load { jobs } => runtime.block_on(load(&db, jobs))?,
+        BenchCommand::Idle { jobs, seconds } => {
+            if seconds == 0 {
+                return Err("--seconds must be at least 1".into());
+            }
+            runtime.block_on(crate::bench_idle::idle(&db, jobs, seconds))?
+        }
         BenchCommand::Api { jobs } => {
             let store: Arc<dyn JobStore> = match db_flag {
                 Some(url) => kairos_core::store::open(url).map_err(|e| e.to_string())?,
@@ -153,7 +169,7 @@ pub fn run(cmd: BenchCommand, db_flag: Option<&std::path::Path>) -> Result<(), S
     Ok(())
 }
 
-fn open(path: &std::path::Path) -> Result<SqliteStore, String> {
+pub(crate) fn open(path: &std::path::Path) -> Result<SqliteStore, String> {
     SqliteStore::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_api;
 mod bench_cluster;
+mod bench_idle;
 mod cron_cmd;
 mod crontab;
 mod job_cmd;
