@@ -180,13 +180,19 @@ impl SchedulerInner {
                 run = flight.run.id,
                 "another node resumes this workflow run"
             );
-            flight.done.cancel();
-            flight.counters.active.fetch_sub(1, Ordering::AcqRel);
-            self.run_ended(flight.run.id);
+            self.let_go(&flight);
             for step in flight.steps.values().filter(|r| !r.state.is_final()) {
                 self.cancel_here(step.id);
             }
         }
+    }
+
+    /// Forgets `flight` here without recording an end (it stays running in the store): its
+    /// watcher stops, its instance and its token are freed.
+    fn let_go(&self, flight: &Flight) {
+        flight.done.cancel();
+        flight.counters.active.fetch_sub(1, Ordering::AcqRel);
+        self.run_ended(flight.run.id);
     }
 
     /// Stops workflow run `id`: no step starts any more, running ones are cancelled.
@@ -226,9 +232,7 @@ impl SchedulerInner {
                             run = id,
                             "leaving the workflow run to resume at the next start"
                         );
-                        flight.done.cancel();
-                        flight.counters.active.fetch_sub(1, Ordering::AcqRel);
-                        self.run_ended(id);
+                        self.let_go(&flight);
                     }
                 }
                 return;
