@@ -4,20 +4,21 @@ import { useEffect, useState } from 'react';
 import { Button, Flex, Form, Select, Typography } from 'antd';
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import { api } from '../api';
-import type { FollowOn } from '../api/types';
+import type { FollowOn, Job } from '../api/types';
 import { useT } from '../state/prefs';
 
 const ENDS: FollowOn[] = ['succeeded', 'failed', 'completed'];
 
-/** Jobs whose name or id matches what is typed, as select options (never `self`). */
-function useJobOptions(self: string | undefined) {
+/** Jobs whose name or id matches what is typed, as select options (never `self`; only those `accept` takes). */
+export function useJobOptions(self: string | undefined, accept: (job: Job) => boolean = () => true) {
   const [search, setSearch] = useState('');
   const [options, setOptions] = useState<{ value: string; label: string }[]>([]);
   useEffect(() => {
     const abort = new AbortController();
     const timer = setTimeout(() => {
       api.listJobs({ q: search || undefined, limit: 50 }, abort.signal).then(
-        (page) => setOptions(page.items.flatMap((j) => (j.id && j.id !== self ? [{ value: j.id, label: `${j.name} (${j.id})` }] : []))),
+        (page) =>
+          setOptions(page.items.flatMap((j) => (j.id && j.id !== self && accept(j) ? [{ value: j.id, label: `${j.name} (${j.id})` }] : []))),
         () => undefined,
       );
     }, 200);
@@ -25,6 +26,8 @@ function useJobOptions(self: string | undefined) {
       clearTimeout(timer);
       abort.abort();
     };
+    // `accept` is a filter fixed by the caller; a new function each render must not refetch.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [search, self]);
   return { options, onSearch: setSearch };
 }

@@ -19,8 +19,7 @@ import {
   type NodeChange,
   type NodeProps,
 } from '@xyflow/react';
-import { api } from '../api';
-import type { Action, FollowOn, Step } from '../api/types';
+import type { Action, FollowOn, Job, Step } from '../api/types';
 import type { Translate } from '../i18n';
 import { usePrefs, useT } from '../state/prefs';
 import {
@@ -45,6 +44,7 @@ import {
   serverErrorAt,
 } from '../util/workflow';
 import { EDGE_COLORS, NODE_WIDTH, StepHandles, conditionEdge, flowAriaLabels } from './workflowCanvas';
+import { useJobOptions } from './ChainList';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const CANVAS_HEIGHT = 440;
@@ -313,28 +313,14 @@ function Canvas({ id, value, onChange, self, flagged = [] }: EditorProps) {
 
 /** Jobs a step may run (not workflows, not the job itself), matching what is typed. */
 function useStepJobOptions(self: string | undefined, current: string | undefined) {
-  const [search, setSearch] = useState('');
-  const [options, setOptions] = useState<{ value: string; label: string }[]>([]);
-  useEffect(() => {
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      api.listJobs({ q: search || undefined, limit: 50 }, abort.signal).then(
-        (page) =>
-          setOptions(
-            page.items.flatMap((j) => (j.id && j.id !== self && j.kind !== 'workflow' ? [{ value: j.id, label: `${j.name} (${j.id})` }] : [])),
-          ),
-        () => undefined,
-      );
-    }, 200);
-    return () => {
-      clearTimeout(timer);
-      abort.abort();
-    };
-  }, [search, self]);
+  const { options, onSearch } = useJobOptions(self, notWorkflow);
   // The chosen job stays listed whatever the search.
   const all = current && !options.some((o) => o.value === current) ? [{ value: current, label: current }, ...options] : options;
-  return { options: all, onSearch: setSearch };
+  return { options: all, onSearch };
 }
+
+/** A step runs a job that is not a workflow itself. */
+const notWorkflow = (job: Job) => job.kind !== 'workflow';
 
 type RunChoice = 'command' | 'http' | 'job';
 
