@@ -1231,8 +1231,9 @@ async fn heard(events: &mut Listener, name: &str) -> StdDuration {
     started.elapsed()
 }
 
-/// In real time: each change another process makes to the file is heard within a fraction of
-/// the one-second poll it replaced (three in a row would rarely all beat a poll by chance).
+/// In real time: each change another process makes to the file is heard well within the
+/// one-second poll it replaced. (With the poll, the second and third changes, each made right
+/// after the previous one was heard, take a whole period: 1.00 s.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_processs_changes_to_the_file_are_heard_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -1254,7 +1255,7 @@ async fn another_processs_changes_to_the_file_are_heard_at_once() {
     theirs.remove_job("theirs").unwrap();
     took.push(heard(&mut events, "job_removed").await);
     assert!(
-        took.iter().all(|t| *t < StdDuration::from_millis(300)),
+        took.iter().all(|t| *t < StdDuration::from_millis(600)),
         "heard after {took:?}: polled, not watched"
     );
     here.shutdown(StdDuration::from_secs(1)).await;
