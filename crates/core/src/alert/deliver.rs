@@ -3,6 +3,7 @@
 //! and delivers in the background with retries, recording every attempt.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration as StdDuration;
 
@@ -11,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::message::{self, Message};
 use super::{AlertOn, Channel, Delivery};
-use crate::events::{Envelope, Event, EventMask, RunRef};
+use crate::events::{Envelope, Event, EventBus, EventMask, Listener, RunRef};
 use crate::history::{RunQuery, RunState};
 use crate::job::Job;
 use crate::scheduler::SchedulerInner;
@@ -87,6 +88,11 @@ pub(crate) struct Alerter {
     windows: Mutex<HashMap<(String, String), Window>>,
     /// The web admin's address, for links to runs.
     link_base: RwLock<Option<String>>,
+    /// A listener made when the first channel appeared, for `run` to take: made before the
+    /// change returns, so a run that ends right after is heard.
+    ready: Mutex<Option<Listener>>,
+    /// `run` holds a listener.
+    listening: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,14 +108,21 @@ impl Alerter {
             client: message::client(),
             windows: Mutex::default(),
             link_base: RwLock::default(),
+            ready: Mutex::default(),
+            listening: AtomicBool::new(false),
         }
     }
 
-    /// Reads the channels from `store` again.
-    pub(crate) fn reload(&self, store: &dyn JobStore) {
+    /// Reads the channels from `store` again; with any, listens to `bus` from now on.
+    pub(crate) fn reload(&self, store: &dyn JobStore, bus: &EventBus) {
         match store.load_channels() {
             Ok(channels) => {
+                let any = !channels.is_empty();
                 *self.channels.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(channels);
+                if any && !self.listening.load(Ordering::Acquire) {
+                    // Not a watcher: alerts alone do not make this node publish its events.
+                    lock(&self.ready).get_or_insert_with(|| bus.subscribe_quiet(EventMask::RUNS));
+                }
                 self.changed.notify_one();
             }
             Err(e) => tracing::warn!("cannot read the alert channels: {e}"),
@@ -148,8 +161,9 @@ impl Alerter {
                     _ = inner.stop.cancelled() => return,
                 }
             }
-            // Not a watcher: alerts alone do not make this node publish its events.
-            let mut listener = inner.bus.subscribe_quiet(EventMask::RUNS);
+            let ready = lock(&self.ready).take();
+            let mut listener = ready.unwrap_or_else(|| inner.bus.subscribe_quiet(EventMask::RUNS));
+            self.listening.store(true, Ordering::Release);
             loop {
                 tokio::select! {
                     envelope = listener.recv() => match envelope {
@@ -160,6 +174,7 @@ impl Alerter {
                     _ = inner.stop.cancelled() => return,
                 }
             }
+            self.listening.store(false, Ordering::Release);
         }
     }
 
@@ -390,5 +405,40 @@ mod tests {
             window.offer(minute(31), failed(42)),
             Offer::Send(failed(42))
         );
+    }
+
+    #[test]
+    fn the_first_channel_listens_before_its_change_returns() {
+        // A run that ends right after the first channel is added must be heard, even before
+        // the alerter's task gets to run.
+        let store = crate::store::MemoryStore::new();
+        let bus = EventBus::default();
+        let alerter = Alerter::new();
+        alerter.reload(&store, &bus);
+        assert!(lock(&alerter.ready).is_none(), "no channel, no listener");
+        let target = super::super::Target::Webhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            headers: Default::default(),
+            template: None,
+        };
+        let channel = Channel {
+            id: "ops".into(),
+            name: "ops".into(),
+            enabled: true,
+            language: super::super::Language::English,
+            target,
+        };
+        store.save_channels(&[channel]).unwrap();
+        alerter.reload(&store, &bus);
+        let failed = RunRef::of(&crate::history::RunRecord::new(
+            7,
+            "flaky",
+            Utc::now(),
+            RunState::Failed,
+        ));
+        bus.emit(Utc::now(), Event::RunFailed(failed));
+        let mut listener = lock(&alerter.ready).take().expect("listening already");
+        let heard = listener.try_recv().expect("the run's end was heard");
+        assert!(matches!(heard.event, Event::RunFailed(r) if r.run_id == 7));
     }
 }

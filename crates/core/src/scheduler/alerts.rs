@@ -126,6 +126,6 @@ impl super::SchedulerInner {
     /// Reads the alert channels from the store again (after a change here or elsewhere).
     pub(super) fn reload_channels(&self) {
         #[cfg(feature = "alerts")]
-        self.alerter.reload(self.store.as_ref());
+        self.alerter.reload(self.store.as_ref(), &self.bus);
     }
 }
