@@ -38,7 +38,7 @@ pub async fn api(store: Arc<dyn JobStore>, jobs: usize) -> Result<Value, String>
         .map_err(|e| e.to_string())?,
     );
     let fill = Instant::now();
-    let node: Arc<str> = Arc::from("bench");
+    let node: kairos_core::history::ThinStr = "bench".into();
     for start in (0..jobs).step_by(BATCH) {
         let end = (start + BATCH).min(jobs);
         let specs: Vec<_> = (start..end)

@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use kairos_core::action::{Action, HttpAction, MonitorAction, ShellAction};
 use kairos_core::events::{Event, EventMask, Listener};
-use kairos_core::history::{RunQuery, RunRecord, RunState};
+use kairos_core::history::{RunParams, RunQuery, RunRecord, RunState};
 use kairos_core::job::{
     Coalesce, ExportDoc, Follow, FollowOn, Job, JobOptions, Retries, DEFAULT_POOL,
 };
@@ -74,7 +74,24 @@ pub enum JobCommand {
     Run {
         /// The job id.
         id: String,
+        /// Set a variable for a shell command, over the job's own (repeat for several).
+        #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// Pass an argument to a shell command: `$1`, `$2`, … in order (repeat for several).
+        #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Send this body instead of an HTTP job's own.
+        #[arg(long)]
+        body: Option<String>,
     },
+}
+
+/// `NAME=VALUE` as a pair.
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
 }
 
 /// A job's fields as flags; on `add`, name, a trigger and an action are required.
@@ -261,7 +278,19 @@ pub fn run(db: &Path, cmd: JobCommand) -> Result<(), String> {
                 job.next_run.map_or("never".into(), time)
             );
         }
-        JobCommand::Run { id } => runtime.block_on(run_in_foreground(&s, &id))?,
+        JobCommand::Run {
+            id,
+            env,
+            args,
+            body,
+        } => {
+            let params = RunParams {
+                env: env.into_iter().collect(),
+                args,
+                body,
+            };
+            runtime.block_on(run_in_foreground(&s, &id, params))?
+        }
     }
     Ok(())
 }
@@ -305,10 +334,11 @@ pub(crate) fn print_steps(s: &Scheduler, id: i64) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the job here (with its timeout and retries), then prints each attempt's output.
-async fn run_in_foreground(s: &Scheduler, id: &str) -> Result<(), String> {
+/// Runs the job here with `params` (and its timeout and retries), then prints each attempt's
+/// output.
+async fn run_in_foreground(s: &Scheduler, id: &str, params: RunParams) -> Result<(), String> {
     let mut events = s.events().subscribe(EventMask::RUNS);
-    let first = s.run_now(id).map_err(|e| e.to_string())?;
+    let first = s.run_now_with(id, params).map_err(|e| e.to_string())?;
     eprintln!("running {id} (run {first}) …");
     let workflow = s
         .get_job(id)

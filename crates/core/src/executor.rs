@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::action::{ActionContext, ActionOutput};
 use crate::events::{Event, RunRef};
-use crate::history::{RunRecord, RunState};
+use crate::history::{RunRecord, RunState, ThinStr};
 use crate::job::{EffectiveOptions, Job, DEFAULT_POOL};
 use crate::scheduler::{insert_run, RunCounters, SchedulerInner};
 use crate::FastMap;
@@ -195,7 +195,7 @@ fn shut_out(inner: &SchedulerInner, run: &mut RunRecord, state: RunState) -> Run
 }
 
 /// A step's workflow run and its id, for a workflow step's run.
-fn step_of(run: &RunRecord) -> Option<(i64, Box<str>)> {
+fn step_of(run: &RunRecord) -> Option<(i64, ThinStr)> {
     Some((run.upstream?.get(), run.step.clone()?))
 }
 
@@ -206,7 +206,7 @@ fn ended(
     job: &Job,
     counters: &RunCounters,
     id: i64,
-    step: Option<(i64, Box<str>)>,
+    step: Option<(i64, ThinStr)>,
     state: RunState,
     finished: DateTime<Utc>,
 ) {
@@ -257,6 +257,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     let (id, attempt_no, scheduled, manual) = (run.id, run.attempt, run.scheduled, run.manual);
     let step = step_of(&run);
     let upstream = run.upstream;
+    let params = run.params.clone();
     let finished = finish(inner, run, state);
     let retry = matches!(state, RunState::Failed | RunState::TimedOut)
         && attempt_no <= options.retries.count;
@@ -273,6 +274,7 @@ async fn run(inner: &Arc<SchedulerInner>, s: Submission) {
     next.manual = manual;
     next.upstream = upstream;
     next.step = step.as_ref().map(|(_, s)| s.clone());
+    next.params = params;
     // Committed before the backoff: if this process dies meanwhile, another takes it over.
     let next = match insert_run(inner, next, u32::MAX, finished) {
         Ok(Some(run)) => run,
@@ -357,6 +359,7 @@ async fn attempt(
         upstream: upstream.as_ref(),
         step: step.as_ref().map(|(run, step)| (*run, &**step)),
         live: live.as_deref(),
+        params: run.params.as_deref(),
     };
     let mut action = Box::pin(job.action.run(ctx, &info));
     // Many actions finish on their first poll; timers are armed only for those that do not.
@@ -413,6 +416,7 @@ fn fill(
     run.http_status = out.http_status;
     run.stdout = out.stdout.into();
     run.stderr = out.stderr.into();
+    run.usage = out.usage;
     run.error = if timed_out {
         let limit = options.timeout.map_or(0, |t| t.num_seconds());
         Some(format!("timed out after {limit} s").into())

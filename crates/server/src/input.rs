@@ -2,7 +2,7 @@
 //! query parameters as typed structs (400 naming the parameter).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -16,27 +16,37 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            let status = r.status();
-            if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, None, "the request body is too large")
-            } else {
-                ApiError::new(status, None, r.body_text())
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
                 None,
                 "the request body is empty; send a JSON document",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonValue)
-            .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))
+        parse(&bytes).map(JsonValue)
     }
 }
 
+/// The request body's bytes: 413 when too large.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|r| {
+        let status = r.status();
+        if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, None, "the request body is too large")
+        } else {
+            ApiError::new(status, None, r.body_text())
+        }
+    })
+}
+
+/// `bytes` as JSON: 400 when malformed.
+fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))
+}
+
 /// A request body read as a `T`: 400 when it is not JSON, 422 naming the field at fault.
+/// As `Option<Body<T>>`, an empty body (or `null`) is `None`.
 pub(crate) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
@@ -45,6 +55,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let JsonValue(value) = JsonValue::from_request(req, state).await?;
         from_value(value).map(Body)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        match parse(&bytes)? {
+            Value::Null => Ok(None),
+            value => from_value(value).map(|v| Some(Body(v))),
+        }
     }
 }
 

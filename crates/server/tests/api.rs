@@ -366,6 +366,53 @@ async fn run_now_beyond_max_instances_is_a_conflict() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_by_hand_takes_parameters_and_records_them() {
+    let s = Server::start().await;
+    let mut job = shell_job("report", "echo \"$1/$2/$REGION\"");
+    job["id"] = json!("report");
+    assert_eq!(s.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    let params = json!({"env": {"REGION": "eu west"}, "args": ["2026", "12"]});
+    let (status, started) = s
+        .post("/api/jobs/report/run", json!({"params": params}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let run = loop {
+        let (_, run) = s.get(&format!("/api/runs/{run_id}")).await;
+        if run["state"] == "succeeded" {
+            break run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(run["stdout"], "2026/12/eu west\n");
+    assert_eq!(run["params"], params);
+    assert!(run["usage"]["cpu_ms"].is_u64(), "{run}");
+    assert!(run["usage"]["peak_rss_kib"].as_u64().unwrap() > 0, "{run}");
+
+    // What the job cannot take, or a misspelt field, is named.
+    let bad = [
+        (json!({"params": {"body": "{}"}}), "params.body"),
+        (json!({"params": {"env": {"A=B": "c"}}}), "params.env"),
+        (json!({"params": {"args": "not a list"}}), "params.args"),
+        (json!({"params": {"arguments": []}}), "params.arguments"),
+        (json!({"parameters": {}}), "parameters"),
+    ];
+    for (body, field) in bad {
+        let (status, answer) = s.post("/api/jobs/report/run", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_error(&answer, Some(field));
+    }
+    let (_, runs) = s.get("/api/runs?job_id=report").await;
+    assert_eq!(
+        runs["items"].as_array().unwrap().len(),
+        1,
+        "refusals ran nothing"
+    );
+}
+
 /// Checks a 413 JSON answer. The server answers without reading the body, so the client may
 /// instead see the connection closed while it is still writing.
 async fn assert_too_large(result: reqwest::Result<reqwest::Response>) {

@@ -228,7 +228,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Runs a job now, outside its schedule. */
+        /** Runs a job now, outside its schedule, with parameters when given. */
         post: operations["run_job"];
         delete?: never;
         options?: never;
@@ -1431,6 +1431,26 @@ export interface components {
             /** @description Run records without their output (fetch one run for its stdout and stderr). */
             items: components["schemas"]["RunRecord"][];
         };
+        /** @description What a run by hand ("run now with parameters") adds to the job's own action. */
+        RunParams: {
+            /**
+             * @description Shell jobs: the command's positional arguments (`$1`, `$2`, …, `"$@"`).
+             * @default []
+             */
+            args: string[];
+            /**
+             * @description HTTP jobs: the request body sent instead of the job's.
+             * @default null
+             */
+            body: string | null;
+            /**
+             * @description Shell jobs: environment variables set over the job's own.
+             * @default {}
+             */
+            env: {
+                [key: string]: string;
+            };
+        };
         /** @description One run of a job. */
         RunRecord: {
             /**
@@ -1469,6 +1489,7 @@ export interface components {
             manual?: boolean;
             /** @description The node (process) that claimed it. */
             node?: string | null;
+            params?: null | components["schemas"]["RunParams"];
             /**
              * Format: date-time
              * @description The fire time it ran for.
@@ -1493,6 +1514,7 @@ export interface components {
              *     workflow step, the workflow's run.
              */
             upstream?: number | null;
+            usage?: null | components["schemas"]["RunUsage"];
         };
         /** @description Which run an event is about. */
         RunRef: {
@@ -1523,6 +1545,11 @@ export interface components {
             /** @description For a workflow step's run, the step (its workflow's own run ends the workflow). */
             step?: string | null;
         };
+        /** @description A run by hand's request. */
+        RunRequest: {
+            /** @description Variables and arguments for a shell command, a body for an HTTP request. */
+            params?: components["schemas"]["RunParams"];
+        };
         /** @description The id of a run just started. */
         RunStarted: {
             /**
@@ -1536,6 +1563,19 @@ export interface components {
          * @enum {string}
          */
         RunState: "submitted" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "missed" | "skipped" | "abandoned";
+        /** @description The resources a shell run used: the command and every process it waited for. */
+        RunUsage: {
+            /**
+             * Format: int32
+             * @description User plus system CPU time, in milliseconds.
+             */
+            cpu_ms: number;
+            /**
+             * Format: int32
+             * @description The largest resident memory any one of its processes reached, in KiB.
+             */
+            peak_rss_kib: number;
+        };
         /** @description The scheduler's status with how late its runs started. */
         SchedulerView: components["schemas"]["Status"] & {
             /** @description Runs started since the process started, and their lateness. */
@@ -2643,7 +2683,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: the run's parameters */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["RunRequest"];
+            };
+        };
         responses: {
             /** @description The run was submitted */
             202: {
@@ -2652,6 +2697,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunStarted"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No token, or a wrong one */
@@ -2674,6 +2728,24 @@ export interface operations {
             };
             /** @description The job already has its maximum number of runs active */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter the job cannot take, named in `field` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

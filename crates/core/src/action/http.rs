@@ -70,8 +70,13 @@ pub(super) fn validate(action: &HttpAction) -> Result<(), ActionError> {
     Ok(())
 }
 
-/// Sends the request; success when the status is in the expected range.
-pub(super) async fn run(action: &HttpAction, ctx: &ActionContext) -> ActionOutput {
+/// Sends the request (with `body` instead of the action's when given); success when the status
+/// is in the expected range.
+pub(super) async fn run(
+    action: &HttpAction,
+    ctx: &ActionContext,
+    body: Option<&str>,
+) -> ActionOutput {
     if let Err(e) = validate(action) {
         return ActionOutput::failed(e.to_string());
     }
@@ -85,8 +90,8 @@ pub(super) async fn run(action: &HttpAction, ctx: &ActionContext) -> ActionOutpu
     for (name, value) in &action.headers {
         request = request.header(name, value);
     }
-    if let Some(body) = &action.body {
-        request = request.body(body.clone());
+    if let Some(body) = body.or(action.body.as_deref()) {
+        request = request.body(body.to_string());
     }
     if let Some(seconds) = action.timeout_s {
         request = request.timeout(Duration::from_secs(seconds));
@@ -263,7 +268,12 @@ mod tests {
     #[tokio::test]
     async fn a_status_in_range_succeeds_with_the_body() {
         let (base, received) = serve_once(Some(200), b"all good".to_vec()).await;
-        let out = run(&get(&format!("{base}/health")), &ActionContext::default()).await;
+        let out = run(
+            &get(&format!("{base}/health")),
+            &ActionContext::default(),
+            None,
+        )
+        .await;
         assert!(out.success, "{out:?}");
         assert_eq!(out.http_status, Some(200));
         assert_eq!(out.error, None);
@@ -275,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn a_status_outside_the_range_fails() {
         let (base, _received) = serve_once(Some(500), b"boom".to_vec()).await;
-        let out = run(&get(&base), &ActionContext::default()).await;
+        let out = run(&get(&base), &ActionContext::default(), None).await;
         assert!(!out.success);
         assert_eq!(out.http_status, Some(500));
         assert_eq!(
@@ -290,7 +300,7 @@ mod tests {
         let (base, _received) = serve_once(Some(404), Vec::new()).await;
         let mut action = get(&base);
         action.expect_status = [400, 404];
-        let out = run(&action, &ActionContext::default()).await;
+        let out = run(&action, &ActionContext::default(), None).await;
         assert!(out.success, "{out:?}");
         assert_eq!(out.http_status, Some(404));
     }
@@ -307,7 +317,7 @@ mod tests {
             .headers
             .insert("Content-Type".into(), "application/json".into());
         action.body = Some(r#"{"hello":"world"}"#.to_string());
-        let out = run(&action, &ActionContext::default()).await;
+        let out = run(&action, &ActionContext::default(), None).await;
         assert!(out.success, "{out:?}");
         let received = received.await.unwrap();
         assert_eq!(received.request_line, "POST /hooks?x=1 HTTP/1.1");
@@ -318,11 +328,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_by_hand_sends_its_own_body() {
+        let (base, received) = serve_once(Some(200), Vec::new()).await;
+        let mut action = get(&base);
+        action.method = "POST".to_string();
+        action.body = Some("the job's".to_string());
+        let out = run(&action, &ActionContext::default(), Some("given")).await;
+        assert!(out.success, "{out:?}");
+        assert_eq!(received.await.unwrap().body, b"given");
+    }
+
+    #[tokio::test]
     async fn a_long_body_keeps_its_tail() {
         let mut body = vec![b'a'; 100 * 1024];
         body.extend_from_slice(b"END");
         let (base, _received) = serve_once(Some(200), body).await;
-        let out = run(&get(&base), &ActionContext::default()).await;
+        let out = run(&get(&base), &ActionContext::default(), None).await;
         assert!(out.success, "{out:?}");
         let cut = 100 * 1024 + 3 - BODY_CAP_BYTES;
         assert!(
@@ -343,7 +364,12 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let out = run(&get(&format!("http://{addr}/")), &ActionContext::default()).await;
+        let out = run(
+            &get(&format!("http://{addr}/")),
+            &ActionContext::default(),
+            None,
+        )
+        .await;
         assert!(!out.success);
         assert_eq!(out.http_status, None);
         let error = out.error.unwrap();
@@ -356,7 +382,7 @@ mod tests {
         let ctx = ActionContext::default();
         let task = {
             let ctx = ctx.clone();
-            tokio::spawn(async move { run(&get(&base), &ctx).await })
+            tokio::spawn(async move { run(&get(&base), &ctx, None).await })
         };
         received.await.unwrap(); // the request reached the server, which never answers
         ctx.cancel.cancel();

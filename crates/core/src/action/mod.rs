@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::history::RunRecord;
+use crate::history::{RunParams, RunRecord, RunUsage};
 use crate::metrics::MetricSample;
 use chrono::{DateTime, Utc};
 
@@ -142,6 +142,9 @@ fn default_output_cap() -> usize {
 /// The most output a shell action may keep per stream: 16 MiB.
 pub const MAX_OUTPUT_CAP: usize = 16 << 20;
 
+/// Most bytes a run's parameters hold, names and values together.
+pub const MAX_PARAMS_BYTES: usize = 64 << 10;
+
 /// An HTTP request; the run succeeds when the status is within `expect_status`.
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +243,8 @@ pub struct RunInfo<'a> {
     pub step: Option<(i64, &'a str)>,
     /// Where a shell command shows its output while it runs, if anyone may look.
     pub live: Option<&'a LiveOutput>,
+    /// What a run by hand was given.
+    pub params: Option<&'a RunParams>,
 }
 
 impl RunInfo<'_> {
@@ -294,6 +299,8 @@ pub struct ActionOutput {
     pub stderr: String,
     /// The sample a monitor action took.
     pub sample: Option<MetricSample>,
+    /// What a shell command used.
+    pub usage: Option<RunUsage>,
 }
 
 impl ActionOutput {
@@ -398,12 +405,64 @@ impl Action {
         }
     }
 
-    /// Runs the action for `run` to its end, or until `ctx.cancel` stops it.
+    /// Checks that this action takes `params`, naming the field it does not take.
+    pub fn check_params(&self, params: &RunParams) -> Result<(), ActionError> {
+        let bad = |field: String, message: String| Err(ActionError { field, message });
+        let shell = matches!(self, Action::Shell(_));
+        if !shell && !params.env.is_empty() {
+            return bad(
+                "params.env".into(),
+                "only a shell job takes environment variables".into(),
+            );
+        }
+        if !shell && !params.args.is_empty() {
+            return bad(
+                "params.args".into(),
+                "only a shell job takes arguments".into(),
+            );
+        }
+        if params.body.is_some() && !matches!(self, Action::Http(_)) {
+            return bad("params.body".into(), "only an HTTP job takes a body".into());
+        }
+        for (name, value) in &params.env {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return bad(
+                    "params.env".into(),
+                    format!(
+                        "'{name}' is not a variable name: it must be non-empty, without '=' or NUL"
+                    ),
+                );
+            }
+            if value.contains('\0') {
+                return bad(format!("params.env.{name}"), "must not contain NUL".into());
+            }
+        }
+        if let Some(i) = params.args.iter().position(|a| a.contains('\0')) {
+            return bad(format!("params.args[{i}]"), "must not contain NUL".into());
+        }
+        let size: usize = params
+            .env
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + params.args.iter().map(String::len).sum::<usize>()
+            + params.body.as_ref().map_or(0, String::len);
+        if size > MAX_PARAMS_BYTES {
+            return bad(
+                "params".into(),
+                format!("holds {size} bytes; at most {MAX_PARAMS_BYTES} (64 KiB) are taken"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the action for `run` (its parameters applied) to its end, or until `ctx.cancel`
+    /// stops it.
     pub async fn run(&self, ctx: &ActionContext, run: &RunInfo<'_>) -> ActionOutput {
         match self {
             Action::Shell(a) => shell::run(a, ctx, run).await,
             #[cfg(feature = "http")]
-            Action::Http(a) => http::run(a, ctx).await,
+            Action::Http(a) => http::run(a, ctx, run.params.and_then(|p| p.body.as_deref())).await,
             #[cfg(not(feature = "http"))]
             Action::Http(_) => ActionOutput::failed(not_built("http")),
             #[cfg(feature = "monitor")]

@@ -1,18 +1,23 @@
 //! Shell command actions: one child process in its own process group, output tails captured.
 
 use std::io;
-use std::process::{ExitStatus, Stdio};
+use std::num::NonZeroU32;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncReadExt, Interest};
+use tokio::process::{ChildStderr, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::tail::TailBuffer;
 use super::{ActionContext, ActionOutput, RunInfo, ShellAction};
+use crate::history::RunUsage;
 
 /// How long a cancelled command's process group has between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -57,16 +62,20 @@ async fn run_with_grace(
     }
 
     let mut command = Command::new(&action.shell);
+    command.arg("-c").arg(&action.command);
+    let params = run.params;
+    if let Some(args) = params.map(|p| &p.args).filter(|a| !a.is_empty()) {
+        // `sh -c COMMAND NAME ARGS…`: NAME is `$0`, the arguments `$1`, `$2`, …
+        command.arg(&action.shell).args(args);
+    }
     command
-        .arg("-c")
-        .arg(&action.command)
         .envs(&action.env)
+        .envs(params.into_iter().flat_map(|p| &p.env))
         .envs(run.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     if let Some(cwd) = &action.cwd {
         command.current_dir(cwd);
     }
@@ -76,22 +85,37 @@ async fn run_with_grace(
             return ActionOutput::failed(format!("cannot start '{}': {}", action.shell, reason(&e)))
         }
     };
-    // With `process_group(0)` the child leads a new group whose id is its pid.
-    let group = child.id().map(|pid| pid as libc::pid_t);
-    let mut guard = GroupGuard(group);
-    tracing::debug!(shell = %action.shell, pgid = ?group, "started shell command");
+    // With `process_group(0)` the child leads a new group whose id is its pid. It is reaped
+    // here (not by tokio) so that its resource use can be read with its status.
+    let pid = child.id() as libc::pid_t;
+    let mut guard = GroupGuard(Some(pid));
+    tracing::debug!(shell = %action.shell, pid, "started shell command");
 
     let stdout = TailBuffer::new(action.output_cap_bytes);
     let stderr = TailBuffer::new(action.output_cap_bytes);
-    let (stdout, stdout_reader) = capture(child.stdout.take(), stdout);
-    let (stderr, stderr_reader) = capture(child.stderr.take(), stderr);
+    let (stdout, stdout_reader) = capture(
+        child
+            .stdout
+            .take()
+            .and_then(|p| ChildStdout::from_std(p).ok()),
+        stdout,
+    );
+    let (stderr, stderr_reader) = capture(
+        child
+            .stderr
+            .take()
+            .and_then(|p| ChildStderr::from_std(p).ok()),
+        stderr,
+    );
     if let Some(live) = run.live {
         live.attach(stdout.clone(), stderr.clone());
     }
 
-    let (status, cancelled) = tokio::select! {
-        status = child.wait() => (status, false),
-        _ = cancel.cancelled() => (stop_group(&mut child, group, grace).await, true),
+    let ended = reap(pid);
+    tokio::pin!(ended);
+    let (ended, cancelled) = tokio::select! {
+        ended = &mut ended => (ended, false),
+        _ = cancel.cancelled() => (tokio::join!(&mut ended, stop_group(pid, grace)).0, true),
     };
     guard.0 = None;
 
@@ -105,7 +129,10 @@ async fn run_with_grace(
         _ = cancel.cancelled(), if !cancelled => false,
     };
     if !drained {
-        tracing::debug!(pgid = ?group, "output still open after the shell ended; capture stopped");
+        tracing::debug!(
+            pid,
+            "output still open after the shell ended; capture stopped"
+        );
     }
 
     let text =
@@ -115,8 +142,9 @@ async fn run_with_grace(
         stderr: text(&stderr),
         ..Default::default()
     };
-    match status {
-        Ok(status) => {
+    match ended {
+        Ok((status, usage)) => {
+            output.usage = usage;
             output.exit_code = status.code();
             if cancelled {
                 output.error = Some("cancelled".to_string());
@@ -160,25 +188,12 @@ fn capture(
     (buf, reader)
 }
 
-/// SIGTERMs the group, gives it `grace` to end, SIGKILLs what is left, and reaps the shell.
-async fn stop_group(
-    child: &mut Child,
-    group: Option<libc::pid_t>,
-    grace: Duration,
-) -> io::Result<ExitStatus> {
-    let Some(pgid) = group else {
-        // The child was already reaped: nothing left to signal.
-        return child.wait().await;
-    };
+/// SIGTERMs group `pgid`, gives it `grace` to end, and SIGKILLs what is left.
+async fn stop_group(pgid: libc::pid_t, grace: Duration) {
     tracing::debug!(pgid, "cancelled: sending SIGTERM to the process group");
     signal_group(pgid, libc::SIGTERM);
     let deadline = Instant::now() + grace;
-    loop {
-        // Reap the shell as soon as it ends, so it does not count as a live group member.
-        let _ = child.try_wait();
-        if !group_has_live_members(pgid) {
-            break;
-        }
+    while group_has_live_members(pgid) {
         if Instant::now() >= deadline {
             tracing::debug!(pgid, "grace over: sending SIGKILL to the process group");
             signal_group(pgid, libc::SIGKILL);
@@ -186,7 +201,79 @@ async fn stop_group(
         }
         tokio::time::sleep(GROUP_POLL).await;
     }
-    child.wait().await
+}
+
+/// Waits for child `pid` to end and reaps it: its exit status and what it used.
+async fn reap(pid: libc::pid_t) -> io::Result<(ExitStatus, Option<RunUsage>)> {
+    let Ok(fd) = pidfd(pid) else {
+        // No pidfd (before Linux 5.3, or elsewhere): a blocking wait on a thread of its own.
+        return tokio::task::spawn_blocking(move || wait4(pid, 0))
+            .await
+            .map_err(io::Error::other)?
+            .and_then(|ended| ended.ok_or_else(|| io::Error::other("the child did not end")));
+    };
+    // SAFETY: the descriptor is owned here and neither replaced nor closed while registered.
+    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+    loop {
+        let mut ready = fd.readable().await?;
+        if let Some(ended) = wait4(pid, libc::WNOHANG)? {
+            return Ok(ended);
+        }
+        ready.clear_ready();
+    }
+}
+
+/// A descriptor that becomes readable when process `pid` ends (Linux 5.3 and later).
+#[cfg(target_os = "linux")]
+fn pidfd(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just opened and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd(_pid: libc::pid_t) -> io::Result<OwnedFd> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Reaps child `pid` with `wait4` (`flags` 0 waits, `WNOHANG` does not): `None` while it runs.
+fn wait4(
+    pid: libc::pid_t,
+    flags: libc::c_int,
+) -> io::Result<Option<(ExitStatus, Option<RunUsage>)>> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 writes only into the two out-parameters given.
+        let reaped = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if reaped == pid {
+            return Ok(Some((ExitStatus::from_raw(status), usage_of(&usage))));
+        }
+        if reaped == 0 {
+            return Ok(None);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// CPU time and peak memory from `rusage` (`ru_maxrss` is in KiB on Linux).
+fn usage_of(usage: &libc::rusage) -> Option<RunUsage> {
+    let ms = |t: libc::timeval| t.tv_sec * 1000 + t.tv_usec / 1000;
+    let cpu = ms(usage.ru_utime) + ms(usage.ru_stime);
+    Some(RunUsage {
+        cpu_ms: u32::try_from(cpu.max(0)).unwrap_or(u32::MAX),
+        peak_rss_kib: NonZeroU32::new(u32::try_from(usage.ru_maxrss).unwrap_or(u32::MAX))?,
+    })
 }
 
 /// Sends `signal` to every process in group `pgid`.
@@ -257,13 +344,15 @@ fn reason(e: &io::Error) -> String {
     }
 }
 
-/// SIGKILLs the process group if the run is dropped before the shell ended.
+/// SIGKILLs the process group if the run is dropped before the shell ended, and reaps the
+/// shell on a thread of its own.
 struct GroupGuard(Option<libc::pid_t>);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            signal_group(pgid, libc::SIGKILL);
+        if let Some(pid) = self.0 {
+            signal_group(pid, libc::SIGKILL);
+            std::thread::spawn(move || wait4(pid, 0));
         }
     }
 }
@@ -294,6 +383,7 @@ mod tests {
         upstream: None,
         step: None,
         live: None,
+        params: None,
     };
 
     async fn run_plain(action: &ShellAction) -> ActionOutput {
@@ -341,6 +431,42 @@ mod tests {
             out.stdout,
             "nightly|Nightly 'backup'|42|1970-01-01T00:00:00Z|2\n"
         );
+    }
+
+    #[tokio::test]
+    async fn a_run_by_hand_adds_its_variables_and_arguments() {
+        let mut action = shell("echo \"$0|$#|$1|$2|$MODE|$KEEP|$KAIROS_RUN_ID\"");
+        action.env.insert("MODE".into(), "job's".into());
+        action.env.insert("KEEP".into(), "kept".into());
+        let params = crate::history::RunParams {
+            env: [("MODE", "given"), ("KAIROS_RUN_ID", "spoofed")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            args: vec!["one two".into(), "--dry-run".into()],
+            body: None,
+        };
+        let info = RunInfo {
+            params: Some(&params),
+            ..RUN
+        };
+        let out = run(&action, &ActionContext::default(), &info).await;
+        assert_eq!(out.stdout, "sh|2|one two|--dry-run|given|kept|42\n");
+    }
+
+    #[tokio::test]
+    async fn a_command_reports_its_cpu_time_and_peak_memory() {
+        // dd touches its 64 MiB buffer; the loop spends CPU in the shell itself.
+        let out = run_plain(&shell(
+            "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; \
+             i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done",
+        ))
+        .await;
+        assert!(out.success, "{out:?}");
+        let usage = out.usage.expect("a shell run reports its usage");
+        assert!(usage.peak_rss_kib.get() >= 60 * 1024, "{usage:?}");
+        assert!(usage.cpu_ms >= 10, "{usage:?}");
+        let small = run_plain(&shell("true")).await.usage.unwrap();
+        assert!(small.peak_rss_kib.get() < 60 * 1024, "{small:?}");
     }
 
     /// Whether `pid` exists and is not a zombie.

@@ -96,7 +96,7 @@ impl SchedulerInner {
             let started = match self.store.get_job(&follow.job) {
                 Ok(Some(next)) if next.paused => Err("it is paused".to_string()),
                 Ok(Some(next)) if self.may_run(&next) => {
-                    dispatch::submit_now(self, Arc::new(next), self.clock.now(), Some(run))
+                    dispatch::submit_now(self, Arc::new(next), self.clock.now(), Some(run), None)
                         .map(|id| id.ok_or("it has its maximum number of runs active".into()))
                         .unwrap_or_else(|e| Err(e.to_string()))
                 }

@@ -94,7 +94,7 @@ impl SchedulerInner {
             .collect();
         if !alive.iter().any(|p| *p.id == *me.id) {
             alive.push(Peer {
-                id: self.node_id.clone(),
+                id: (*self.node_id).into(),
                 labels: me.labels.clone(),
                 listening: me.listening,
             });

@@ -9,7 +9,7 @@ use super::plan::plan;
 use super::{lock, place, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
-use crate::history::{RunRecord, RunState};
+use crate::history::{RunParams, RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, JobDefaults};
 use crate::store::{Claim, ClaimOutcome};
 
@@ -328,7 +328,8 @@ fn requeue_lost(
     }
 }
 
-/// Submits a run of `job` for `now` outside its schedule, its record committed first;
+/// Submits a run of `job` for `now` outside its schedule (with `params`, for a run by hand),
+/// its record committed first;
 /// `Ok(None)` when max instances are active (on this node or, counting every node, in the
 /// store) or the job is gone.
 pub(super) fn submit_now(
@@ -336,6 +337,7 @@ pub(super) fn submit_now(
     job: Arc<Job>,
     now: DateTime<Utc>,
     upstream: Option<i64>,
+    params: Option<Box<RunParams>>,
 ) -> Result<Option<i64>, crate::store::StoreError> {
     let options = job.options.resolve(&inner.defaults());
     let counters = {
@@ -351,6 +353,7 @@ pub(super) fn submit_now(
     let mut run = RunRecord::new(0, &job.id, now, RunState::Submitted);
     run.manual = true;
     run.upstream = upstream.and_then(std::num::NonZeroI64::new);
+    run.params = params;
     let max = options.max_instances;
     start_unscheduled(inner, job, options, counters, run, max, now)
 }

@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use crate::action::{Action, ActionContext, JobContext, Outcome};
 use crate::events::{Event, EventBus, RunRef};
 use crate::executor::Pools;
+use crate::history::RunParams;
 use crate::job::{Job, JobBuilder, Settings};
 use crate::store::{JobStore, NodeInfo, StoreError};
 use crate::trigger::{jittered, Trigger};
@@ -241,7 +242,7 @@ pub(crate) struct SchedulerInner {
     seen_changes: Mutex<i64>,
     /// This process as a node of the store; runs it claims carry `node_id`.
     pub(crate) node: RwLock<NodeInfo>,
-    pub(crate) node_id: Arc<str>,
+    pub(crate) node_id: crate::history::ThinStr,
     /// The clock is too far from the database's: claim nothing until it is back.
     skewed: AtomicBool,
     /// Why the last heartbeat could not write to the store, if it could not.
@@ -915,10 +916,20 @@ impl Scheduler {
 
     /// Runs a job now, outside its schedule (still bound by max instances); returns the run id.
     pub fn run_now(&self, id: &str) -> Result<i64, SchedulerError> {
+        self.run_now_with(id, RunParams::default())
+    }
+
+    /// [`run_now`](Self::run_now) with `params`: variables and arguments for a shell command,
+    /// a body for an HTTP request. They are recorded on the run and kept by its retries.
+    pub fn run_now_with(&self, id: &str, params: RunParams) -> Result<i64, SchedulerError> {
         let job = Arc::new(self.get_job(id)?);
+        job.action
+            .check_params(&params)
+            .map_err(|e| invalid(&e.field, e.message))?;
+        let params = (!params.is_empty()).then(|| Box::new(params));
         let now = self.inner.clock.now();
         self.inner.keep_alive()?;
-        dispatch::submit_now(&self.inner, job, now, None)?.ok_or_else(|| {
+        dispatch::submit_now(&self.inner, job, now, None, params)?.ok_or_else(|| {
             invalid(
                 "id",
                 format!("job '{id}' already has its maximum number of runs active"),

@@ -557,7 +557,7 @@ fn newest_per_step(history: Vec<RunRecord>) -> HashMap<String, StepRun> {
                 RunState::Abandoned
             };
             steps
-                .entry(step.into())
+                .entry(step.to_string())
                 .or_insert(StepRun { id: run.id, state });
         }
     }

@@ -3,14 +3,12 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use std::sync::Arc;
-
 use super::{
     Claim, ClaimOutcome, JobStore, MemoryStore, NodeInfo, ScheduleEntry, SqliteStore, StoreError,
 };
 use crate::action::{Action, ActionKind, FunctionAction};
 use crate::events::{Envelope, Event};
-use crate::history::{RunQuery, RunRecord, RunState};
+use crate::history::{RunQuery, RunRecord, RunState, ThinStr};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobQuery, JobSort};
@@ -141,7 +139,7 @@ pub(super) fn fire_claim(id: &str, from: i64, to: i64) -> Claim {
 }
 
 pub(super) fn claims_advance_once(store: &dyn JobStore) {
-    let node: Arc<str> = "n1".into();
+    let node: ThinStr = "n1".into();
     let mut paused = job("p");
     paused.paused = true;
     store.add_jobs(&[job("a"), job("b"), paused]).unwrap();
@@ -255,18 +253,24 @@ pub(super) fn events_reach_other_nodes(one: &dyn JobStore, two: &dyn JobStore) {
 
 pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     store.add_jobs(&[job("a")]).unwrap();
-    // A chained run: its link to the run that started it is kept from the claim on.
+    // A chained run by hand: its link to the run that started it and its parameters are
+    // kept from the claim on.
     let mut chained = run(0, "a", 0, RunState::Submitted);
     chained.manual = true;
     chained.upstream = std::num::NonZeroI64::new(77);
-    let claim = Claim::insert("a", vec![chained], 1);
+    let params = crate::history::RunParams {
+        env: [("MODE".to_string(), "dry \"run\"".to_string())].into(),
+        args: vec!["--since".into(), "2026-12-01".into()],
+        body: Some("{\"x\": 1}".into()),
+    };
+    chained.params = Some(Box::new(params));
+    let claim = Claim::insert("a", vec![chained.clone()], 1);
     let decided = store.claim(&"n1".into(), t(0), vec![claim]).unwrap();
     let submitted = decided[0].runs[0].clone();
     let id = submitted.id;
-    assert_eq!(
-        store.run(id).unwrap().unwrap().upstream,
-        std::num::NonZeroI64::new(77)
-    );
+    let stored = store.run(id).unwrap().unwrap();
+    assert_eq!(stored.upstream, std::num::NonZeroI64::new(77));
+    assert_eq!(stored.params, chained.params);
     let mut running = submitted.clone();
     running.state = RunState::Running;
     running.started = Some(t(1));
@@ -278,6 +282,10 @@ pub(super) fn record_runs_upserts(store: &dyn JobStore) {
     done.error = Some("boom".into());
     done.stdout = "out\nput".into();
     done.stderr = "err".into();
+    done.usage = Some(crate::history::RunUsage {
+        cpu_ms: 1234,
+        peak_rss_kib: std::num::NonZeroU32::new(65_536).unwrap(),
+    });
     store.record_runs(vec![running]);
     store.record_runs(vec![done.clone()]);
     store.flush().unwrap();
@@ -288,7 +296,7 @@ pub(super) fn record_runs_upserts(store: &dyn JobStore) {
 
 pub(super) fn workflow_steps_are_linked_and_not_counted(store: &dyn JobStore) {
     store.add_jobs(&[job("wf")]).unwrap();
-    let node: std::sync::Arc<str> = "n1".into();
+    let node: crate::history::ThinStr = "n1".into();
     let claim_one = |r: RunRecord, max: u32| {
         let claim = Claim::insert("wf", vec![r], max);
         store.claim(&node, t(0), vec![claim]).unwrap()[0].runs[0].clone()
@@ -857,7 +865,7 @@ pub(super) fn two_processes_claim_each_fire_once(one: &dyn JobStore, two: &dyn J
 
 pub(super) fn a_fire_that_ran_is_never_inserted_again(store: &dyn JobStore, _: &dyn JobStore) {
     store.add_jobs(&[job("a")]).unwrap();
-    let node: Arc<str> = "n".into();
+    let node: ThinStr = "n".into();
     store
         .claim(&node, t(0), vec![fire_claim("a", 0, 10)])
         .unwrap();

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError};
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, ThinStr};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
@@ -493,7 +493,7 @@ impl JobStore for MemoryStore {
 
     fn claim(
         &self,
-        node: &Arc<str>,
+        node: &ThinStr,
         _now: DateTime<Utc>,
         mut claims: Vec<Claim>,
     ) -> Result<Vec<Claim>, StoreError> {
@@ -609,7 +609,7 @@ impl JobStore for MemoryStore {
     }
 
     fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
-        let mut running: FastMap<Arc<str>, u64> = FastMap::default();
+        let mut running: FastMap<ThinStr, u64> = FastMap::default();
         for run in self.history().by_id.values() {
             if let (false, Some(node)) = (run.state.is_final(), &run.node) {
                 *running.entry(node.clone()).or_default() += 1;

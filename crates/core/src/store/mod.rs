@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, ThinStr};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobPage, JobQuery, TagCount};
@@ -269,7 +269,7 @@ pub trait JobStore: Send + Sync + 'static {
     /// won claim's run rows carry `node` and their new ids. Committed before it returns.
     fn claim(
         &self,
-        node: &Arc<str>,
+        node: &ThinStr,
         now: DateTime<Utc>,
         claims: Vec<Claim>,
     ) -> Result<Vec<Claim>, StoreError>;

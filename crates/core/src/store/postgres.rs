@@ -29,7 +29,7 @@ use super::{
 };
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, RunUsage, ThinStr};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
@@ -120,6 +120,10 @@ const MIGRATIONS: &[&str] = &[
     // started.
     "ALTER TABLE runs ADD COLUMN step TEXT;
     CREATE INDEX runs_upstream ON runs (upstream) WHERE upstream IS NOT NULL;",
+    // 4: what a run by hand was given, and what a shell run used.
+    "ALTER TABLE runs ADD COLUMN params JSONB;
+    ALTER TABLE runs ADD COLUMN cpu_ms BIGINT;
+    ALTER TABLE runs ADD COLUMN peak_rss_kib BIGINT;",
 ];
 
 /// Serialises migrations between nodes starting at once (`pg_advisory_xact_lock`).
@@ -130,10 +134,32 @@ const CHANNEL: &str = "kairos_jobs";
 /// The channel shared events are announced on.
 const EVENTS_CHANNEL: &str = "kairos_events";
 
+/// The columns of a run but its id, with their array types, in [`RunColumns::params`]' order.
+const RUN_FIELDS: [(&str, &str); 18] = [
+    ("job_id", "text[]"),
+    ("scheduled", "bigint[]"),
+    ("started", "bigint[]"),
+    ("finished", "bigint[]"),
+    ("state", "text[]"),
+    ("attempt", "int[]"),
+    ("exit_code", "int[]"),
+    ("http_status", "int[]"),
+    ("error", "text[]"),
+    ("stdout", "text[]"),
+    ("stderr", "text[]"),
+    ("node", "text[]"),
+    ("manual", "bool[]"),
+    ("upstream", "bigint[]"),
+    ("step", "text[]"),
+    ("params", "jsonb[]"),
+    ("cpu_ms", "bigint[]"),
+    ("peak_rss_kib", "bigint[]"),
+];
+
 /// The columns of a run, in `read_run`'s order.
 const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
                            exit_code, http_status, error, stdout, stderr, node, manual, \
-                           upstream, step";
+                           upstream, step, params, cpu_ms, peak_rss_kib";
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -511,39 +537,36 @@ struct RunColumns {
     manual: Vec<bool>,
     upstream: Vec<Option<i64>>,
     step: Vec<Option<String>>,
+    params: Vec<Option<serde_json::Value>>,
+    cpu_ms: Vec<Option<i64>>,
+    peak_rss_kib: Vec<Option<i64>>,
 }
 
-/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$15`), for inserts
+/// The column list and `unnest` of a [`RunColumns`] without ids (`$1`…`$18`), for inserts
 /// that let the database number the runs.
 fn unnest_runs() -> String {
-    let types = [
-        "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]", "int[]",
-        "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]", "text[]",
-    ];
-    let arrays: Vec<String> = types
-        .iter()
-        .enumerate()
-        .map(|(i, t)| format!("${}::{t}", i + 1))
-        .collect();
+    let names: Vec<&str> = RUN_FIELDS.iter().map(|(name, _)| *name).collect();
     format!(
-        "(job_id, scheduled, started, finished, state, attempt, exit_code, http_status, error, \
-         stdout, stderr, node, manual, upstream, step) SELECT * FROM unnest({})",
-        arrays.join(", ")
+        "({}) SELECT * FROM unnest({})",
+        names.join(", "),
+        arrays(RUN_FIELDS.iter())
     )
 }
 
 /// `unnest` of a [`RunColumns`] with ids, as a select list naming the run columns.
 fn unnest_select() -> String {
-    let types = [
-        "bigint[]", "text[]", "bigint[]", "bigint[]", "bigint[]", "text[]", "int[]", "int[]",
-        "int[]", "text[]", "text[]", "text[]", "text[]", "bool[]", "bigint[]", "text[]",
-    ];
-    let arrays: Vec<String> = types
-        .iter()
+    let id = ("id", "bigint[]");
+    let fields = std::iter::once(&id).chain(RUN_FIELDS.iter());
+    format!("* FROM unnest({}) AS t({RUN_COLUMNS})", arrays(fields))
+}
+
+/// `$1::type, $2::type, …` for `fields`.
+fn arrays<'a>(fields: impl Iterator<Item = &'a (&'a str, &'a str)>) -> String {
+    let arrays: Vec<String> = fields
         .enumerate()
-        .map(|(i, t)| format!("${}::{t}", i + 1))
+        .map(|(i, (_, t))| format!("${}::{t}", i + 1))
         .collect();
-    format!("* FROM unnest({}) AS t({RUN_COLUMNS})", arrays.join(", "))
+    arrays.join(", ")
 }
 
 impl RunColumns {
@@ -564,6 +587,15 @@ impl RunColumns {
         self.manual.push(run.manual);
         self.upstream.push(run.upstream.map(NonZeroI64::get));
         self.step.push(run.step.as_deref().map(str::to_string));
+        // A plain struct of strings always encodes.
+        let params = run
+            .params
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok());
+        self.params.push(params);
+        self.cpu_ms.push(run.usage.map(|u| i64::from(u.cpu_ms)));
+        self.peak_rss_kib
+            .push(run.usage.map(|u| i64::from(u.peak_rss_kib.get())));
     }
 
     /// The arrays as parameters, the ids first when `with_id`.
@@ -584,6 +616,9 @@ impl RunColumns {
             &self.manual,
             &self.upstream,
             &self.step,
+            &self.params,
+            &self.cpu_ms,
+            &self.peak_rss_kib,
         ];
         if with_id {
             params.insert(0, &self.id);
@@ -610,19 +645,21 @@ async fn apply(pool: &Pool, ops: &[Op]) -> Result<(), StoreError> {
             columns.push(run);
         }
         // Updates first (the usual case: the run's row exists), then inserts what is new.
+        let fields: Vec<&str> = RUN_FIELDS.iter().map(|(name, _)| *name).collect();
         let upsert = tx
             .prepare_cached(&format!(
                 "WITH u AS (SELECT * FROM (SELECT {}) AS x), \
-                 up AS (UPDATE runs r SET job_id = u.job_id, scheduled = u.scheduled, \
-                   started = u.started, finished = u.finished, state = u.state, \
-                   attempt = u.attempt, exit_code = u.exit_code, \
-                   http_status = u.http_status, error = u.error, stdout = u.stdout, \
-                   stderr = u.stderr, node = u.node, manual = u.manual, \
-                   upstream = u.upstream, step = u.step \
-                   FROM u WHERE r.id = u.id RETURNING r.id) \
+                 up AS (UPDATE runs r SET ({}) = ({}) \
+                 FROM u WHERE r.id = u.id RETURNING r.id) \
                  INSERT INTO runs ({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM u \
                  WHERE u.id NOT IN (SELECT id FROM up)",
-                unnest_select()
+                unnest_select(),
+                fields.join(", "),
+                fields
+                    .iter()
+                    .map(|f| format!("u.{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .await?;
         tx.execute(&upsert, &columns.params(true)).await?;
@@ -745,10 +782,21 @@ fn read_run(row: &Row) -> Result<RunRecord, StoreError> {
         error: row.try_get(9)?,
         stdout: row.try_get::<_, String>(10)?.into(),
         stderr: row.try_get::<_, String>(11)?.into(),
-        node: row.try_get::<_, Option<String>>(12)?.map(Arc::from),
+        node: row.try_get::<_, Option<String>>(12)?.map(Into::into),
         manual: row.try_get(13)?,
         upstream: row.try_get::<_, Option<i64>>(14)?.and_then(NonZeroI64::new),
         step: row.try_get::<_, Option<String>>(15)?.map(Into::into),
+        params: row
+            .try_get::<_, Option<serde_json::Value>>(16)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("run parameters: {e}")))?,
+        usage: RunUsage::from_columns(
+            row.try_get::<_, Option<i64>>(17)?
+                .and_then(|v| u32::try_from(v).ok()),
+            row.try_get::<_, Option<i64>>(18)?
+                .and_then(|v| u32::try_from(v).ok()),
+        ),
     })
 }
 
@@ -853,7 +901,7 @@ fn run_filter(query: &RunQuery, extra: &[&str]) -> (String, Vec<Param>) {
 /// arrays, whatever the batch's size.
 async fn claim(
     pool: Pool,
-    node: Arc<str>,
+    node: ThinStr,
     now: i64,
     mut claims: Vec<Claim>,
 ) -> Result<Vec<Claim>, StoreError> {
@@ -1222,7 +1270,7 @@ impl JobStore for PgStore {
 
     fn claim(
         &self,
-        node: &Arc<str>,
+        node: &ThinStr,
         now: DateTime<Utc>,
         claims: Vec<Claim>,
     ) -> Result<Vec<Claim>, StoreError> {

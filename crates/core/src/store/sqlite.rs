@@ -17,7 +17,8 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Value;
 use rusqlite::{
-    params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior,
+    params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row, ToSql,
+    TransactionBehavior,
 };
 
 use super::job_sql::{job_counts_sql, job_query_sql, JobColumns, SqlValue};
@@ -28,7 +29,7 @@ use super::{
 };
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState};
+use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, RunUsage, ThinStr};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
@@ -138,6 +139,10 @@ const MIGRATIONS: &[&str] = &[
     // started.
     "ALTER TABLE runs ADD COLUMN step TEXT;
     CREATE INDEX runs_upstream ON runs (upstream) WHERE upstream IS NOT NULL;",
+    // 6: what a run by hand was given (JSON), and what a shell run used.
+    "ALTER TABLE runs ADD COLUMN params TEXT;
+    ALTER TABLE runs ADD COLUMN cpu_ms INTEGER;
+    ALTER TABLE runs ADD COLUMN peak_rss_kib INTEGER;",
 ];
 
 /// The schema version whose migration added the job list columns.
@@ -166,10 +171,16 @@ const QUEUE_BOUND: usize = 8_192;
 /// The settings row's key.
 const SETTINGS_KEY: &str = "scheduler";
 
+/// The columns of a run but its id, in [`RunRow::values`]' order.
+macro_rules! run_fields {
+    () => {
+        "job_id, scheduled, started, finished, state, attempt, exit_code, http_status, error, \
+         stdout, stderr, node, manual, upstream, step, params, cpu_ms, peak_rss_kib"
+    };
+}
+
 /// The columns of a run, in `read_run`'s order.
-const RUN_COLUMNS: &str = "id, job_id, scheduled, started, finished, state, attempt, \
-                           exit_code, http_status, error, stdout, stderr, node, manual, upstream, \
-                           step";
+const RUN_COLUMNS: &str = concat!("id, ", run_fields!());
 
 /// The columns of a node, in `read_node`'s order.
 const NODE_COLUMNS: &str =
@@ -279,7 +290,7 @@ enum Op {
     SaveSetting(&'static str, String, bool, Ack<()>),
     RecordDelivery(String, String, Ack<()>),
     Claim {
-        node: Arc<str>,
+        node: ThinStr,
         now: i64,
         claims: Vec<Claim>,
         ack: Ack<Vec<Claim>>,
@@ -821,7 +832,7 @@ fn in_savepoint<T>(
 /// Decides `claims` (see [`Claim`]) inside the batch's transaction.
 fn claim(
     tx: &Connection,
-    node: &Arc<str>,
+    node: &ThinStr,
     now: i64,
     mut claims: Vec<Claim>,
 ) -> Result<Vec<Claim>, StoreError> {
@@ -834,12 +845,12 @@ fn claim(
         "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running') \
          AND step IS NULL",
     )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO runs (job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual, upstream, step) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-         ON CONFLICT DO NOTHING",
-    )?;
+    let mut insert = tx.prepare_cached(concat!(
+        "INSERT INTO runs (",
+        run_fields!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18) ON CONFLICT DO NOTHING"
+    ))?;
     for claim in &mut claims {
         let id: &str = &claim.job_id;
         let moved = match claim.advance {
@@ -882,23 +893,7 @@ fn claim(
                     unfinished = Some(n + 1);
                 }
             }
-            let inserted = insert.execute(params![
-                id,
-                run.scheduled.timestamp_millis(),
-                run.started.map(|t| t.timestamp_millis()),
-                run.finished.map(|t| t.timestamp_millis()),
-                run.state.as_str(),
-                run.attempt,
-                run.exit_code,
-                run.http_status,
-                run.error,
-                run.stdout,
-                run.stderr,
-                run.node.as_deref(),
-                run.manual,
-                run.upstream,
-                run.step,
-            ])?;
+            let inserted = insert.execute(params_from_iter(RunRow::of(run)?.values()))?;
             // Nothing inserted: this fire time ran already; it must not run again.
             run.id = if inserted == 1 {
                 tx.last_insert_rowid()
@@ -1004,40 +999,84 @@ fn publish(tx: &Connection, node: &str, events: &[(i64, String)]) -> rusqlite::R
     Ok(())
 }
 
-fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> rusqlite::Result<()> {
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO runs (id, job_id, scheduled, started, finished, state, attempt, exit_code, \
-         http_status, error, stdout, stderr, node, manual, upstream, step) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-         ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
-         scheduled = excluded.scheduled, started = excluded.started, \
-         finished = excluded.finished, state = excluded.state, attempt = excluded.attempt, \
-         exit_code = excluded.exit_code, http_status = excluded.http_status, \
-         error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr, \
-         node = excluded.node, manual = excluded.manual, upstream = excluded.upstream, \
-         step = excluded.step",
-    )?;
+fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> Result<(), StoreError> {
+    let mut upsert = tx.prepare_cached(concat!(
+        "INSERT INTO runs (id, ",
+        run_fields!(),
+        ") VALUES (?19, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18) ON CONFLICT (id) DO UPDATE SET (",
+        run_fields!(),
+        ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ))?;
     for run in runs {
-        upsert.execute(params![
-            run.id,
-            run.job_id,
-            run.scheduled.timestamp_millis(),
-            run.started.map(|t| t.timestamp_millis()),
-            run.finished.map(|t| t.timestamp_millis()),
-            run.state.as_str(),
-            run.attempt,
-            run.exit_code,
-            run.http_status,
-            run.error,
-            run.stdout,
-            run.stderr,
-            run.node.as_deref(),
-            run.manual,
-            run.upstream,
-            run.step,
-        ])?;
+        let row = RunRow::of(run)?;
+        upsert.execute(params_from_iter(
+            row.values().into_iter().chain([&run.id as _]),
+        ))?;
     }
     Ok(())
+}
+
+/// A run's column values (see [`run_fields`]), those that are computed held here.
+struct RunRow<'a> {
+    run: &'a RunRecord,
+    state: &'static str,
+    node: Option<&'a str>,
+    step: Option<&'a str>,
+    scheduled: i64,
+    started: Option<i64>,
+    finished: Option<i64>,
+    params: Option<String>,
+    cpu_ms: Option<u32>,
+    peak_rss_kib: Option<u32>,
+}
+
+impl<'a> RunRow<'a> {
+    fn of(run: &'a RunRecord) -> Result<Self, StoreError> {
+        let params = run
+            .params
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Database(format!("cannot encode run parameters: {e}")))?;
+        Ok(RunRow {
+            run,
+            state: run.state.as_str(),
+            node: run.node.as_deref(),
+            step: run.step.as_deref(),
+            scheduled: run.scheduled.timestamp_millis(),
+            started: run.started.map(|t| t.timestamp_millis()),
+            finished: run.finished.map(|t| t.timestamp_millis()),
+            params,
+            cpu_ms: run.usage.map(|u| u.cpu_ms),
+            peak_rss_kib: run.usage.map(|u| u.peak_rss_kib.get()),
+        })
+    }
+
+    /// The values in [`run_fields`]' order.
+    fn values(&self) -> [&dyn ToSql; 18] {
+        let run = self.run;
+        [
+            &run.job_id,
+            &self.scheduled,
+            &self.started,
+            &self.finished,
+            &self.state,
+            &run.attempt,
+            &run.exit_code,
+            &run.http_status,
+            &run.error,
+            &run.stdout,
+            &run.stderr,
+            &self.node,
+            &run.manual,
+            &run.upstream,
+            &self.step,
+            &self.params,
+            &self.cpu_ms,
+            &self.peak_rss_kib,
+        ]
+    }
 }
 
 fn insert_metric(tx: &rusqlite::Transaction<'_>, s: &MetricSample) -> rusqlite::Result<()> {
@@ -1081,10 +1120,16 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         error: row.get(9)?,
         stdout: row.get(10)?,
         stderr: row.get(11)?,
-        node: row.get::<_, Option<String>>(12)?.map(Arc::from),
+        node: row.get::<_, Option<String>>(12)?.map(Into::into),
         manual: row.get(13)?,
         upstream: row.get(14)?,
-        step: row.get(15)?,
+        step: row.get::<_, Option<String>>(15)?.map(Into::into),
+        params: row
+            .get::<_, Option<String>>(16)?
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("run parameters: {e}")))?,
+        usage: RunUsage::from_columns(row.get(17)?, row.get(18)?),
     })
 }
 
@@ -1341,7 +1386,7 @@ impl JobStore for SqliteStore {
 
     fn claim(
         &self,
-        node: &Arc<str>,
+        node: &ThinStr,
         now: DateTime<Utc>,
         claims: Vec<Claim>,
     ) -> Result<Vec<Claim>, StoreError> {

@@ -4,11 +4,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kairos_core::action::ActionKind;
-use kairos_core::history::RunQuery;
+use kairos_core::history::{RunParams, RunQuery};
 use kairos_core::job::Job;
 use kairos_core::query::{JobCounts, JobEntry, JobQuery, LastRun, MAX_PAGE};
 use kairos_core::scheduler::{Scheduler, SchedulerError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::params::ResumeParams;
@@ -48,6 +48,15 @@ pub(crate) struct JobList {
     /// Pass as `after` for the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+}
+
+/// A run by hand's request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// Variables and arguments for a shell command, a body for an HTTP request.
+    #[serde(default)]
+    params: RunParams,
 }
 
 /// The id of a run just started.
@@ -240,24 +249,30 @@ pub(crate) async fn resume_job(
     .await
 }
 
-/// Runs a job now, outside its schedule.
+/// Runs a job now, outside its schedule, with parameters when given.
 #[utoipa::path(post, path = "/api/jobs/{id}/run", tag = "jobs",
     params(("id" = String, Path, description = "The job id")),
+    request_body(content = Option<RunRequest>, description = "Optional: the run's parameters"),
     responses(
         (status = 202, description = "The run was submitted", body = RunStarted),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The job already has its maximum number of runs active", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "A parameter the job cannot take, named in `field`", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn run_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    request: Option<Body<RunRequest>>,
 ) -> ApiResult<(StatusCode, Json<RunStarted>)> {
     let scheduler = state.scheduler.clone();
+    let params = request.map(|Body(r)| r.params).unwrap_or_default();
     let run_id = blocking(move || {
-        scheduler.run_now(&id).map_err(|e| match e {
-            // The only refusal run_now makes of a known job: max instances are active.
-            SchedulerError::Invalid { message, .. } => {
+        scheduler.run_now_with(&id, params).map_err(|e| match e {
+            // A refusal naming `id`: max instances are active.
+            SchedulerError::Invalid { field, message } if field == "id" => {
                 ApiError::new(StatusCode::CONFLICT, None, message)
             }
             e => e.into(),

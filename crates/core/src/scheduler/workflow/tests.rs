@@ -493,7 +493,7 @@ fn left_by_a_dead_node(path: &std::path::Path, heartbeat: DateTime<Utc>) -> (i64
     dead.id = "dead".into();
     dead.instance = "elsewhere".into();
     store.heartbeat(&dead).unwrap();
-    let node: Arc<str> = "dead".into();
+    let node: crate::history::ThinStr = "dead".into();
     let insert = |mut r: RunRecord| {
         r.manual = true;
         let claim = Claim::insert("etl", vec![r], u32::MAX);
