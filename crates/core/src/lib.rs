@@ -8,6 +8,7 @@ mod executor;
 pub mod history;
 pub mod job;
 pub mod metrics;
+pub mod problem;
 pub mod query;
 pub mod scheduler;
 pub mod store;

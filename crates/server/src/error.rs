@@ -1,7 +1,9 @@
-//! The API's one error shape: `{"error":{"field":<string or null>,"message":<string>}}`.
+//! The API's one error shape: `{"error":{"field":<string or null>,"message":<string>,
+//! "problem":{"code":…,"params":{…}}}}`, the problem present when the message has a code.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kairos_core::problem::{self, Problem};
 use kairos_core::scheduler::SchedulerError;
 use kairos_core::store::StoreError;
 use serde::Serialize;
@@ -33,6 +35,9 @@ pub(crate) struct ErrorDetail {
     pub field: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// The message's stable code and parameters, when the catalog knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
 }
 
 impl ApiError {
@@ -77,6 +82,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 field: self.field,
+                problem: problem::recognize(&self.message),
                 message: self.message,
             },
         };

@@ -411,6 +411,26 @@ async fn a_run_by_hand_takes_parameters_and_records_them() {
         1,
         "refusals ran nothing"
     );
+
+    // A failed run's error comes with its code, in the list and the run.
+    let mut job = shell_job("failer", "exit 3");
+    job["id"] = json!("failer");
+    assert_eq!(s.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    let (_, started) = s.post("/api/jobs/failer/run", json!(null)).await;
+    let run_id = started["run_id"].as_i64().unwrap();
+    let problem = json!({"code": "exited", "params": {"status": "3"}});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, run) = s.get(&format!("/api/runs/{run_id}")).await;
+        if run["state"] == "failed" {
+            assert_eq!(run["problem"], problem, "{run}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, runs) = s.get("/api/runs?job_id=failer").await;
+    assert_eq!(runs["items"][0]["problem"], problem);
 }
 
 /// Checks a 413 JSON answer. The server answers without reading the body, so the client may
@@ -641,10 +661,13 @@ async fn bad_input_is_answered_with_the_field() {
     let (status, body) = preview(json!({"expression": "60 * * * *"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_error(&body, Some("expression"));
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("out of range"));
+    // The message's code and parameters, for a UI to say in its own language.
+    assert_eq!(
+        body["error"]["problem"],
+        json!({"code": "cron_out_of_range",
+               "params": {"part": "minute", "value": "60", "min": "0", "max": "59"}}),
+        "{body}"
+    );
     let (status, body) =
         preview(json!({"expression": "0 9 * * *", "timezone": "Mars/Olympus"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1033,6 +1056,7 @@ async fn bad_fields_are_named_by_their_path_everywhere() {
     let (status, body) = s.post("/api/import", doc).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_error(&body, Some("jobs[3].trigger.expression"));
+    assert_eq!(body["error"]["problem"]["code"], "cron_never", "{body}");
     let (status, body) = s
         .post("/api/import", json!({"version": 2, "jobs": []}))
         .await;

@@ -735,6 +735,11 @@ export interface components {
          * @enum {string}
          */
         Coalesce: "latest" | "earliest" | "all";
+        /**
+         * @description A message's stable code. The English template of each is in [`Code::template`].
+         * @enum {string}
+         */
+        Code: "cron_empty" | "cron_field_count" | "cron_shorthand" | "cron_never" | "cron_empty_value" | "cron_not_a_number" | "cron_not_a_month" | "cron_not_a_day" | "cron_out_of_range" | "cron_bad_step" | "cron_zero_step" | "cron_backwards" | "cron_nth" | "unknown_time_zone" | "empty" | "at_least_one" | "unknown_field" | "missing_field" | "invalid_type" | "malformed_json" | "empty_body" | "too_large" | "no_job" | "no_run" | "duplicate_job" | "max_instances_active" | "exited" | "killed_by_signal" | "timed_out" | "cancelled" | "shut_down" | "skipped" | "unexpected_status";
         /** @description The JSON shape of a cron trigger. */
         CronTrigger: {
             /** Format: date-time */
@@ -861,6 +866,7 @@ export interface components {
             field?: string | null;
             /** @description What is wrong. */
             message: string;
+            problem?: null | components["schemas"]["Problem"];
         };
         /** @description Something that happened in the scheduler. JSON: `{"type":"run_failed","job_id":…,…}`. */
         Event: {
@@ -1380,6 +1386,15 @@ export interface components {
             /** @description RFC 3339 instants with the zone's offset at each. */
             times: string[];
         };
+        /** @description A message's code and the parameters its template took. */
+        Problem: {
+            /** @description The stable code. */
+            code: components["schemas"]["Code"];
+            /** @description The template's parameters by name. */
+            params: {
+                [key: string]: string;
+            };
+        };
         /** @description How much run history to keep for a job. */
         Retention: {
             /**
@@ -1428,8 +1443,8 @@ export interface components {
         };
         /** @description A page of runs, newest first. */
         RunList: {
-            /** @description Run records without their output (fetch one run for its stdout and stderr). */
-            items: components["schemas"]["RunRecord"][];
+            /** @description Runs without their output (fetch one run for its stdout and stderr). */
+            items: components["schemas"]["RunView"][];
         };
         /** @description What a run by hand ("run now with parameters") adds to the job's own action. */
         RunParams: {
@@ -1575,6 +1590,10 @@ export interface components {
              * @description The largest resident memory any one of its processes reached, in KiB.
              */
             peak_rss_kib: number;
+        };
+        /** @description A run as the API shows it: its record, and its error's code for a UI to translate. */
+        RunView: components["schemas"]["RunRecord"] & {
+            problem?: null | components["schemas"]["Problem"];
         };
         /** @description The scheduler's status with how late its runs started. */
         SchedulerView: components["schemas"]["Status"] & {
@@ -2928,13 +2947,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The run record (output so far while it runs here) */
+            /** @description The run (output so far while it runs here) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RunRecord"];
+                    "application/json": components["schemas"]["RunView"];
                 };
             };
             /** @description The id is not a number */
@@ -2984,7 +3003,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RunRecord"];
+                    "application/json": components["schemas"]["RunView"];
                 };
             };
             /** @description The id is not a number */
@@ -3043,7 +3062,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RunRecord"];
+                    "application/json": components["schemas"]["RunView"];
                 };
             };
             /** @description The id is not a number */

@@ -7,6 +7,7 @@ use axum::Json;
 use chrono::Duration;
 use kairos_core::history::{DurationStats, RunBucket, RunQuery, RunRecord};
 use kairos_core::metrics::MetricSample;
+use kairos_core::problem::{self, Problem};
 use kairos_core::query::MAX_PAGE as MAX_LIMIT;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -26,8 +27,26 @@ const MAX_POINTS: usize = 5000;
 /// A page of runs, newest first.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct RunList {
-    /// Run records without their output (fetch one run for its stdout and stderr).
-    items: Vec<RunRecord>,
+    /// Runs without their output (fetch one run for its stdout and stderr).
+    items: Vec<RunView>,
+}
+
+/// A run as the API shows it: its record, and its error's code for a UI to translate.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunView {
+    /// The record.
+    #[serde(flatten)]
+    run: RunRecord,
+    /// The error's stable code and parameters, when the catalog knows the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+impl From<RunRecord> for RunView {
+    fn from(run: RunRecord) -> Self {
+        let problem = run.error.as_deref().and_then(problem::recognize);
+        RunView { run, problem }
+    }
 }
 
 /// Run counts per time bucket and state.
@@ -52,10 +71,10 @@ pub(crate) struct MetricList {
 }
 
 /// A run without its captured output.
-fn run_summary(mut run: RunRecord) -> RunRecord {
+fn run_summary(mut run: RunRecord) -> RunView {
     run.stdout = Box::default();
     run.stderr = Box::default();
-    run
+    run.into()
 }
 
 /// Run history, newest first.
@@ -107,7 +126,7 @@ pub(crate) async fn list_runs(
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
     params(("id" = i64, Path, description = "The run id")),
     responses(
-        (status = 200, description = "The run record (output so far while it runs here)", body = RunRecord),
+        (status = 200, description = "The run (output so far while it runs here)", body = RunView),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
     ),
@@ -115,7 +134,7 @@ pub(crate) async fn list_runs(
 pub(crate) async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<RunRecord>> {
+) -> ApiResult<Json<RunView>> {
     let id = run_id(&id)?;
     let scheduler = state.scheduler.clone();
     blocking(move || {
@@ -128,7 +147,7 @@ pub(crate) async fn get_run(
                 (run.stdout, run.stderr) = (stdout.into(), stderr.into());
             }
         }
-        Ok(Json(run))
+        Ok(Json(run.into()))
     })
     .await
 }
@@ -144,7 +163,7 @@ fn run_id(id: &str) -> ApiResult<i64> {
 #[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs",
     params(("id" = i64, Path, description = "The run id")),
     responses(
-        (status = 202, description = "Cancel requested; the run as it stood", body = RunRecord),
+        (status = 202, description = "Cancel requested; the run as it stood", body = RunView),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run already ended", body = ErrorBody),
@@ -153,7 +172,7 @@ fn run_id(id: &str) -> ApiResult<i64> {
 pub(crate) async fn cancel_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+) -> ApiResult<(StatusCode, Json<RunView>)> {
     let id = run_id(&id)?;
     let scheduler = state.scheduler.clone();
     let run = blocking(move || Ok(scheduler.cancel_run(id)?)).await?;
@@ -165,7 +184,7 @@ pub(crate) async fn cancel_run(
 #[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs",
     params(("id" = i64, Path, description = "The step's newest run")),
     responses(
-        (status = 202, description = "The step runs again; the workflow's run, running again", body = RunRecord),
+        (status = 202, description = "The step runs again; the workflow's run, running again", body = RunView),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "Not a step's newest run, or its workflow run has not ended", body = ErrorBody),
@@ -174,7 +193,7 @@ pub(crate) async fn cancel_run(
 pub(crate) async fn retry_step(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<RunRecord>)> {
+) -> ApiResult<(StatusCode, Json<RunView>)> {
     let id = run_id(&id)?;
     let scheduler = state.scheduler.clone();
     let run = blocking(move || Ok(scheduler.retry_step(id)?)).await?;

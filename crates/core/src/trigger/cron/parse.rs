@@ -230,7 +230,9 @@ fn year_field(text: &str) -> Result<YearSet, TriggerError> {
             }
         };
         if a > b {
-            return Err(Field::Year.error(format!("range {range} runs backwards")));
+            return Err(Field::Year.error(format!(
+                "range {range} runs backwards (write the smaller value first)"
+            )));
         }
         for y in (a..=b).step_by(step as usize) {
             set.insert(y as i32);
