@@ -272,6 +272,68 @@ describe('web admin', () => {
     await page.locator('.ant-drawer-close').click();
   });
 
+  uiTest('run with parameters: variables and arguments reach the command; the run shows them and its resource use', async () => {
+    const job = await stack.api('POST', '/api/jobs', {
+      id: 'e2e-params', name: 'E2E params', trigger: { type: 'interval', hours: 24 },
+      action: { kind: 'shell', command: 'echo "$1|$GREETING"; dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null' },
+    });
+    await page.goto(`${stack.uiOrigin}/jobs/${encodeURIComponent(job.id)}`);
+    // No run has recorded its resource use yet: said, not an empty chart.
+    await waitText(page.getByTestId('usage-chart'), /No run has recorded its resource use yet/);
+
+    // GREETING=hello and $1 = world, in the modal.
+    await page.getByTestId('detail-run-with-params').click();
+    const modal = page.locator('.ant-modal-content');
+    const env = page.getByTestId('params-env');
+    await env.getByRole('button', { name: /Add/ }).click();
+    await env.locator('input').nth(0).fill('GREETING');
+    await env.locator('input').nth(1).fill('hello');
+    const args = page.getByTestId('params-args');
+    await args.getByRole('button', { name: /Add/ }).click();
+    await args.locator('input').first().fill('world');
+    await shot('run-params');
+    await page.getByTestId('params-submit').click();
+    await modal.waitFor({ state: 'hidden', ...WAIT });
+
+    // The run opens, as with Run now: its output, its parameters and what it used.
+    const viewer = page.locator('.ant-drawer-content');
+    await viewer.locator('.ant-tag', { hasText: 'Succeeded' }).waitFor(WAIT);
+    await waitText(viewer.getByTestId('run-output'), /world\|hello/);
+    await waitText(viewer.getByTestId('run-params'), /GREETING=hello/);
+    await waitText(viewer.getByTestId('run-params'), /\$1\s*world/);
+    const usage = await waitText(viewer.getByTestId('run-usage'), /CPU .+ · peak memory [\d.]+ (KiB|MiB|GiB)/);
+    assert.ok(Number(/peak memory ([\d.]+)/.exec(usage)[1]) > 0, usage);
+    await shot('run-params-viewer');
+    const [run] = (await stack.api('GET', `/api/runs?job_id=${job.id}`)).items;
+    assert.deepEqual(run.params, { env: { GREETING: 'hello' }, args: ['world'] });
+    assert.ok(run.usage.peak_rss_kib > 0, JSON.stringify(run.usage));
+    await page.locator('.ant-drawer-close').click();
+    await page.locator('.ant-drawer-content').waitFor({ state: 'hidden', ...WAIT });
+
+    // The job's page charts the run's CPU time and peak memory.
+    await assertChart('usage');
+    await page.waitForTimeout(600); // let the chart's entry animation finish
+    await page.getByTestId('usage-chart').screenshot({ path: `${SCREENSHOTS}/job-usage.png` });
+
+    // A name the server refuses: its message shows on the variables, and the modal stays open.
+    await page.getByTestId('detail-run-with-params').click();
+    await env.getByRole('button', { name: /Add/ }).click();
+    await env.locator('input').nth(0).fill('A=B');
+    await env.locator('input').nth(1).fill('x');
+    await page.getByTestId('params-submit').click();
+    const explain = modal.locator('.ant-form-item-explain-error');
+    await waitText(explain, /'A=B' is not a variable name/);
+    assert.ok(await modal.isVisible(), 'the modal stays open');
+    await shot('run-params-error');
+    // Changing the variables takes the refusal away.
+    await env.locator('input').nth(0).fill('A');
+    await explain.first().waitFor({ state: 'hidden', ...WAIT });
+    await modal.getByRole('button', { name: 'Cancel' }).click();
+    await modal.waitFor({ state: 'hidden', ...WAIT });
+    assert.equal((await stack.api('GET', `/api/runs?job_id=${job.id}`)).items.length, 1, 'the refusal ran nothing');
+    await stack.api('DELETE', `/api/jobs/${job.id}`);
+  });
+
   uiTest('a running run is cancelled from the history and from its viewer', async () => {
     const job = await stack.api('POST', '/api/jobs', {
       id: 'e2e-sleeper', name: 'E2E sleeper', trigger: { type: 'interval', hours: 24 },
@@ -536,6 +598,10 @@ describe('web admin', () => {
     await waitText(page.getByTestId('cron-description'), /星期一至星期五/);
     await waitText(page.getByText(/接下来 10 次触发时间/), /Asia\/Shanghai/);
     await shot('editor-zh', page, true);
+    // The server's cron error, said in Chinese from its code (the field named in Chinese too).
+    await page.getByTestId('cron-expression').fill('61 * * * *');
+    await waitText(formItem('Cron 表达式').locator('.ant-form-item-explain-error'), /分：61 超出范围 0-59/);
+    await shot('editor-error-zh');
     await page.goto(`${stack.uiOrigin}/`);
     await assertChart('runs-per-hour');
     await waitText(page.getByTestId('stat-failures'), /近 24 小时失败/);

@@ -77,11 +77,19 @@ pub enum Code {
     Skipped,
     /// An HTTP status outside the expected range.
     UnexpectedStatus,
+    /// A run parameter's variable name that cannot be one.
+    BadVariableName,
+    /// Variables or arguments given to a job that is not a shell command.
+    ShellOnly,
+    /// A body given to a job that is not an HTTP request.
+    HttpOnly,
+    /// A text holding a NUL character.
+    HasNul,
 }
 
 impl Code {
     /// Every code, the most specific templates first (see [`recognize`]).
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 37] = [
         Code::CronEmpty,
         Code::CronFieldCount,
         Code::CronShorthand,
@@ -115,6 +123,10 @@ impl Code {
         Code::ShutDown,
         Code::Skipped,
         Code::UnexpectedStatus,
+        Code::BadVariableName,
+        Code::ShellOnly,
+        Code::HttpOnly,
+        Code::HasNul,
     ];
 
     /// The English message, with `{name}` where a parameter goes.
@@ -153,6 +165,12 @@ impl Code {
             Code::ShutDown => "the scheduler shut down before it ended",
             Code::Skipped => "{active} run(s) already active (max instances {max})",
             Code::UnexpectedStatus => "status {status} is outside the expected {low}-{high}",
+            Code::BadVariableName => {
+                "'{name}' is not a variable name: it must be non-empty, without '=' or NUL"
+            }
+            Code::ShellOnly => "only a shell job takes {what}",
+            Code::HttpOnly => "only an HTTP job takes a body",
+            Code::HasNul => "must not contain NUL",
         }
     }
 }
@@ -271,6 +289,43 @@ mod tests {
             params(&zone.to_string()),
             pairs(&[("zone", "Mars/Olympus")])
         );
+    }
+
+    #[test]
+    fn every_refusal_of_run_parameters_has_its_code() {
+        use crate::action::{Action, ShellAction};
+        use crate::history::RunParams;
+        let shell = Action::Shell(ShellAction {
+            command: "true".into(),
+            shell: "sh".into(),
+            cwd: None,
+            env: Default::default(),
+            output_cap_bytes: 1024,
+        });
+        let monitor = Action::Monitor(Default::default());
+        let env = |k: &str, v: &str| RunParams {
+            env: [(k.to_string(), v.to_string())].into(),
+            ..Default::default()
+        };
+        let body = RunParams {
+            body: Some("{}".into()),
+            ..Default::default()
+        };
+        let args = RunParams {
+            args: vec!["x".into()],
+            ..Default::default()
+        };
+        let cases = [
+            (&shell, env("A=B", "c"), Code::BadVariableName),
+            (&shell, env("A", "\0"), Code::HasNul),
+            (&monitor, env("A", "b"), Code::ShellOnly),
+            (&monitor, args, Code::ShellOnly),
+            (&shell, body, Code::HttpOnly),
+        ];
+        for (action, params, code) in cases {
+            let error = action.check_params(&params).unwrap_err();
+            assert_eq!(code_of(&error.message), Some(code), "{error:?}");
+        }
     }
 
     #[test]

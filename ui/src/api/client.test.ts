@@ -65,10 +65,29 @@ describe('client requests', () => {
     ]);
     expect(await c.runJob('a b/c')).toBe(42);
     expect(calls[0].url).toBe('http://kairos.test/api/jobs/a%20b%2Fc/run');
+    expect(calls[0].init.body).toBeUndefined();
     await c.listRuns({ job_id: 'j', state: ['failed', 'timed_out'], limit: 5 });
     expect(calls[1].url).toBe('http://kairos.test/api/runs?job_id=j&state=failed%2Ctimed_out&limit=5');
     await expect(c.deleteJob('j')).resolves.toBeUndefined();
     expect(calls[2].init.method).toBe('DELETE');
+  });
+
+  it('runs a job with parameters, and reads the field the server refuses', async () => {
+    const { c, calls } = client([
+      { status: 202, body: { run_id: 43 } },
+      { status: 422, body: { error: { field: 'params.env', message: "'A=B' is not a variable name" } } },
+    ]);
+    const params = { env: { GREETING: 'hello' }, args: ['world'], body: null };
+    expect(await c.runJob('greet', params)).toBe(43);
+    expect(calls[0].url).toBe('http://kairos.test/api/jobs/greet/run');
+    expect(calls[0].init.method).toBe('POST');
+    expect((calls[0].init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(JSON.parse(String(calls[0].init.body))).toEqual({ params });
+    await expect(c.runJob('greet', { env: { 'A=B': 'c' }, args: [], body: null })).rejects.toMatchObject({
+      status: 422,
+      field: 'params.env',
+      message: "'A=B' is not a variable name",
+    });
   });
 
   it('lists the nodes', async () => {

@@ -22,8 +22,10 @@ import type {
   MetricSample,
   MetricsQuery,
   NodeList,
+  Problem,
   RunBucket,
   RunQuery,
+  RunParams,
   RunRecord,
   RunStatsQuery,
   SchedulerStatus,
@@ -31,14 +33,18 @@ import type {
   TagCount,
 } from './types';
 import type { StreamStatus, Transport } from './transport';
+import { pageLang, sayProblem } from '../i18n/problems';
 
-/** An API error: the HTTP status, the field at fault (if the server named one) and what is wrong. */
+/**
+ * An API error: the HTTP status, the field at fault (if the server named one) and what is
+ * wrong, said in the page's language when the server gave the message's code.
+ */
 export class ApiError extends Error {
   readonly status: number;
   readonly field: string | null;
 
-  constructor(status: number, field: string | null, message: string) {
-    super(message);
+  constructor(status: number, field: string | null, message: string, problem?: Problem | null) {
+    super(sayProblem(pageLang(), problem, message));
     this.name = 'ApiError';
     this.status = status;
     this.field = field;
@@ -50,13 +56,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Reads `{"error":{"field","message"}}`, or makes the best of another body. */
+/** Reads `{"error":{"field","message","problem"}}`, or makes the best of another body. */
 export function parseError(status: number, body: string): ApiError {
   try {
-    const value = JSON.parse(body) as { error?: { field?: unknown; message?: unknown } };
+    const value = JSON.parse(body) as { error?: { field?: unknown; message?: unknown; problem?: Problem } };
     const err = value?.error;
     if (err && typeof err.message === 'string') {
-      return new ApiError(status, typeof err.field === 'string' ? err.field : null, err.message);
+      const field = typeof err.field === 'string' ? err.field : null;
+      return new ApiError(status, field, err.message, err.problem);
     }
   } catch {
     // not JSON
@@ -191,8 +198,10 @@ export class KairosClient {
   setTagPaused(tag: string, paused: boolean): Promise<GroupChange> {
     return this.call('POST', `/api/tags/${encodeURIComponent(tag)}/${paused ? 'pause' : 'resume'}`);
   }
-  async runJob(id: string): Promise<number> {
-    const r = await this.call<Schemas['RunStarted']>('POST', `/api/jobs/${encodeURIComponent(id)}/run`);
+  /** Runs job `id` now, with `params` when given (else no body); answers with the run's id. */
+  async runJob(id: string, params?: RunParams): Promise<number> {
+    const body: Schemas['RunRequest'] | undefined = params && { params };
+    const r = await this.call<Schemas['RunStarted']>('POST', `/api/jobs/${encodeURIComponent(id)}/run`, { body });
     return r.run_id;
   }
 

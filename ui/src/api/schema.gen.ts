@@ -736,10 +736,10 @@ export interface components {
          */
         Coalesce: "latest" | "earliest" | "all";
         /**
-         * @description A message's stable code. The English template of each is in [`Code::template`].
+         * @description A message's stable code; the message is its English template (`Code::template`) filled in.
          * @enum {string}
          */
-        Code: "cron_empty" | "cron_field_count" | "cron_shorthand" | "cron_never" | "cron_empty_value" | "cron_not_a_number" | "cron_not_a_month" | "cron_not_a_day" | "cron_out_of_range" | "cron_bad_step" | "cron_zero_step" | "cron_backwards" | "cron_nth" | "unknown_time_zone" | "empty" | "at_least_one" | "unknown_field" | "missing_field" | "invalid_type" | "malformed_json" | "empty_body" | "too_large" | "no_job" | "no_run" | "duplicate_job" | "max_instances_active" | "exited" | "killed_by_signal" | "timed_out" | "cancelled" | "shut_down" | "skipped" | "unexpected_status";
+        Code: "cron_empty" | "cron_field_count" | "cron_shorthand" | "cron_never" | "cron_empty_value" | "cron_not_a_number" | "cron_not_a_month" | "cron_not_a_day" | "cron_out_of_range" | "cron_bad_step" | "cron_zero_step" | "cron_backwards" | "cron_nth" | "unknown_time_zone" | "empty" | "at_least_one" | "unknown_field" | "missing_field" | "invalid_type" | "malformed_json" | "empty_body" | "too_large" | "no_job" | "no_run" | "duplicate_job" | "max_instances_active" | "exited" | "killed_by_signal" | "timed_out" | "cancelled" | "shut_down" | "skipped" | "unexpected_status" | "bad_variable_name" | "shell_only" | "http_only" | "has_nul";
         /** @description The JSON shape of a cron trigger. */
         CronTrigger: {
             /** Format: date-time */

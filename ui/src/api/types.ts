@@ -48,6 +48,8 @@ export type Step = Schemas['Step'];
 export type Edge = Schemas['Edge'];
 
 export type RunState = Schemas['RunState'];
+/** A server message's stable code and parameters, for the UI to say in its language. */
+export type Problem = Schemas['Problem'];
 
 /**
  * `values`, checked at compile time to name every member of the generated union `T`: a value
@@ -93,7 +95,12 @@ export type TagCount = Schemas['TagCount'];
 export type GroupChange = Schemas['GroupChange'];
 
 /** One run. `stdout`/`stderr` are absent from run lists, and from a single run when empty. */
-export type RunRecord = Schemas['RunRecord'];
+export type RunRecord = Schemas['RunView'];
+/** What a run by hand adds to its job's action: env and args (shell), body (HTTP). The server
+ * leaves out the empty parts when it shows a run's. */
+export type RunParams = Schemas['RunParams'];
+/** The CPU time and peak memory of a finished shell run. */
+export type RunUsage = Schemas['RunUsage'];
 
 /** `GET /api/runs`: the client sends `state` as a comma-separated list. */
 export type RunQuery = Omit<QueryOf<'list_runs'>, 'state'> & { state?: RunState[] };

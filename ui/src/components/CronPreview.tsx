@@ -1,12 +1,11 @@
 // The next fire times of a cron expression, always computed by the engine.
 
-import { useEffect, useState } from 'react';
 import { Empty, Flex, List, Spin, Typography, theme } from 'antd';
 import { CalendarOutlined } from '@ant-design/icons';
 import { api } from '../api';
-import { ApiError } from '../api/client';
+import type { ApiError } from '../api/client';
 import { dayjs } from '../util/format';
-import { useDebounced } from '../util/hooks';
+import { useEngineCheck } from '../util/hooks';
 import { useT } from '../state/prefs';
 
 interface Props {
@@ -53,48 +52,20 @@ export function FireTimes({ list, zone, testId }: { list: string[]; zone: string
 
 export function CronPreview({ expression, timezone, onResult }: Props) {
   const t = useT();
-  const input = useDebounced({ expression: expression.trim(), timezone }, 300);
-  /** Fire times and the zone they were computed in. */
-  const [times, setTimes] = useState<{ list: string[]; zone: string } | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
-
-  useEffect(() => {
-    if (!input.expression) {
-      setTimes(null);
-      setError(null);
-      return undefined;
-    }
-    const controller = new AbortController();
-    setLoading(true);
-    api
-      .cronPreview({ expression: input.expression, timezone: input.timezone || 'UTC', count: 10 }, controller.signal)
-      .then(
-        (result) => {
-          setTimes({ list: result, zone: input.timezone || 'UTC' });
-          setError(null);
-          setLoading(false);
-          onResult?.(null, input);
-        },
-        (e: unknown) => {
-          if (controller.signal.aborted) return;
-          const err = e instanceof ApiError ? e : new ApiError(0, null, String(e));
-          setTimes(null);
-          setError(err);
-          setLoading(false);
-          onResult?.(err, input);
-        },
-      );
-    return () => controller.abort();
-    // onResult is a callback prop; the request depends only on the input.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [input]);
+  const trimmed = expression.trim();
+  const zone = timezone || 'UTC';
+  const { answer, error, loading } = useEngineCheck(
+    trimmed ? { expression: trimmed, timezone } : null,
+    (input, signal) => api.cronPreview({ expression: input.expression, timezone: input.timezone || 'UTC', count: 10 }, signal),
+    onResult,
+  );
+  const times = answer && { list: answer.value, zone: answer.request.timezone || 'UTC' };
 
   return (
     <Spin spinning={loading} delay={200}>
       <Flex vertical gap={8}>
         <Typography.Text type="secondary">
-          <CalendarOutlined /> {t('cron.nextTimes', { zone: times?.zone ?? (timezone || 'UTC') })}
+          <CalendarOutlined /> {t('cron.nextTimes', { zone: times?.zone ?? zone })}
         </Typography.Text>
         {times && times.list.length > 0 ? (
           <FireTimes list={times.list} zone={times.zone} testId="cron-preview" />

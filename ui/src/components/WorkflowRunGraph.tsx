@@ -17,6 +17,7 @@ import { Controls, ReactFlow, applyNodeChanges, useUpdateNodeInternals, type Nod
 import { api } from '../api';
 import { isFinal, type RunRecord, type Workflow } from '../api/types';
 import { usePrefs, useT } from '../state/prefs';
+import { runError } from '../i18n/problems';
 import { durationMs, formatDuration } from '../util/format';
 import { useInterval } from '../util/hooks';
 import { ROW_GAP, currentStepRuns, layout, runGraphSteps, stepSummary, widestLayer, type StepState } from '../util/workflow';
@@ -65,7 +66,7 @@ function sameList(prev: string[], next: string[]): string[] {
 }
 
 function RunStepView({ data }: NodeProps<RunStepNode>) {
-  const t = useT();
+  const { t, lang } = usePrefs();
   const { token } = theme.useToken();
   const { run } = data;
   const state: StepState = run?.state ?? 'pending';
@@ -77,7 +78,7 @@ function RunStepView({ data }: NodeProps<RunStepNode>) {
       data-state={state}
       data-run-id={run?.id}
       className={state === 'running' ? 'kairos-step-running' : undefined}
-      title={run ? (run.error ?? t('workflow.openStep')) : t('workflow.pending')}
+      title={run ? (runError(lang, run) ?? t('workflow.openStep')) : t('workflow.pending')}
       // A click opens the run through the canvas (onNodeClick); the keyboard, here.
       role={run ? 'button' : undefined}
       tabIndex={run ? 0 : undefined}

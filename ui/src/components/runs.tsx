@@ -1,32 +1,35 @@
 // Runs as every screen shows them: the history table's columns, and the viewer of one run's
-// details and output (for a workflow's run, its steps' graph; for a step's run, its retry).
+// details, parameters, resource use and output (for a workflow's run, its steps' graph; for a
+// step's run, its retry).
 
 import { useEffect, useRef, useState } from 'react';
 import { Alert, App, Button, Descriptions, Drawer, Empty, Flex, Popconfirm, Skeleton, Space, Tabs, Tag, Tooltip, Typography, theme } from 'antd';
 import type { TableProps } from 'antd';
 import { RedoOutlined, ReloadOutlined, StopOutlined } from '@ant-design/icons';
 import { api } from '../api';
-import { isFinal, type Job, type RunRecord, type Workflow } from '../api/types';
+import { isFinal, type Job, type RunParams, type RunRecord, type RunUsage, type Workflow } from '../api/types';
 import { ErrorAlert, errorText } from './common';
 import { ManualTag, NodeRef } from './nodes';
 import { StateTag, StepTag } from './tags';
 import { WorkflowRunGraph } from './WorkflowRunGraph';
-import type { Translate } from '../i18n';
+import type { Lang, Translate } from '../i18n';
+import { runError } from '../i18n/problems';
 import { usePrefs } from '../state/prefs';
-import { durationMs, formatDateTime, formatDuration, fromNow } from '../util/format';
+import { durationMs, formatBytes, formatDateTime, formatDuration, fromNow } from '../util/format';
 import { useAsync, useInterval, type AsyncState } from '../util/hooks';
+import { hasParams } from '../util/runParams';
 import { canRetryState } from '../util/workflow';
 
-function OutputBlock({ text, empty }: { text: string | undefined; empty: string }) {
+function OutputBlock({ text, empty, testId = 'run-output', maxHeight = '60vh' }: { text: string | undefined; empty: string; testId?: string; maxHeight?: string }) {
   const { token } = theme.useToken();
   if (!text) return <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={empty} />;
   return (
     <pre
-      data-testid="run-output"
+      data-testid={testId}
       style={{
         margin: 0,
         padding: 12,
-        maxHeight: '60vh',
+        maxHeight,
         overflow: 'auto',
         background: token.colorFillQuaternary,
         border: `1px solid ${token.colorBorderSecondary}`,
@@ -40,6 +43,55 @@ function OutputBlock({ text, empty }: { text: string | undefined; empty: string 
     >
       {text}
     </pre>
+  );
+}
+
+/** A run's parameters: variables as NAME=VALUE, arguments in order as $1, $2, …, the body. */
+function ParamsView({ params }: { params: RunParams }) {
+  const { t } = usePrefs();
+  // The server leaves out the empty parts.
+  const env = Object.entries(params.env ?? {});
+  const args = params.args ?? [];
+  const code = (text: string, key: string | number) => (
+    <Typography.Text code key={key} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+      {text}
+    </Typography.Text>
+  );
+  return (
+    <Flex vertical gap={6} data-testid="run-params">
+      {env.length > 0 && (
+        <div data-testid="run-params-env">
+          <Typography.Text type="secondary">{t('action.env')}: </Typography.Text>
+          {env.map(([name, value]) => code(`${name}=${value}`, name))}
+        </div>
+      )}
+      {args.length > 0 && (
+        <div data-testid="run-params-args">
+          <Typography.Text type="secondary">{t('params.args')}: </Typography.Text>
+          {args.map((arg, i) => (
+            <span key={i} style={{ marginRight: 8 }}>
+              <Typography.Text type="secondary">${i + 1}</Typography.Text> {code(arg, i)}
+            </span>
+          ))}
+        </div>
+      )}
+      {params.body != null && (
+        <div>
+          <Typography.Text type="secondary">{t('action.body')}:</Typography.Text>
+          <OutputBlock text={params.body} empty={t('params.emptyBody')} testId="run-params-body" maxHeight="30vh" />
+        </div>
+      )}
+    </Flex>
+  );
+}
+
+/** A shell run's CPU time and peak memory. */
+function UsageView({ usage }: { usage: RunUsage }) {
+  const { t } = usePrefs();
+  return (
+    <span data-testid="run-usage">
+      {t('run.usageValue', { cpu: formatDuration(usage.cpu_ms), memory: formatBytes(usage.peak_rss_kib * 1024) })}
+    </span>
   );
 }
 
@@ -190,7 +242,7 @@ export function RunViewer({
   onOpenRun: (id: number) => void;
   job?: Job;
 }) {
-  const { t } = usePrefs();
+  const { t, lang } = usePrefs();
   const [run, setRun] = useState<RunRecord | null>(null);
   const [error, setError] = useState<unknown>(null);
   // The drawer keeps showing the last run while it slides away.
@@ -276,7 +328,7 @@ export function RunViewer({
                     ? t('run.errorWithExit', { code: run.exit_code })
                     : t('run.error')
               }
-              description={<span style={{ whiteSpace: 'pre-wrap' }}>{run.error}</span>}
+              description={<span style={{ whiteSpace: 'pre-wrap' }}>{runError(lang, run)}</span>}
             />
           )}
           <Descriptions size="small" column={2} bordered>
@@ -306,6 +358,16 @@ export function RunViewer({
                 )}
               </span>
             </Descriptions.Item>
+            {run.usage && (
+              <Descriptions.Item label={t('run.usage')} span={2}>
+                <UsageView usage={run.usage} />
+              </Descriptions.Item>
+            )}
+            {hasParams(run.params) && (
+              <Descriptions.Item label={t('run.params')} span={2}>
+                <ParamsView params={run.params} />
+              </Descriptions.Item>
+            )}
           </Descriptions>
           {run.state === 'abandoned' && (
             <Alert
@@ -350,7 +412,7 @@ function failedState(state: RunRecord['state']): boolean {
 }
 
 /** The run history table's columns (id, state, times, result, node, error), in `t`'s language. */
-export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['columns']> {
+export function runColumns(t: Translate, lang: Lang): NonNullable<TableProps<RunRecord>['columns']> {
   return [
     { title: '#', dataIndex: 'id', width: 70, render: (v: number) => <Typography.Text type="secondary">{v}</Typography.Text> },
     {
@@ -359,7 +421,7 @@ export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['col
       width: 205,
       render: (_, r) => (
         <Flex gap={6} align="center" wrap="wrap">
-          <StateTag state={r.state} title={r.error ?? undefined} />
+          <StateTag state={r.state} title={runError(lang, r)} />
           {r.step != null ? <StepTag step={r.step} upstream={r.upstream} /> : r.manual && <ManualTag upstream={r.upstream} />}
         </Flex>
       ),
@@ -421,7 +483,7 @@ export function runColumns(t: Translate): NonNullable<TableProps<RunRecord>['col
       title: t('run.error'),
       dataIndex: 'error',
       ellipsis: true,
-      render: (v: string | null) => (v ? <Typography.Text type="danger">{v}</Typography.Text> : null),
+      render: (_, r) => (r.error ? <Typography.Text type="danger">{runError(lang, r)}</Typography.Text> : null),
     },
   ];
 }

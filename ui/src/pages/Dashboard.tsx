@@ -44,9 +44,12 @@ interface Upcoming {
   jobs: Job[];
   /** [time ms, row index, job id] */
   points: [number, number, string][];
+  /** Rows whose fire times are too many to draw one by one: [from ms, row index], to the day's end. */
+  dense: [number, number][];
   truncated: boolean;
 }
 
+/** The next fire times of the jobs due within a day, each job's from its own trigger. */
 async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
   const now = Date.now();
   const page = await api.listJobs({ sort: 'next_run', paused: false, limit: 100 }, signal);
@@ -56,13 +59,9 @@ async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
   const times = await Promise.all(
     jobs.map(async (job) => {
       const first = [new Date(job.next_run!).getTime()];
-      if (job.trigger.type !== 'cron') return first;
       try {
-        const preview = await api.cronPreview(
-          { expression: job.trigger.expression, timezone: job.trigger.timezone ?? 'UTC', count: PREVIEW_COUNT, after },
-          signal,
-        );
-        const ms = preview.map((s) => new Date(s).getTime()).filter((t) => t < now + DAY_MS);
+        const preview = await api.triggerPreview({ trigger: job.trigger, count: PREVIEW_COUNT, after }, signal);
+        const ms = preview.times.map((s) => new Date(s).getTime());
         return ms.length ? ms : first;
       } catch {
         return first;
@@ -70,8 +69,14 @@ async function loadUpcoming(signal: AbortSignal): Promise<Upcoming> {
     }),
   );
   const points: [number, number, string][] = [];
-  times.forEach((list, row) => list.forEach((t) => points.push([t, row, jobs[row].id ?? ''])));
-  return { jobs, points, truncated: soon.length > jobs.length };
+  const dense: [number, number][] = [];
+  times.forEach((list, row) => {
+    const within = list.filter((t) => t < now + DAY_MS);
+    within.forEach((t) => points.push([t, row, jobs[row].id ?? '']));
+    // Every preview time falls within the day: there are more after them.
+    if (list.length >= PREVIEW_COUNT && within.length === list.length) dense.push([within[within.length - 1], row]);
+  });
+  return { jobs, points, dense, truncated: soon.length > jobs.length };
 }
 
 function StatCard({
@@ -234,6 +239,17 @@ export function DashboardPage() {
           data: data.points.map(([time, row]) => [time, row]),
           large: true,
         },
+        // A job firing too often to draw each time: a band from its last drawn tick to the day's end.
+        ...data.dense.map(([from, row]) => ({
+          type: 'line' as const,
+          data: [
+            [from, row],
+            [now + DAY_MS, row],
+          ],
+          symbol: 'none',
+          silent: true,
+          lineStyle: { color: token.colorPrimary, width: 10, opacity: 0.45 },
+        })),
       ],
     };
   }, [upcoming.data, token.colorPrimary]);

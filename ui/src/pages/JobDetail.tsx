@@ -1,4 +1,5 @@
-// One job: its definition, run history, duration chart, success rate, and each run's output.
+// One job: its definition, run history, duration and resource charts, success rate, and each
+// run's output; runs by hand, with parameters or not.
 
 import { useEffect, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
@@ -18,6 +19,7 @@ import {
   Statistic,
   Table,
   Tag,
+  Tooltip,
   Typography,
   theme,
 } from 'antd';
@@ -29,19 +31,23 @@ import {
   EditOutlined,
   PauseOutlined,
   ReloadOutlined,
+  SlidersOutlined,
 } from '@ant-design/icons';
 import { api } from '../api';
 import { ApiError } from '../api/client';
 import { eventJobId, isFinal, type Job, type RunRecord } from '../api/types';
-import { Chart, type ChartOption } from '../components/Chart';
+import { Chart } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
-import { KindTag, PausedTag, STATE_COLORS, StateTag } from '../components/tags';
+import { RunParamsModal } from '../components/RunParamsModal';
+import { KindTag, PausedTag, StateTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
-import { dayjs, durationMs, formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
+import { formatDateTime, formatDuration, fromNow, localZone } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled } from '../util/hooks';
+import { takesParams } from '../util/runParams';
 import { triggerRaw, triggerSummary } from '../util/trigger';
 import { RunViewer, runColumns } from '../components/runs';
 import type { Translate } from '../i18n';
+import { durationChart, usageChart } from './jobCharts';
 
 const RUN_PAGE = 100;
 
@@ -71,6 +77,7 @@ export function JobDetailPage() {
   const openRun = params.get('run') ? Number(params.get('run')) : null;
   const [older, setOlder] = useState<RunRecord[]>([]);
   const [noMore, setNoMore] = useState(false);
+  const [paramsOpen, setParamsOpen] = useState(false);
 
   const job = useAsync((signal) => api.getJob(id, signal), [id]);
   const runs = useAsync((signal) => api.listRuns({ job_id: id, limit: RUN_PAGE }, signal), [id]);
@@ -122,47 +129,9 @@ export function JobDetailPage() {
   const successRate = finished.length ? Math.round((succeeded / finished.length) * 1000) / 10 : null;
   const durations = stats.data?.[0];
 
-  const chartOption = useMemo<ChartOption>(() => {
-    const points = [...allRuns]
-      .filter((r) => r.started && r.finished && r.step == null)
-      .slice(0, 200)
-      .reverse();
-    // Labels as fine as the runs are close: seconds within an hour, minutes within a day.
-    const span = points.length ? dayjs(points[points.length - 1].scheduled).diff(points[0].scheduled) : 0;
-    const labelFormat = span < 3_600_000 ? 'HH:mm:ss' : span < 86_400_000 ? 'HH:mm' : 'MM-DD HH:mm';
-    return {
-      grid: { left: 56, right: 16, top: 24, bottom: 40 },
-      tooltip: {
-        trigger: 'axis',
-        formatter: (items: unknown) => {
-          const list = items as { dataIndex: number }[];
-          const r = points[list[0]?.dataIndex ?? 0];
-          if (!r) return '';
-          return `#${r.id} · ${t(`state.${r.state}`)}<br/>${formatDateTime(r.scheduled)}<br/>${formatDuration(durationMs(r.started, r.finished))}`;
-        },
-      },
-      xAxis: {
-        type: 'category',
-        data: points.map((r) => dayjs(r.scheduled).format(labelFormat)),
-        axisLabel: { hideOverlap: true },
-      },
-      yAxis: {
-        type: 'value',
-        minInterval: 1,
-        axisLabel: { formatter: (v: number) => formatDuration(v) },
-      },
-      series: [
-        {
-          type: 'bar',
-          barMaxWidth: 18,
-          data: points.map((r) => ({
-            value: durationMs(r.started, r.finished) ?? 0,
-            itemStyle: { color: STATE_COLORS[r.state] },
-          })),
-        },
-      ],
-    };
-  }, [allRuns, t]);
+  const chartOption = useMemo(() => durationChart(allRuns, t), [allRuns, t]);
+  const usageOption = useMemo(() => usageChart(allRuns, t), [allRuns, t]);
+  const anyUsage = allRuns.some((r) => r.usage != null);
 
   if (job.error) {
     if (job.error instanceof ApiError && job.error.status === 404) {
@@ -183,13 +152,19 @@ export function JobDetailPage() {
   const jobId = j.id ?? '';
   const tags = j.tags ?? [];
   const jobZone = 'timezone' in j.trigger ? j.trigger.timezone : undefined;
+  // Only shell runs record their resource use: the chart is for shell jobs, and any job whose
+  // runs have some (a workflow's shell steps).
+  const showUsage = j.kind === 'shell' || anyUsage;
 
+  // A run by hand started: say so and open it.
+  const started = (runId: number) => {
+    message.success(t('jobs.runStarted', { name: j.name }));
+    setOpenRun(runId);
+    runs.reload(true);
+  };
   const runNow = async () => {
     try {
-      const runId = await api.runJob(jobId);
-      message.success(t('jobs.runStarted', { name: j.name }));
-      setOpenRun(runId);
-      runs.reload(true);
+      started(await api.runJob(jobId));
     } catch (e) {
       message.error(errorText(e));
     }
@@ -221,7 +196,7 @@ export function JobDetailPage() {
       },
     });
 
-  const columns = runColumns(t);
+  const columns = runColumns(t, lang);
 
   return (
     <>
@@ -242,6 +217,16 @@ export function JobDetailPage() {
             <Button type="primary" icon={<CaretRightOutlined />} onClick={runNow} data-testid="detail-run-now">
               {t('jobs.runNow')}
             </Button>
+            <Tooltip title={takesParams(j.kind) ? undefined : t('params.notTaken')}>
+              <Button
+                icon={<SlidersOutlined />}
+                onClick={() => setParamsOpen(true)}
+                disabled={!takesParams(j.kind)}
+                data-testid="detail-run-with-params"
+              >
+                {t('params.open')}
+              </Button>
+            </Tooltip>
             <Button icon={j.paused ? <ReloadOutlined /> : <PauseOutlined />} onClick={togglePause}>
               {j.paused ? t('jobs.resume') : t('jobs.pause')}
             </Button>
@@ -357,8 +342,8 @@ export function JobDetailPage() {
             </Row>
           </Card>
         </Col>
-        <Col span={24}>
-          <Card title={t('detail.durations')}>
+        <Col xs={24} xl={showUsage ? 12 : 24}>
+          <Card title={t('detail.durations')} style={{ height: '100%' }}>
             {allRuns.some((r) => r.started && r.finished) ? (
               <Chart option={chartOption} name="durations" style={{ height: 220 }} />
             ) : (
@@ -366,6 +351,17 @@ export function JobDetailPage() {
             )}
           </Card>
         </Col>
+        {showUsage && (
+          <Col xs={24} xl={12}>
+            <Card title={t('detail.usage')} style={{ height: '100%' }} data-testid="usage-chart">
+              {anyUsage ? (
+                <Chart option={usageOption} name="usage" style={{ height: 220 }} />
+              ) : (
+                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('detail.noUsage')} />
+              )}
+            </Card>
+          </Col>
+        )}
         <Col span={24}>
           <Card
             title={t('detail.history')}
@@ -402,6 +398,15 @@ export function JobDetailPage() {
         </Col>
       </Row>
       <RunViewer runId={openRun} onClose={() => setOpenRun(null)} onOpenRun={setOpenRun} job={j} />
+      <RunParamsModal
+        job={j}
+        open={paramsOpen}
+        onClose={() => setParamsOpen(false)}
+        onStarted={(runId) => {
+          setParamsOpen(false);
+          started(runId);
+        }}
+      />
     </>
   );
 }

@@ -61,7 +61,7 @@ export function failuresLink(): string {
 }
 
 export function RunsPage() {
-  const { t } = usePrefs();
+  const { t, lang } = usePrefs();
   const { message } = App.useApp();
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => readFilters(params), [params]);
@@ -133,7 +133,7 @@ export function RunsPage() {
       ),
     },
     // The run's number and attempt matter within one job; here the job does.
-    ...runColumns(t).filter((c) => !('dataIndex' in c) || !['id', 'attempt'].includes(String(c.dataIndex))),
+    ...runColumns(t, lang).filter((c) => !('dataIndex' in c) || !['id', 'attempt'].includes(String(c.dataIndex))),
   ];
   const failuresOnly =
     filters.states.length === FAILURE_STATES.length && FAILURE_STATES.every((s) => filters.states.includes(s)) && !!filters.from;

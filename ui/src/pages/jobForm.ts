@@ -16,14 +16,10 @@ import type {
   Trigger,
 } from '../api/types';
 import { dayjs, localZone } from '../util/format';
+import { pairs, record, type KeyValue } from '../util/keyValue';
 import { emptyDraft, fromDraft, serverErrorAt, toDraft, type WorkflowDraft } from '../util/workflow';
 
 export type TriggerMode = 'cron' | 'interval' | 'date' | 'calendar_interval' | 'json';
-
-export interface KeyValue {
-  key?: string;
-  value?: string;
-}
 
 export interface FormValues {
   id?: string;
@@ -94,15 +90,6 @@ function toWallClock(iso: string | null | undefined, zone: string): Dayjs | null
 function fromWallClock(value: Dayjs | null | undefined, zone: string): string | undefined {
   if (!value) return undefined;
   return dayjs.tz(value.format('YYYY-MM-DDTHH:mm:ss'), zone).toISOString();
-}
-
-function pairs(map: Record<string, string> | undefined): KeyValue[] {
-  return Object.entries(map ?? {}).map(([key, value]) => ({ key, value }));
-}
-
-function record(list: KeyValue[] | undefined): Record<string, string> | undefined {
-  const entries = (list ?? []).filter((kv) => kv.key && kv.key.trim()).map((kv) => [kv.key!.trim(), kv.value ?? '']);
-  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 function num(v: number | null | undefined): number | undefined {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import 'dayjs/locale/zh-cn';
-import { dayjs, formatDuration } from './format';
+import { dayjs, formatBytes, formatDuration } from './format';
 import { intervalText } from './trigger';
 
 describe('durations speak the UI’s language', () => {
@@ -24,5 +24,17 @@ describe('durations speak the UI’s language', () => {
     expect(formatDuration(3_900_000)).toBe('1 小时 05 分');
     expect(intervalText({ type: 'interval', seconds: 10, timezone: 'UTC' })).toBe('10秒');
     expect(intervalText({ type: 'interval', weeks: 1, days: 2, timezone: 'UTC' })).toBe('1周 2天');
+  });
+});
+
+describe('sizes in binary units', () => {
+  it('picks the unit and keeps a decimal below 10', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(512 * 1024)).toBe('512 KiB');
+    // A run's peak memory, given in KiB.
+    expect(formatBytes(3482 * 1024)).toBe('3.4 MiB');
+    expect(formatBytes(20_000 * 1024)).toBe('20 MiB');
+    expect(formatBytes(1.5 * 1024 ** 3)).toBe('1.5 GiB');
   });
 });

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type DependencyList } from 'react';
 import { api } from '../api';
-import type { ApiError } from '../api/client';
+import { ApiError } from '../api/client';
 import type { KairosEvent } from '../api/types';
 
 export interface AsyncState<T> {
@@ -75,6 +75,53 @@ export function useDebounced<T>(value: T, ms: number): T {
     return () => window.clearTimeout(id);
   }, [value, ms]);
   return debounced;
+}
+
+/** What the engine said of a request: its answer (with the request it answered) or its error. */
+export interface EngineCheck<Q, A> {
+  answer: { request: Q; value: A } | null;
+  error: ApiError | null;
+  loading: boolean;
+}
+
+/**
+ * Asks the engine `ask(request)` 300 ms after `request` last changed (aborting the previous
+ * question; `null` asks nothing and clears the answer); `onResult` hears each verdict.
+ */
+export function useEngineCheck<Q, A>(
+  request: Q | null,
+  ask: (request: Q, signal: AbortSignal) => Promise<A>,
+  onResult?: (error: ApiError | null, request: Q) => void,
+): EngineCheck<Q, A> {
+  const key = useDebounced(request === null ? '' : JSON.stringify(request), 300);
+  const [check, setCheck] = useState<EngineCheck<Q, A>>({ answer: null, error: null, loading: false });
+  const latest = useRef({ ask, onResult });
+  latest.current = { ask, onResult };
+
+  useEffect(() => {
+    if (!key) {
+      setCheck({ answer: null, error: null, loading: false });
+      return undefined;
+    }
+    const asked = JSON.parse(key) as Q;
+    const controller = new AbortController();
+    setCheck((c) => ({ ...c, loading: true }));
+    latest.current.ask(asked, controller.signal).then(
+      (value) => {
+        if (controller.signal.aborted) return;
+        setCheck({ answer: { request: asked, value }, error: null, loading: false });
+        latest.current.onResult?.(null, asked);
+      },
+      (e: unknown) => {
+        if (controller.signal.aborted) return;
+        const error = e instanceof ApiError ? e : new ApiError(0, null, String(e));
+        setCheck({ answer: null, error, loading: false });
+        latest.current.onResult?.(error, asked);
+      },
+    );
+    return () => controller.abort();
+  }, [key]);
+  return check;
 }
 
 /** A function that calls `fn` at most once per `ms`, trailing. */
