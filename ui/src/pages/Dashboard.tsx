@@ -22,6 +22,7 @@ import { Chart, type ChartOption } from '../components/Chart';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { STATE_COLORS, StateTag, StepTag } from '../components/tags';
 import { usePrefs } from '../state/prefs';
+import { runError } from '../i18n/problems';
 import { dayjs, formatBytes, formatDateTime, fromNow } from '../util/format';
 import { useAsync, useInterval, useLiveEvents, useThrottled, useVisibleInterval } from '../util/hooks';
 import { networkRates } from '../util/metrics';
@@ -129,7 +130,7 @@ function percentSeries(name: string, items: MetricSample[], value: (m: MetricSam
 }
 
 export function DashboardPage() {
-  const { t } = usePrefs();
+  const { t, lang } = usePrefs();
   const { token } = theme.useToken();
   const { message } = App.useApp();
   const navigate = useNavigate();
@@ -475,7 +476,7 @@ export function DashboardPage() {
                       }
                       description={
                         <Typography.Text type="secondary" ellipsis style={{ maxWidth: 320 }}>
-                          {r.error ?? (r.state === 'abandoned' ? t('state.abandonedHelp') : '—')}
+                          {runError(lang, r) ?? (r.state === 'abandoned' ? t('state.abandonedHelp') : '—')}
                         </Typography.Text>
                       }
                     />
