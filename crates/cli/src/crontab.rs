@@ -246,7 +246,10 @@ TZ=Mars/Olympus
         assert!(p.skipped[0].1.contains("@reboot"));
         assert!(p.skipped[1].1.contains('%'));
         assert_eq!(p.skipped[2].1, "minute: 61 is out of range 0-59");
-        assert_eq!(p.skipped[3].1, "unknown time zone 'Mars/Olympus'");
+        assert_eq!(
+            p.skipped[3].1,
+            "unknown time zone 'Mars/Olympus': use an IANA name such as 'Europe/London' or 'UTC'"
+        );
     }
 
     fn commands(p: &Parsed) -> Vec<String> {

@@ -65,7 +65,7 @@ fn bad_input_exits_2_with_one_line_naming_the_field() {
         ),
         (
             &["cron", "next", "* * * * *", "--tz", "Mars/Olympus"],
-            "unknown time zone 'Mars/Olympus'\n",
+            "unknown time zone 'Mars/Olympus': use an IANA name such as 'Europe/London' or 'UTC'\n",
         ),
         (
             &["cron", "next", "0 0 30 2 *"],

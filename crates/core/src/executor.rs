@@ -184,13 +184,16 @@ fn cancel(inner: &Arc<SchedulerInner>, s: Submission, why: &str) {
     ended(inner, &s.job, &s.counters, id, step, state, now);
 }
 
+/// Why a workflow step's run stopped by shutdown is abandoned.
+pub(crate) const SHUT_DOWN: &str = "the scheduler shut down before it ended";
+
 /// A workflow step's run cancelled by shutdown, not by anyone's wish, is abandoned: its
 /// workflow runs it again when it resumes. Other runs keep `state`.
 fn shut_out(inner: &SchedulerInner, run: &mut RunRecord, state: RunState) -> RunState {
     if state != RunState::Cancelled || run.step.is_none() || !inner.stop.is_cancelled() {
         return state;
     }
-    run.error = Some("the scheduler shut down before it ended".into());
+    run.error = Some(SHUT_DOWN.into());
     RunState::Abandoned
 }
 

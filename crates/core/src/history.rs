@@ -197,6 +197,15 @@ impl RunParams {
     pub fn is_empty(&self) -> bool {
         self.env.is_empty() && self.args.is_empty() && self.body.is_none()
     }
+
+    /// Parameters as a store kept them, leaving out fields this version does not know
+    /// (a newer version may have written them): requests refuse such fields, history not.
+    pub fn from_stored(mut value: serde_json::Value) -> serde_json::Result<Self> {
+        if let Some(fields) = value.as_object_mut() {
+            fields.retain(|name, _| matches!(name.as_str(), "env" | "args" | "body"));
+        }
+        serde_json::from_value(value)
+    }
 }
 
 /// The resources a shell run used: the command and every process it waited for.
@@ -346,5 +355,29 @@ mod size {
     #[test]
     fn a_run_record_stays_small() {
         assert!(std::mem::size_of::<super::RunRecord>() <= 176);
+    }
+}
+
+#[cfg(test)]
+mod params {
+    use super::RunParams;
+    use serde_json::json;
+
+    #[test]
+    fn stored_parameters_read_past_fields_a_newer_version_wrote() {
+        let full = RunParams {
+            env: [("A".into(), "1".into())].into(),
+            args: vec!["x".into()],
+            body: Some("{}".into()),
+        };
+        // Every field this version writes, it reads back.
+        let written = serde_json::to_value(&full).unwrap();
+        assert_eq!(RunParams::from_stored(written.clone()).unwrap(), full);
+        let mut newer = written;
+        newer["stdin"] = json!("hello");
+        assert_eq!(RunParams::from_stored(newer.clone()).unwrap(), full);
+        // A request with that field is refused, naming it.
+        let refused = serde_json::from_value::<RunParams>(newer).unwrap_err();
+        assert!(refused.to_string().contains("stdin"), "{refused}");
     }
 }

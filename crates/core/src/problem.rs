@@ -145,7 +145,9 @@ impl Code {
             Code::CronBackwards => "{part}: range {range} runs backwards (write the smaller value first)",
             Code::CronNth => "{part}: '#{text}' must be 1-5 (which week of the month)",
             Code::CronOutOfRange => "{part}: {value} is out of range {min}-{max}",
-            Code::UnknownTimeZone => "unknown time zone '{zone}'",
+            Code::UnknownTimeZone => {
+                "unknown time zone '{zone}': use an IANA name such as 'Europe/London' or 'UTC'"
+            }
             Code::Empty => "must not be empty",
             Code::AtLeastOne => "must be at least 1",
             Code::UnknownField => "unknown field `{name}`, {rest}",
@@ -185,33 +187,44 @@ pub struct Problem {
     pub params: BTreeMap<String, String>,
 }
 
+/// The longest message [`recognize`] reads: the catalog's are short.
+const MAX_RECOGNIZED: usize = 1024;
+
 /// The code and parameters of `message`, when a template of the catalog matches it whole.
 pub fn recognize(message: &str) -> Option<Problem> {
+    if message.len() > MAX_RECOGNIZED {
+        return None;
+    }
     Code::ALL.into_iter().find_map(|code| {
         let params = matches(code.template(), message)?;
         Some(Problem { code, params })
     })
 }
 
-/// The parameters that make `template` read as `message`, if any do (each at least one
-/// character; the shortest that lets the rest match).
+/// The parameters that make `template` read as `message`, if any do. Each value is at least
+/// one character and ends where the template's next literal text first appears (the last
+/// one at the end of the message), so matching is linear.
 fn matches(template: &str, message: &str) -> Option<BTreeMap<String, String>> {
-    let Some(open) = template.find('{') else {
-        return (template == message).then(BTreeMap::new);
-    };
-    let (literal, rest) = template.split_at(open);
-    let message = message.strip_prefix(literal)?;
-    let close = rest.find('}')?;
-    let (name, after) = (&rest[1..close], &rest[close + 1..]);
-    // Try each end of the value, shortest first, until the rest of the template matches.
-    let ends = message.char_indices().map(|(i, _)| i).skip(1);
-    for end in ends.chain([message.len()]).filter(|&end| end > 0) {
-        if let Some(mut params) = matches(after, &message[end..]) {
-            params.insert(name.to_string(), message[..end].to_string());
-            return Some(params);
+    let mut params = BTreeMap::new();
+    let (mut template, mut message) = (template, message);
+    while let Some(open) = template.find('{') {
+        message = message.strip_prefix(&template[..open])?;
+        let close = open + template[open..].find('}')?;
+        let name = &template[open + 1..close];
+        template = &template[close + 1..];
+        let literal = &template[..template.find('{').unwrap_or(template.len())];
+        let end = match literal {
+            "" if template.is_empty() => message.len(),
+            "" => return None,
+            _ => message.find(literal)?,
+        };
+        if end == 0 {
+            return None;
         }
+        params.insert(name.to_string(), message[..end].to_string());
+        message = &message[end..];
     }
-    None
+    (template == message).then_some(params)
 }
 
 #[cfg(test)]
@@ -336,5 +349,46 @@ mod tests {
         );
         assert_eq!(code_of("cancelled twice"), None);
         assert_eq!(code_of("exited with status "), None);
+        assert_eq!(code_of(&"x".repeat(MAX_RECOGNIZED + 1)), None);
+    }
+
+    #[test]
+    fn a_value_ends_where_the_template_goes_on() {
+        // A message that only ends like its template is not that template's message.
+        assert_eq!(code_of("unknown time zone 'A': or 'B'"), None);
+        // Matching stays quick on the longest message it reads.
+        let long = format!("{}: '{}", "x".repeat(500), "'".repeat(500));
+        assert_eq!(code_of(&long), None);
+    }
+
+    #[test]
+    fn the_schedulers_own_messages_have_theirs() {
+        use crate::scheduler::{busy, SchedulerError};
+        use crate::store::StoreError;
+        let message = |e: SchedulerError| match e {
+            SchedulerError::Invalid { message, .. } => message,
+            e => e.to_string(),
+        };
+        let cases = [
+            (SchedulerError::NotFound("nightly".into()), Code::NoJob),
+            (SchedulerError::NoRun(7), Code::NoRun),
+            (
+                StoreError::Duplicate("nightly".into()).into(),
+                Code::DuplicateJob,
+            ),
+            (busy("nightly"), Code::MaxInstancesActive),
+        ];
+        for (error, code) in cases {
+            let text = message(error);
+            assert_eq!(code_of(&text), Some(code), "{text}");
+            assert!(params(&text)
+                .iter()
+                .any(|(_, v)| v == "nightly" || v == "7"));
+        }
+        assert_eq!(code_of(crate::executor::SHUT_DOWN), Some(Code::ShutDown));
+        assert_eq!(
+            params("status 503 is outside the expected 200-299"),
+            pairs(&[("high", "299"), ("low", "200"), ("status", "503")])
+        );
     }
 }

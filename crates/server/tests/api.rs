@@ -411,6 +411,8 @@ async fn a_run_by_hand_takes_parameters_and_records_them() {
         1,
         "refusals ran nothing"
     );
+    // Lists stay small: a run's parameters are read with the run.
+    assert_eq!(runs["items"][0]["params"], Value::Null, "{runs}");
 
     // A failed run's error comes with its code, in the list and the run.
     let mut job = shell_job("failer", "exit 3");
@@ -439,7 +441,9 @@ async fn assert_too_large(result: reqwest::Result<reqwest::Response>) {
     match result {
         Ok(resp) => {
             assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-            assert_error(&resp.json().await.unwrap(), None);
+            let body: Value = resp.json().await.unwrap();
+            assert_error(&body, None);
+            assert_eq!(body["error"]["problem"]["code"], "too_large", "{body}");
         }
         Err(e) => assert!(e.is_request(), "{e}"),
     }
@@ -617,7 +621,16 @@ async fn bad_input_is_answered_with_the_field() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert_error(&resp.json().await.unwrap(), None);
+    let body: Value = resp.json().await.unwrap();
+    assert_error(&body, None);
+    assert_eq!(body["error"]["problem"]["code"], "malformed_json", "{body}");
+    let resp = send_raw("/api/jobs", Vec::new()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["problem"]["code"], "empty_body", "{body}");
+    let (status, body) = s.get("/api/runs/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["problem"]["code"], "no_run", "{body}");
 
     let mut job = shell_job("bad cron", "true");
     job["trigger"]["expression"] = json!("60 * * * *");

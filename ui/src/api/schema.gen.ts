@@ -2897,7 +2897,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Runs, newest first, without stdout/stderr */
+            /** @description Runs, newest first, without stdout/stderr and parameters */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -54,7 +54,7 @@ export function RunParamsModal({ job, open, onClose, onStarted }: { job: Job; op
     try {
       onStarted(await api.runJob(job.id ?? '', formToParams(values, job.action)));
     } catch (e) {
-      const at = e instanceof ApiError ? paramsErrorAt(e.field, e.message) : null;
+      const at = e instanceof ApiError ? paramsErrorAt(e.field, e.message, job.action.kind) : null;
       if (at) form.setFields([{ name: at.name, errors: [at.message] }]);
       else setError(errorText(e));
     } finally {

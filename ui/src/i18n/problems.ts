@@ -22,7 +22,7 @@ const zh: Templates = {
   cron_zero_step: '{part}：步长至少为 1',
   cron_backwards: '{part}：范围 {range} 前大后小（请先写较小的值）',
   cron_nth: '{part}：“#{text}” 必须是 1-5（当月第几周）',
-  unknown_time_zone: '未知的时区 “{zone}”',
+  unknown_time_zone: '未知的时区 “{zone}”：请用 IANA 时区名，如 “Asia/Shanghai” 或 “UTC”',
   empty: '不能为空',
   at_least_one: '至少为 1',
   unknown_field: '未知字段 `{name}`',
@@ -70,8 +70,11 @@ const templates: Partial<Record<Lang, { text: Templates; words: Record<string, R
 export function sayProblem(lang: Lang, problem: Problem | null | undefined, message: string): string {
   const own = templates[lang];
   if (!problem || !own) return message;
+  const template = own.text[problem.code] as string | undefined;
+  // A code newer than this UI has no template here: the server's English says it.
+  if (template === undefined) return message;
   const params = problem.params ?? {};
-  return own.text[problem.code].replace(/\{(\w+)\}/g, (m, name: string) => {
+  return template.replace(/\{(\w+)\}/g, (m, name: string) => {
     const value = params[name];
     if (value === undefined) return m;
     return own.words[name]?.[value] ?? value;

@@ -22,21 +22,29 @@ describe('run parameters', () => {
     expect(formToParams(values, shell)).toEqual({ env: { GREETING: 'hello' }, args: ['world', '', 'x y'], body: null });
   });
 
-  it('send an HTTP job’s body, none when left empty on a job without one', () => {
+  it('send an HTTP job’s body only when it differs from the job’s own', () => {
     const values = { env: [{ key: 'A', value: 'b' }], args: ['x'], body: '{"b":2}' };
     expect(formToParams(values, post)).toEqual({ env: {}, args: [], body: '{"b":2}' });
     expect(formToParams({ ...values, body: '' }, post).body).toBe('');
+    expect(formToParams({ ...values, body: '{"a":1}' }, post).body).toBeNull();
     expect(formToParams({ ...values, body: '' }, get).body).toBeNull();
+    expect(formToParams(values, get).body).toBe('{"b":2}');
   });
 
   it('land the server’s refusal on the list or box it names', () => {
-    expect(paramsErrorAt('params.env', "'A=B' is not a variable name")).toEqual({ name: 'env', message: "'A=B' is not a variable name" });
-    expect(paramsErrorAt('params.env.A', 'must not contain NUL')).toEqual({ name: 'env', message: 'A: must not contain NUL' });
-    expect(paramsErrorAt('params.args[1]', 'must not contain NUL')).toEqual({ name: 'args', message: '$2: must not contain NUL' });
-    expect(paramsErrorAt('params.args', 'only a shell job takes arguments')?.name).toBe('args');
-    expect(paramsErrorAt('params.body', 'only an HTTP job takes a body')?.name).toBe('body');
-    expect(paramsErrorAt('params', 'holds 70000 bytes')).toBeNull();
-    expect(paramsErrorAt(null, 'max instances')).toBeNull();
+    expect(paramsErrorAt('params.env', "'A=B' is not a variable name", 'shell')).toEqual({ name: 'env', message: "'A=B' is not a variable name" });
+    expect(paramsErrorAt('params.env.A', 'must not contain NUL', 'shell')).toEqual({ name: 'env', message: 'A: must not contain NUL' });
+    expect(paramsErrorAt('params.args[1]', 'must not contain NUL', 'shell')).toEqual({ name: 'args', message: '$2: must not contain NUL' });
+    expect(paramsErrorAt('params.body', 'must not contain NUL', 'http')?.name).toBe('body');
+    expect(paramsErrorAt('params', 'holds 70000 bytes', 'shell')).toBeNull();
+    expect(paramsErrorAt(null, 'max instances', 'http')).toBeNull();
+  });
+
+  it('say a refusal of an item the form does not show above the form', () => {
+    // E.g. the job was changed to another kind since the page loaded it.
+    expect(paramsErrorAt('params.args', 'only a shell job takes arguments', 'http')).toBeNull();
+    expect(paramsErrorAt('params.body', 'only an HTTP job takes a body', 'shell')).toBeNull();
+    expect(paramsErrorAt('params.env', 'only a shell job takes environment variables', 'monitor')).toBeNull();
   });
 
   it('say whether a run carries any (empty parts left out)', () => {

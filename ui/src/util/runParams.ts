@@ -24,19 +24,30 @@ export function paramsForm(action: Action): ParamsForm {
 /** The parameters `values` give a run of `action` (only the parts its kind takes). */
 export function formToParams(values: ParamsForm, action: Action): RunParams {
   if (action.kind === 'http') {
-    // Left empty for a job without a body: none is sent, as the job itself would.
-    const body = values.body === '' && action.body == null ? null : values.body;
+    // Left as the job has it: no override, so the run is the job's own.
+    const body = values.body === (action.body ?? '') ? null : values.body;
     return { env: {}, args: [], body };
   }
   return { env: record(values.env) ?? {}, args: values.args ?? [], body: null };
 }
 
-/** Where the server's refusal of `field` shows in the form, and what it says there (the
- * variable or `$n` it names first); null when no form item is at fault. */
-export function paramsErrorAt(field: string | null, message: string): { name: keyof ParamsForm; message: string } | null {
-  const env = /^params\.env(?:\.(.+))?$/.exec(field ?? '');
+/** The form items a job of `kind` shows. */
+function paramsFields(kind: ActionKind): (keyof ParamsForm)[] {
+  if (kind === 'shell') return ['env', 'args'];
+  return kind === 'http' ? ['body'] : [];
+}
+
+/** Where the server's refusal of `field` shows in the form of a job of `kind`, and what it
+ * says there (the variable or `$n` it names first); null when no shown item is at fault. */
+export function paramsErrorAt(field: string | null, message: string, kind: ActionKind): { name: keyof ParamsForm; message: string } | null {
+  const at = refusalAt(field ?? '', message);
+  return at && paramsFields(kind).includes(at.name) ? at : null;
+}
+
+function refusalAt(field: string, message: string): { name: keyof ParamsForm; message: string } | null {
+  const env = /^params\.env(?:\.(.+))?$/.exec(field);
   if (env) return { name: 'env', message: env[1] ? `${env[1]}: ${message}` : message };
-  const arg = /^params\.args(?:\[(\d+)\])?$/.exec(field ?? '');
+  const arg = /^params\.args(?:\[(\d+)\])?$/.exec(field);
   if (arg) return { name: 'args', message: arg[1] ? `$${Number(arg[1]) + 1}: ${message}` : message };
   if (field === 'params.body') return { name: 'body', message };
   return null;

@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,36 +89,25 @@ async fn run_with_grace(
     // With `process_group(0)` the child leads a new group whose id is its pid. It is reaped
     // here (not by tokio) so that its resource use can be read with its status.
     let pid = child.id() as libc::pid_t;
-    let mut guard = GroupGuard(Some(pid));
+    let guard = GroupGuard::new(pid);
     tracing::debug!(shell = %action.shell, pid, "started shell command");
 
     let stdout = TailBuffer::new(action.output_cap_bytes);
     let stderr = TailBuffer::new(action.output_cap_bytes);
-    let (stdout, stdout_reader) = capture(
-        child
-            .stdout
-            .take()
-            .and_then(|p| ChildStdout::from_std(p).ok()),
-        stdout,
-    );
-    let (stderr, stderr_reader) = capture(
-        child
-            .stderr
-            .take()
-            .and_then(|p| ChildStderr::from_std(p).ok()),
-        stderr,
-    );
+    let out = child.stdout.take().map(ChildStdout::from_std);
+    let err = child.stderr.take().map(ChildStderr::from_std);
+    let (stdout, stdout_reader) = capture(out.and_then(logged), stdout);
+    let (stderr, stderr_reader) = capture(err.and_then(logged), stderr);
     if let Some(live) = run.live {
         live.attach(stdout.clone(), stderr.clone());
     }
 
-    let ended = reap(pid);
+    let ended = reap(pid, guard.reaped.clone());
     tokio::pin!(ended);
     let (ended, cancelled) = tokio::select! {
         ended = &mut ended => (ended, false),
         _ = cancel.cancelled() => (tokio::join!(&mut ended, stop_group(pid, grace)).0, true),
     };
-    guard.0 = None;
 
     let drain = async {
         let _ = stdout_reader.await;
@@ -165,6 +155,12 @@ async fn run_with_grace(
     output
 }
 
+/// A pipe registered for tokio to read, or `None` (logged) if it could not be.
+fn logged<P>(pipe: io::Result<P>) -> Option<P> {
+    pipe.inspect_err(|e| tracing::warn!("cannot read the shell's output: {e}"))
+        .ok()
+}
+
 /// Reads `pipe` to its end into a shared tail buffer, in a task of its own.
 fn capture(
     pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
@@ -203,24 +199,42 @@ async fn stop_group(pgid: libc::pid_t, grace: Duration) {
     }
 }
 
-/// Waits for child `pid` to end and reaps it: its exit status and what it used.
-async fn reap(pid: libc::pid_t) -> io::Result<(ExitStatus, Option<RunUsage>)> {
-    let Ok(fd) = pidfd(pid) else {
+/// Waits for child `pid` to end and reaps it: its exit status and what it used. `reaped`
+/// turns true once it is reaped (or cannot be), so the guard leaves its pid alone.
+async fn reap(
+    pid: libc::pid_t,
+    reaped: Arc<AtomicBool>,
+) -> io::Result<(ExitStatus, Option<RunUsage>)> {
+    if let Err(e) = exited(pid).await {
         // No pidfd (before Linux 5.3, or elsewhere): a blocking wait on a thread of its own.
-        return tokio::task::spawn_blocking(move || wait4(pid, 0))
-            .await
-            .map_err(io::Error::other)?
-            .and_then(|ended| ended.ok_or_else(|| io::Error::other("the child did not end")));
-    };
-    // SAFETY: the descriptor is owned here and neither replaced nor closed while registered.
-    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+        tracing::debug!(pid, "waiting for the shell on a thread: {e}");
+        return tokio::task::spawn_blocking(move || {
+            let ended = wait4(pid, 0);
+            reaped.store(true, Ordering::Release);
+            ended?.ok_or_else(|| io::Error::other("the child did not end"))
+        })
+        .await
+        .map_err(io::Error::other)?;
+    }
     loop {
-        let mut ready = fd.readable().await?;
-        if let Some(ended) = wait4(pid, libc::WNOHANG)? {
+        let ended = wait4(pid, libc::WNOHANG);
+        if !matches!(ended, Ok(None)) {
+            reaped.store(true, Ordering::Release);
+        }
+        if let Some(ended) = ended? {
             return Ok(ended);
         }
-        ready.clear_ready();
+        // Ended by its pidfd yet not waitable a moment: look again shortly.
+        tokio::time::sleep(GROUP_POLL).await;
     }
+}
+
+/// Returns once process `pid` has ended, watching its pidfd.
+async fn exited(pid: libc::pid_t) -> io::Result<()> {
+    let fd = pidfd(pid)?;
+    // SAFETY: the descriptor is owned here and neither replaced nor closed while registered.
+    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+    fd.readable().await.map(drop)
 }
 
 /// A descriptor that becomes readable when process `pid` ends (Linux 5.3 and later).
@@ -266,13 +280,18 @@ fn wait4(
     }
 }
 
-/// CPU time and peak memory from `rusage` (`ru_maxrss` is in KiB on Linux).
+/// CPU time and peak memory from `rusage` (`ru_maxrss` is in KiB, on macOS in bytes).
 fn usage_of(usage: &libc::rusage) -> Option<RunUsage> {
     let ms = |t: libc::timeval| t.tv_sec * 1000 + t.tv_usec / 1000;
     let cpu = ms(usage.ru_utime) + ms(usage.ru_stime);
+    let rss_kib = if cfg!(target_os = "macos") {
+        usage.ru_maxrss / 1024
+    } else {
+        usage.ru_maxrss
+    };
     Some(RunUsage {
         cpu_ms: u32::try_from(cpu.max(0)).unwrap_or(u32::MAX),
-        peak_rss_kib: NonZeroU32::new(u32::try_from(usage.ru_maxrss).unwrap_or(u32::MAX))?,
+        peak_rss_kib: NonZeroU32::new(u32::try_from(rss_kib).unwrap_or(u32::MAX))?,
     })
 }
 
@@ -344,13 +363,24 @@ fn reason(e: &io::Error) -> String {
     }
 }
 
-/// SIGKILLs the process group if the run is dropped before the shell ended, and reaps the
-/// shell on a thread of its own.
-struct GroupGuard(Option<libc::pid_t>);
+/// SIGKILLs the process group if the run is dropped before the shell was reaped, and reaps
+/// the shell on a thread of its own.
+struct GroupGuard {
+    pid: libc::pid_t,
+    reaped: Arc<AtomicBool>,
+}
+
+impl GroupGuard {
+    fn new(pid: libc::pid_t) -> Self {
+        let reaped = Arc::new(AtomicBool::new(false));
+        GroupGuard { pid, reaped }
+    }
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
+        if !self.reaped.load(Ordering::Acquire) {
+            let pid = self.pid;
             signal_group(pid, libc::SIGKILL);
             std::thread::spawn(move || wait4(pid, 0));
         }

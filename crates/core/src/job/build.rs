@@ -114,10 +114,7 @@ fn invalid(field: &str, message: impl Into<String>) -> SchedulerError {
 fn trigger_error(e: TriggerError) -> SchedulerError {
     match e {
         TriggerError::Cron(message) => invalid("trigger.expression", message),
-        TriggerError::TimeZone(_) => invalid(
-            "trigger.timezone",
-            format!("{e}: use an IANA name such as 'Europe/London' or 'UTC'"),
-        ),
+        TriggerError::TimeZone(_) => invalid("trigger.timezone", e.to_string()),
         TriggerError::Invalid { field, message } => invalid(&format!("trigger.{field}"), message),
     }
 }

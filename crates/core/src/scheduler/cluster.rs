@@ -252,6 +252,7 @@ impl SchedulerInner {
         next.attempt = run.attempt + 1;
         next.manual = run.manual;
         next.upstream = run.upstream;
+        next.params = run.params.clone();
         let now = self.clock.now();
         if let Err(e) = start_unscheduled(self, job, options, counters, next, u32::MAX, now) {
             tracing::error!("cannot retry abandoned run {}: {e}", run.id);

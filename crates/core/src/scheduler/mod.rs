@@ -84,6 +84,14 @@ impl From<StoreError> for SchedulerError {
     }
 }
 
+/// Run now refused because job `id` has its maximum number of runs active.
+pub(crate) fn busy(id: &str) -> SchedulerError {
+    invalid(
+        "id",
+        format!("job '{id}' already has its maximum number of runs active"),
+    )
+}
+
 fn invalid(field: &str, message: impl Into<String>) -> SchedulerError {
     SchedulerError::Invalid {
         field: field.to_string(),
@@ -929,12 +937,7 @@ impl Scheduler {
         let params = (!params.is_empty()).then(|| Box::new(params));
         let now = self.inner.clock.now();
         self.inner.keep_alive()?;
-        dispatch::submit_now(&self.inner, job, now, None, params)?.ok_or_else(|| {
-            invalid(
-                "id",
-                format!("job '{id}' already has its maximum number of runs active"),
-            )
-        })
+        dispatch::submit_now(&self.inner, job, now, None, params)?.ok_or_else(|| busy(id))
     }
 }
 

@@ -884,12 +884,17 @@ async fn a_dead_nodes_run_is_abandoned_and_retried() {
     dead.id = "dead".into();
     dead.instance = "elsewhere".into();
     s.store().heartbeat(&dead).unwrap();
-    let run = RunRecord::new(
+    let mut run = RunRecord::new(
         0,
         "flaky",
         base() - Duration::seconds(25),
         RunState::Submitted,
     );
+    // Run by hand with parameters: the retry runs with the same ones.
+    run.params = Some(Box::new(crate::history::RunParams {
+        args: vec!["again".into()],
+        ..Default::default()
+    }));
     let claim = crate::store::Claim::insert("flaky", vec![run], u32::MAX);
     let claimed = s
         .store()
@@ -905,6 +910,8 @@ async fn a_dead_nodes_run_is_abandoned_and_retried() {
     assert_eq!(runs[0].id, orphan.id);
     assert_eq!(runs[1].attempt, 2);
     assert_eq!(runs[1].scheduled, orphan.scheduled);
+    assert_eq!(runs[1].params, orphan.params);
+    assert!(runs[1].params.is_some());
     assert_eq!(runs[1].node.as_deref(), Some(s.node().id.as_str()));
     let names: Vec<_> = drain(&mut events).iter().map(|e| e.event.name()).collect();
     assert_eq!(names[..2], ["run_abandoned", "run_submitted"], "{names:?}");

@@ -29,7 +29,9 @@ use super::{
 };
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, RunUsage, ThinStr};
+use crate::history::{
+    DurationStats, RunBucket, RunParams, RunQuery, RunRecord, RunState, RunUsage, ThinStr,
+};
 use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
@@ -788,7 +790,7 @@ fn read_run(row: &Row) -> Result<RunRecord, StoreError> {
         step: row.try_get::<_, Option<String>>(15)?.map(Into::into),
         params: row
             .try_get::<_, Option<serde_json::Value>>(16)?
-            .map(serde_json::from_value)
+            .map(|p| RunParams::from_stored(p).map(Box::new))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("run parameters: {e}")))?,
         usage: RunUsage::from_columns(
@@ -1675,5 +1677,17 @@ impl JobStore for PgStore {
             .map_err(|_| StoreError::Database("the store's writer has stopped".into()))?;
         wait.recv()
             .map_err(|_| StoreError::Database("the store's writer has stopped".into()))
+    }
+}
+
+#[cfg(test)]
+mod columns {
+    /// Reads and writes of runs name the same columns in the same order.
+    #[test]
+    fn run_columns_are_the_id_and_the_run_fields() {
+        let fields: Vec<&str> = super::RUN_FIELDS.iter().map(|(name, _)| *name).collect();
+        let columns: Vec<&str> = super::RUN_COLUMNS.split(", ").collect();
+        assert_eq!(columns[0], "id");
+        assert_eq!(columns[1..], fields[..]);
     }
 }

@@ -29,7 +29,9 @@ use super::{
 };
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
-use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, RunUsage, ThinStr};
+use crate::history::{
+    DurationStats, RunBucket, RunParams, RunQuery, RunRecord, RunState, RunUsage, ThinStr,
+};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
@@ -1126,7 +1128,11 @@ fn read_run(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         step: row.get::<_, Option<String>>(15)?.map(Into::into),
         params: row
             .get::<_, Option<String>>(16)?
-            .map(|p| serde_json::from_str(&p))
+            .map(|p| {
+                serde_json::from_str(&p)
+                    .and_then(RunParams::from_stored)
+                    .map(Box::new)
+            })
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("run parameters: {e}")))?,
         usage: RunUsage::from_columns(row.get(17)?, row.get(18)?),

@@ -55,7 +55,7 @@ pub enum TriggerError {
     #[error("{0}")]
     Cron(String),
     /// A time zone name is not in the IANA database.
-    #[error("unknown time zone '{0}'")]
+    #[error("unknown time zone '{0}': use an IANA name such as 'Europe/London' or 'UTC'")]
     TimeZone(String),
     /// Another field is invalid.
     #[error("{field}: {message}")]

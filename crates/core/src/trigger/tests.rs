@@ -93,7 +93,7 @@ fn bad_input_is_rejected_with_the_field_named() {
     assert!(rejected(json!({"type": "weekly"})).contains("weekly"));
     assert_eq!(
         parse_time_zone("Mars/Olympus").unwrap_err().to_string(),
-        "unknown time zone 'Mars/Olympus'"
+        "unknown time zone 'Mars/Olympus': use an IANA name such as 'Europe/London' or 'UTC'"
     );
 }
 

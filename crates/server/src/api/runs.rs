@@ -70,10 +70,11 @@ pub(crate) struct MetricList {
     items: Vec<MetricSample>,
 }
 
-/// A run without its captured output.
+/// A run without its captured output and parameters (`GET /api/runs/{id}` has them).
 fn run_summary(mut run: RunRecord) -> RunView {
     run.stdout = Box::default();
     run.stderr = Box::default();
+    run.params = None;
     run.into()
 }
 
@@ -81,7 +82,7 @@ fn run_summary(mut run: RunRecord) -> RunView {
 #[utoipa::path(get, path = "/api/runs", tag = "runs",
     params(RunListParams),
     responses(
-        (status = 200, description = "Runs, newest first, without stdout/stderr", body = RunList),
+        (status = 200, description = "Runs, newest first, without stdout/stderr and parameters", body = RunList),
         (status = 400, description = "A bad query parameter", body = ErrorBody),
         (status = 422, description = "limit out of range", body = ErrorBody),
     ),
