@@ -2,7 +2,8 @@
 # Installs what `make` needs on a fresh Debian 12 machine, and nothing that is already there:
 # Rust with rustfmt and clippy, a C compiler, PostgreSQL for the tests' private clusters,
 # Node.js and npm with the UI's packages, Chromium for the browser tests, schemathesis for the
-# API tests, and the desktop app's WebKitGTK/appindicator packages.
+# API tests, libfaketime for a clock test, and the desktop app's WebKitGTK/appindicator
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,9 @@ command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
 # private throw-away cluster for the tests. The package may also create and start Debian's own
 # cluster on port 5432; nothing here uses it.
 apt_install postgresql
+
+# libfaketime, for the test that sets the wall clock of a real `kairos serve` while it runs.
+apt_install faketime
 
 # The web admin: Node.js and npm, its packages, and Chromium for its browser tests.
 if [ -f ui/package.json ]; then

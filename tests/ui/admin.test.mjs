@@ -304,7 +304,8 @@ describe('web admin', () => {
     const usage = await waitText(viewer.getByTestId('run-usage'), /CPU .+ · peak memory [\d.]+ (KiB|MiB|GiB)/);
     assert.ok(Number(/peak memory ([\d.]+)/.exec(usage)[1]) > 0, usage);
     await shot('run-params-viewer');
-    const [run] = (await stack.api('GET', `/api/runs?job_id=${job.id}`)).items;
+    const [listed] = (await stack.api('GET', `/api/runs?job_id=${job.id}`)).items;
+    const run = await stack.api('GET', `/api/runs/${listed.id}`);
     assert.deepEqual(run.params, { env: { GREETING: 'hello' }, args: ['world'] });
     assert.ok(run.usage.peak_rss_kib > 0, JSON.stringify(run.usage));
     await page.locator('.ant-drawer-close').click();
@@ -619,6 +620,40 @@ describe('web admin', () => {
     assert.notEqual(bg, 'rgb(245, 245, 245)');
     await page.waitForTimeout(600);
     await shot('dashboard-dark');
+    assert.deepEqual(pageErrors, []);
+  });
+
+  // Every screen in both languages and both themes, for a person to look over: each one
+  // loads, says its title in the language, and throws nothing.
+  uiTest('every screen in both languages and both themes', async () => {
+    const screens = [
+      ['dashboard', '/', { en: 'Dashboard', zh: '仪表盘' }],
+      ['jobs', '/jobs', { en: 'Jobs', zh: '任务' }],
+      ['job', '/jobs/flaky', { en: 'Flaky report', zh: 'Flaky report' }],
+      ['editor', '/jobs/new', { en: 'New job', zh: '新建任务' }],
+      ['runs', '/runs', { en: 'Runs', zh: '运行记录' }],
+      ['events', '/events', { en: 'Events', zh: '事件' }],
+      ['nodes', '/nodes', { en: 'Nodes', zh: '节点' }],
+      ['settings', '/settings', { en: 'Settings', zh: '设置' }],
+    ];
+    for (const lang of ['en', 'zh']) {
+      for (const theme of ['light', 'dark']) {
+        await page.evaluate(([l, t]) => {
+          localStorage.setItem('kairos.lang', l);
+          localStorage.setItem('kairos.theme', t);
+        }, [lang, theme]);
+        for (const [name, path, title] of screens) {
+          await page.goto(`${stack.uiOrigin}${path}`);
+          await waitText(page.locator('h3').first(), new RegExp(title[lang]));
+          assert.equal(await page.evaluate(() => document.documentElement.lang.slice(0, 2)), lang);
+          await shot(`tour-${lang}-${theme}-${name}`, page, true);
+        }
+      }
+    }
+    await page.evaluate(() => {
+      localStorage.setItem('kairos.lang', 'en');
+      localStorage.setItem('kairos.theme', 'light');
+    });
     assert.deepEqual(pageErrors, []);
   });
 });

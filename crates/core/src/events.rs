@@ -26,6 +26,9 @@ pub enum Event {
     ClockJumped {
         /// How far the wall clock moved beyond elapsed time, in milliseconds (negative: back).
         by_ms: i64,
+        /// The machine slept (fires due meanwhile go through the misfire policy); otherwise
+        /// the clock was set, and interval jobs moved their next fire time with it.
+        suspended: bool,
     },
     /// A job was added.
     JobAdded {

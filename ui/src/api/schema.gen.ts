@@ -887,6 +887,11 @@ export interface components {
              * @description How far the wall clock moved beyond elapsed time, in milliseconds (negative: back).
              */
             by_ms: number;
+            /**
+             * @description The machine slept (fires due meanwhile go through the misfire policy); otherwise
+             *     the clock was set, and interval jobs moved their next fire time with it.
+             */
+            suspended: boolean;
             /** @enum {string} */
             type: "clock_jumped";
         } | {

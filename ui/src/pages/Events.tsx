@@ -130,7 +130,7 @@ export function EventsPage() {
         'error' in e && e.error ? (
           <Typography.Text type="danger">{e.error}</Typography.Text>
         ) : 'by_ms' in e ? (
-          t('events.clockJumped', { ms: e.by_ms })
+          t(e.suspended ? 'events.resumed' : 'events.clockJumped', { ms: e.by_ms })
         ) : 'scheduled' in e && e.scheduled ? (
           <Typography.Text type="secondary">{t('events.firedFor', { time: dayjs(e.scheduled).format('YYYY-MM-DD HH:mm:ss') })}</Typography.Text>
         ) : null,

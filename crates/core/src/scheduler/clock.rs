@@ -1,4 +1,5 @@
-//! Clocks: where the scheduler reads wall-clock time, so tests can control it.
+//! Clocks: where the scheduler reads wall-clock time, so tests can control it, and how it
+//! learns that the wall clock was stepped or the machine slept.
 
 use std::sync::Mutex;
 
@@ -8,6 +9,18 @@ use chrono::{DateTime, Duration, Utc};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;
+
+    /// How long the machine has been suspended, counted from a fixed origin: a move of the
+    /// wall clock that this matches was a suspend, not a step. Zero where it cannot tell.
+    fn suspended(&self) -> Duration {
+        Duration::zero()
+    }
+
+    /// A watch that wakes when the wall clock is set or the machine resumes, or `None` where
+    /// the clock cannot tell (the run loop then looks every 30 s).
+    fn steps(&self) -> Option<ClockSteps> {
+        None
+    }
 }
 
 /// The system's wall clock.
@@ -18,15 +31,123 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+
+    #[cfg(target_os = "linux")]
+    fn suspended(&self) -> Duration {
+        // CLOCK_BOOTTIME counts suspended time, CLOCK_MONOTONIC does not.
+        let read = |clock| {
+            // SAFETY: timespec is plain data, and clock_gettime only writes into it.
+            let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+            // SAFETY: both clocks exist on every Linux this builds for.
+            unsafe { libc::clock_gettime(clock, &mut t) };
+            Duration::seconds(t.tv_sec) + Duration::nanoseconds(t.tv_nsec)
+        };
+        read(libc::CLOCK_BOOTTIME) - read(libc::CLOCK_MONOTONIC)
+    }
+
+    fn steps(&self) -> Option<ClockSteps> {
+        ClockSteps::open()
+            .inspect_err(|e| tracing::debug!("clock steps not watched: {e}"))
+            .ok()
+    }
+}
+
+/// Wakes when the wall clock is set or the machine resumes: a `timerfd` on
+/// `CLOCK_REALTIME` armed with `TFD_TIMER_CANCEL_ON_SET` (Linux).
+pub struct ClockSteps {
+    #[cfg(target_os = "linux")]
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+#[cfg(target_os = "linux")]
+impl ClockSteps {
+    fn open() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        use tokio::io::{unix::AsyncFd, Interest};
+        // SAFETY: timerfd_create takes a clock and flags and returns a new descriptor or -1.
+        let fd = unsafe {
+            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the descriptor was just opened and nothing else owns it.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        arm(&fd)?;
+        // SAFETY: the descriptor is owned here and neither replaced nor closed while registered.
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+        Ok(ClockSteps { fd })
+    }
+
+    /// Returns at the next step of the wall clock (or resume); never if the watch fails.
+    pub async fn next(&mut self) {
+        use std::os::fd::AsRawFd;
+        loop {
+            let Ok(mut ready) = self.fd.readable().await else {
+                return std::future::pending().await;
+            };
+            let mut expirations = [0u8; 8];
+            // SAFETY: read writes at most 8 bytes into the buffer given.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+            let error = (n < 0).then(std::io::Error::last_os_error);
+            ready.clear_ready();
+            match error {
+                // Set: the timer is cancelled and must be armed again.
+                Some(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                    let _ = arm(self.fd.get_ref());
+                    return;
+                }
+                Some(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Some(e) => {
+                    tracing::warn!("clock steps no longer watched: {e}");
+                    return std::future::pending().await;
+                }
+                // Expired (it is set decades ahead): armed again.
+                None => {
+                    let _ = arm(self.fd.get_ref());
+                }
+            }
+        }
+    }
+}
+
+/// Sets the timer decades ahead, to be cancelled when the clock is set.
+#[cfg(target_os = "linux")]
+fn arm(fd: &std::os::fd::OwnedFd) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const FAR: libc::time_t = 4_000_000_000; // 2096
+                                             // SAFETY: itimerspec is plain data; all zeroes is a valid value.
+    let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
+    spec.it_value.tv_sec = FAR;
+    let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
+    // SAFETY: the descriptor is a timerfd and the spec outlives the call.
+    let done = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
+    if done < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+impl ClockSteps {
+    fn open() -> std::io::Result<Self> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// Never returns: steps are not watched here.
+    pub async fn next(&mut self) {
+        std::future::pending().await
+    }
 }
 
 /// A clock for tests: starts at a chosen instant, advances with tokio's (pausable) time, and
-/// can be jumped to mimic a wall-clock change or a suspend.
+/// can be stepped or suspended.
 #[derive(Debug)]
 pub struct TestClock {
     base: DateTime<Utc>,
     start: tokio::time::Instant,
     jump: Mutex<Duration>,
+    slept: Mutex<Duration>,
 }
 
 impl TestClock {
@@ -36,12 +157,20 @@ impl TestClock {
             base,
             start: tokio::time::Instant::now(),
             jump: Mutex::new(Duration::zero()),
+            slept: Mutex::new(Duration::zero()),
         }
     }
 
-    /// Moves the wall clock by `by` without any elapsed time.
+    /// Steps the wall clock by `by` (forward or back) without any elapsed time, as a person
+    /// setting the clock or NTP correcting it does.
     pub fn jump(&self, by: Duration) {
         *self.jump.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+
+    /// Moves the wall clock forward by `by` as a suspend of that long does.
+    pub fn suspend(&self, by: Duration) {
+        self.jump(by);
+        *self.slept.lock().unwrap_or_else(|e| e.into_inner()) += by;
     }
 }
 
@@ -49,5 +178,9 @@ impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         let elapsed = Duration::from_std(self.start.elapsed()).unwrap_or(Duration::zero());
         self.base + elapsed + *self.jump.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn suspended(&self) -> Duration {
+        *self.slept.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -6,17 +6,21 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::plan;
-use super::{lock, place, RunCounters, SchedulerInner as Inner};
+use super::{lock, place, ClockSteps, RunCounters, SchedulerInner as Inner};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunParams, RunRecord, RunState};
 use crate::job::{EffectiveOptions, Job, JobDefaults};
 use crate::store::{Claim, ClaimOutcome};
+use crate::trigger::Trigger;
 
-/// The longest the loop sleeps without re-reading the wall clock, so a clock change or a
-/// suspend is noticed within this time even when nothing is due sooner.
+/// The longest the loop sleeps without re-reading the wall clock where the clock cannot say
+/// when it is set, so a step or a suspend is noticed within this time.
 const MAX_SLEEP: Duration = Duration::seconds(30);
-/// A wall-clock move this much beyond elapsed time counts as a clock jump.
+/// The longest it sleeps where the clock says so itself (see [`ClockSteps`]).
+const WATCHED_SLEEP: Duration = Duration::minutes(10);
+/// A wall-clock move this much beyond elapsed time counts as a step or a suspend; less is a
+/// slew (NTP's gradual correction), which fire times simply follow.
 const JUMP_THRESHOLD: Duration = Duration::seconds(2);
 /// Waits shorter than this are napped on the thread (see `run_loop`).
 const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
@@ -28,30 +32,22 @@ const CHUNK: usize = 64;
 /// naps through waits under [`NAP_BELOW`] with the thread's sleep: tokio's timer rounds
 /// up to whole milliseconds, which would make every fire of a busy second up to 2 ms late.
 pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
-    let mut last_wall = inner.clock.now();
-    let mut last_mono = tokio::time::Instant::now();
+    let mut steps = inner.clock.steps();
+    let longest = if steps.is_some() {
+        WATCHED_SLEEP
+    } else {
+        MAX_SLEEP
+    };
+    let mut last = ClockReading::now(&inner);
     loop {
-        let now = inner.clock.now();
-        let mono = tokio::time::Instant::now();
-        let elapsed = Duration::from_std(mono - last_mono).unwrap_or(Duration::zero());
-        let drift = (now - last_wall) - elapsed;
-        if drift.abs() > JUMP_THRESHOLD {
-            tracing::warn!(
-                "wall clock moved {} ms beyond elapsed time",
-                drift.num_milliseconds()
-            );
-            inner.bus.emit(
-                now,
-                Event::ClockJumped {
-                    by_ms: drift.num_milliseconds(),
-                },
-            );
-        }
-        (last_wall, last_mono) = (now, mono);
+        let reading = ClockReading::now(&inner);
+        notice_clock_move(&inner, &last, &reading);
+        last = reading;
+        let now = reading.wall;
 
         let next_due = dispatch_due(&inner, now);
         let sleep = next_due
-            .map_or(MAX_SLEEP, |due| (due - now).min(MAX_SLEEP))
+            .map_or(longest, |due| (due - now).min(longest))
             .to_std()
             .unwrap_or_default();
         if own_thread && sleep < NAP_BELOW {
@@ -64,9 +60,116 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = inner.wake.notified() => {}
+            _ = next_step(&mut steps) => {}
             _ = inner.stop.cancelled() => return,
         }
     }
+}
+
+/// Returns at the next step of the wall clock, or never when steps are not watched.
+async fn next_step(steps: &mut Option<ClockSteps>) {
+    match steps {
+        Some(steps) => steps.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The wall clock, elapsed time and time suspended, read together.
+#[derive(Clone, Copy)]
+struct ClockReading {
+    wall: DateTime<Utc>,
+    elapsed: tokio::time::Instant,
+    suspended: Duration,
+}
+
+impl ClockReading {
+    fn now(inner: &Inner) -> Self {
+        ClockReading {
+            wall: inner.clock.now(),
+            elapsed: tokio::time::Instant::now(),
+            suspended: inner.clock.suspended(),
+        }
+    }
+}
+
+/// Says when the wall clock moved beyond elapsed time between two readings, and handles it:
+/// after a suspend, fires due meanwhile go through the misfire policy as after downtime;
+/// after a step (forward or back), interval jobs keep their period in elapsed time.
+fn notice_clock_move(inner: &Arc<Inner>, before: &ClockReading, after: &ClockReading) {
+    let elapsed = Duration::from_std(after.elapsed - before.elapsed).unwrap_or(Duration::zero());
+    let drift = (after.wall - before.wall) - elapsed;
+    if drift.abs() <= JUMP_THRESHOLD {
+        return;
+    }
+    let slept = after.suspended - before.suspended;
+    let suspended = drift > Duration::zero() && slept >= drift - JUMP_THRESHOLD;
+    let by_ms = drift.num_milliseconds();
+    if suspended {
+        tracing::warn!("the machine slept: the wall clock moved {by_ms} ms beyond elapsed time");
+    } else {
+        tracing::warn!("the wall clock was set {by_ms} ms; interval jobs keep their period");
+        reanchor(inner, drift, after.wall);
+    }
+    inner
+        .bus
+        .emit(after.wall, Event::ClockJumped { by_ms, suspended });
+}
+
+/// After the wall clock was set `by`, moves the next fire time of each interval job this
+/// node fires by `by`, so it comes after the elapsed time it was waiting for; in the store
+/// first, so other processes reading the same clock follow instead of moving it again. A
+/// move back of a whole number of periods lands 1 ms beside the old times, all of which ran
+/// (or were to run) already: a run is one per fire time, and these are new fire times.
+fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) {
+    let defaults = inner.defaults();
+    let mut batch = Batch::default();
+    {
+        let mut guard = lock(&inner.state);
+        let state = &mut *guard;
+        for (id, slot) in state.slots.iter_mut() {
+            let Some((_, fire)) = slot.due.filter(|_| !slot.claiming) else {
+                continue;
+            };
+            let job = match &slot.job {
+                Some(job) => job.clone(),
+                None => match inner.store.get_job(id) {
+                    Ok(Some(job)) => slot.job.insert(Arc::new(job)).clone(),
+                    _ => continue,
+                },
+            };
+            let Trigger::Interval(interval) = &job.trigger else {
+                continue;
+            };
+            if !inner.may_run(&job) || !inner.owns(&job) {
+                continue;
+            }
+            let on_old_grid = by.num_milliseconds() % interval.period().num_milliseconds() == 0;
+            let moved = match by < Duration::zero() && on_old_grid {
+                true => fire + by + Duration::milliseconds(1),
+                false => fire + by,
+            };
+            let options = job.options.resolve(&defaults);
+            let due = Some(inner.due(&job, options.jitter, moved));
+            place(&mut state.queue, slot, id, due);
+            slot.claiming = true;
+            batch.claims.push(Claim {
+                job_id: id.clone(),
+                advance: Some((fire, Some(moved))),
+                runs: Vec::new(),
+                max_instances: u32::MAX,
+                outcome: ClaimOutcome::Pending,
+            });
+            batch.planned.push(Planned {
+                counters: slot.counters.clone(),
+                job,
+                options,
+                counted: 0,
+                fire,
+                due,
+            });
+        }
+    }
+    apply(inner, batch, now);
 }
 
 /// Everything one pass over the due-set decided, claimed from the store after the state lock

@@ -37,7 +37,7 @@ use crate::trigger::{jittered, Trigger};
 use crate::FastMap;
 
 pub use builder::SchedulerBuilder;
-pub use clock::{Clock, SystemClock, TestClock};
+pub use clock::{Clock, ClockSteps, SystemClock, TestClock};
 pub(crate) use dispatch::insert_run;
 pub use lifetime::{stop_signal, SHUTDOWN_GRACE};
 pub use listen::Subscription;
@@ -948,7 +948,7 @@ impl SchedulerInner {
         if max <= Duration::zero() {
             return (fire, fire);
         }
-        let following = job.trigger.next_after(fire);
+        let following = job.trigger.next_following(fire, fire);
         (jittered(fire, following, max, &mut *lock(&self.rng)), fire)
     }
 

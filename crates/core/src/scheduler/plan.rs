@@ -31,7 +31,7 @@ pub(crate) fn plan(
     coalesce: Coalesce,
     grace: Option<Duration>,
 ) -> FirePlan {
-    let mut next = trigger.next_after(first);
+    let mut next = trigger.next_following(first, first);
     let late = |f: &DateTime<Utc>| grace.is_some_and(|g| now - *f > g);
     if next.is_none_or(|t| t > now) {
         // The usual case: one fire time is due.
@@ -56,9 +56,9 @@ pub(crate) fn plan(
             }
         }
         next = if scanned >= MAX_SCAN {
-            trigger.next_after(now)
+            trigger.next_following(first, now)
         } else {
-            trigger.next_after(t)
+            trigger.next_following(first, t)
         };
     }
     let (missed, run) = due.into_iter().partition(late);
@@ -153,5 +153,32 @@ mod tests {
         assert_eq!(p.run.len(), MAX_CATCH_UP_RUNS);
         assert_eq!(p.run.last(), Some(&at("2026-01-02T00:00:00Z")));
         assert_eq!(p.next, Some(at("2026-01-02T00:00:01Z")));
+    }
+
+    #[test]
+    fn an_interval_goes_on_from_a_fire_time_moved_off_its_grid() {
+        // A wall-clock step moved the fire time 0.25 s off the minute: the period counts
+        // from there; a cron job reads the wall clock alone.
+        let moved = at("2026-01-01T00:00:00.25Z");
+        let p = plan(
+            &every_minute(),
+            moved,
+            at("2026-01-01T00:02:30Z"),
+            Coalesce::All,
+            None,
+        );
+        assert_eq!(
+            p.run,
+            [
+                moved,
+                at("2026-01-01T00:01:00.25Z"),
+                at("2026-01-01T00:02:00.25Z")
+            ]
+        );
+        assert_eq!(p.next, Some(at("2026-01-01T00:03:00.25Z")));
+        let cron: Trigger =
+            serde_json::from_value(json!({"type": "cron", "expression": "* * * * *"})).unwrap();
+        let p = plan(&cron, moved, moved, Coalesce::All, None);
+        assert_eq!(p.next, Some(at("2026-01-01T00:01:00Z")));
     }
 }

@@ -104,12 +104,19 @@ impl IntervalTrigger {
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Fire times are whole milliseconds, as stores keep them.
         let start = self.spec.start.map_or(DateTime::UNIX_EPOCH, super::millis);
-        let next = if after < start {
-            start
+        self.next_from(start, after)
+    }
+
+    /// The first time strictly after `after` a whole number of periods from `anchor` (itself
+    /// when `after` is before it), within `end`.
+    pub fn next_from(&self, anchor: DateTime<Utc>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let anchor = super::millis(anchor);
+        let next = if after < anchor {
+            anchor
         } else {
-            let elapsed_ms = (after - start).num_milliseconds();
+            let elapsed_ms = (after - anchor).num_milliseconds();
             let period_ms = self.period_ms;
-            start + Duration::milliseconds((elapsed_ms / period_ms + 1) * period_ms)
+            anchor + Duration::milliseconds((elapsed_ms / period_ms + 1) * period_ms)
         };
         match self.spec.end {
             Some(end) if next > end => None,

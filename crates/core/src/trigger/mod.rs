@@ -115,6 +115,20 @@ impl Trigger {
         }
     }
 
+    /// The first fire time strictly after `after` for a job whose current fire time is
+    /// `fire`: an interval keeps its period from `fire` (which a wall-clock step may have
+    /// moved off the grid of `start`); the other triggers read the wall clock alone.
+    pub fn next_following(
+        &self,
+        fire: DateTime<Utc>,
+        after: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            Trigger::Interval(t) => t.next_from(fire, after),
+            t => t.next_after(after),
+        }
+    }
+
     /// The zone the trigger reads its schedule in, or shows its times in (for a combination:
     /// its first member's).
     pub fn timezone(&self) -> Tz {

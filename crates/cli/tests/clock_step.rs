@@ -1,0 +1,119 @@
+//! The real `kairos serve` under libfaketime (Debian's `faketime`: the wall clock faked and
+//! moved while it runs, the monotonic clock real): after the wall clock is set an hour back,
+//! an interval job goes on every period instead of waiting an hour for its old next fire
+//! time, and each fire runs once, counted in a file the job's command writes.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kairos_core::action::{Action, ShellAction};
+use kairos_core::job::{Job, JobOptions};
+use kairos_core::scheduler::Scheduler;
+use kairos_core::store::SqliteStore;
+use serde_json::json;
+
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/// `kairos serve` on `db` with its wall clock offset by what `offset_file` says, re-read at
+/// every reading; its log goes to `log`.
+fn serve_faked(db: &Path, offset_file: &Path, log: &Path) -> Child {
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: apt-get install faketime (scripts/setup.sh does)"
+    );
+    Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME_TIMESTAMP_FILE", offset_file)
+        .env("FAKETIME_NO_CACHE", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("kairos serve starts")
+}
+
+/// The lines of `path` (the fire times the job wrote), none while it does not exist.
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until `path` holds at least `n` lines, for at most `limit`.
+fn wait_for_lines(path: &Path, n: usize, limit: Duration) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = lines(path);
+        if seen.len() >= n || Instant::now() >= deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn after_the_wall_clock_is_set_an_hour_back_an_interval_job_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, offset, log) = (
+        dir.path().join("kairos.db"),
+        dir.path().join("faketime"),
+        dir.path().join("serve.log"),
+    );
+    let fired = dir.path().join("fired");
+    std::fs::write(&offset, "+0\n").unwrap();
+    {
+        let command = format!("echo \"$KAIROS_SCHEDULED_AT\" >> '{}'", fired.display());
+        let job = Job {
+            id: "tick".into(),
+            name: "tick".into(),
+            description: String::new(),
+            tags: vec![],
+            trigger: serde_json::from_value(json!({"type": "interval", "seconds": 2})).unwrap(),
+            action: Action::Shell(
+                serde_json::from_value::<ShellAction>(json!({ "command": command })).unwrap(),
+            ),
+            options: JobOptions::default(),
+            paused: false,
+            pool: "default".into(),
+            node_labels: vec![],
+            then: vec![],
+            next_run: None,
+        };
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        Scheduler::new(store).add_job(job).unwrap();
+    }
+    let mut server = serve_faked(&db, &offset, &log);
+    let before = wait_for_lines(&fired, 2, Duration::from_secs(20));
+    assert!(before.len() >= 2, "the job ran before the step: {before:?}");
+
+    // An hour back, as a person or NTP setting the clock does.
+    std::fs::write(&offset, "-3600\n").unwrap();
+    let n = lines(&fired).len();
+    let after = wait_for_lines(&fired, n + 3, Duration::from_secs(12));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        after.len() >= n + 3,
+        "silent after the step: {after:?}\nserver log:\n{said}"
+    );
+    // Seen as a step of an hour back (to the millisecond the two readings allow).
+    let step = said
+        .split("the wall clock was set ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.parse::<i64>().ok());
+    assert!(step.is_some_and(|ms| (ms + 3_600_000).abs() <= 50), "{said}");
+    // Each fire ran once: no fire time written twice.
+    let mut unique = after.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), after.len(), "{after:?}");
+}
