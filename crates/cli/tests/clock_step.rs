@@ -3,7 +3,7 @@
 //! an interval job goes on every period instead of waiting an hour for its old next fire
 //! time, and each fire runs once, counted in a file the job's command writes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,19 +14,30 @@ use kairos_core::scheduler::Scheduler;
 use kairos_core::store::SqliteStore;
 use serde_json::json;
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// Debian's multi-threaded libfaketime, in this machine's multiarch folder.
+fn libfaketime() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib").ok().and_then(|dirs| {
+        dirs.flatten()
+            .map(|d| d.path().join("faketime/libfaketimeMT.so.1"))
+            .find(|p| p.exists())
+    });
+    found.expect("libfaketime is missing: apt-get install faketime (scripts/setup.sh does)")
+}
+
+/// Sets the offset file at once (a new file renamed over it: never seen half written).
+fn set_offset(offset_file: &Path, offset: &str) {
+    let new = offset_file.with_extension("new");
+    std::fs::write(&new, format!("{offset}\n")).unwrap();
+    std::fs::rename(&new, offset_file).unwrap();
+}
 
 /// `kairos serve` on `db` with its wall clock offset by what `offset_file` says, re-read at
 /// every reading; its log goes to `log`.
 fn serve_faked(db: &Path, offset_file: &Path, log: &Path) -> Child {
-    assert!(
-        Path::new(LIBFAKETIME).exists(),
-        "{LIBFAKETIME} is missing: apt-get install faketime (scripts/setup.sh does)"
-    );
     Command::new(env!("CARGO_BIN_EXE_kairos"))
         .args(["serve", "--bind", "127.0.0.1:0", "--db"])
         .arg(db)
-        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("LD_PRELOAD", libfaketime())
         .env("FAKETIME_TIMESTAMP_FILE", offset_file)
         .env("FAKETIME_NO_CACHE", "1")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
@@ -67,7 +78,7 @@ fn after_the_wall_clock_is_set_an_hour_back_an_interval_job_goes_on() {
         dir.path().join("serve.log"),
     );
     let fired = dir.path().join("fired");
-    std::fs::write(&offset, "+0\n").unwrap();
+    set_offset(&offset, "+0");
     {
         let command = format!("echo \"$KAIROS_SCHEDULED_AT\" >> '{}'", fired.display());
         let job = Job {
@@ -94,7 +105,7 @@ fn after_the_wall_clock_is_set_an_hour_back_an_interval_job_goes_on() {
     assert!(before.len() >= 2, "the job ran before the step: {before:?}");
 
     // An hour back, as a person or NTP setting the clock does.
-    std::fs::write(&offset, "-3600\n").unwrap();
+    set_offset(&offset, "-3600");
     let n = lines(&fired).len();
     let after = wait_for_lines(&fired, n + 3, Duration::from_secs(12));
     server.kill().unwrap();
@@ -110,7 +121,10 @@ fn after_the_wall_clock_is_set_an_hour_back_an_interval_job_goes_on() {
         .nth(1)
         .and_then(|rest| rest.split(" ms").next())
         .and_then(|ms| ms.parse::<i64>().ok());
-    assert!(step.is_some_and(|ms| (ms + 3_600_000).abs() <= 50), "{said}");
+    assert!(
+        step.is_some_and(|ms| (ms + 3_600_000).abs() <= 50),
+        "{said}"
+    );
     // Each fire ran once: no fire time written twice.
     let mut unique = after.clone();
     unique.sort();

@@ -11,9 +11,9 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 
     /// How long the machine has been suspended, counted from a fixed origin: a move of the
-    /// wall clock that this matches was a suspend, not a step. Zero where it cannot tell.
-    fn suspended(&self) -> Duration {
-        Duration::zero()
+    /// wall clock that this matches was a suspend, not a step. `None` where it cannot tell.
+    fn suspended(&self) -> Option<Duration> {
+        None
     }
 
     /// A watch that wakes when the wall clock is set or the machine resumes, or `None` where
@@ -33,7 +33,7 @@ impl Clock for SystemClock {
     }
 
     #[cfg(target_os = "linux")]
-    fn suspended(&self) -> Duration {
+    fn suspended(&self) -> Option<Duration> {
         // CLOCK_BOOTTIME counts suspended time, CLOCK_MONOTONIC does not.
         let read = |clock| {
             // SAFETY: timespec is plain data, and clock_gettime only writes into it.
@@ -42,7 +42,7 @@ impl Clock for SystemClock {
             unsafe { libc::clock_gettime(clock, &mut t) };
             Duration::seconds(t.tv_sec) + Duration::nanoseconds(t.tv_nsec)
         };
-        read(libc::CLOCK_BOOTTIME) - read(libc::CLOCK_MONOTONIC)
+        Some(read(libc::CLOCK_BOOTTIME) - read(libc::CLOCK_MONOTONIC))
     }
 
     fn steps(&self) -> Option<ClockSteps> {
@@ -79,12 +79,12 @@ impl ClockSteps {
         Ok(ClockSteps { fd })
     }
 
-    /// Returns at the next step of the wall clock (or resume); never if the watch fails.
-    pub async fn next(&mut self) {
+    /// Returns true at the next step of the wall clock (or resume), false if the watch fails.
+    pub async fn next(&mut self) -> bool {
         use std::os::fd::AsRawFd;
         loop {
             let Ok(mut ready) = self.fd.readable().await else {
-                return std::future::pending().await;
+                return false;
             };
             let mut expirations = [0u8; 8];
             // SAFETY: read writes at most 8 bytes into the buffer given.
@@ -94,31 +94,30 @@ impl ClockSteps {
             match error {
                 // Set: the timer is cancelled and must be armed again.
                 Some(e) if e.raw_os_error() == Some(libc::ECANCELED) => {
-                    let _ = arm(self.fd.get_ref());
-                    return;
+                    return arm(self.fd.get_ref())
+                        .inspect_err(|e| tracing::warn!("clock steps no longer watched: {e}"))
+                        .is_ok();
                 }
                 Some(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Some(e) => {
                     tracing::warn!("clock steps no longer watched: {e}");
-                    return std::future::pending().await;
+                    return false;
                 }
-                // Expired (it is set decades ahead): armed again.
-                None => {
-                    let _ = arm(self.fd.get_ref());
-                }
+                // Expired: the timer is set as far ahead as the clock goes, so the clock
+                // has run out; steps are no longer watched.
+                None => return false,
             }
         }
     }
 }
 
-/// Sets the timer decades ahead, to be cancelled when the clock is set.
+/// Sets the timer as far ahead as the clock goes, to be cancelled when the clock is set.
 #[cfg(target_os = "linux")]
 fn arm(fd: &std::os::fd::OwnedFd) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    const FAR: libc::time_t = 4_000_000_000; // 2096
-                                             // SAFETY: itimerspec is plain data; all zeroes is a valid value.
+    // SAFETY: itimerspec is plain data; all zeroes is a valid value.
     let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
-    spec.it_value.tv_sec = FAR;
+    spec.it_value.tv_sec = libc::time_t::MAX; // the kernel takes it as its latest time
     let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
     // SAFETY: the descriptor is a timerfd and the spec outlives the call.
     let done = unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
@@ -135,7 +134,7 @@ impl ClockSteps {
     }
 
     /// Never returns: steps are not watched here.
-    pub async fn next(&mut self) {
+    pub async fn next(&mut self) -> bool {
         std::future::pending().await
     }
 }
@@ -180,7 +179,7 @@ impl Clock for TestClock {
         self.base + elapsed + *self.jump.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn suspended(&self) -> Duration {
-        *self.slept.lock().unwrap_or_else(|e| e.into_inner())
+    fn suspended(&self) -> Option<Duration> {
+        Some(*self.slept.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

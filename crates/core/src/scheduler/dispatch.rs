@@ -33,19 +33,24 @@ const CHUNK: usize = 64;
 /// up to whole milliseconds, which would make every fire of a busy second up to 2 ms late.
 pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
     let mut steps = inner.clock.steps();
-    let longest = if steps.is_some() {
-        WATCHED_SLEEP
-    } else {
-        MAX_SLEEP
-    };
     let mut last = ClockReading::now(&inner);
+    // A step whose moves the store refused (busy): tried again before anything fires.
+    let mut unmoved: Option<Duration> = None;
     loop {
         let reading = ClockReading::now(&inner);
-        notice_clock_move(&inner, &last, &reading);
+        let step = notice_clock_move(&inner, &last, &reading);
         last = reading;
         let now = reading.wall;
+        if let Some(by) = sum(step, unmoved) {
+            unmoved = (!reanchor(&inner, by, now)).then_some(by);
+        }
 
         let next_due = dispatch_due(&inner, now);
+        let longest = match (&steps, unmoved) {
+            (_, Some(_)) => Duration::seconds(1),
+            (Some(_), None) => WATCHED_SLEEP,
+            (None, None) => MAX_SLEEP,
+        };
         let sleep = next_due
             .map_or(longest, |due| (due - now).min(longest))
             .to_std()
@@ -60,14 +65,27 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = inner.wake.notified() => {}
-            _ = next_step(&mut steps) => {}
+            watching = next_step(&mut steps) => {
+                if !watching {
+                    steps = None;
+                }
+            }
             _ = inner.stop.cancelled() => return,
         }
     }
 }
 
-/// Returns at the next step of the wall clock, or never when steps are not watched.
-async fn next_step(steps: &mut Option<ClockSteps>) {
+/// Both steps together, or either.
+fn sum(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Returns at the next step of the wall clock (true), or when the watch failed (false);
+/// never when steps are not watched.
+async fn next_step(steps: &mut Option<ClockSteps>) -> bool {
     match steps {
         Some(steps) => steps.next().await,
         None => std::future::pending().await,
@@ -79,7 +97,7 @@ async fn next_step(steps: &mut Option<ClockSteps>) {
 struct ClockReading {
     wall: DateTime<Utc>,
     elapsed: tokio::time::Instant,
-    suspended: Duration,
+    suspended: Option<Duration>,
 }
 
 impl ClockReading {
@@ -92,27 +110,49 @@ impl ClockReading {
     }
 }
 
-/// Says when the wall clock moved beyond elapsed time between two readings, and handles it:
-/// after a suspend, fires due meanwhile go through the misfire policy as after downtime;
-/// after a step (forward or back), interval jobs keep their period in elapsed time.
-fn notice_clock_move(inner: &Arc<Inner>, before: &ClockReading, after: &ClockReading) {
+/// Says when the wall clock moved beyond elapsed time between two readings; returns the
+/// step (whole milliseconds) interval jobs are to move by. Time the machine slept is
+/// downtime, for the misfire policy; the rest of the move was the clock being set. Where
+/// suspends cannot be told, a move forward counts as one (as it most often is).
+fn notice_clock_move(
+    inner: &Arc<Inner>,
+    before: &ClockReading,
+    after: &ClockReading,
+) -> Option<Duration> {
     let elapsed = Duration::from_std(after.elapsed - before.elapsed).unwrap_or(Duration::zero());
     let drift = (after.wall - before.wall) - elapsed;
-    if drift.abs() <= JUMP_THRESHOLD {
-        return;
+    // Slews (NTP's gradual corrections) add up over a long sleep: up to a tenth of it is one.
+    let threshold = JUMP_THRESHOLD.max(elapsed / 10);
+    if drift.abs() <= threshold {
+        return None;
     }
-    let slept = after.suspended - before.suspended;
-    let suspended = drift > Duration::zero() && slept >= drift - JUMP_THRESHOLD;
+    let slept = match (before.suspended, after.suspended) {
+        (Some(before), Some(after)) => after - before,
+        _ => drift.max(Duration::zero()),
+    };
+    let suspended = slept > JUMP_THRESHOLD;
+    let step = drift - slept.max(Duration::zero());
     let by_ms = drift.num_milliseconds();
-    if suspended {
-        tracing::warn!("the machine slept: the wall clock moved {by_ms} ms beyond elapsed time");
-    } else {
-        tracing::warn!("the wall clock was set {by_ms} ms; interval jobs keep their period");
-        reanchor(inner, drift, after.wall);
+    let step = (step.abs() > threshold).then(|| Duration::milliseconds(rounded_ms(step)));
+    match (suspended, step) {
+        (true, None) => tracing::warn!("the machine slept: the wall clock moved {by_ms} ms"),
+        (_, Some(step)) => tracing::warn!(
+            "the wall clock was set {} ms{}; interval jobs keep their period",
+            step.num_milliseconds(),
+            if suspended { " during a sleep" } else { "" }
+        ),
+        (false, None) => {}
     }
     inner
         .bus
         .emit(after.wall, Event::ClockJumped { by_ms, suspended });
+    step
+}
+
+/// `d` in whole milliseconds, to the nearest.
+fn rounded_ms(d: Duration) -> i64 {
+    let micros = d.num_microseconds().unwrap_or(d.num_milliseconds() * 1000);
+    (micros as f64 / 1000.0).round() as i64
 }
 
 /// After the wall clock was set `by`, moves the next fire time of each interval job this
@@ -120,41 +160,71 @@ fn notice_clock_move(inner: &Arc<Inner>, before: &ClockReading, after: &ClockRea
 /// first, so other processes reading the same clock follow instead of moving it again. A
 /// move back of a whole number of periods lands 1 ms beside the old times, all of which ran
 /// (or were to run) already: a run is one per fire time, and these are new fire times.
-fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) {
+/// Nothing moves when this clock was, or now is, away from the database's (a PostgreSQL
+/// server elsewhere): the database's time rules a cluster. False when the store refused.
+fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) -> bool {
+    let agreed = inner.may_claim();
+    if let Err(e) = inner.beat() {
+        tracing::error!("cannot compare clocks with the database after a step: {e}");
+        return false;
+    }
+    if !(agreed && inner.may_claim()) {
+        tracing::warn!("this clock is away from the database's: interval jobs stay put");
+        return true;
+    }
+    // Each due job and its fire time; definitions not in memory are read without the lock.
+    let due = {
+        let state = lock(&inner.state);
+        let due = state.slots.iter().filter_map(|(id, slot)| {
+            let (_, fire) = slot.due.filter(|_| !slot.claiming)?;
+            Some((id.clone(), fire, slot.job.clone()))
+        });
+        due.collect::<Vec<_>>()
+    };
     let defaults = inner.defaults();
+    let mut moves = Vec::new();
+    for (id, fire, job) in due {
+        let job = match job {
+            Some(job) => job,
+            None => match inner.store.get_job(&id) {
+                Ok(Some(job)) => Arc::new(job),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!("cannot load job '{id}' to move it with the clock: {e}");
+                    return false;
+                }
+            },
+        };
+        // A job waiting for its start waits for that wall-clock time.
+        let Trigger::Interval(interval) = &job.trigger else {
+            continue;
+        };
+        if !interval.started(fire) || !inner.may_run(&job) || !inner.owns(&job) {
+            continue;
+        }
+        let on_old_grid = by.num_milliseconds() % interval.period().num_milliseconds() == 0;
+        let nudge = Duration::milliseconds(i64::from(by < Duration::zero() && on_old_grid));
+        let moved = interval.before_end(fire + by + nudge);
+        moves.push((id, fire, moved, job));
+    }
     let mut batch = Batch::default();
     {
         let mut guard = lock(&inner.state);
         let state = &mut *guard;
-        for (id, slot) in state.slots.iter_mut() {
-            let Some((_, fire)) = slot.due.filter(|_| !slot.claiming) else {
+        for (id, fire, moved, job) in moves {
+            let Some(slot) = state.slots.get_mut(&id) else {
                 continue;
             };
-            let job = match &slot.job {
-                Some(job) => job.clone(),
-                None => match inner.store.get_job(id) {
-                    Ok(Some(job)) => slot.job.insert(Arc::new(job)).clone(),
-                    _ => continue,
-                },
-            };
-            let Trigger::Interval(interval) = &job.trigger else {
-                continue;
-            };
-            if !inner.may_run(&job) || !inner.owns(&job) {
-                continue;
+            if slot.claiming || slot.due.map(|(_, f)| f) != Some(fire) {
+                continue; // changed meanwhile: it has its new time from the store
             }
-            let on_old_grid = by.num_milliseconds() % interval.period().num_milliseconds() == 0;
-            let moved = match by < Duration::zero() && on_old_grid {
-                true => fire + by + Duration::milliseconds(1),
-                false => fire + by,
-            };
             let options = job.options.resolve(&defaults);
-            let due = Some(inner.due(&job, options.jitter, moved));
-            place(&mut state.queue, slot, id, due);
+            let due = moved.map(|t| inner.due(&job, options.jitter, t));
+            place(&mut state.queue, slot, &id, due);
             slot.claiming = true;
             batch.claims.push(Claim {
-                job_id: id.clone(),
-                advance: Some((fire, Some(moved))),
+                job_id: id,
+                advance: Some((fire, moved)),
                 runs: Vec::new(),
                 max_instances: u32::MAX,
                 outcome: ClaimOutcome::Pending,
@@ -169,7 +239,7 @@ fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) {
             });
         }
     }
-    apply(inner, batch, now);
+    apply(inner, batch, now)
 }
 
 /// Everything one pass over the due-set decided, claimed from the store after the state lock
@@ -323,10 +393,11 @@ fn final_record(job: &Job, fire: DateTime<Utc>, state: RunState, now: DateTime<U
 }
 
 /// Claims what a dispatch pass planned, then announces and starts the runs of the claims won;
-/// a lost claim puts its job back at the fire time the store holds.
-fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) {
+/// a lost claim puts its job back at the fire time the store holds. False when the store
+/// refused the claims (each job is then tried again in a second).
+fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) -> bool {
     if batch.claims.is_empty() {
-        return;
+        return true;
     }
     let claims = match inner.store.claim(&inner.node_id, now, batch.claims) {
         Ok(claims) => claims,
@@ -346,7 +417,7 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) {
                     }
                 }
             }
-            return;
+            return false;
         }
     };
     let listening = inner.bus.has_listeners();
@@ -400,6 +471,7 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) {
         inner.bus.emit(now, event);
     }
     executor::submit(inner, submissions);
+    true
 }
 
 /// Puts a job whose claim was lost back at the store's next fire time, unless the slot was

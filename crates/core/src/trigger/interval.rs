@@ -100,6 +100,18 @@ impl IntervalTrigger {
         Duration::milliseconds(self.period_ms)
     }
 
+    /// Whether `fire` comes after the first fire time (`start`).
+    pub fn started(&self, fire: DateTime<Utc>) -> bool {
+        self.spec
+            .start
+            .is_none_or(|start| fire > super::millis(start))
+    }
+
+    /// `t`, unless it is after the trigger's end.
+    pub fn before_end(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.spec.end.is_none_or(|end| t <= end).then_some(t)
+    }
+
     /// The first fire time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Fire times are whole milliseconds, as stores keep them.

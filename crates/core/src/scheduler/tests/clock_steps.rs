@@ -159,3 +159,55 @@ async fn two_processes_that_see_the_step_move_the_job_once() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_step_back_of_whole_periods_on_a_real_database_runs_new_fire_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::new(base()));
+    let s = on_file(&dir.path().join("kairos.db"), &clock);
+    s.add_job(job("tick", every(10), "ok")).unwrap();
+    s.start().unwrap();
+    advance(25.5).await;
+    // Two periods back, give or take what two readings of a real clock differ by.
+    clock.jump(-Duration::seconds(20) - Duration::microseconds(300));
+    advance(30.0).await;
+    s.shutdown(StdDuration::from_secs(5)).await;
+    // One run per fire time is the database's rule: 0:10 and 0:20 ran already, and would be
+    // dropped. The new fire times are 1 ms beside them, so they run.
+    assert_eq!(
+        fires(&stored_runs(&s, "tick")),
+        [
+            (0.0, OK),
+            (10.0, OK),
+            (20.0, OK),
+            (10.001, OK),
+            (20.001, OK),
+            (30.001, OK),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_during_a_suspend_moves_interval_jobs_by_the_step_alone() {
+    let mut f = fixture();
+    f.scheduler.add_job(job("tick", every(10), "ok")).unwrap();
+    advance(25.5).await;
+    // An hour asleep, and the clock set 10 minutes back meanwhile: 50 minutes on the clock.
+    f.clock.suspend(Duration::hours(1));
+    f.clock.jump(-Duration::minutes(10));
+    advance(20.0).await;
+    assert_eq!(clock_events(&mut f.events), [(3000, true)]);
+    // The hour asleep is downtime (the latest overdue fire runs); the next fire time moved
+    // 10 minutes back (and 1 ms, beside the old ones), so the period goes on from there.
+    assert_eq!(
+        fires(&runs(&f.store, "tick")),
+        [
+            (0.0, OK),
+            (10.0, OK),
+            (20.0, OK),
+            (3020.001, OK),
+            (3030.001, OK),
+            (3040.001, OK),
+        ]
+    );
+}
