@@ -8,11 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kairos_core::action::{Action, ShellAction};
-use kairos_core::job::{Job, JobOptions};
+use kairos_core::job::Job;
 use kairos_core::scheduler::Scheduler;
 use kairos_core::store::SqliteStore;
-use serde_json::json;
 
 /// Debian's multi-threaded libfaketime, in this machine's multiarch folder.
 fn libfaketime() -> PathBuf {
@@ -81,24 +79,11 @@ fn after_the_wall_clock_is_set_an_hour_back_an_interval_job_goes_on() {
     set_offset(&offset, "+0");
     {
         let command = format!("echo \"$KAIROS_SCHEDULED_AT\" >> '{}'", fired.display());
-        let job = Job {
-            id: "tick".into(),
-            name: "tick".into(),
-            description: String::new(),
-            tags: vec![],
-            trigger: serde_json::from_value(json!({"type": "interval", "seconds": 2})).unwrap(),
-            action: Action::Shell(
-                serde_json::from_value::<ShellAction>(json!({ "command": command })).unwrap(),
-            ),
-            options: JobOptions::default(),
-            paused: false,
-            pool: "default".into(),
-            node_labels: vec![],
-            then: vec![],
-            next_run: None,
-        };
+        let tick = Job::every(Duration::from_secs(2))
+            .id("tick")
+            .shell(&command);
         let store = Arc::new(SqliteStore::open(&db).unwrap());
-        Scheduler::new(store).add_job(job).unwrap();
+        Scheduler::new(store).add(tick).unwrap();
     }
     let mut server = serve_faked(&db, &offset, &log);
     let before = wait_for_lines(&fired, 2, Duration::from_secs(20));
