@@ -202,8 +202,8 @@ pub fn recognize(message: &str) -> Option<Problem> {
 }
 
 /// The parameters that make `template` read as `message`, if any do. Each value is at least
-/// one character and ends where the template's next literal text first appears (the last
-/// one at the end of the message), so matching is linear.
+/// one character and ends where the template's next literal text first appears; the last
+/// one takes what the template's closing text leaves (an id may hold a quote). Linear.
 fn matches(template: &str, message: &str) -> Option<BTreeMap<String, String>> {
     let mut params = BTreeMap::new();
     let (mut template, mut message) = (template, message);
@@ -212,9 +212,10 @@ fn matches(template: &str, message: &str) -> Option<BTreeMap<String, String>> {
         let close = open + template[open..].find('}')?;
         let name = &template[open + 1..close];
         template = &template[close + 1..];
+        let last = !template.contains('{');
         let literal = &template[..template.find('{').unwrap_or(template.len())];
         let end = match literal {
-            "" if template.is_empty() => message.len(),
+            _ if last => message.strip_suffix(literal)?.len(),
             "" => return None,
             _ => message.find(literal)?,
         };
@@ -356,6 +357,11 @@ mod tests {
     fn a_value_ends_where_the_template_goes_on() {
         // A message that only ends like its template is not that template's message.
         assert_eq!(code_of("unknown time zone 'A': or 'B'"), None);
+        // The last value runs to the template's closing text, whatever it holds.
+        assert_eq!(
+            params("no job with id 'o'brien'"),
+            pairs(&[("id", "o'brien")])
+        );
         // Matching stays quick on the longest message it reads.
         let long = format!("{}: '{}", "x".repeat(500), "'".repeat(500));
         assert_eq!(code_of(&long), None);

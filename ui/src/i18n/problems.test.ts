@@ -13,4 +13,12 @@ describe('sayProblem', () => {
     expect(sayProblem('zh', null, 'cannot start: no such file')).toBe('cannot start: no such file');
     expect(sayProblem('zh', problem, 'exited with status 3')).toBe('退出状态码 3');
   });
+
+  it('keeps the server English for a code or a parameter newer than this UI', () => {
+    const newer = { code: 'cron_from_the_future' as never, params: {} };
+    expect(sayProblem('zh', newer, 'a newer message')).toBe('a newer message');
+    expect(sayProblem('zh', { code: 'constructor' as never, params: {} }, 'odd')).toBe('odd');
+    const missing = { code: 'exited' as const, params: { signal: '9' } };
+    expect(sayProblem('zh', missing, 'exited with status 3')).toBe('exited with status 3');
+  });
 });

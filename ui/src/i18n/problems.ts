@@ -70,15 +70,12 @@ const templates: Partial<Record<Lang, { text: Templates; words: Record<string, R
 export function sayProblem(lang: Lang, problem: Problem | null | undefined, message: string): string {
   const own = templates[lang];
   if (!problem || !own) return message;
-  const template = own.text[problem.code] as string | undefined;
-  // A code newer than this UI has no template here: the server's English says it.
-  if (template === undefined) return message;
+  // A code or a parameter newer than this UI has no place here: the server's English says it.
+  const template = Object.hasOwn(own.text, problem.code) ? own.text[problem.code] : undefined;
   const params = problem.params ?? {};
-  return template.replace(/\{(\w+)\}/g, (m, name: string) => {
-    const value = params[name];
-    if (value === undefined) return m;
-    return own.words[name]?.[value] ?? value;
-  });
+  const names = [...(template ?? '').matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+  if (template === undefined || names.some((name) => !Object.hasOwn(params, name))) return message;
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => own.words[name]?.[params[name]] ?? params[name]);
 }
 
 /** Why `run` ended as it did, in `lang` (undefined when it has no error). */

@@ -124,7 +124,7 @@ export function RunsPage() {
     {
       title: t('runs.job'),
       dataIndex: 'job_id',
-      width: 220,
+      width: 170,
       ellipsis: true,
       render: (id: string) => (
         <Link to={`/jobs/${encodeURIComponent(id)}`} onClick={(e) => e.stopPropagation()} data-testid="run-job">
@@ -132,8 +132,11 @@ export function RunsPage() {
         </Link>
       ),
     },
-    // The run's number and attempt matter within one job; here the job does.
-    ...runColumns(t, lang).filter((c) => !('dataIndex' in c) || !['id', 'attempt'].includes(String(c.dataIndex))),
+    // The run's number and attempt matter within one job; here the job does, and the
+    // narrower state and node leave the error room to be read.
+    ...runColumns(t, lang)
+      .filter((c) => !('dataIndex' in c) || !['id', 'attempt'].includes(String(c.dataIndex)))
+      .map((c) => ('dataIndex' in c && c.dataIndex === 'state' ? { ...c, width: 170 } : 'dataIndex' in c && c.dataIndex === 'node' ? { ...c, width: 120 } : c)),
   ];
   const failuresOnly =
     filters.states.length === FAILURE_STATES.length && FAILURE_STATES.every((s) => filters.states.includes(s)) && !!filters.from;
@@ -242,7 +245,7 @@ export function RunsPage() {
             columns={columns}
             dataSource={runs}
             pagination={false}
-            scroll={{ x: 1050 }}
+            scroll={{ x: 1180 }}
             onRow={(r) => ({ onClick: () => setOpenRun(r.id), style: { cursor: 'pointer' } })}
             locale={{ emptyText: t('runs.none') }}
             data-testid="runs-table"

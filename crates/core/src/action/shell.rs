@@ -89,7 +89,7 @@ async fn run_with_grace(
     // With `process_group(0)` the child leads a new group whose id is its pid. It is reaped
     // here (not by tokio) so that its resource use can be read with its status.
     let pid = child.id() as libc::pid_t;
-    let guard = GroupGuard::new(pid);
+    let mut guard = GroupGuard::new(pid);
     tracing::debug!(shell = %action.shell, pid, "started shell command");
 
     let stdout = TailBuffer::new(action.output_cap_bytes);
@@ -108,6 +108,7 @@ async fn run_with_grace(
         ended = &mut ended => (ended, false),
         _ = cancel.cancelled() => (tokio::join!(&mut ended, stop_group(pid, grace)).0, true),
     };
+    guard.done();
 
     let drain = async {
         let _ = stdout_reader.await;
@@ -363,26 +364,43 @@ fn reason(e: &io::Error) -> String {
     }
 }
 
-/// SIGKILLs the process group if the run is dropped before the shell was reaped, and reaps
-/// the shell on a thread of its own.
+/// SIGKILLs the process group if the run is dropped before the shell ended (or while its
+/// group was being stopped), and reaps the shell on a thread of its own if it was not.
 struct GroupGuard {
     pid: libc::pid_t,
     reaped: Arc<AtomicBool>,
+    done: bool,
 }
 
 impl GroupGuard {
     fn new(pid: libc::pid_t) -> Self {
         let reaped = Arc::new(AtomicBool::new(false));
-        GroupGuard { pid, reaped }
+        GroupGuard {
+            pid,
+            reaped,
+            done: false,
+        }
+    }
+
+    /// The shell ended and its group was stopped if that was asked: nothing left to do.
+    fn done(&mut self) {
+        self.done = true;
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
+        let pid = self.pid;
+        if self.done {
+            return;
+        }
         if !self.reaped.load(Ordering::Acquire) {
-            let pid = self.pid;
             signal_group(pid, libc::SIGKILL);
             std::thread::spawn(move || wait4(pid, 0));
+        } else if group_has_live_members(pid) {
+            // Reaped while its group was being stopped: the group id stays taken while
+            // members remain, so it is still theirs.
+            signal_group(pid, libc::SIGKILL);
         }
     }
 }
