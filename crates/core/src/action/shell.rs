@@ -110,9 +110,10 @@ async fn run_with_grace(
     };
     guard.done();
 
+    let (mut stdout_reader, mut stderr_reader) = (stdout_reader, stderr_reader);
     let drain = async {
-        let _ = stdout_reader.await;
-        let _ = stderr_reader.await;
+        let _ = (&mut stdout_reader).await;
+        let _ = (&mut stderr_reader).await;
     };
     let drained = tokio::select! {
         _ = drain => true,
@@ -120,6 +121,9 @@ async fn run_with_grace(
         _ = cancel.cancelled(), if !cancelled => false,
     };
     if !drained {
+        // A background process still holds the pipes: stop reading them (and let go of them).
+        stdout_reader.abort();
+        stderr_reader.abort();
         tracing::debug!(
             pid,
             "output still open after the shell ended; capture stopped"
@@ -545,6 +549,31 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("{} never held a pid", path.display());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn output_held_open_by_a_background_process_is_let_go() {
+        // The shell ends at once; its background child keeps stdout and writes later. After
+        // the drain limit (virtual time here) the pipe is closed, so that write fails.
+        let dir = tempfile::tempdir().unwrap();
+        let closed = dir.path().join("closed");
+        let command = format!(
+            "(trap '' PIPE; sleep 1; echo late || echo $$ > '{}') & echo early",
+            closed.display()
+        );
+        let out = run_plain(&shell(&command)).await;
+        assert!(out.success, "{out:?}");
+        assert_eq!(out.stdout, "early\n");
+        let mut waited = 0;
+        while !closed.exists() && waited < 500 {
+            tokio::task::yield_now().await; // lets the aborted readers go
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+        }
+        assert!(
+            closed.exists(),
+            "the background write still reached an open pipe"
+        );
     }
 
     #[tokio::test]
