@@ -212,10 +212,10 @@ fn matches(template: &str, message: &str) -> Option<BTreeMap<String, String>> {
         let close = open + template[open..].find('}')?;
         let name = &template[open + 1..close];
         template = &template[close + 1..];
-        let last = !template.contains('{');
-        let literal = &template[..template.find('{').unwrap_or(template.len())];
+        let next = template.find('{');
+        let literal = &template[..next.unwrap_or(template.len())];
         let end = match literal {
-            _ if last => message.strip_suffix(literal)?.len(),
+            _ if next.is_none() => message.strip_suffix(literal)?.len(),
             "" => return None,
             _ => message.find(literal)?,
         };

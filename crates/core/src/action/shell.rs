@@ -96,8 +96,8 @@ async fn run_with_grace(
     let stderr = TailBuffer::new(action.output_cap_bytes);
     let out = child.stdout.take().map(ChildStdout::from_std);
     let err = child.stderr.take().map(ChildStderr::from_std);
-    let (stdout, stdout_reader) = capture(out.and_then(logged), stdout);
-    let (stderr, stderr_reader) = capture(err.and_then(logged), stderr);
+    let (stdout, mut stdout_reader) = capture(out.and_then(logged), stdout);
+    let (stderr, mut stderr_reader) = capture(err.and_then(logged), stderr);
     if let Some(live) = run.live {
         live.attach(stdout.clone(), stderr.clone());
     }
@@ -110,7 +110,6 @@ async fn run_with_grace(
     };
     guard.done();
 
-    let (mut stdout_reader, mut stderr_reader) = (stdout_reader, stderr_reader);
     let drain = async {
         let _ = (&mut stdout_reader).await;
         let _ = (&mut stderr_reader).await;
