@@ -27,7 +27,8 @@ const HOST: &str = "bench.invalid:1";
 const TOKEN: &str = "bench";
 
 /// Fills `store` with `jobs` jobs (mixed kinds, tags, paused and failing ones) and one run
-/// each, then times the first page, a text search, a filter, a deep page and the counts.
+/// each, then times the first page, a text search, a filter, a deep page and the counts (and
+/// the slowest page and a common search).
 pub async fn api(store: Arc<dyn JobStore>, jobs: usize) -> Result<Value, String> {
     let scheduler = Scheduler::new(store.clone());
     let hourly = Trigger::Interval(
@@ -82,6 +83,13 @@ pub async fn api(store: Arc<dyn JobStore>, jobs: usize) -> Result<Value, String>
             "/api/jobs?kind=shell&paused=false&limit=100".into(),
         ),
         ("deep_page_ms", format!("/api/jobs?offset={deep}&limit=100")),
+        // The worst offset (pages past the middle are read from the end) and a text that
+        // a fifth of the jobs match.
+        (
+            "middle_page_ms",
+            format!("/api/jobs?offset={}&limit=100", jobs / 2),
+        ),
+        ("common_search_ms", "/api/jobs?q=team-1&limit=100".into()),
         ("counts_ms", "/api/stats/jobs".into()),
     ] {
         figures[name] = json!(round(median_ms(&app, &uri).await?));

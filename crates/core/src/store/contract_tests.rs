@@ -962,6 +962,16 @@ mod shared {
     );
 }
 
+/// Every order of a job list.
+const SORTS: [JobSort; 6] = [
+    JobSort::Name,
+    JobSort::NameDesc,
+    JobSort::NextRun,
+    JobSort::NextRunDesc,
+    JobSort::LastRun,
+    JobSort::LastRunDesc,
+];
+
 /// The ids of a job query's page.
 fn page_ids(store: &dyn JobStore, query: JobQuery) -> Vec<String> {
     let page = store.query_jobs(&query).unwrap();
@@ -1102,14 +1112,7 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
         ["a", "c"]
     );
     // Walking every order page by page with cursors gives the whole order, once.
-    for sort in [
-        JobSort::Name,
-        JobSort::NameDesc,
-        JobSort::NextRun,
-        JobSort::NextRunDesc,
-        JobSort::LastRun,
-        JobSort::LastRunDesc,
-    ] {
+    for sort in SORTS {
         let whole = page_ids(
             store,
             JobQuery {
@@ -1190,6 +1193,134 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
     assert_eq!(store.count_jobs().unwrap().monitors, 0);
     // A removed job's runs stay in the history, but it fails no more.
     store.remove_job("a").unwrap();
+    assert_eq!(store.count_jobs().unwrap().failing, 0);
+
+    // The counts follow a newest run's state, a newer run and a pause.
+    let newest = |id: &str| {
+        let page = store.query_jobs(&q(|q| q.limit = Some(1000))).unwrap();
+        let entry = page.items.into_iter().find(|e| e.job.id == id).unwrap();
+        store.run(entry.last_run.unwrap().id).unwrap().unwrap()
+    };
+    let mut timed_out = newest("b");
+    timed_out.state = RunState::TimedOut;
+    store.record_runs(vec![timed_out]);
+    store.flush().unwrap();
+    assert_eq!(store.count_jobs().unwrap().failing, 1);
+    let mut d2 = store.get_job("d").unwrap().unwrap();
+    d2.paused = true;
+    store.update_job(&d2).unwrap();
+    let runs = vec![run(0, "b", 20, RunState::Succeeded)];
+    store
+        .claim(&"n".into(), t(0), vec![Claim::insert("b", runs, u32::MAX)])
+        .unwrap();
+    assert_eq!(
+        store.count_jobs().unwrap(),
+        JobCounts {
+            total: 2,
+            paused: 2,
+            monitors: 0,
+            failing: 0
+        }
+    );
+
+    // Short text, quotes and other scripts are found as they are written.
+    let mut quoted = job("q");
+    quoted.name = "Say \"hi\" to Zoë".into();
+    store.add_jobs(&[quoted]).unwrap();
+    assert_eq!(page_ids(store, q(|q| q.q = Some("\"HI\"".into()))), ["q"]);
+    assert_eq!(page_ids(store, q(|q| q.q = Some("zoë".into()))), ["q"]);
+    let by_next_run = |q: &mut JobQuery| {
+        q.q = Some("ZOË".into());
+        q.sort = JobSort::NextRun;
+    };
+    assert_eq!(page_ids(store, q(by_next_run)), ["q"]);
+    assert_eq!(page_ids(store, q(|q| q.q = Some("ze".into()))), ["d"]);
+    assert!(page_ids(store, q(|q| q.q = Some("hi\" tx".into()))).is_empty());
+
+    // Any page by offset is that slice of the whole order, whichever end it is read from.
+    let more: Vec<Job> = (0..5)
+        .map(|i| {
+            let mut j = job(&format!("m{i}"));
+            j.name = format!("M{}", 4 - i);
+            j.next_run = (i % 2 == 0).then(|| t(i));
+            j.description = "Batch".into();
+            j
+        })
+        .collect();
+    store.add_jobs(&more).unwrap();
+    for (text, n) in [(None, 8), (Some("batch"), 5)] {
+        for sort in SORTS {
+            let all = JobQuery {
+                q: text.map(String::from),
+                sort,
+                ..Default::default()
+            };
+            let whole = page_ids(store, all.clone());
+            assert_eq!(whole.len(), n);
+            for offset in 0..=n + 1 {
+                for limit in 1..=3 {
+                    let query = JobQuery {
+                        offset,
+                        limit: Some(limit),
+                        ..all.clone()
+                    };
+                    let page = store.query_jobs(&query).unwrap();
+                    assert_eq!(page.total, n);
+                    let ids: Vec<String> = page.items.into_iter().map(|e| e.job.id).collect();
+                    let (from, to) = (offset.min(n), (offset + limit).min(n));
+                    let at = format!("{text:?} {sort:?} offset {offset} limit {limit}");
+                    assert_eq!(ids, whole[from..to], "{at}");
+                    assert_eq!(page.next.is_some(), offset + limit < n, "{at}");
+                }
+            }
+        }
+    }
+
+    // Text is found by any order (through the index where a store has one), as edited.
+    let found = |text: &str, sort: JobSort| {
+        let query = JobQuery {
+            q: Some(text.into()),
+            sort,
+            ..Default::default()
+        };
+        let page = store.query_jobs(&query).unwrap();
+        let ids: Vec<String> = page.items.into_iter().map(|e| e.job.id).collect();
+        (page.total, ids)
+    };
+    let mut m1 = store.get_job("m1").unwrap().unwrap();
+    m1.description = "Sweep the logs".into();
+    store.update_job(&m1).unwrap();
+    store.remove_job("q").unwrap();
+    for sort in [JobSort::Name, JobSort::NextRun] {
+        assert_eq!(
+            found("sweep", sort),
+            (1, vec!["m1".to_string()]),
+            "{sort:?}"
+        );
+        assert_eq!(found("batch", sort).0, 4, "{sort:?}");
+        assert_eq!(found("zoë", sort), (0, vec![]), "{sort:?}");
+    }
+
+    // An abandoned newest run fails its job, until it is pruned away.
+    let runs = vec![run(0, "m0", 50, RunState::Running)];
+    store
+        .claim(
+            &"gone".into(),
+            t(0),
+            vec![Claim::insert("m0", runs, u32::MAX)],
+        )
+        .unwrap();
+    let abandoned = store
+        .take_over(t(100), Duration::seconds(1), &["gone".to_string()])
+        .unwrap();
+    assert_eq!(abandoned.len(), 1);
+    assert_eq!(store.count_jobs().unwrap().failing, 1);
+    let retention = Retention {
+        max_runs: 100,
+        max_age_days: 1,
+    };
+    store.prune_runs("m0", retention, t(0) + Duration::days(10));
+    store.flush().unwrap();
     assert_eq!(store.count_jobs().unwrap().failing, 0);
 }
 

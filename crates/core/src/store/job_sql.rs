@@ -34,6 +34,13 @@ pub(crate) struct JobColumns {
     pub newest_run_of_r: &'static str,
     /// Finds a needle in a haystack: `instr` or `strpos` (positive when found).
     pub find: &'static str,
+    /// The condition finding text through an index (the same matches as `find` on `search`),
+    /// if the store has one.
+    pub text_index: Option<&'static str>,
+    /// The statement counting all jobs.
+    pub count_all: &'static str,
+    /// The statement counting the jobs `text_index` finds (its text is `?`), if it can count.
+    pub text_count: Option<&'static str>,
     /// The `n`th (1-based) placeholder.
     pub placeholder: fn(usize) -> String,
 }
@@ -42,16 +49,31 @@ pub(crate) struct JobColumns {
 /// id, state, scheduled and finished (null when it never ran).
 const SELECT: &str = "j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, r.finished";
 
-/// The statements of one job query.
+/// The statements of one job query: how many match, then the page (see [`JobSql::page`]).
 pub(crate) struct JobSql {
-    /// The page.
-    pub page: String,
     /// How many match.
     pub count: String,
     /// Parameters of the page; the count takes the first `count_params` of them.
     pub params: Vec<SqlValue>,
     /// How many parameters the count takes.
     pub count_params: usize,
+    /// The page's `FROM`: the jobs, or the jobs joined to their newest runs.
+    from: &'static str,
+    /// The page's conditions.
+    conditions: Vec<String>,
+    /// The text condition scanning instead of looking up the index, when the first of
+    /// `conditions` looks it up: a common text is found sooner by reading in order.
+    text_scan: Option<String>,
+    /// Whether `from` joins the newest runs (else the page's rows are found first and
+    /// joined after).
+    uses_run: bool,
+    /// The order, each column with whether it goes down.
+    order: Vec<(String, bool)>,
+    /// Rows to skip, and the rows to read (one more than the page).
+    offset: usize,
+    fetch: usize,
+    /// The jobs joined to their newest runs (`JobColumns::from`).
+    joined: &'static str,
 }
 
 /// The page and count statements for `query` against `cols`.
@@ -74,14 +96,25 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
         params.extend(values);
         conditions.push(out);
     };
+    let (mut text_scan, mut text_indexed) = (None, false);
     if let Some(text) = query.text() {
-        let sql = format!("{}({}, ?) > 0", cols.find, cols.search);
-        push(
-            &mut params,
-            &mut conditions,
-            sql,
-            vec![SqlValue::Text(text)],
-        );
+        // The text is the first parameter.
+        let scan = format!("{}({}, {}) > 0", cols.find, cols.search, placeholder(1));
+        // FTS5 reads a query only up to a NUL.
+        let index = cols
+            .text_index
+            .filter(|_| text.chars().count() >= TEXT_INDEX_MIN_CHARS && !text.contains('\0'));
+        match index {
+            Some(index) => {
+                conditions.push(index.replace('?', &placeholder(1)));
+                text_indexed = true;
+                if matches!(query.sort, JobSort::Name | JobSort::NameDesc) {
+                    text_scan = Some(scan);
+                }
+            }
+            None => conditions.push(scan),
+        }
+        params.push(SqlValue::Text(text));
     }
     if let Some(tag) = query.tag_filter() {
         let sql = format!("{}({}, ?) > 0", cols.find, cols.tags);
@@ -127,48 +160,109 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
         let (sql, values) = after_cursor(cursor, cols);
         push(&mut params, &mut page_conditions, sql, values);
     }
-    let page_filter = where_clause(&page_conditions);
-    let (name, id) = (cols.name, cols.id);
+    let (name, id) = (cols.name.to_string(), cols.id.to_string());
     let order = match query.sort {
-        JobSort::Name => format!("{name}, {id}"),
-        JobSort::NameDesc => format!("{name} DESC, {id} DESC"),
-        JobSort::NextRun => format!("j.next_run IS NULL, j.next_run, {id}"),
-        JobSort::NextRunDesc => format!("j.next_run IS NULL, j.next_run DESC, {id}"),
-        JobSort::LastRun => format!("r.id IS NULL, r.id, {id}"),
-        JobSort::LastRunDesc => format!("r.id IS NULL, r.id DESC, {id}"),
+        JobSort::Name => vec![(name, false), (id, false)],
+        JobSort::NameDesc => vec![(name, true), (id, true)],
+        JobSort::NextRun | JobSort::NextRunDesc => vec![
+            ("j.next_run IS NULL".into(), false),
+            ("j.next_run".into(), query.sort == JobSort::NextRunDesc),
+            (id, false),
+        ],
+        JobSort::LastRun | JobSort::LastRunDesc => vec![
+            ("r.id IS NULL".into(), false),
+            ("r.id".into(), query.sort == JobSort::LastRunDesc),
+            (id, false),
+        ],
     };
     let uses_run =
         query.last_state.is_some() || matches!(query.sort, JobSort::LastRun | JobSort::LastRunDesc);
-    // One row more than the page tells whether another page follows.
-    let limit = query.page_size() + 1;
-    let offset = if cursor.is_some() { 0 } else { query.offset };
-    let page = if uses_run {
-        format!(
-            "SELECT {SELECT} FROM {}{page_filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            cols.from
-        )
+    let only_indexed_text = conditions.len() == 1 && text_indexed;
+    let count = if conditions.is_empty() {
+        cols.count_all.to_string()
+    } else if let Some(count) = cols.text_count.filter(|_| only_indexed_text) {
+        count.replace('?', &placeholder(1))
     } else {
-        // The page's ids first, from the jobs alone (their indexes), so skipping `offset`
-        // rows never looks at runs; then the page's rows and newest runs.
-        format!(
-            "SELECT {SELECT} FROM (SELECT j.id FROM {}{page_filter} ORDER BY {order} \
-             LIMIT {limit} OFFSET {offset}) p, {} WHERE j.id = p.id ORDER BY {order}",
-            cols.jobs, cols.from
-        )
+        // Each job has at most one newest run: the join only matters when filtering on it.
+        let from = if query.last_state.is_some() {
+            cols.from
+        } else {
+            cols.jobs
+        };
+        format!("SELECT COUNT(*) FROM {from}{filter}")
     };
     JobSql {
-        page,
-        // Each job has at most one newest run: the join only matters when filtering on it.
-        count: format!(
-            "SELECT COUNT(*) FROM {}{filter}",
-            if query.last_state.is_some() {
-                cols.from
-            } else {
-                cols.jobs
-            }
-        ),
+        count,
         params,
         count_params,
+        from: if uses_run { cols.from } else { cols.jobs },
+        conditions: page_conditions,
+        text_scan,
+        uses_run,
+        order,
+        offset: if cursor.is_some() { 0 } else { query.offset },
+        // One row more than the page tells whether another page follows.
+        fetch: query.page_size() + 1,
+        joined: cols.from,
+    }
+}
+
+/// The shortest text the text index can look up; shorter text is found by a scan.
+const TEXT_INDEX_MIN_CHARS: usize = 3;
+
+/// Most jobs a text search may expect to read in name order before its page is full; past
+/// that it looks the text up in the index and sorts what matched.
+const TEXT_SCAN_BUDGET: usize = 5_000;
+
+impl JobSql {
+    /// The page statement, given how many match (`total`, from `count`) of `all` jobs, and
+    /// whether it reads the page backwards: a page past the middle is counted from the end,
+    /// so no page skips more than half the matches. Reverse the rows of a backward page.
+    pub fn page(&self, total: i64, all: i64) -> (String, bool) {
+        let total = usize::try_from(total).unwrap_or(0);
+        let all = usize::try_from(all).unwrap_or(0);
+        let end = self.offset.saturating_add(self.fetch).min(total);
+        let backward = self.offset < end && total - end < self.offset;
+        let (offset, limit) = if backward {
+            (total - end, end - self.offset)
+        } else {
+            (self.offset, self.fetch)
+        };
+        let order = self
+            .order
+            .iter()
+            .map(|(column, down)| {
+                if *down != backward {
+                    format!("{column} DESC")
+                } else {
+                    column.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Matches spread evenly over the name order fill the page after about this many rows.
+        let expected_reads = offset.saturating_add(limit).saturating_mul(all) / total.max(1);
+        let mut conditions = self.conditions.clone();
+        if let Some(scan) = &self.text_scan {
+            if expected_reads <= TEXT_SCAN_BUDGET {
+                conditions[0] = scan.clone();
+            }
+        }
+        let from_where = format!("{}{}", self.from, where_clause(&conditions));
+        let sql = if self.uses_run {
+            format!(
+                "SELECT {SELECT} FROM {from_where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            )
+        } else {
+            // The page's ids first, from the jobs alone (their indexes), so skipping `offset`
+            // rows never looks at runs; then the page's rows and newest runs.
+            format!(
+                "SELECT {SELECT} FROM (SELECT j.id FROM {from_where} ORDER BY {order} \
+                 LIMIT {limit} OFFSET {offset}) p, {} WHERE j.id = p.id ORDER BY {order}",
+                self.joined
+            )
+        };
+        (sql, backward)
     }
 }
 
@@ -214,7 +308,8 @@ fn after_cursor(cursor: &Cursor, cols: &JobColumns) -> (String, Vec<SqlValue>) {
 }
 
 /// The statement counting all jobs, the paused, the monitors and the failing (in that order),
-/// each from the narrowest place that knows it: failing jobs from their failed newest runs.
+/// each from the narrowest place that knows it: failing jobs from their failed newest runs
+/// (for a store that keeps no counters).
 pub(crate) fn job_counts_sql(cols: &JobColumns) -> String {
     let failing = FAILING.map(|s| format!("'{}'", s.as_str())).join(", ");
     format!(
@@ -243,6 +338,13 @@ mod tests {
         kind: "j.kind",
         newest_run_of_r: "(SELECT j.last_run FROM jobs j WHERE j.id = r.job_id)",
         find: "instr",
+        text_index: Some(
+            "j.seq IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') || '\"')",
+        ),
+        count_all: "SELECT total FROM job_counts",
+        text_count: Some(
+            "SELECT COUNT(*) FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') || '\"'",
+        ),
         placeholder: |n| format!("?{n}"),
     };
 
@@ -260,13 +362,17 @@ mod tests {
         let sql = job_query_sql(&query, &COLS);
         let order = "ORDER BY j.next_run IS NULL, j.next_run DESC, j.id";
         assert_eq!(
-            sql.page,
-            format!(
-                "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, \
+            sql.page(1000, 1000),
+            (
+                format!(
+                    "SELECT j.definition, j.next_run, j.paused, r.id, r.state, r.scheduled, \
                  r.finished FROM (SELECT j.id FROM jobs j \
-                 WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3 \
+                 WHERE j.seq IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH '\"' || \
+                 replace(?1, '\"', '\"\"') || '\"') AND j.kind = ?2 AND j.paused = ?3 \
                  {order} LIMIT 51 OFFSET 200) p, jobs j LEFT JOIN runs r ON r.id = j.last_run \
                  WHERE j.id = p.id {order}"
+                ),
+                false
             )
         );
         assert_eq!(
@@ -277,8 +383,61 @@ mod tests {
                 SqlValue::Bool(false)
             ]
         );
-        assert!(sql
-            .count
-            .ends_with("WHERE instr(j.search, ?1) > 0 AND j.kind = ?2 AND j.paused = ?3"));
+        assert!(sql.count.ends_with("AND j.kind = ?2 AND j.paused = ?3"));
+    }
+
+    #[test]
+    fn a_page_past_the_middle_is_read_from_the_end() {
+        let query = JobQuery {
+            offset: 950,
+            limit: Some(50),
+            ..Default::default()
+        };
+        let sql = job_query_sql(&query, &COLS);
+        assert_eq!(sql.count, "SELECT total FROM job_counts");
+        let (page, backward) = sql.page(1000, 1000);
+        assert!(backward);
+        assert!(page.contains("ORDER BY j.name DESC, j.id DESC LIMIT 50 OFFSET 0)"));
+        // Mid-way, one row more than the page: rows 950..=1000 of 1001 are 0..=50 from the end.
+        let (page, backward) = sql.page(1001, 1001);
+        assert!(backward);
+        assert!(page.contains("LIMIT 51 OFFSET 0)"));
+        let (page, backward) = sql.page(2000, 2000);
+        assert!(!backward);
+        assert!(page.contains("ORDER BY j.name, j.id LIMIT 51 OFFSET 950)"));
+        // Past the end: nothing to read either way.
+        assert!(!sql.page(900, 900).1);
+    }
+
+    #[test]
+    fn text_is_looked_up_unless_it_is_short_or_common() {
+        let text = |q: &str| JobQuery {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        for short in ["ab", "a\0bc"] {
+            let sql = job_query_sql(&text(short), &COLS);
+            assert_eq!(sql.params, vec![SqlValue::Text(short.into())]);
+            assert!(sql.count.ends_with("WHERE instr(j.search, ?1) > 0"));
+        }
+        let sql = job_query_sql(&text("backup"), &COLS);
+        assert_eq!(
+            sql.count,
+            "SELECT COUNT(*) FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?1, '\"', '\"\"') || '\"'"
+        );
+        // One job in a million matches: look it up.
+        assert!(sql.page(1, 1_000_000).0.contains("jobs_text MATCH"));
+        // One in a hundred: the first 101 in name order are about 10,100 rows in.
+        assert!(sql.page(10_000, 1_000_000).0.contains("jobs_text MATCH"));
+        // One in ten: the first 101 in name order are about 1,010 rows in.
+        let (common, _) = sql.page(100_000, 1_000_000);
+        assert!(common.contains("WHERE instr(j.search, ?1) > 0 ORDER BY"));
+        // Other orders can't stop early, so they always look it up.
+        let by_next = JobQuery {
+            sort: JobSort::NextRun,
+            ..text("backup")
+        };
+        let sql = job_query_sql(&by_next, &COLS);
+        assert!(sql.page(100_000, 1_000_000).0.contains("jobs_text MATCH"));
     }
 }

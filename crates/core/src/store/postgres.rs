@@ -404,6 +404,9 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     newest_run_of_r: "(SELECT MAX(n.id) FROM runs n JOIN jobs j ON j.id = n.job_id \
                       WHERE n.job_id = r.job_id AND n.step IS NULL)",
     find: "strpos",
+    text_index: None,
+    count_all: "SELECT COUNT(*) FROM jobs j",
+    text_count: None,
     placeholder: |n| format!("${n}"),
 };
 
@@ -1189,18 +1192,30 @@ impl JobStore for PgStore {
 
     fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
         let sql = job_query_sql(query, &JOB_COLUMNS);
-        let params: Vec<Param> = sql.params.into_iter().map(Param::from).collect();
-        let (page, count, count_params) = (sql.page, sql.count, sql.count_params);
+        let params: Vec<Param> = sql.params.iter().cloned().map(Param::from).collect();
         let query = query.clone();
         self.call(move |pool| async move {
-            let conn = pool.get().await?;
+            let mut conn = pool.get().await?;
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-            let total: i64 = conn
-                .query_one(&count, &refs[..count_params])
+            // The count and the page see one snapshot, as a backward page depends on the count.
+            let snapshot = conn
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let total: i64 = snapshot
+                .query_one(&sql.count, &refs[..sql.count_params])
                 .await?
                 .try_get(0)?;
-            let rows = conn.query(&page, &refs).await?;
-            let items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;
+            // Without a text index, how many jobs there are doesn't matter.
+            let (page, backward) = sql.page(total, total);
+            let rows = snapshot.query(&page, &refs).await?;
+            let mut items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;
+            snapshot.commit().await?;
+            if backward {
+                items.reverse();
+            }
             Ok(query.page(items, total))
         })
     }
