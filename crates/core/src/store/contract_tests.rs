@@ -1225,7 +1225,7 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
 
     // Short text, quotes and other scripts are found as they are written.
     let mut quoted = job("q");
-    quoted.name = "Say \"hi\" to Zoë".into();
+    quoted.name = "Say \"hi\" to Zoë, 100%_done!".into();
     store.add_jobs(&[quoted]).unwrap();
     assert_eq!(page_ids(store, q(|q| q.q = Some("\"HI\"".into()))), ["q"]);
     assert_eq!(page_ids(store, q(|q| q.q = Some("zoë".into()))), ["q"]);
@@ -1236,6 +1236,29 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
     assert_eq!(page_ids(store, q(by_next_run)), ["q"]);
     assert_eq!(page_ids(store, q(|q| q.q = Some("ze".into()))), ["d"]);
     assert!(page_ids(store, q(|q| q.q = Some("hi\" tx".into()))).is_empty());
+    // LIKE's wildcards and escapes are text like any other (in the count and, ordered by next
+    // run, the page that the index finds).
+    for (text, ids) in [
+        ("0%_done!", vec!["q"]),
+        ("%", vec!["q"]),
+        ("1_0", vec![]),
+        ("0%%", vec![]),
+    ] {
+        let query = JobQuery {
+            q: Some(text.into()),
+            sort: JobSort::NextRun,
+            ..Default::default()
+        };
+        let page = store.query_jobs(&query).unwrap();
+        assert_eq!(page.total, ids.len(), "{text}");
+        assert_eq!(
+            page.items
+                .iter()
+                .map(|e| e.job.id.as_str())
+                .collect::<Vec<_>>(),
+            ids
+        );
+    }
 
     // Any page by offset is that slice of the whole order, whichever end it is read from.
     let more: Vec<Job> = (0..5)

@@ -1,7 +1,7 @@
 //! The SQL of a [`JobQuery`], shared by the SQLite and PostgreSQL stores: each names its
 //! column expressions and the statements come out the same.
 
-use crate::query::{Cursor, JobQuery, JobSort, FAILING};
+use crate::query::{Cursor, JobQuery, JobSort};
 
 /// A query parameter, converted by each store to its driver's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +30,6 @@ pub(crate) struct JobColumns {
     pub id: &'static str,
     /// The action's kind name.
     pub kind: &'static str,
-    /// The id of the newest run of run `r`'s job, null when the job is gone.
-    pub newest_run_of_r: &'static str,
     /// Finds a needle in a haystack: `instr` or `strpos` (positive when found).
     pub find: &'static str,
     /// The condition finding text through an index (the same matches as `find` on `search`),
@@ -307,22 +305,6 @@ fn after_cursor(cursor: &Cursor, cols: &JobColumns) -> (String, Vec<SqlValue>) {
     }
 }
 
-/// The statement counting all jobs, the paused, the monitors and the failing (in that order),
-/// each from the narrowest place that knows it: failing jobs from their failed newest runs
-/// (for a store that keeps no counters).
-pub(crate) fn job_counts_sql(cols: &JobColumns) -> String {
-    let failing = FAILING.map(|s| format!("'{}'", s.as_str())).join(", ");
-    format!(
-        "SELECT (SELECT COUNT(*) FROM {jobs}), \
-         (SELECT COUNT(*) FROM {jobs} WHERE j.paused = TRUE), \
-         (SELECT COUNT(*) FROM {jobs} WHERE {kind} = 'monitor'), \
-         (SELECT COUNT(*) FROM runs r WHERE r.state IN ({failing}) AND r.id = {newest})",
-        jobs = cols.jobs,
-        kind = cols.kind,
-        newest = cols.newest_run_of_r,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,7 +318,6 @@ mod tests {
         name: "j.name",
         id: "j.id",
         kind: "j.kind",
-        newest_run_of_r: "(SELECT j.last_run FROM jobs j WHERE j.id = r.job_id)",
         find: "instr",
         text_index: Some(
             "j.seq IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') || '\"')",

@@ -234,7 +234,6 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     name: "j.name_key",
     id: "j.id",
     kind: "j.kind",
-    newest_run_of_r: "(SELECT j.last_run FROM jobs j WHERE j.id = r.job_id)",
     find: "instr",
     text_index: Some(
         "j.seq IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', \
