@@ -213,6 +213,12 @@ const TEXT_INDEX_MIN_CHARS: usize = 3;
 const TEXT_SCAN_BUDGET: usize = 5_000;
 
 impl JobSql {
+    /// Whether [`JobSql::page`] weighs a scan against the text index, and so needs how many
+    /// jobs there are in all (else any number will do).
+    pub fn weighs_text_scan(&self) -> bool {
+        self.text_scan.is_some()
+    }
+
     /// The page statement, given how many match (`total`, from `count`) of `all` jobs, and
     /// whether it reads the page backwards: a page past the middle is counted from the end,
     /// so no page skips more than half the matches. Reverse the rows of a backward page.

@@ -1304,10 +1304,14 @@ impl JobStore for PgStore {
                 .query_one(&sql.count, &refs[..sql.count_params])
                 .await?
                 .try_get(0)?;
-            let all: i64 = snapshot
-                .query_one(JOB_COLUMNS.count_all, &[])
-                .await?
-                .try_get(0)?;
+            let all: i64 = if sql.weighs_text_scan() {
+                snapshot
+                    .query_one(JOB_COLUMNS.count_all, &[])
+                    .await?
+                    .try_get(0)?
+            } else {
+                total
+            };
             let (page, backward) = sql.page(total, all);
             let rows = snapshot.query(&page, &refs).await?;
             let mut items = rows.iter().map(read_entry).collect::<Result<Vec<_>, _>>()?;

@@ -148,7 +148,8 @@ const MIGRATIONS: &[&str] = &[
     // 7: job lists that stay quick at a million jobs. Each job gets a `seq` that VACUUM keeps
     // (the text index refers to it); a trigram index finds search text (case-sensitive, as
     // the text is lower-cased already, so a phrase matches where `instr` does); the dashboard's
-    // counts are kept by triggers; the name index no longer carries the search text.
+    // counts are kept by triggers and the writer; the name index no longer carries the search
+    // text.
     "CREATE TABLE jobs_new (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -1120,11 +1121,6 @@ fn count_failing(tx: &Connection, job_id: &str, run_id: i64, delta: i64) -> rusq
 /// The states of [`FAILING`] as an SQL list.
 const FAILING_STATES: &str = "('failed', 'timed_out', 'abandoned')";
 
-/// Whether a run in `state` makes its job failing (see `query::FAILING`).
-fn failing(state: &str) -> bool {
-    FAILING.iter().any(|s| s.as_str() == state)
-}
-
 fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> Result<(), StoreError> {
     let mut stored = tx.prepare_cached("SELECT state FROM runs WHERE id = ?1")?;
     let mut upsert = tx.prepare_cached(concat!(
@@ -1141,7 +1137,11 @@ fn upsert_runs(tx: &rusqlite::Transaction<'_>, runs: &[RunRecord]) -> Result<(),
         upsert.execute(params_from_iter(
             row.values().into_iter().chain([&run.id as _]),
         ))?;
-        let (before, after) = (was.as_deref().is_some_and(failing), failing(row.state));
+        let before = was
+            .as_deref()
+            .and_then(RunState::parse)
+            .is_some_and(|s| FAILING.contains(&s));
+        let after = FAILING.contains(&run.state);
         if before != after {
             count_failing(tx, &run.job_id, run.id, if after { 1 } else { -1 })?;
         }
@@ -1430,9 +1430,13 @@ impl JobStore for SqliteStore {
         let total: i64 = snapshot
             .prepare_cached(&sql.count)?
             .query_row(params_from_iter(&params[..sql.count_params]), |r| r.get(0))?;
-        let all: i64 = snapshot
-            .prepare_cached(JOB_COLUMNS.count_all)?
-            .query_row([], |r| r.get(0))?;
+        let all: i64 = if sql.weighs_text_scan() {
+            snapshot
+                .prepare_cached(JOB_COLUMNS.count_all)?
+                .query_row([], |r| r.get(0))?
+        } else {
+            total
+        };
         let (page, backward) = sql.page(total, all);
         let mut select = snapshot.prepare_cached(&page)?;
         let mut rows = select.query(params_from_iter(&params))?;
