@@ -1,5 +1,6 @@
 //! Property test: cron `next_after` in UTC agrees with a brute-force scan over wall-clock
-//! minutes, for random five-field expressions, and successive fire times strictly increase.
+//! minutes, for random five-field expressions (with `L`, `W`, `LW`, `dL` and `d#n` among the
+//! days), and successive fire times strictly increase.
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use kairos_core::trigger::CronTrigger;
@@ -52,38 +53,105 @@ fn part(lo: u32, hi: u32) -> impl Strategy<Value = Part> {
     ]
 }
 
+/// A day-of-month or day-of-week item: plain values, or one of the special characters.
+#[derive(Debug, Clone)]
+enum Day {
+    Plain(Part),
+    /// `L`: the month's last day.
+    Last,
+    /// `LW`: the month's last weekday (Mon-Fri).
+    LastWeekday,
+    /// `nW`: the weekday nearest day n, without leaving the month.
+    NearestWeekday(u32),
+    /// `dL`: the month's last weekday d.
+    LastOf(u32),
+    /// `d#n`: the month's nth weekday d.
+    Nth(u32, u32),
+}
+
+impl Day {
+    fn text(&self) -> String {
+        match self {
+            Day::Plain(p) => p.text(),
+            Day::Last => "L".into(),
+            Day::LastWeekday => "LW".into(),
+            Day::NearestWeekday(n) => format!("{n}W"),
+            Day::LastOf(d) => format!("{d}L"),
+            Day::Nth(d, n) => format!("{d}#{n}"),
+        }
+    }
+
+    fn restricted(&self) -> bool {
+        !matches!(self, Day::Plain(Part::Star))
+    }
+
+    /// Whether the date matches as a day of the month (`dow` false) or of the week.
+    fn matches(&self, t: DateTime<Utc>, dow: bool) -> bool {
+        let last = last_day(t);
+        let wd = t.weekday().num_days_from_sunday();
+        match self {
+            Day::Plain(p) if dow => p.contains(wd, 0, 7) || (wd == 0 && p.contains(7, 0, 7)),
+            Day::Plain(p) => p.contains(t.day(), 1, 31),
+            Day::Last => t.day() == last,
+            Day::LastWeekday => Some(t.day()) == nearest_weekday(t, last),
+            Day::NearestWeekday(n) => Some(t.day()) == nearest_weekday(t, *n),
+            Day::LastOf(d) => wd == *d && t.day() + 7 > last,
+            Day::Nth(d, n) => wd == *d && (t.day() - 1) / 7 + 1 == *n,
+        }
+    }
+}
+
+/// The last day of `t`'s month.
+fn last_day(t: DateTime<Utc>) -> u32 {
+    (28..=31).rev().find(|d| t.with_day(*d).is_some()).unwrap()
+}
+
+/// The weekday nearest day `n` of `t`'s month, without leaving it; none when n is past its end.
+fn nearest_weekday(t: DateTime<Utc>, n: u32) -> Option<u32> {
+    let last = last_day(t);
+    let target = t.with_day(n)?;
+    Some(match target.weekday().num_days_from_sunday() {
+        6 if n == 1 => 3,
+        6 => n - 1,
+        0 if n == last => n - 2,
+        0 => n + 1,
+        _ => n,
+    })
+}
+
 #[derive(Debug, Clone)]
 struct Expr {
     minute: Part,
     hour: Part,
-    dom: Part,
+    dom: Day,
     month: Part,
-    dow: Part,
+    dow: Day,
 }
 
 impl Expr {
     fn text(&self) -> String {
-        [&self.minute, &self.hour, &self.dom, &self.month, &self.dow]
-            .map(Part::text)
-            .join(" ")
+        [
+            self.minute.text(),
+            self.hour.text(),
+            self.dom.text(),
+            self.month.text(),
+            self.dow.text(),
+        ]
+        .join(" ")
     }
 
     fn day_matches(&self, t: DateTime<Utc>) -> bool {
         if !self.month.contains(t.month(), 1, 12) {
             return false;
         }
-        let dom = self.dom.contains(t.day(), 1, 31);
-        let wd = t.weekday().num_days_from_sunday();
+        let dom = self.dom.matches(t, false);
         // 7 is Sunday too.
-        let dow = self.dow.contains(wd, 0, 7) || (wd == 0 && self.dow.contains(7, 0, 7));
-        match (
-            matches!(self.dom, Part::Star),
-            matches!(self.dow, Part::Star),
-        ) {
-            (true, true) => true,
-            (true, false) => dow,
-            (false, true) => dom,
-            (false, false) => dom || dow,
+        let dow = self.dow.matches(t, true);
+        match (self.dom.restricted(), self.dow.restricted()) {
+            (false, false) => true,
+            (false, true) => dow,
+            (true, false) => dom,
+            (true, true) => dom || dow,
         }
     }
 
@@ -105,13 +173,30 @@ impl Expr {
     }
 }
 
+fn day_of_month() -> impl Strategy<Value = Day> {
+    prop_oneof![
+        4 => part(1, 31).prop_map(Day::Plain),
+        1 => Just(Day::Last),
+        1 => Just(Day::LastWeekday),
+        1 => (1u32..=31).prop_map(Day::NearestWeekday),
+    ]
+}
+
+fn day_of_week() -> impl Strategy<Value = Day> {
+    prop_oneof![
+        4 => part(0, 7).prop_map(Day::Plain),
+        1 => (0u32..=6).prop_map(Day::LastOf),
+        1 => (0u32..=6, 1u32..=5).prop_map(|(d, n)| Day::Nth(d, n)),
+    ]
+}
+
 fn expr() -> impl Strategy<Value = Expr> {
     (
         part(0, 59),
         part(0, 23),
-        part(1, 31),
+        day_of_month(),
         part(1, 12),
-        part(0, 7),
+        day_of_week(),
     )
         .prop_map(|(minute, hour, dom, month, dow)| Expr {
             minute,
@@ -123,7 +208,7 @@ fn expr() -> impl Strategy<Value = Expr> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
     fn next_agrees_with_brute_force(e in expr(), start in 1_600_000_000i64..1_900_000_000) {

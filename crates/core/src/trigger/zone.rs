@@ -18,6 +18,14 @@ pub(crate) fn offset_at(tz: Tz, t: DateTime<Utc>) -> i32 {
         .local_minus_utc()
 }
 
+/// The UTC offset of `tz` at `seconds` since the epoch, in seconds; no lookup for UTC.
+pub(crate) fn offset_at_seconds(tz: Tz, seconds: i64) -> i64 {
+    if tz == Tz::UTC || tz == Tz::Etc__UTC {
+        return 0;
+    }
+    offset_at(tz, instant(seconds)) as i64
+}
+
 /// The wall-clock time in `tz` at instant `t`.
 pub(crate) fn local_of(tz: Tz, t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc() + Duration::seconds(offset_at(tz, t) as i64)
@@ -61,25 +69,19 @@ fn first_second(mut lo: i64, mut hi: i64, reached: impl Fn(i64) -> bool) -> Date
     instant(hi)
 }
 
-/// The first instant in `(from, to]` whose offset differs from `offset`, if any.
-pub(crate) fn next_offset_change(
-    tz: Tz,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    offset: i32,
-) -> Option<DateTime<Utc>> {
+/// The first second in `(from, to]` whose offset differs from `offset`, if any.
+pub(crate) fn next_offset_change(tz: Tz, from: i64, to: i64, offset: i64) -> Option<i64> {
     // Zones change offset at most once a week, so checking week-spaced instants finds the
     // first change; a binary search then pins it to the second.
-    let week = Duration::weeks(1);
+    const WEEK: i64 = 7 * 86_400;
+    let differs = |s: i64| offset_at_seconds(tz, s) != offset;
     let mut lo = from;
     loop {
-        let hi = (lo + week).min(to);
-        if offset_at(tz, hi) != offset {
-            return Some(first_second(lo.timestamp(), hi.timestamp(), |s| {
-                offset_at(tz, instant(s)) != offset
-            }));
+        let hi = lo.saturating_add(WEEK).min(to);
+        if differs(hi) {
+            return Some(first_second(lo, hi, differs).timestamp());
         }
-        if hi == to {
+        if hi >= to {
             return None;
         }
         lo = hi;

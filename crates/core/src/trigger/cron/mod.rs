@@ -3,11 +3,11 @@
 mod parse;
 mod schedule;
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::zone::{local_of, next_offset_change, offset_at, resolve_earliest};
+use super::zone::{next_offset_change, offset_at_seconds, resolve_earliest};
 use super::TriggerError;
 use schedule::CronSchedule;
 
@@ -110,12 +110,14 @@ impl CronTrigger {
             Some(start) if start > after => start - Duration::nanoseconds(1),
             _ => after,
         };
-        let after = after.with_nanosecond(0)?;
+        // Whole seconds from here on: a fire time is a whole second.
+        let after = after.timestamp();
         let next = if self.schedule.wall_clock_hours {
             self.next_wall_clock(after)
         } else {
             self.next_elapsed(after)
         }?;
+        let next = DateTime::from_timestamp(next, 0)?;
         match self.end {
             Some(end) if next > end => None,
             _ => Some(next),
@@ -123,28 +125,27 @@ impl CronTrigger {
     }
 
     /// Fixed hours: walk the wall clock, firing gap times after the gap and overlap times once.
-    fn next_wall_clock(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_wall_clock(&self, after: i64) -> Option<i64> {
         let tz = self.timezone;
-        let mut from = local_of(tz, after) + Duration::seconds(1);
+        let mut from = after + offset_at_seconds(tz, after) + 1;
         loop {
             let local = self.schedule.next_local(from)?;
-            let t = resolve_earliest(tz, local);
+            let t =
+                resolve_earliest(tz, DateTime::from_timestamp(local, 0)?.naive_utc()).timestamp();
             if t > after {
                 return Some(t);
             }
-            from = local + Duration::seconds(1);
+            from = local + 1;
         }
     }
 
     /// Wildcard or stepped hours: the first real instant whose wall-clock time matches.
-    fn next_elapsed(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_elapsed(&self, after: i64) -> Option<i64> {
         let tz = self.timezone;
-        let mut from = after + Duration::seconds(1);
+        let mut from = after + 1;
         loop {
-            let offset = offset_at(tz, from);
-            let shift = Duration::seconds(offset as i64);
-            let local = self.schedule.next_local(from.naive_utc() + shift)?;
-            let candidate = (local - shift).and_utc();
+            let offset = offset_at_seconds(tz, from);
+            let candidate = self.schedule.next_local(from + offset)? - offset;
             match next_offset_change(tz, from, candidate, offset) {
                 None => return Some(candidate),
                 Some(change) => from = change,

@@ -1,7 +1,5 @@
 //! A parsed cron expression as bit sets, and the search for the next matching wall-clock time.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-
 /// First year a cron expression can fire in.
 pub(crate) const MIN_YEAR: i32 = 1970;
 /// Last year a cron expression can fire in; the search stops there.
@@ -85,20 +83,72 @@ fn next_bit(bits: u64, from: u32) -> Option<u32> {
     (rest != 0).then(|| from + rest.trailing_zeros())
 }
 
+fn is_leap(year: i32) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
 fn days_in_month(year: i32, month: u32) -> u32 {
-    let (y, m) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .map_or(28, |d| d.day())
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil):
+/// plain integer arithmetic, no calendar types on this hot path.
+pub(crate) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year } as i64;
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let m = month as i64;
+    let day_of_year = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date `days` after 1970-01-01 (Howard Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i32, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+/// The weekday (0 = Sunday) of the first day of `month` in `year`.
+fn first_weekday(year: i32, month: u32) -> u32 {
+    // 1970-01-01 was a Thursday.
+    (days_from_civil(year, month, 1) + 4).rem_euclid(7) as u32
 }
 
 /// The weekday (0 = Sunday) of `day` in the month whose first day is weekday `first`.
 fn weekday_of(first: u32, day: u32) -> u32 {
     (first + day - 1) % 7
+}
+
+/// The days of a month (bit n = day n) whose weekday is in `weekdays` (bit 0 = Sunday).
+fn days_on(weekdays: u8, first: u32, last: u32) -> u32 {
+    let w = weekdays as u32 & 0x7f;
+    // Bit i: the weekday of day i + 1, rotated so that bit 0 is the month's first weekday.
+    let week = ((w >> first) | (w << (7 - first))) & 0x7f;
+    let days = (week | week << 7 | week << 14 | week << 21 | week << 28) << 1;
+    days & month_days(last)
+}
+
+/// Days 1 to `last` (bit n = day n).
+fn month_days(last: u32) -> u32 {
+    (u32::MAX >> (31 - last)) & !1
 }
 
 /// The weekday (Mon-Fri) nearest to `target` without leaving the month.
@@ -116,40 +166,52 @@ fn nearest_weekday(first: u32, last: u32, target: u32) -> u32 {
 impl CronSchedule {
     /// Whether some day in some allowed month and year matches.
     pub(crate) fn can_fire(&self) -> bool {
-        let start = NaiveDate::from_ymd_opt(MIN_YEAR, 1, 1).unwrap();
-        self.next_local(start.and_time(NaiveTime::MIN)).is_some()
+        self.next_local(days_from_civil(MIN_YEAR, 1, 1) * DAY)
+            .is_some()
     }
 
-    fn day_matches(&self, first: u32, last: u32, day: u32) -> bool {
+    /// The days of a month that match (bit n = day n), given its first weekday and length.
+    fn day_mask(&self, first: u32, last: u32) -> u32 {
         let dom = &self.dom;
-        let dom_match = || {
-            dom.days & (1 << day) != 0
-                || (dom.last && day == last)
-                || (dom.last_weekday && day == nearest_weekday(first, last, last))
-                || (dom.nearest_weekday != 0
-                    && (1..=31).any(|t| {
-                        dom.nearest_weekday & (1 << t) != 0
-                            && t <= last
-                            && nearest_weekday(first, last, t) == day
-                    }))
-        };
         let dow = &self.dow;
-        let wd = weekday_of(first, day) as usize;
-        let dow_match = || {
-            dow.days & (1 << wd) != 0
-                || (dow.last & (1 << wd) != 0 && day + 7 > last)
-                || dow.nth[wd] & (1 << ((day - 1) / 7 + 1)) != 0
-        };
+        let mut by_date = dom.days & month_days(last);
+        if dom.last {
+            by_date |= 1 << last;
+        }
+        if dom.last_weekday {
+            by_date |= 1 << nearest_weekday(first, last, last);
+        }
+        let mut targets = dom.nearest_weekday & month_days(last);
+        while targets != 0 {
+            by_date |= 1 << nearest_weekday(first, last, targets.trailing_zeros());
+            targets &= targets - 1;
+        }
+        let mut by_weekday = days_on(dow.days, first, last);
+        if dow.last != 0 {
+            // The last of each chosen weekday: one of the month's final seven days.
+            by_weekday |= days_on(dow.last, first, last) & !month_days(last - 7);
+        }
+        for (weekday, nth) in dow.nth.iter().enumerate() {
+            let mut weeks = *nth as u32;
+            let first_day = (weekday as u32 + 7 - first) % 7 + 1;
+            while weeks != 0 {
+                let day = first_day + 7 * (weeks.trailing_zeros() - 1);
+                if day <= last {
+                    by_weekday |= 1 << day;
+                }
+                weeks &= weeks - 1;
+            }
+        }
         match (dom.restricted, dow.restricted) {
-            (true, true) => dom_match() || dow_match(),
-            (true, false) => dom_match(),
-            (false, true) => dow_match(),
-            (false, false) => true,
+            (true, true) => by_date | by_weekday,
+            (true, false) => by_date,
+            (false, true) => by_weekday,
+            (false, false) => month_days(last),
         }
     }
 
-    /// The first matching time of day at or after `h:m:s`, if any.
-    fn time_at_or_after(&self, h: u32, m: u32, s: u32) -> Option<NaiveTime> {
+    /// The first matching time of day at or after `h:m:s`, in seconds from midnight, if any.
+    fn time_at_or_after(&self, h: u32, m: u32, s: u32) -> Option<u32> {
         let first_second = self.seconds.trailing_zeros();
         let mut hour = next_bit(self.hours as u64, h)?;
         if hour == h {
@@ -158,57 +220,76 @@ impl CronSchedule {
                 .and_then(|mi| next_bit(self.seconds, s).map(|sec| (mi, sec)));
             let later_minute = || next_bit(self.minutes, m + 1).map(|mi| (mi, first_second));
             if let Some((minute, second)) = same_minute.or_else(later_minute) {
-                return NaiveTime::from_hms_opt(hour, minute, second);
+                return Some(hour * 3600 + minute * 60 + second);
             }
             hour = next_bit(self.hours as u64, h + 1)?;
         }
-        NaiveTime::from_hms_opt(hour, self.minutes.trailing_zeros(), first_second)
+        Some(hour * 3600 + self.minutes.trailing_zeros() * 60 + first_second)
     }
 
-    /// The first wall-clock time at or after `from` that matches every field.
-    pub(crate) fn next_local(&self, from: NaiveDateTime) -> Option<NaiveDateTime> {
-        let mut year = from.year().max(MIN_YEAR);
-        let mut date = if year == from.year() {
-            Some(from.date())
-        } else {
-            None
-        };
+    /// The first wall-clock time at or after `from` that matches every field; both are
+    /// wall-clock seconds counted as if the zone were UTC (seconds since 1970-01-01 00:00).
+    pub(crate) fn next_local(&self, from: i64) -> Option<i64> {
+        let (from_year, from_month, from_day) = civil_from_days(from.div_euclid(DAY));
+        let from_time = from.rem_euclid(DAY) as u32;
+        let mut year = from_year.max(MIN_YEAR);
+        // The month and day the search starts in, while it is in `from`'s year.
+        let mut start = (year == from_year).then_some((from_month, from_day));
         while year <= MAX_YEAR {
-            if !self.years.contains(year) {
-                year += 1;
-                date = None;
-                continue;
-            }
-            let start_month = date.map_or(1, |d| d.month());
-            let mut month = start_month;
-            while let Some(m) = next_bit(self.months as u64, month).filter(|m| *m <= 12) {
-                let last = days_in_month(year, m);
-                let first = NaiveDate::from_ymd_opt(year, m, 1)?
-                    .weekday()
-                    .num_days_from_sunday();
-                let start_day = match date {
-                    Some(d) if m == d.month() => d.day(),
-                    _ => 1,
-                };
-                for day in start_day..=last {
-                    if !self.day_matches(first, last, day) {
-                        continue;
-                    }
-                    let (h, mi, s) = match (date, from.time()) {
-                        (Some(d), t) if d == NaiveDate::from_ymd_opt(year, m, day)? => {
-                            (t.hour(), t.minute(), t.second())
-                        }
-                        _ => (0, 0, 0),
+            if self.years.contains(year) {
+                let mut month = start.map_or(1, |(m, _)| m);
+                while let Some(m) = next_bit(self.months as u64, month).filter(|m| *m <= 12) {
+                    let last = days_in_month(year, m);
+                    let from_day = match start {
+                        Some((sm, sd)) if sm == m => sd,
+                        _ => 1,
                     };
-                    if let Some(t) = self.time_at_or_after(h, mi, s) {
-                        return Some(NaiveDate::from_ymd_opt(year, m, day)?.and_time(t));
+                    let mut days =
+                        self.day_mask(first_weekday(year, m), last) & (u32::MAX << from_day);
+                    while days != 0 {
+                        let day = days.trailing_zeros();
+                        let (h, mi, s) = if start == Some((m, day)) {
+                            (from_time / 3600, from_time / 60 % 60, from_time % 60)
+                        } else {
+                            (0, 0, 0)
+                        };
+                        if let Some(t) = self.time_at_or_after(h, mi, s) {
+                            return Some(days_from_civil(year, m, day) * DAY + t as i64);
+                        }
+                        days &= days - 1;
                     }
+                    month = m + 1;
                 }
-                month = m + 1;
             }
             year += 1;
-            date = None;
+            start = None;
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Datelike, NaiveDate};
+
+    use super::*;
+
+    #[test]
+    fn civil_days_agree_with_chrono() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let mut date = NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
+        while date.year() <= 3001 {
+            let days = (date - epoch).num_days();
+            assert_eq!(days_from_civil(date.year(), date.month(), date.day()), days);
+            assert_eq!(
+                civil_from_days(days),
+                (date.year(), date.month(), date.day())
+            );
+            assert_eq!(days_in_month(date.year(), date.month()), {
+                let next = date.with_day(1).unwrap() + chrono::Months::new(1);
+                (next - date.with_day(1).unwrap()).num_days() as u32
+            });
+            date += chrono::Duration::days(13);
+        }
     }
 }
