@@ -5,6 +5,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod database;
 mod engine;
 mod live;
 mod notify;
@@ -14,6 +15,7 @@ mod tray;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Manager, RunEvent, Runtime, WindowEvent};
@@ -24,6 +26,9 @@ use crate::engine::Engine;
 
 /// How long running jobs may take to finish when Kairos quits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a restart asked for by the page waits, so that its answer reaches the page.
+const RESTART_DELAY: Duration = Duration::from_millis(300);
 
 /// The flag autostart launches with: start in the tray only.
 const HIDDEN_FLAG: &str = "--hidden";
@@ -38,6 +43,8 @@ pub struct Shell {
     launched: Instant,
     /// Set once "Quit" was chosen.
     quitting: AtomicBool,
+    /// Set when the quit is a restart (onto another database).
+    restarting: AtomicBool,
 }
 
 impl Shell {
@@ -92,9 +99,26 @@ fn main() -> anyhow::Result<()> {
         })
         .on_window_event(on_window_event)
         .setup(move |app| {
-            let db = engine::db_path(std::env::var_os("KAIROS_DB"), dirs::data_dir());
-            let tokens = engine::token_dir(&db, dirs::data_dir());
-            let engine = tauri::async_runtime::block_on(async { Engine::start(&db, &tokens) })?;
+            let places = database::Places::new(dirs::config_dir(), dirs::data_dir());
+            let chosen = database::choose(std::env::var_os("KAIROS_DB"), &places);
+            let (chosen, store) = database::open(chosen, &places)?;
+            let tokens = engine::token_dir(&chosen.location, dirs::data_dir());
+            let handle = app.handle().clone();
+            let host = database::DesktopDatabase::new(
+                places,
+                chosen,
+                Box::new(move || {
+                    // Answer the request first: restarting closes the window that sent it.
+                    let handle = handle.clone();
+                    tauri::async_runtime::spawn(async move {
+                        tokio::time::sleep(RESTART_DELAY).await;
+                        restart(&handle);
+                    });
+                }),
+            );
+            let engine = tauri::async_runtime::block_on(async {
+                Engine::start(store, &tokens, Arc::new(host))
+            })?;
             tracing::info!(
                 "engine started {} ms after launch",
                 launched.elapsed().as_millis()
@@ -112,6 +136,7 @@ fn main() -> anyhow::Result<()> {
                 csp,
                 launched,
                 quitting: AtomicBool::new(false),
+                restarting: AtomicBool::new(false),
             });
             tray::install(app.handle())?;
             quit_on_signal(app.handle());
@@ -134,6 +159,9 @@ fn main() -> anyhow::Result<()> {
                 tauri::async_runtime::block_on(scheduler.shutdown(SHUTDOWN_GRACE));
             }
             tracing::info!("Kairos stopped");
+            if shell.restarting.load(Ordering::SeqCst) {
+                relaunch(app);
+            }
         }
         _ => {}
     });
@@ -175,6 +203,41 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
         scheduler.shutdown(SHUTDOWN_GRACE).await;
         app.exit(0);
     });
+}
+
+/// Restarts: quits as "Quit" does (running jobs finish first), then launches again.
+fn restart<R: Runtime>(app: &AppHandle<R>) {
+    let shell = app.state::<Shell>();
+    if shell.is_quitting() {
+        return; // a quit under way stays a quit
+    }
+    tracing::info!("restarting on the chosen database");
+    shell.restarting.store(true, Ordering::SeqCst);
+    quit(app);
+}
+
+/// Launches the app again, with its window (a restart is asked for from the window).
+fn relaunch<R: Runtime>(app: &AppHandle<R>) {
+    // Released now, or the new process would find this one still running and hand over.
+    tauri_plugin_single_instance::destroy(app);
+    let args = std::env::args_os().skip(1).filter(|a| a != HIDDEN_FLAG);
+    let launched = tauri::process::current_binary(&app.env()).and_then(|bin| {
+        let mut command = std::process::Command::new(bin);
+        // Its own process group, no input: what ends this launch leaves the new one. Its log
+        // goes where this one's went (a write to a closed pipe fails quietly: SIGPIPE is
+        // ignored).
+        command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command.spawn()
+    });
+    match launched {
+        Ok(child) => tracing::info!("Kairos restarted as process {}", child.id()),
+        Err(e) => tracing::error!("restarting Kairos failed: {e}"),
+    }
 }
 
 /// SIGTERM and SIGINT quit as the tray's "Quit" does.

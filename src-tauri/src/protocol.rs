@@ -131,6 +131,11 @@ mod tests {
             ServerConfig {
                 token: TOKEN.into(),
                 allowed_hosts: vec![HOST_NAME.into()],
+                database: kairos_server::FixedDatabase::new(
+                    std::path::Path::new("kairos.db"),
+                    kairos_server::DatabaseSource::Default,
+                    std::path::Path::new("kairos.db"),
+                ),
             },
         );
         (scheduler, router)

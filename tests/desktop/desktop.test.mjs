@@ -6,7 +6,8 @@
 // The tests run in order and share one app: (1) it starts and the admin loads through
 // kairos://; (2) a job created in the page runs and shows in history, with live events;
 // (3) closing the window keeps the process and the job going; (4) a second launch exits at
-// once, leaves one instance and re-opens the window. Figures (start-up, idle CPU and memory,
+// once, leaves one instance and re-opens the window; (5) without KAIROS_DB, the Settings
+// screen switches the database and the app restarts on it. Figures (start-up, idle CPU and memory,
 // re-open time) are printed and written to screenshots/figures.json; they are not asserted.
 
 import { test, before, after } from "node:test";
@@ -23,11 +24,13 @@ const HERE = path.dirname(new URL(import.meta.url).pathname);
 const SHOTS = process.env.KAIROS_E2E_SHOTS ?? path.join(HERE, "screenshots");
 const LOG = process.env.KAIROS_E2E_LOG ?? path.join(SHOTS, "app.log");
 const PORT = Number(process.env.KAIROS_E2E_PORT ?? 4444);
+let port = PORT; // the tauri-driver the commands go to
 const SAMPLE_S = Number(process.env.KAIROS_E2E_SAMPLE_S ?? 20);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
 const figures = {};
 let driver; // the tauri-driver process
+let plainDriver; // a second one, whose app runs without KAIROS_DB
 let session; // the WebDriver session id
 let appPid;
 let jobId;
@@ -40,7 +43,7 @@ function need(name) {
 
 /** One WebDriver command; returns `value` or throws with the driver's message. */
 async function wd(method, route, body) {
-  const response = await fetch(`http://127.0.0.1:${PORT}${route}`, {
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
     method,
     headers: { "content-type": "application/json; charset=utf-8" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -313,6 +316,7 @@ after(async () => {
     } catch {}
   }
   driver?.kill("SIGTERM");
+  plainDriver?.kill("SIGTERM");
 });
 
 test("the app starts and the admin UI loads through kairos:// without a TCP port", { timeout: 120000 }, async () => {
@@ -557,4 +561,72 @@ test("--hidden (start at login) starts in the tray; a launch then opens the wind
     await new Promise((resolve) => hidden.on("exit", resolve));
   }
   assert.equal(logLines(/Kairos stopped/).length, 2, "SIGTERM quits gracefully");
+});
+
+test("without KAIROS_DB, Settings switches the database and the app restarts on it", { timeout: 180000 }, async () => {
+  assert.deepEqual(instances(), [], "the previous app is gone");
+  const env = { ...process.env };
+  delete env.KAIROS_DB;
+  const log = fs.openSync(LOG, "a");
+  port = PORT + 2;
+  plainDriver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
+    stdio: ["ignore", log, log],
+    env,
+  });
+  await until("the second tauri-driver", async () => (await fetch(`http://127.0.0.1:${port}/status`)).ok, 15000);
+  session = (await wd("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: BIN } } },
+  })).sessionId;
+  const [first] = await until("the app", async () => (instances().length === 1 ? instances() : null), 20000);
+
+  await click(`xpath://*[@data-testid="nav"]//*[normalize-space(text())="Settings"]`);
+  const defaultDb = path.join(process.env.XDG_DATA_HOME, "kairos", "kairos.db");
+  assert.equal(await waitText('[data-testid="database-in-use"]', /kairos\.db$/), defaultDb);
+  await waitText('[data-testid="database-card"]', /Chosen by\s*the default/);
+
+  // A relative name is refused on the field, and nothing is kept.
+  await type('[data-testid="database-location"]', "jobs.db");
+  await click('[data-testid="database-choose"]');
+  await waitText('[data-testid="database-card"]', /give the full path of a SQLite file/);
+  const settingsFile = path.join(process.env.XDG_CONFIG_HOME, "kairos", "desktop.json");
+  assert.equal(fs.existsSync(settingsFile), false);
+  await screenshot("07-database-refused.png");
+
+  // A full path opens (the file is made and migrated), is kept, and waits for a restart.
+  const switched = path.join(path.dirname(DB), "switched.db");
+  await type('[data-testid="database-location"]', switched);
+  await click('[data-testid="database-choose"]');
+  await waitText('[data-testid="database-next"]', new RegExp(`After a restart Kairos uses\\s*${switched}`));
+  assert.deepEqual(JSON.parse(fs.readFileSync(settingsFile, "utf8")), { database: switched });
+  assert.ok(fs.existsSync(switched), "the chosen file was created");
+  await sleep(500); // the alert's entrance animation
+  await screenshot("08-database-chosen.png");
+
+  // Restart: this process quits, a new one starts on the chosen file with its window open.
+  const t0 = Date.now();
+  const stopped = logLines(/Kairos stopped/).length;
+  const windows = logLines(/window ready in/).length;
+  await click('[data-testid="database-restart"]');
+  await click(".ant-modal-confirm-btns .ant-btn-primary");
+  await until("the old process to exit", async () => (instances().includes(first) ? null : true), 45000);
+  assert.equal(logLines(/Kairos stopped/).length, stopped + 1, "the old process stopped gracefully");
+  const [second] = await until("the restarted app", async () => (instances().length === 1 ? instances() : null), 20000);
+  assert.notEqual(second, first);
+  const node = await until("the restarted app's node in the chosen file", async () => {
+    const nodes = JSON.parse(execFileSync(CLI, ["--db", switched, "nodes", "--json"]).toString());
+    return nodes.items.find((n) => n.pid === second && n.state === "alive") ?? null;
+  }, 20000, 300);
+  figures.database_restart_ms = Date.now() - t0;
+  assert.ok(node.id);
+  // The new process logs where the old one did: its window opens and its page loads.
+  await until("its window", async () => (logLines(/window ready in/).length > windows ? true : null), 30000);
+  assert.equal(xtool("count", String(second)), "1");
+  assert.equal(logLines(/Kairos restarted as process/).length, 1);
+  await sleep(1000);
+  xtool("shot", path.join(SHOTS, "09-screen-restarted.png"));
+
+  process.kill(second, "SIGTERM");
+  await until("the restarted app to quit", async () => (instances().length === 0 ? true : null), 40000);
+  await wd("DELETE", `/session/${session}`).catch(() => {});
+  session = undefined;
 });

@@ -589,9 +589,14 @@ describe('web admin', () => {
   uiTest('settings switch the language to 简体中文 and it sticks', async () => {
     await page.goto(`${stack.uiOrigin}/settings`);
     await page.getByTestId('settings-form').waitFor(WAIT);
+    // kairos serve names its --db file and says how to switch; it offers no chooser.
+    await waitText(page.getByTestId('database-in-use'), /kairos\.db$/);
+    await waitText(page.getByTestId('database-card'), /SQLite file.*Chosen by\s*kairos serve --db.*Start it with another --db/);
+    assert.equal(await page.getByTestId('database-location').count(), 0);
     await shot('settings', page, true);
     await page.getByTestId('language-switch').getByText('简体中文').click();
     await waitText(page.getByTestId('nav'), /仪表盘/);
+    await waitText(page.getByTestId('database-card'), /选择来源.*要切换，请用其他 --db 重新启动/);
     assert.match(await page.getByTestId('nav').textContent(), /任务.*事件.*设置/);
     await page.reload();
     await waitText(page.getByTestId('nav'), /仪表盘/);

@@ -68,6 +68,11 @@ pub async fn api(store: Arc<dyn JobStore>, jobs: usize) -> Result<Value, String>
         ServerConfig {
             token: TOKEN.into(),
             allowed_hosts: vec![HOST.into()],
+            database: kairos_server::FixedDatabase::new(
+                std::path::Path::new("kairos.db"),
+                kairos_server::DatabaseSource::Default,
+                std::path::Path::new("kairos.db"),
+            ),
         },
     );
     let deep = jobs.saturating_sub(100);

@@ -195,7 +195,12 @@ pub enum CoalesceArg {
 /// The store `--db` names: a SQLite file (its directory created if needed) or a
 /// `postgres://` URL.
 pub fn open_store(db: &Path) -> Result<Arc<dyn JobStore>, String> {
-    store::open(db).map_err(|e| format!("--db: cannot open {}: {e}", crate::shown(db)))
+    store::open(db).map_err(|e| {
+        format!(
+            "--db: cannot open {}: {e}",
+            kairos_core::store::shown_location(db)
+        )
+    })
 }
 
 /// A (not started) scheduler over the store `--db` names.

@@ -142,21 +142,6 @@ fn default_db() -> PathBuf {
     data_dir().join("kairos.db")
 }
 
-/// `db` for messages, a URL's password masked (`postgres://u:***@host/db`).
-pub fn shown(db: &std::path::Path) -> String {
-    let text = db.display().to_string();
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text;
-    };
-    match rest.split_once('@') {
-        Some((user_info, host)) if user_info.contains(':') => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => text,
-    }
-}
-
 /// Where the API token for `db` is kept (see [`kairos_server::token_dir`]).
 pub fn state_dir(db: &std::path::Path) -> PathBuf {
     kairos_server::token_dir(db, &data_dir())
@@ -202,6 +187,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let db_flag = cli.db.clone();
+    let source = if cli.db.is_some() {
+        kairos_server::DatabaseSource::CommandLine
+    } else {
+        kairos_server::DatabaseSource::Default
+    };
     let db = cli.db.unwrap_or_else(default_db);
     let result = match cli.command {
         Command::Serve {
@@ -216,7 +206,8 @@ fn main() -> ExitCode {
                 public_url,
                 hosts: allowed_hosts,
             };
-            serve::run(&db, &bind, &remote, labels)
+            let database = kairos_server::FixedDatabase::new(&db, source, &default_db());
+            serve::run(&db, database, &bind, &remote, labels)
         }
         Command::Nodes { json } => nodes_cmd::run(&db, json),
         Command::Job(cmd) => job_cmd::run(&db, cmd),
@@ -281,15 +272,8 @@ mod tests {
     }
 
     #[test]
-    fn database_urls_are_shown_without_their_password() {
+    fn tokens_of_a_url_live_in_the_data_dir() {
         use std::path::Path;
-        let shown = |s: &str| super::shown(Path::new(s));
-        assert_eq!(
-            shown("postgres://kairos:s3cret@db:5432/k"),
-            "postgres://kairos:***@db:5432/k"
-        );
-        assert_eq!(shown("postgres://kairos@db/k"), "postgres://kairos@db/k");
-        assert_eq!(shown("/var/lib/kairos.db"), "/var/lib/kairos.db");
         let dir = super::state_dir(Path::new("postgres://kairos@db/k"));
         assert!(dir.ends_with("kairos"), "{dir:?}");
         assert_eq!(super::state_dir(Path::new("kairos.db")), Path::new("."));

@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use kairos_core::scheduler::Scheduler;
-use kairos_server::{load_or_create_token, router, ServerConfig};
+use kairos_server::{load_or_create_token, router, DatabaseHost, ServerConfig};
 
 /// Where `kairos serve` listens unless told otherwise.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
@@ -86,7 +87,13 @@ impl Remote {
 }
 
 /// Runs the scheduler and the API on the database at `db` until SIGINT or SIGTERM.
-pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Result<(), String> {
+pub fn run(
+    db: &Path,
+    database: Arc<dyn DatabaseHost>,
+    bind: &str,
+    remote: &Remote,
+    labels: Vec<String>,
+) -> Result<(), String> {
     if let Some(bad) = labels
         .iter()
         .find(|l| l.trim().is_empty() || l.len() > 64 || l.chars().any(char::is_control))
@@ -136,12 +143,13 @@ pub fn run(db: &Path, bind: &str, remote: &Remote, labels: Vec<String>) -> Resul
             ServerConfig {
                 token: token.clone(),
                 allowed_hosts,
+                database,
             },
         );
         let node = scheduler.node();
         eprintln!(
             "Kairos is scheduling jobs from {} as node {} on {}",
-            crate::shown(db),
+            kairos_core::store::shown_location(db),
             node.id,
             node.host
         );

@@ -85,11 +85,25 @@ pub enum Code {
     HttpOnly,
     /// A text holding a NUL character.
     HasNul,
+    /// A database location that is neither a full file path nor a PostgreSQL URL.
+    DatabaseNotAbsolute,
+    /// A database URL of another scheme than PostgreSQL's.
+    DatabaseScheme,
+    /// A database location that is a folder.
+    DatabaseIsFolder,
+    /// A database that did not open.
+    DatabaseOpenFailed,
+    /// A database that `KAIROS_DB` decides.
+    DatabaseFromEnvironment,
+    /// A database given on the command line.
+    DatabaseFromCommandLine,
+    /// A chosen database that did not open at start, so the default is in use.
+    DatabaseFellBack,
 }
 
 impl Code {
     /// Every code, the most specific templates first (see [`recognize`]).
-    pub const ALL: [Code; 37] = [
+    pub const ALL: [Code; 44] = [
         Code::CronEmpty,
         Code::CronFieldCount,
         Code::CronShorthand,
@@ -127,7 +141,24 @@ impl Code {
         Code::ShellOnly,
         Code::HttpOnly,
         Code::HasNul,
+        Code::DatabaseNotAbsolute,
+        Code::DatabaseScheme,
+        Code::DatabaseIsFolder,
+        // Before DatabaseOpenFailed, whose template reads the start of this one's.
+        Code::DatabaseFellBack,
+        Code::DatabaseOpenFailed,
+        Code::DatabaseFromEnvironment,
+        Code::DatabaseFromCommandLine,
     ];
+
+    /// The English message with each `{name}` replaced by its value in `params`.
+    pub fn say(self, params: &[(&str, &str)]) -> String {
+        params
+            .iter()
+            .fold(self.template().to_string(), |text, (name, value)| {
+                text.replace(&format!("{{{name}}}"), value)
+            })
+    }
 
     /// The English message, with `{name}` where a parameter goes.
     pub fn template(self) -> &'static str {
@@ -173,6 +204,23 @@ impl Code {
             Code::ShellOnly => "only a shell job takes {what}",
             Code::HttpOnly => "only an HTTP job takes a body",
             Code::HasNul => "must not contain NUL",
+            Code::DatabaseNotAbsolute => {
+                "give the full path of a SQLite file, such as /home/you/kairos/jobs.db, or a \
+                 postgres:// URL"
+            }
+            Code::DatabaseScheme => "a database URL starts with postgres:// or postgresql://",
+            Code::DatabaseIsFolder => "{path} is a folder; name a file in it, such as {example}",
+            Code::DatabaseOpenFailed => "cannot open {location}: {detail}",
+            Code::DatabaseFromEnvironment => {
+                "KAIROS_DB is set and decides the database; unset it to choose one here"
+            }
+            Code::DatabaseFellBack => {
+                "cannot open {location}: {detail}; Kairos uses the default database until it can"
+            }
+            Code::DatabaseFromCommandLine => {
+                "this process keeps the database it was started with; start `kairos serve --db \
+                 LOCATION` to use another"
+            }
         }
     }
 }
@@ -251,6 +299,28 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn said_messages_are_recognized_with_their_parameters() {
+        let message = Code::DatabaseFellBack.say(&[
+            ("location", "postgres://k:***@db/k"),
+            ("detail", "connection refused"),
+        ]);
+        assert_eq!(
+            message,
+            "cannot open postgres://k:***@db/k: connection refused; Kairos uses the default \
+             database until it can"
+        );
+        assert_eq!(
+            params(&message),
+            pairs(&[
+                ("detail", "connection refused"),
+                ("location", "postgres://k:***@db/k")
+            ])
+        );
+        let folder = Code::DatabaseIsFolder.say(&[("path", "/srv"), ("example", "/srv/kairos.db")]);
+        assert_eq!(code_of(&folder), Some(Code::DatabaseIsFolder));
     }
 
     #[test]

@@ -27,11 +27,14 @@ use kairos_core::scheduler::Scheduler;
 
 pub use security::{load_or_create_token, token_dir};
 
+pub use api::database::{
+    DatabaseChoice, DatabaseHost, DatabaseInfo, DatabaseKind, DatabaseSource, FixedDatabase,
+};
 pub use api::nodes::{node_list, NodeList, NodeStatus, NodeView};
 pub use openapi::json as openapi_document;
 pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
-use api::{channels, events, jobs, nodes, prom, runs, system, tags};
+use api::{channels, database, events, jobs, nodes, prom, runs, system, tags};
 
 /// Largest request body, except for imports.
 const BODY_LIMIT: usize = 1 << 20;
@@ -45,6 +48,8 @@ pub struct ServerConfig {
     pub token: String,
     /// `host:port` names accepted in the `Host` header and, as `http://host:port`, in `Origin`.
     pub allowed_hosts: Vec<String>,
+    /// The database this process runs on, and whether it can switch to another.
+    pub database: Arc<dyn DatabaseHost>,
 }
 
 /// What every handler shares.
@@ -84,6 +89,11 @@ pub fn router(scheduler: Scheduler, config: ServerConfig) -> Router {
             "/api/settings",
             get(system::get_settings).put(system::put_settings),
         )
+        .route(
+            "/api/database",
+            get(database::get_database).put(database::put_database),
+        )
+        .route("/api/database/restart", post(database::restart_on_database))
         .route("/api/export", get(system::export_jobs))
         .route(
             "/api/import",

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{channels, events, jobs, nodes, prom, runs, system, tags};
+use crate::api::{channels, database, events, jobs, nodes, prom, runs, system, tags};
 use kairos_core::events::Envelope;
 use kairos_core::query::JobSort;
 
@@ -40,6 +40,9 @@ use crate::error::{ErrorBody, ErrorDetail};
         system::resume_scheduler,
         system::get_settings,
         system::put_settings,
+        database::get_database,
+        database::put_database,
+        database::restart_on_database,
         system::export_jobs,
         system::import_jobs,
         system::cron_preview,

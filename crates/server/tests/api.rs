@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use kairos_core::scheduler::Scheduler;
 use kairos_core::store::{MemoryStore, SqliteStore};
-use kairos_server::{router, ServerConfig};
+use kairos_server::{
+    router, DatabaseHost, DatabaseInfo, DatabaseKind, DatabaseSource, FixedDatabase, ServerConfig,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -22,6 +24,15 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Self::with_database(FixedDatabase::new(
+            std::path::Path::new("/srv/kairos.db"),
+            DatabaseSource::CommandLine,
+            std::path::Path::new("/home/k/.local/share/kairos/kairos.db"),
+        ))
+        .await
+    }
+
+    async fn with_database(database: Arc<dyn DatabaseHost>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("kairos.db")).unwrap();
         let scheduler = Scheduler::new(Arc::new(store));
@@ -32,6 +43,7 @@ impl Server {
         let config = ServerConfig {
             token: TOKEN.to_string(),
             allowed_hosts: vec![host.clone(), format!("localhost:{port}")],
+            database,
         };
         let app = router(scheduler, config);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -916,6 +928,11 @@ async fn the_router_answers_in_process() {
         ServerConfig {
             token: TOKEN.into(),
             allowed_hosts: vec!["kairos.localhost".into()],
+            database: FixedDatabase::new(
+                std::path::Path::new("kairos.db"),
+                DatabaseSource::Default,
+                std::path::Path::new("kairos.db"),
+            ),
         },
     );
     let request = axum::http::Request::get("/api/jobs")
@@ -1263,4 +1280,127 @@ async fn a_workflow_over_http_checks_its_graph_runs_its_steps_and_retries_one() 
         3,
         "extract ran once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_keeps_its_database() {
+    let s = Server::start().await;
+    let (status, info) = s.get("/api/database").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["location"], "/srv/kairos.db");
+    assert_eq!(info["kind"], "sqlite");
+    assert_eq!(info["source"], "command_line");
+    assert_eq!(info["changeable"], false);
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/database",
+            Some(json!({"location": "/tmp/x.db"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error(&body, Some("location"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("--db"));
+    let (status, _) = s.post("/api/database/restart", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// A host that may switch databases, as the desktop app is: it keeps the choice in memory.
+#[derive(Debug, Default)]
+struct Switchable {
+    next: std::sync::Mutex<Option<std::path::PathBuf>>,
+    restarts: std::sync::atomic::AtomicUsize,
+}
+
+impl DatabaseHost for Switchable {
+    fn info(&self) -> DatabaseInfo {
+        DatabaseInfo {
+            location: "/d/kairos.db".into(),
+            kind: DatabaseKind::Sqlite,
+            source: DatabaseSource::Default,
+            default_location: "/d/kairos.db".into(),
+            changeable: true,
+            next: self
+                .next
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            problem: None,
+            problem_code: None,
+        }
+    }
+
+    fn keep(&self, location: Option<&std::path::Path>) -> Result<(), String> {
+        *self.next.lock().unwrap() = location.map(Into::into);
+        Ok(())
+    }
+
+    fn restart(&self) -> Result<(), String> {
+        self.restarts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_chooses_a_database_that_opens() {
+    let host = Arc::new(Switchable::default());
+    let s = Server::with_database(host.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new/jobs.db");
+    let put = |location: Value| {
+        s.call(
+            Method::PUT,
+            "/api/database",
+            Some(json!({"location": location})),
+        )
+    };
+
+    let (status, info) = put(json!(file)).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["next"], json!(file));
+    assert!(
+        file.exists(),
+        "the file was created and migrated before it was kept"
+    );
+
+    for (bad, code) in [
+        (json!("relative.db"), "database_not_absolute"),
+        (json!(dir.path()), "database_is_folder"),
+        (json!("mysql://h/db"), "database_scheme"),
+        (
+            json!("postgres://u:s3cret@127.0.0.1:1/none"),
+            "database_open_failed",
+        ),
+        (json!("/tmp/a\0b"), "has_nul"),
+        (json!(42), "invalid_type"),
+    ] {
+        let (status, body) = put(bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_error(&body, Some("location"));
+        assert_eq!(body["error"]["problem"]["code"], code, "{bad}: {body}");
+        assert!(
+            !body.to_string().contains("s3cret"),
+            "the password is masked: {body}"
+        );
+        assert_eq!(
+            host.info().next,
+            Some(file.display().to_string()),
+            "{bad} left the last good choice alone"
+        );
+    }
+    let (status, body) = s
+        .call(Method::PUT, "/api/database", Some(json!({"path": "/x.db"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["problem"]["code"], "unknown_field", "{body}");
+
+    let (status, info) = put(Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["next"], Value::Null, "null chooses the default");
+
+    let (status, _) = s.post("/api/database/restart", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(host.restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

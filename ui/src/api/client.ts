@@ -5,6 +5,7 @@ import type { components } from './schema.gen';
 import type {
   Channel,
   CronPreviewRequest,
+  DatabaseInfo,
   Delivery,
   DeliveryQuery,
   TriggerPreview,
@@ -225,6 +226,19 @@ export class KairosClient {
   }
   putSettings(settings: Settings): Promise<Settings> {
     return this.call('PUT', '/api/settings', { body: settings });
+  }
+  /** The database in use, and the one chosen for the next start. */
+  getDatabase(): Promise<DatabaseInfo> {
+    return this.call('GET', '/api/database');
+  }
+  /** Chooses the database for the next start (null: the default); it must open first. */
+  chooseDatabase(location: string | null): Promise<DatabaseInfo> {
+    const body: Schemas['DatabaseChoice'] = { location };
+    return this.call('PUT', '/api/database', { body });
+  }
+  /** Restarts the app on the chosen database (the desktop app only). */
+  restartOnDatabase(): Promise<DatabaseInfo> {
+    return this.call('POST', '/api/database/restart');
   }
   exportJobs(): Promise<ExportDoc> {
     return this.call('GET', '/api/export');

@@ -73,6 +73,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/database": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The database in use and the one chosen for the next start. */
+        get: operations["get_database"];
+        /**
+         * Chooses the database for the next start, after opening it (creating a SQLite file, or
+         *     migrating a PostgreSQL database) to make sure it works.
+         */
+        put: operations["put_database"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/database/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restarts the app on the database chosen for the next start, once this answer is sent;
+         *     running jobs get time to finish first, as on quit.
+         */
+        post: operations["restart_on_database"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/deliveries": {
         parameters: {
             query?: never;
@@ -739,7 +780,7 @@ export interface components {
          * @description A message's stable code; the message is its English template (`Code::template`) filled in.
          * @enum {string}
          */
-        Code: "cron_empty" | "cron_field_count" | "cron_shorthand" | "cron_never" | "cron_empty_value" | "cron_not_a_number" | "cron_not_a_month" | "cron_not_a_day" | "cron_out_of_range" | "cron_bad_step" | "cron_zero_step" | "cron_backwards" | "cron_nth" | "unknown_time_zone" | "empty" | "at_least_one" | "unknown_field" | "missing_field" | "invalid_type" | "malformed_json" | "empty_body" | "too_large" | "no_job" | "no_run" | "duplicate_job" | "max_instances_active" | "exited" | "killed_by_signal" | "timed_out" | "cancelled" | "shut_down" | "skipped" | "unexpected_status" | "bad_variable_name" | "shell_only" | "http_only" | "has_nul";
+        Code: "cron_empty" | "cron_field_count" | "cron_shorthand" | "cron_never" | "cron_empty_value" | "cron_not_a_number" | "cron_not_a_month" | "cron_not_a_day" | "cron_out_of_range" | "cron_bad_step" | "cron_zero_step" | "cron_backwards" | "cron_nth" | "unknown_time_zone" | "empty" | "at_least_one" | "unknown_field" | "missing_field" | "invalid_type" | "malformed_json" | "empty_body" | "too_large" | "no_job" | "no_run" | "duplicate_job" | "max_instances_active" | "exited" | "killed_by_signal" | "timed_out" | "cancelled" | "shut_down" | "skipped" | "unexpected_status" | "bad_variable_name" | "shell_only" | "http_only" | "has_nul" | "database_not_absolute" | "database_scheme" | "database_is_folder" | "database_open_failed" | "database_from_environment" | "database_from_command_line" | "database_fell_back";
         /** @description The JSON shape of a cron trigger. */
         CronTrigger: {
             /** Format: date-time */
@@ -750,6 +791,45 @@ export interface components {
             /** @example Europe/London */
             timezone?: string;
         };
+        /** @description A database to use from the next start on. */
+        DatabaseChoice: {
+            /**
+             * @description The full path of a SQLite file, or a `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` URL;
+             *     null or empty for the default file.
+             */
+            location?: string | null;
+        };
+        /** @description The database in use, and the one chosen for the next start. */
+        DatabaseInfo: {
+            /** @description Whether this process may switch databases (the desktop app, unless `KAIROS_DB` is set). */
+            changeable: boolean;
+            /** @description The default database of this host (a SQLite file). */
+            default_location: string;
+            /** @description Its kind. */
+            kind: components["schemas"]["DatabaseKind"];
+            /** @description The database in use: a SQLite file's path, or a PostgreSQL URL with its password masked. */
+            location: string;
+            /**
+             * @description The database chosen for the next start (password masked) when it differs from the one
+             *     in use; a restart switches to it.
+             */
+            next?: string | null;
+            /** @description Why the database setting could not be followed at start (the default is in use). */
+            problem?: string | null;
+            problem_code?: null | components["schemas"]["Problem"];
+            /** @description Where it was chosen. */
+            source: components["schemas"]["DatabaseSource"];
+        };
+        /**
+         * @description Which kind of store a location names.
+         * @enum {string}
+         */
+        DatabaseKind: "sqlite" | "postgresql";
+        /**
+         * @description Where the database in use was chosen.
+         * @enum {string}
+         */
+        DatabaseSource: "command_line" | "environment" | "setting" | "default";
         /** @description Fires once, at `at`. */
         DateTrigger: {
             /**
@@ -2132,6 +2212,143 @@ export interface operations {
             };
             /** @description A bad expression, timezone or count */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_database: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The database */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatabaseInfo"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_database: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The database to use from the next start */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatabaseChoice"];
+            };
+        };
+        responses: {
+            /** @description The database in use and the one chosen */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatabaseInfo"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This process cannot switch databases */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The location is malformed or does not open */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The choice could not be kept */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    restart_on_database: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The app is restarting */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatabaseInfo"];
+                };
+            };
+            /** @description No token, or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This process cannot switch databases */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -119,6 +119,8 @@ export type JobDefaults = Schemas['JobDefaults'];
 /** How the processes sharing one database watch each other. */
 export type ClusterSettings = Schemas['ClusterSettings'];
 export type Settings = Schemas['Settings'];
+/** The database in use, where it was chosen, and the one chosen for the next start. */
+export type DatabaseInfo = Schemas['DatabaseInfo'];
 
 /** alive: heartbeat within the lease; lapsed: older (its runs are about to be taken over);
  * gone: shut down or taken over (listed for a day). */

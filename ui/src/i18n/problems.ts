@@ -46,6 +46,13 @@ const zh: Templates = {
   shell_only: '只有命令任务接受{what}',
   http_only: '只有 HTTP 任务接受请求体',
   has_nul: '不能含有 NUL 字符',
+  database_not_absolute: '请填写 SQLite 文件的完整路径（如 /home/you/kairos/jobs.db），或 postgres:// 地址',
+  database_scheme: '数据库地址须以 postgres:// 或 postgresql:// 开头',
+  database_is_folder: '{path} 是文件夹；请指定其中的文件，如 {example}',
+  database_open_failed: '无法打开 {location}：{detail}',
+  database_fell_back: '无法打开 {location}：{detail}；在能打开之前，Kairos 使用默认数据库',
+  database_from_environment: '已设置 KAIROS_DB，由它决定数据库；取消该变量后才能在此选择',
+  database_from_command_line: '此进程使用启动时指定的数据库；要换用其他数据库，请以 `kairos serve --db 位置` 启动',
 };
 
 /** Parameter values that are words, by parameter: cron field names (`part`) and what a job takes. */

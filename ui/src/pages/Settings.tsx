@@ -41,6 +41,7 @@ import { ApiError } from '../api/client';
 import type { ExportDoc, Settings } from '../api/types';
 import { AlertRules } from '../components/AlertRules';
 import { ChannelsCard } from '../components/Channels';
+import { DatabaseCard } from '../components/DatabaseCard';
 import { ErrorAlert, PageHeader, errorText } from '../components/common';
 import { clearToken, getToken } from '../state/auth';
 import { usePrefs, type ThemePref } from '../state/prefs';
@@ -339,6 +340,9 @@ export function SettingsPage() {
         </Col>
         <Col xs={24} lg={12}>
           <ConnectionCard />
+        </Col>
+        <Col xs={24}>
+          <DatabaseCard />
         </Col>
       </Row>
       {settings.error ? (

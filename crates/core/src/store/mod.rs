@@ -25,9 +25,47 @@ use crate::query::{JobCounts, JobPage, JobQuery, TagCount};
 pub use memory::MemoryStore;
 pub use node::{Heartbeat, NodeInfo, NodeState};
 #[cfg(feature = "postgres")]
-pub use postgres::{is_postgres_url, PgStore};
+pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+/// Whether `location` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// `location` for messages and screens, a URL's password masked wherever it is given
+/// (`postgres://u:***@host/db`, `…?password=***`).
+pub fn shown_location(location: &std::path::Path) -> String {
+    let text = location.display().to_string();
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text;
+    };
+    let (address, query) = match rest.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (rest, None),
+    };
+    let address = match address.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{user}:***@{host}")
+        }
+        _ => address.to_string(),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{address}?{query}"),
+        None => format!("{scheme}://{address}"),
+    }
+}
 
 /// Opens the store `location` names: a `postgres://` (or `postgresql://`) URL, or the path of a
 /// SQLite file, whose directory is created if missing.
@@ -357,3 +395,26 @@ pub trait JobStore: Send + Sync + 'static {
 mod contract_tests;
 #[cfg(all(test, feature = "postgres"))]
 pub(crate) mod test_pg;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn locations_are_shown_without_their_password() {
+        let shown = |s: &str| super::shown_location(Path::new(s));
+        assert_eq!(
+            shown("postgres://kairos:s3cret@db:5432/k"),
+            "postgres://kairos:***@db:5432/k"
+        );
+        assert_eq!(shown("postgresql://k:p@ss@db/k"), "postgresql://k:***@db/k");
+        assert_eq!(shown("postgres://kairos@db/k"), "postgres://kairos@db/k");
+        assert_eq!(
+            shown("postgres://k@db/k?sslmode=disable&password=s3cret&application_name=x"),
+            "postgres://k@db/k?sslmode=disable&password=***&application_name=x"
+        );
+        assert_eq!(shown("/var/lib/kairos.db"), "/var/lib/kairos.db");
+        assert!(super::is_postgres_url("postgresql://h/db"));
+        assert!(!super::is_postgres_url("/srv/postgres://x"));
+    }
+}

@@ -257,6 +257,9 @@ const SETTINGS_KEY: &str = "scheduler";
 /// Connections in the pool.
 const POOL_SIZE: usize = 8;
 
+/// How long connecting may take when the URL does not say (`?connect_timeout=S`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Most bookkeeping operations the writer applies in one transaction.
 const MAX_BATCH: usize = 5_000;
 
@@ -313,18 +316,17 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Whether `location` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
-pub fn is_postgres_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
-
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`), migrating it to
     /// the latest schema, and starts listening for other nodes' job changes.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Database(format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            // An unreachable host fails in seconds, not after the system's TCP timeout.
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("kairos-postgres")

@@ -1,6 +1,7 @@
 //! The route handlers, one module per area.
 
 pub(crate) mod channels;
+pub(crate) mod database;
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
