@@ -23,5 +23,24 @@ fn cron_next(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, cron_next);
+/// The worst case for the per-thread zone spans: each call in another of 40 zones, so most
+/// find their slot taken by another zone and search the zone's table again.
+fn cron_next_zone_churn(c: &mut Criterion) {
+    let after: DateTime<Utc> = "2026-11-26T10:17:23Z".parse().unwrap();
+    let triggers: Vec<CronTrigger> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .step_by(chrono_tz::TZ_VARIANTS.len() / 40)
+        .take(40)
+        .map(|tz| CronTrigger::new("0 9 * * 1-5", *tz).unwrap())
+        .collect();
+    let mut i = 0;
+    c.bench_function("next '0 9 * * 1-5', 40 zones in turn", |b| {
+        b.iter(|| {
+            i = (i + 1) % triggers.len();
+            triggers[i].next_after(black_box(after))
+        })
+    });
+}
+
+criterion_group!(benches, cron_next, cron_next_zone_churn);
 criterion_main!(benches);

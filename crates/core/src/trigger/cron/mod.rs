@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::zone::{next_offset_change, offset_at_seconds, resolve_earliest};
+use super::zone::{next_offset_change, offset_at_seconds, resolve_earliest_seconds};
 use super::TriggerError;
 use schedule::CronSchedule;
 
@@ -130,8 +130,7 @@ impl CronTrigger {
         let mut from = after + offset_at_seconds(tz, after) + 1;
         loop {
             let local = self.schedule.next_local(from)?;
-            let t =
-                resolve_earliest(tz, DateTime::from_timestamp(local, 0)?.naive_utc()).timestamp();
+            let t = resolve_earliest_seconds(tz, local);
             if t > after {
                 return Some(t);
             }
