@@ -18,16 +18,28 @@ pub(crate) fn offset_at(tz: Tz, t: DateTime<Utc>) -> i32 {
         .local_minus_utc()
 }
 
+/// Offset changes lie at least this far apart (the closest pairs in the tz database are
+/// 6 days 23 hours apart: Asia/Gaza in 2040, America/Recife in 2000), so checking instants
+/// this far apart finds each change, and a binary search between two of them pins it.
+const CHANGE_STEP: i64 = 86_400;
+
+/// Whether `tz` is UTC, whose offset never changes.
+fn is_utc(tz: Tz) -> bool {
+    tz == Tz::UTC || tz == Tz::Etc__UTC
+}
+
 /// The UTC offset of `tz` at `seconds` since the epoch, in seconds: none needed for UTC,
-/// else from this thread's span of the zone when it holds `seconds`.
+/// else from this thread's span of the zone, found first when it does not hold `seconds`.
 pub(crate) fn offset_at_seconds(tz: Tz, seconds: i64) -> i64 {
-    if tz == Tz::UTC || tz == Tz::Etc__UTC {
+    if is_utc(tz) {
         return 0;
     }
-    match span_holding(tz, seconds) {
-        Some(span) => span.offset,
-        None => spans::fill(tz, seconds).offset,
-    }
+    span_at(tz, seconds).offset
+}
+
+/// This thread's span of `tz` holding `seconds`, found if it has none.
+fn span_at(tz: Tz, seconds: i64) -> Span {
+    span_holding(tz, seconds).unwrap_or_else(|| spans::fill(tz, seconds))
 }
 
 /// The offset of `tz` at `seconds` from the zone's table (chrono-tz's binary search).
@@ -42,6 +54,8 @@ struct Span {
     start: i64,
     end: i64,
     offset: i64,
+    /// The offset changes at `end` (else the search for a change stopped there).
+    end_is_change: bool,
 }
 
 /// The cached span of `tz` holding `seconds`, if this thread has it.
@@ -51,18 +65,17 @@ fn span_holding(tz: Tz, seconds: i64) -> Option<Span> {
 
 /// Each thread's last span per zone (64 slots, picked by the zone), so that successive fire
 /// times in one zone cost a comparison instead of a table search: a zone changes offset
-/// about twice a year, and a miss costs about 60 lookups (about 1 µs).
+/// about twice a year, and a miss costs about 80 lookups (a few µs).
 mod spans {
     use std::cell::Cell;
 
     use chrono_tz::Tz;
 
-    use super::{first_second, lookup, Span};
+    use super::{first_second, lookup, Span, CHANGE_STEP};
 
     const SLOTS: usize = 64;
-    /// How far a span reaches each way when no change is near.
-    const HORIZON: i64 = 120 * 86_400;
-    const WEEK: i64 = 7 * 86_400;
+    /// How far a span reaches each way when no change is nearer.
+    const HORIZON: i64 = 21 * 86_400;
 
     thread_local! {
         static CACHE: [Cell<Option<Span>>; SLOTS] = const { [const { Cell::new(None) }; SLOTS] };
@@ -76,23 +89,23 @@ mod spans {
         CACHE.with(|c| c[slot(tz)].get()).filter(|s| s.tz == tz)
     }
 
-    /// Finds the span of `tz` holding `seconds` (offset changes at most once a week, as
-    /// `next_offset_change` assumes) and keeps it.
+    /// Finds the span of `tz` holding `seconds`, out to [`HORIZON`] each way, and keeps it.
     pub(super) fn fill(tz: Tz, seconds: i64) -> Span {
         let offset = lookup(tz, seconds);
         let same = |s: i64| lookup(tz, s) == offset;
-        let mut end = seconds;
+        let (mut end, mut end_is_change) = (seconds, false);
         while end < seconds + HORIZON {
-            let next = (end + WEEK).min(seconds + HORIZON);
+            let next = (end + CHANGE_STEP).min(seconds + HORIZON);
             if !same(next) {
                 end = first_second(end, next, |s| !same(s)).timestamp();
+                end_is_change = true;
                 break;
             }
             end = next;
         }
         let mut start = seconds;
         while start > seconds - HORIZON {
-            let before = (start - WEEK).max(seconds - HORIZON);
+            let before = (start - CHANGE_STEP).max(seconds - HORIZON);
             if !same(before) {
                 start = first_second(before, start, same).timestamp();
                 break;
@@ -104,6 +117,7 @@ mod spans {
             start,
             end,
             offset,
+            end_is_change,
         };
         CACHE.with(|c| c[slot(tz)].set(Some(span)));
         span
@@ -173,16 +187,25 @@ fn first_second(mut lo: i64, mut hi: i64, reached: impl Fn(i64) -> bool) -> Date
 
 /// The first second in `(from, to]` whose offset differs from `offset`, if any.
 pub(crate) fn next_offset_change(tz: Tz, from: i64, to: i64, offset: i64) -> Option<i64> {
-    if span_holding(tz, from).is_some_and(|s| s.offset == offset && to < s.end) {
+    if is_utc(tz) {
         return None;
     }
-    // Zones change offset at most once a week, so checking week-spaced instants finds the
-    // first change; a binary search then pins it to the second.
-    const WEEK: i64 = 7 * 86_400;
-    let differs = |s: i64| offset_at_seconds(tz, s) != offset;
+    let span = span_at(tz, from);
     let mut lo = from;
+    if span.offset == offset {
+        if to < span.end {
+            return None;
+        }
+        if span.end_is_change {
+            return Some(span.end);
+        }
+        lo = span.end - 1;
+    }
+    // Past the span: step to the first changed instant, then pin the change to the second
+    // (straight from the table, so the probes leave this thread's span alone).
+    let differs = |s: i64| lookup(tz, s) != offset;
     loop {
-        let hi = lo.saturating_add(WEEK).min(to);
+        let hi = lo.saturating_add(CHANGE_STEP).min(to);
         if differs(hi) {
             return Some(first_second(lo, hi, differs).timestamp());
         }
@@ -228,6 +251,92 @@ mod tests {
                 resolve_earliest(tz, instant(local).naive_utc()).timestamp(),
                 "{tz} wall clock {local}"
             );
+        }
+    }
+
+    /// Around every offset change of 1999-2042 in zones with hour, half-hour and
+    /// week-long changes, the cache (warmed from before and from after) agrees with the table.
+    #[test]
+    fn every_change_is_seen_from_both_sides() {
+        let zones = [
+            "Europe/London",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Chatham",
+            "Asia/Gaza",
+            "America/Recife",
+        ];
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().timestamp();
+        for zone in zones {
+            let tz: Tz = zone.parse().unwrap();
+            let mut day = at("1999-01-01T00:00:00Z");
+            while day < at("2042-12-31T00:00:00Z") {
+                let next = day + CHANGE_STEP;
+                if lookup(tz, day) != lookup(tz, next) {
+                    let change =
+                        first_second(day, next, |s| lookup(tz, s) != lookup(tz, day)).timestamp();
+                    for warm in [change - 10 * 86_400, change + 10 * 86_400, change] {
+                        offset_at_seconds(tz, warm);
+                        for s in [change - 1, change, change + 1] {
+                            assert_eq!(offset_at_seconds(tz, s), lookup(tz, s), "{zone} {s}");
+                        }
+                        let before = change - 5 * 86_400;
+                        assert_eq!(
+                            next_offset_change(tz, before, change + 86_400, lookup(tz, before)),
+                            Some(change),
+                            "{zone} change at {change}"
+                        );
+                        for local in (change - 2 * 3600..change + 4 * 3600).step_by(1800) {
+                            assert_eq!(
+                                resolve_earliest_seconds(tz, local),
+                                resolve_earliest(tz, instant(local).naive_utc()).timestamp(),
+                                "{zone} wall clock {local}"
+                            );
+                        }
+                    }
+                }
+                day = next;
+            }
+        }
+    }
+
+    /// A change and its reversal less than a week apart (Gaza, October 2040) are both kept,
+    /// in a thread whose cache is empty.
+    #[test]
+    fn a_week_long_change_is_not_stepped_over() {
+        std::thread::spawn(|| {
+            let tz: Tz = "Asia/Gaza".parse().unwrap();
+            let cron = crate::trigger::CronTrigger::new("0 12 * * *", tz).unwrap();
+            let after = "2040-10-19T23:30:00Z".parse().unwrap();
+            let next = cron.next_after(after).unwrap();
+            assert_eq!(
+                next,
+                "2040-10-20T09:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            );
+            let recife: Tz = "America/Recife".parse().unwrap();
+            let warm = DateTime::parse_from_rfc3339("2000-10-15T02:30:00Z").unwrap();
+            offset_at_seconds(recife, warm.timestamp());
+            let earlier = DateTime::parse_from_rfc3339("2000-10-10T02:30:00Z").unwrap();
+            assert_eq!(offset_at_seconds(recife, earlier.timestamp()), -7200);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Two zones that share a slot take turns in it without reading each other's span.
+    #[test]
+    fn zones_sharing_a_slot_keep_their_own_offsets() {
+        let london: Tz = "Europe/London".parse().unwrap();
+        let other = *chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|z| **z != london && **z as usize % 64 == london as usize % 64)
+            .unwrap();
+        let summer = DateTime::parse_from_rfc3339("2026-07-01T12:00:00Z")
+            .unwrap()
+            .timestamp();
+        for s in (summer..summer + 86_400).step_by(3600) {
+            assert_eq!(offset_at_seconds(london, s), 3600);
+            assert_eq!(offset_at_seconds(other, s), lookup(other, s), "{other}");
         }
     }
 
