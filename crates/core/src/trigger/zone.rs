@@ -71,7 +71,7 @@ mod spans {
 
     use chrono_tz::Tz;
 
-    use super::{first_second, lookup, Span, CHANGE_STEP};
+    use super::{first_change, first_second, lookup, Span, CHANGE_STEP};
 
     const SLOTS: usize = 64;
     /// How far a span reaches each way when no change is nearer.
@@ -93,16 +93,8 @@ mod spans {
     pub(super) fn fill(tz: Tz, seconds: i64) -> Span {
         let offset = lookup(tz, seconds);
         let same = |s: i64| lookup(tz, s) == offset;
-        let (mut end, mut end_is_change) = (seconds, false);
-        while end < seconds + HORIZON {
-            let next = (end + CHANGE_STEP).min(seconds + HORIZON);
-            if !same(next) {
-                end = first_second(end, next, |s| !same(s)).timestamp();
-                end_is_change = true;
-                break;
-            }
-            end = next;
-        }
+        let change = first_change(seconds, seconds + HORIZON, |s| !same(s));
+        let end = change.unwrap_or(seconds + HORIZON);
         let mut start = seconds;
         while start > seconds - HORIZON {
             let before = (start - CHANGE_STEP).max(seconds - HORIZON);
@@ -117,7 +109,7 @@ mod spans {
             start,
             end,
             offset,
-            end_is_change,
+            end_is_change: change.is_some(),
         };
         CACHE.with(|c| c[slot(tz)].set(Some(span)));
         span
@@ -145,7 +137,7 @@ pub(crate) fn resolve_earliest(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 pub(crate) fn resolve_earliest_seconds(tz: Tz, local: i64) -> i64 {
     // UTC offsets stay within ±26 hours of each other's reach.
     const REACH: i64 = 26 * 3600;
-    if tz == Tz::UTC || tz == Tz::Etc__UTC {
+    if is_utc(tz) {
         return local;
     }
     if let Some(span) = spans::get(tz) {
@@ -201,13 +193,18 @@ pub(crate) fn next_offset_change(tz: Tz, from: i64, to: i64, offset: i64) -> Opt
         }
         lo = span.end - 1;
     }
-    // Past the span: step to the first changed instant, then pin the change to the second
-    // (straight from the table, so the probes leave this thread's span alone).
-    let differs = |s: i64| lookup(tz, s) != offset;
+    // Past the span: straight from the table, so the probes leave this thread's span alone.
+    first_change(lo, to, |s| lookup(tz, s) != offset)
+}
+
+/// The first second in `(from, to]` at which `changed` holds: instants [`CHANGE_STEP`]
+/// apart find the step it lies in, and a binary search pins it to the second.
+fn first_change(from: i64, to: i64, changed: impl Fn(i64) -> bool) -> Option<i64> {
+    let mut lo = from;
     loop {
         let hi = lo.saturating_add(CHANGE_STEP).min(to);
-        if differs(hi) {
-            return Some(first_second(lo, hi, differs).timestamp());
+        if changed(hi) {
+            return Some(first_second(lo, hi, &changed).timestamp());
         }
         if hi >= to {
             return None;

@@ -101,7 +101,7 @@ const DAY: i64 = 86_400;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil):
 /// plain integer arithmetic, no calendar types on this hot path.
-pub(crate) fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year } as i64;
     let era = y.div_euclid(400);
     let year_of_era = y - era * 400;
