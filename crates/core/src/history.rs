@@ -297,25 +297,6 @@ impl RunQuery {
             self.limit
         }
     }
-
-    /// Whether `run` passes every filter (the limit aside).
-    pub fn matches(&self, run: &RunRecord) -> bool {
-        self.job_id.as_ref().is_none_or(|j| *j == run.job_id)
-            && self.from.is_none_or(|f| run.scheduled >= f)
-            && self.to.is_none_or(|t| run.scheduled < t)
-            && (self.states.is_empty() || self.states.contains(&run.state))
-            && self.before_id.is_none_or(|b| run.id < b)
-            && self
-                .upstream
-                .is_none_or(|u| run.upstream.map(NonZeroI64::get) == Some(u))
-            && self
-                .node
-                .as_deref()
-                .is_none_or(|n| run.node.as_deref() == Some(n))
-            && self
-                .min_duration_ms
-                .is_none_or(|min| run.duration_ms().is_some_and(|d| d >= min))
-    }
 }
 
 /// How many runs in one time bucket ended in one state.

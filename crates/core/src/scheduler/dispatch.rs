@@ -186,8 +186,8 @@ fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) -> bool {
     for (id, fire, job) in due {
         let job = match job {
             Some(job) => job,
-            None => match inner.store.get_job(&id) {
-                Ok(Some(job)) => Arc::new(job),
+            None => match inner.store.shared_job(&id) {
+                Ok(Some(job)) => job,
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!("cannot load job '{id}' to move it with the clock: {e}");
@@ -307,9 +307,8 @@ fn plan_chunk(
 
         let job = match &slot.job {
             Some(job) => job.clone(),
-            None => match inner.store.get_job(&id) {
+            None => match inner.store.shared_job(&id) {
                 Ok(Some(job)) => {
-                    let job = Arc::new(job);
                     slot.job = Some(job.clone());
                     job
                 }

@@ -1,19 +1,19 @@
 //! The in-memory job store: maps behind short-held mutexes; nothing survives the process.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::run_log::Runs;
 use super::{Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry, StoreError};
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{DurationStats, RunBucket, RunQuery, RunRecord, RunState, ThinStr};
 use crate::job::{Job, JobId, Retention, Settings};
 use crate::metrics::MetricSample;
-use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount};
+use crate::query::{count_jobs, JobCounts, JobEntry, JobPage, JobQuery, TagCount};
 use crate::FastMap;
 
 /// Keeps everything in memory; nothing survives the process.
@@ -22,7 +22,7 @@ use crate::FastMap;
 /// the jobs lock; it does not look for an earlier run of the same fire time (the SQLite store
 /// does) and does not count other nodes' runs against `max_instances`.
 pub struct MemoryStore {
-    jobs: Mutex<FastMap<JobId, Job>>,
+    jobs: Mutex<FastMap<JobId, StoredJob>>,
     history: Arc<History>,
     metrics: Mutex<Vec<MetricSample>>,
     settings: Mutex<Option<Settings>>,
@@ -34,6 +34,30 @@ pub struct MemoryStore {
     channels: Mutex<Vec<Channel>>,
     /// Alert delivery attempts, oldest first.
     deliveries: Mutex<Vec<Delivery>>,
+}
+
+/// A job as kept: the definition shared with the run loop (see `shared_job`), and its next
+/// fire time, which claims advance without copying the definition.
+struct StoredJob {
+    job: Arc<Job>,
+    next_run: Option<DateTime<Utc>>,
+}
+
+impl StoredJob {
+    fn new(job: &Job) -> Self {
+        StoredJob {
+            job: Arc::new(job.clone()),
+            next_run: job.next_run,
+        }
+    }
+
+    /// The job with its current next fire time.
+    fn full(&self) -> Job {
+        Job {
+            next_run: self.next_run,
+            ..(*self.job).clone()
+        }
+    }
 }
 
 /// The registered nodes, and whether unfinished runs were looked at since one went.
@@ -48,7 +72,7 @@ struct Nodes {
 /// indexes; a background thread applies the queue, and every read applies what is left first.
 #[derive(Default)]
 struct History {
-    runs: Mutex<Runs>,
+    runs: Mutex<Kept>,
     pending: Mutex<Pending>,
     /// Wakes the background thread when a change arrives while it waits, or on close.
     wake: Condvar,
@@ -81,8 +105,12 @@ const MAX_PENDING: usize = 1 << 16;
 
 impl History {
     /// The run history with every queued change applied.
-    fn runs(&self) -> MutexGuard<'_, Runs> {
-        let mut runs = lock(&self.runs);
+    fn runs(&self) -> MutexGuard<'_, Kept> {
+        self.catch_up(lock(&self.runs))
+    }
+
+    /// Applies every queued change to `runs`, which the caller has locked.
+    fn catch_up<'a>(&self, mut runs: MutexGuard<'a, Kept>) -> MutexGuard<'a, Kept> {
         // Taken while `runs` is locked, so changes apply in the order they were made.
         let mut changes = std::mem::take(&mut runs.spare);
         std::mem::swap(&mut changes, &mut lock(&self.pending).changes);
@@ -93,28 +121,46 @@ impl History {
         runs
     }
 
-    /// Queues `changes`, or applies them at once when the queue is full.
+    /// Queues `changes`, or applies them at once when the queue is full and nobody else is
+    /// applying it (waiting for the background thread, which runs at a lower priority,
+    /// would stall a run loop: the queue runs over instead while it catches up).
     fn push(&self, changes: impl IntoIterator<Item = Change>) {
         let mut pending = lock(&self.pending);
-        if pending.changes.len() < MAX_PENDING {
-            pending.changes.extend(changes);
-            if std::mem::take(&mut pending.waiting) {
-                self.wake.notify_one();
+        if pending.changes.len() >= MAX_PENDING {
+            drop(pending);
+            let runs = match self.runs.try_lock() {
+                Ok(runs) => Some(runs),
+                Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(runs) = runs {
+                let mut runs = self.catch_up(runs);
+                for change in changes {
+                    runs.apply(change);
+                }
+                return;
             }
-            return;
+            pending = lock(&self.pending);
         }
-        drop(pending);
-        let mut runs = self.runs();
-        for change in changes {
-            runs.apply(change);
+        pending.changes.extend(changes);
+        if std::mem::take(&mut pending.waiting) {
+            self.wake.notify_one();
         }
     }
 
     /// The background thread: applies queued changes as they come (whatever gathered while
     /// it applied the last ones) until the store is dropped.
     fn apply_queued(&self) {
-        // At normal priority: at nice 19 it made the 200k storm stall for 30 ms now and then,
-        // likely while it held a lock the loop or a run was waiting for.
+        // A little below the run loop and the runs, whose threads it otherwise takes turns
+        // with: in the 200k fires/s storm p99 lateness was 8-80 ms at the same priority and
+        // 3-8 ms at nice +5. (At nice 19, when a full queue still made the loop wait for it,
+        // that wait stalled the loop 30 ms.) Linux keeps nice per thread; elsewhere it would
+        // lower the whole process, so it is left alone there.
+        #[cfg(target_os = "linux")]
+        // SAFETY: nice only changes this thread's scheduling priority.
+        unsafe {
+            libc::nice(5);
+        }
         loop {
             let mut pending = lock(&self.pending);
             while pending.changes.is_empty() && !pending.closed {
@@ -133,118 +179,24 @@ impl History {
     }
 }
 
-/// Run history with the per-job index the queries and pruning need.
+/// The run history, and the spare queue it swaps with the pending one.
 #[derive(Default)]
-struct Runs {
-    /// Every run by id; iterating backwards gives newest first.
-    by_id: BTreeMap<i64, RunRecord>,
-    /// Each job's runs as (id, fire time), ascending by id.
-    by_job: FastMap<JobId, VecDeque<(i64, DateTime<Utc>)>>,
+struct Kept {
+    runs: Runs,
     /// Swapped with the queued changes to take them, so both keep their capacity.
     spare: Vec<Change>,
 }
 
-impl Runs {
+impl Kept {
     /// Applies one queued change.
     fn apply(&mut self, change: Change) {
         match change {
-            Change::Record(run) => self.upsert(run),
+            Change::Record(run) => self.runs.upsert(run),
             Change::Prune {
                 job_id,
                 max_runs,
                 cutoff,
-            } => self.prune(&job_id, max_runs, cutoff),
-        }
-    }
-
-    /// Inserts `run`, or replaces the record with its id.
-    fn upsert(&mut self, run: RunRecord) {
-        let (id, scheduled) = (run.id, run.scheduled);
-        let job_id = match self.by_id.entry(id) {
-            Entry::Occupied(mut stored) => {
-                let old = stored.insert(run);
-                if old.job_id == stored.get().job_id && old.scheduled == scheduled {
-                    return;
-                }
-                self.unindex(&old.job_id, id);
-                &self.by_id[&id].job_id
-            }
-            Entry::Vacant(slot) => &slot.insert(run).job_id,
-        };
-        let ids = match self.by_job.get_mut(job_id.as_str()) {
-            Some(ids) => ids,
-            None => self.by_job.entry(job_id.clone()).or_default(),
-        };
-        // Runs almost always arrive in id order: appending is the usual case.
-        if ids.back().is_none_or(|last| last.0 < id) {
-            ids.push_back((id, scheduled));
-        } else {
-            let at = ids.partition_point(|e| e.0 < id);
-            ids.insert(at, (id, scheduled));
-        }
-    }
-
-    /// Drops run `id` of `job_id` from the per-job index.
-    fn unindex(&mut self, job_id: &str, id: i64) {
-        if let Some(ids) = self.by_job.get_mut(job_id) {
-            if let Ok(at) = ids.binary_search_by_key(&id, |e| e.0) {
-                ids.remove(at);
-            }
-            if ids.is_empty() {
-                self.by_job.remove(job_id);
-            }
-        }
-    }
-
-    /// Runs matching `query`, newest first.
-    fn matching<'a>(&'a self, query: &'a RunQuery) -> Box<dyn Iterator<Item = &'a RunRecord> + 'a> {
-        let upper = query.before_id.unwrap_or(i64::MAX);
-        let found: Box<dyn Iterator<Item = &'a RunRecord> + 'a> = match &query.job_id {
-            Some(job_id) => match self.by_job.get(job_id.as_str()) {
-                Some(ids) => {
-                    let end = ids.partition_point(|e| e.0 < upper);
-                    Box::new(
-                        ids.range(..end)
-                            .rev()
-                            .filter_map(|(id, _)| self.by_id.get(id)),
-                    )
-                }
-                None => Box::new(std::iter::empty()),
-            },
-            None => Box::new(self.by_id.range(..upper).rev().map(|(_, run)| run)),
-        };
-        Box::new(found.filter(move |run| query.matches(run)))
-    }
-
-    /// The newest run of `job_id` (its own, not one of its workflow steps').
-    fn newest(&self, job_id: &str) -> Option<&RunRecord> {
-        let ids = self.by_job.get(job_id)?;
-        ids.iter()
-            .rev()
-            .filter_map(|(id, _)| self.by_id.get(id))
-            .find(|run| run.step.is_none())
-    }
-
-    /// Deletes `job_id`'s runs beyond `max_runs` (oldest ids first) and those fired before
-    /// `cutoff`.
-    fn prune(&mut self, job_id: &str, max_runs: usize, cutoff: DateTime<Utc>) {
-        let Some(ids) = self.by_job.get_mut(job_id) else {
-            return;
-        };
-        let by_id = &mut self.by_id;
-        let excess = ids.len().saturating_sub(max_runs);
-        for (id, _) in ids.drain(..excess) {
-            by_id.remove(&id);
-        }
-        ids.retain(|&(id, scheduled)| {
-            let keep = scheduled >= cutoff;
-            if !keep {
-                by_id.remove(&id);
-            }
-            keep
-        });
-        if ids.is_empty() {
-            self.by_job.remove(job_id);
+            } => self.runs.prune(&job_id, max_runs, cutoff),
         }
     }
 }
@@ -280,7 +232,7 @@ impl MemoryStore {
     }
 
     /// The run history, queued changes applied.
-    fn history(&self) -> MutexGuard<'_, Runs> {
+    fn history(&self) -> MutexGuard<'_, Kept> {
         self.history.runs()
     }
 
@@ -380,7 +332,7 @@ impl JobStore for MemoryStore {
             }
         }
         for job in jobs {
-            stored.insert(job.id.clone(), job.clone());
+            stored.insert(job.id.clone(), StoredJob::new(job));
         }
         drop(stored);
         self.changed();
@@ -392,7 +344,7 @@ impl JobStore for MemoryStore {
         let slot = stored
             .get_mut(&job.id)
             .ok_or_else(|| StoreError::NotFound(job.id.clone()))?;
-        *slot = job.clone();
+        *slot = StoredJob::new(job);
         drop(stored);
         self.changed();
         Ok(())
@@ -407,22 +359,26 @@ impl JobStore for MemoryStore {
     }
 
     fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        Ok(lock(&self.jobs).get(id).cloned())
+        Ok(lock(&self.jobs).get(id).map(StoredJob::full))
+    }
+
+    fn shared_job(&self, id: &str) -> Result<Option<Arc<Job>>, StoreError> {
+        Ok(lock(&self.jobs).get(id).map(|s| s.job.clone()))
     }
 
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
+        let mut jobs: Vec<Job> = lock(&self.jobs).values().map(StoredJob::full).collect();
         jobs.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(jobs)
     }
 
     fn query_jobs(&self, query: &JobQuery) -> Result<JobPage, StoreError> {
-        let jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
-        let runs = self.history();
+        let jobs: Vec<Job> = lock(&self.jobs).values().map(StoredJob::full).collect();
+        let kept = self.history();
         let entries = jobs
             .into_iter()
             .map(|job| JobEntry {
-                last_run: runs.newest(&job.id).map(LastRun::from),
+                last_run: kept.runs.newest(&job.id).map(|run| run.last_run()),
                 job,
             })
             .collect();
@@ -430,18 +386,17 @@ impl JobStore for MemoryStore {
     }
 
     fn count_jobs(&self) -> Result<JobCounts, StoreError> {
-        let jobs: Vec<Job> = lock(&self.jobs).values().cloned().collect();
-        let runs = self.history();
-        Ok(count_jobs(
-            jobs.iter()
-                .map(|job| (job, runs.newest(&job.id).map(|r| r.state))),
-        ))
+        let jobs: Vec<Job> = lock(&self.jobs).values().map(StoredJob::full).collect();
+        let kept = self.history();
+        Ok(count_jobs(jobs.iter().map(|job| {
+            (job, kept.runs.newest(&job.id).map(|r| r.state()))
+        })))
     }
 
     fn tag_counts(&self) -> Result<Vec<TagCount>, StoreError> {
         // By lower-cased tag: the smallest spelling, and the jobs and paused jobs with it.
         let mut tags: BTreeMap<String, TagCount> = BTreeMap::new();
-        for job in lock(&self.jobs).values() {
+        for StoredJob { job, .. } in lock(&self.jobs).values() {
             let mut keys: Vec<(String, &String)> =
                 job.tags.iter().map(|t| (t.to_lowercase(), t)).collect();
             keys.sort();
@@ -464,10 +419,10 @@ impl JobStore for MemoryStore {
     fn schedule(&self) -> Result<Vec<ScheduleEntry>, StoreError> {
         let mut entries: Vec<ScheduleEntry> = lock(&self.jobs)
             .values()
-            .map(|job| ScheduleEntry {
-                id: job.id.clone(),
-                next_run: job.next_run,
-                paused: job.paused,
+            .map(|s| ScheduleEntry {
+                id: s.job.id.clone(),
+                next_run: s.next_run,
+                paused: s.job.paused,
             })
             .collect();
         entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -477,11 +432,11 @@ impl JobStore for MemoryStore {
     fn overdue(&self, before: DateTime<Utc>) -> Result<Vec<ScheduleEntry>, StoreError> {
         Ok(lock(&self.jobs)
             .values()
-            .filter(|j| !j.paused && j.next_run.is_some_and(|t| t < before))
+            .filter(|s| !s.job.paused && s.next_run.is_some_and(|t| t < before))
             .take(super::OVERDUE_LIMIT)
-            .map(|j| ScheduleEntry {
-                id: j.id.clone(),
-                next_run: j.next_run,
+            .map(|s| ScheduleEntry {
+                id: s.job.id.clone(),
+                next_run: s.next_run,
                 paused: false,
             })
             .collect())
@@ -501,19 +456,19 @@ impl JobStore for MemoryStore {
         {
             let mut jobs = lock(&self.jobs);
             for claim in &mut claims {
-                let Some(job) = jobs.get_mut(&*claim.job_id) else {
+                let Some(stored) = jobs.get_mut(&*claim.job_id) else {
                     claim.outcome = ClaimOutcome::Gone;
                     continue;
                 };
                 if let Some((from, to)) = claim.advance {
-                    if job.next_run != Some(from) || job.paused {
+                    if stored.next_run != Some(from) || stored.job.paused {
                         claim.outcome = ClaimOutcome::Lost {
-                            next_run: job.next_run,
-                            paused: job.paused,
+                            next_run: stored.next_run,
+                            paused: stored.job.paused,
                         };
                         continue;
                     }
-                    job.next_run = to;
+                    stored.next_run = to;
                 }
                 let first = self
                     .next_run_id
@@ -587,17 +542,7 @@ impl JobStore for MemoryStore {
                 .map(|n| n.id.clone())
                 .collect()
         };
-        let mut runs = self.history();
-        let mut changed = Vec::new();
-        for run in runs.by_id.values_mut() {
-            let orphan = run.node.as_ref().is_none_or(|n| !alive.contains(&**n));
-            if !run.state.is_final() && orphan {
-                run.state = RunState::Abandoned;
-                run.finished = Some(now);
-                changed.push(run.clone());
-            }
-        }
-        Ok(changed)
+        Ok(self.history().runs.abandon_orphans(&alive, now))
     }
 
     fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -609,12 +554,7 @@ impl JobStore for MemoryStore {
     }
 
     fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
-        let mut running: FastMap<ThinStr, u64> = FastMap::default();
-        for run in self.history().by_id.values() {
-            if let (false, Some(node)) = (run.state.is_final(), &run.node) {
-                *running.entry(node.clone()).or_default() += 1;
-            }
-        }
+        let running = self.history().runs.running_per_node();
         let nodes = lock(&self.nodes);
         let latest = nodes.list.iter().map(|n| n.heartbeat).max();
         Ok(nodes
@@ -644,16 +584,17 @@ impl JobStore for MemoryStore {
     }
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
-        let runs = self.history();
-        Ok(runs
+        let kept = self.history();
+        Ok(kept
+            .runs
             .matching(query)
             .take(query.effective_limit())
-            .cloned()
+            .map(|run| run.record())
             .collect())
     }
 
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
-        Ok(self.history().by_id.get(&id).cloned())
+        Ok(self.history().runs.get(id).map(|run| run.record()))
     }
 
     fn request_cancel(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
@@ -666,13 +607,13 @@ impl JobStore for MemoryStore {
     }
 
     fn cancel_requests(&self, node: &str) -> Result<Vec<i64>, StoreError> {
-        let history = self.history();
+        let kept = self.history();
         let mut cancels = lock(&self.cancels);
-        cancels.retain(|id| history.by_id.get(id).is_some_and(|r| !r.state.is_final()));
+        cancels.retain(|&id| kept.runs.get(id).is_some_and(|r| !r.state().is_final()));
         Ok(cancels
             .iter()
             .copied()
-            .filter(|id| history.by_id[id].node.as_deref() == Some(node))
+            .filter(|&id| kept.runs.get(id).and_then(|r| r.node()).map(|n| &**n) == Some(node))
             .collect())
     }
 
@@ -680,11 +621,11 @@ impl JobStore for MemoryStore {
         let width = bucket_s.max(1).saturating_mul(1000);
         let mut counts: BTreeMap<(i64, RunState), u64> = BTreeMap::new();
         {
-            let runs = self.history();
-            for run in runs.matching(query) {
-                let ms = run.scheduled.timestamp_millis();
+            let kept = self.history();
+            for run in kept.runs.matching(query) {
+                let ms = run.scheduled_ms();
                 let start = ms - ms.rem_euclid(width);
-                *counts.entry((start, run.state)).or_default() += 1;
+                *counts.entry((start, run.state())).or_default() += 1;
             }
         }
         counts
@@ -703,10 +644,10 @@ impl JobStore for MemoryStore {
 
     fn duration_stats(&self, query: &RunQuery) -> Result<Vec<DurationStats>, StoreError> {
         let mut durations: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        let runs = self.history();
-        for run in runs.matching(query) {
+        let kept = self.history();
+        for run in kept.runs.matching(query) {
             if let Some(ms) = run.duration_ms() {
-                durations.entry(run.job_id.as_str()).or_default().push(ms);
+                durations.entry(run.job_id()).or_default().push(ms);
             }
         }
         Ok(durations
@@ -883,7 +824,7 @@ mod tests {
             std::thread::yield_now();
         }
         // The thread swaps the queue out while holding `runs`, so this waits for the apply.
-        assert_eq!(lock(&store.history.runs).by_id.len(), 1);
+        assert_eq!(lock(&store.history.runs).runs.len(), 1);
     }
 
     #[test]
@@ -893,8 +834,28 @@ mod tests {
             .push((1..=MAX_PENDING as i64).map(|id| Change::Record(run(id, RunState::Submitted))));
         history.push([Change::Record(run(1, RunState::Succeeded))]);
         assert!(lock(&history.pending).changes.is_empty());
-        let runs = history.runs();
-        assert_eq!(runs.by_id.len(), MAX_PENDING);
-        assert_eq!(runs.by_id[&1].state, RunState::Succeeded);
+        let kept = history.runs();
+        assert_eq!(kept.runs.len(), MAX_PENDING);
+        assert_eq!(kept.runs.get(1).unwrap().state(), RunState::Succeeded);
+    }
+
+    #[test]
+    fn a_full_queue_runs_over_while_another_applies_it() {
+        let history = Arc::new(History::default());
+        history
+            .push((1..=MAX_PENDING as i64).map(|id| Change::Record(run(id, RunState::Submitted))));
+        let applying = lock(&history.runs);
+        let (done, finished) = mpsc::channel();
+        let pusher = history.clone();
+        std::thread::spawn(move || {
+            pusher.push([Change::Record(run(1, RunState::Succeeded))]);
+            done.send(()).unwrap();
+        });
+        let waited = finished.recv_timeout(StdDuration::from_secs(10)).is_err();
+        drop(applying);
+        assert!(!waited, "a full queue waited for the history lock");
+        assert_eq!(lock(&history.pending).changes.len(), MAX_PENDING + 1);
+        let kept = history.runs();
+        assert_eq!(kept.runs.get(1).unwrap().state(), RunState::Succeeded);
     }
 }

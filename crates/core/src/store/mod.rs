@@ -8,6 +8,7 @@ mod memory;
 mod node;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod run_log;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -282,6 +283,10 @@ pub trait JobStore: Send + Sync + 'static {
     fn remove_job(&self, id: &str) -> Result<bool, StoreError>;
     /// One job.
     fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// One job's definition, shared where the store can (its `next_run` may be stale).
+    fn shared_job(&self, id: &str) -> Result<Option<Arc<Job>>, StoreError> {
+        Ok(self.get_job(id)?.map(Arc::new))
+    }
     /// Every job, ordered by id.
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// A page of jobs with their newest runs, filtered, sorted and paged by `query`.
