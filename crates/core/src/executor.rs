@@ -99,9 +99,7 @@ pub(crate) fn submit(inner: &Arc<SchedulerInner>, runs: Vec<Submission>) {
     }
     let runtime = inner.runtime.get_or_init(tokio::runtime::Handle::current);
     // Queued runs can be cancelled before they start: their tokens exist from now on.
-    for s in &runs {
-        inner.run_token(s.run.id);
-    }
+    inner.queue_tokens(runs.iter().map(|s| s.run.id));
     let mut refused = Vec::new();
     {
         let mut state = lock(&inner.pools);
@@ -164,7 +162,7 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
         let Ok(s) = queue.receiver.recv().await else {
             break;
         };
-        if inner.context.cancel.is_cancelled() {
+        if inner.cancelling_all() {
             cancel(&inner, s, "cancelled before it started");
         } else {
             run(&inner, s).await;
@@ -336,9 +334,12 @@ async fn attempt(
         .timeout
         .and_then(|t| t.to_std().ok())
         .map(|t| tokio::time::Instant::now() + t);
+    // Field by field: cloning the scheduler's own token would take its lock, twice a run.
     let ctx = &ActionContext {
         cancel,
-        ..inner.context.clone()
+        functions: inner.context.functions.clone(),
+        #[cfg(feature = "monitor")]
+        monitor: inner.context.monitor.clone(),
     };
     // Boxed: action futures are large, and a run waiting for its pool should stay small.
     // A step's upstream is its workflow's run, which its environment names instead.

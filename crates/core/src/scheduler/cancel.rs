@@ -58,10 +58,28 @@ impl SchedulerInner {
         // twice per run): shutdown cancels the live tokens itself, and one made after that
         // is born cancelled.
         let token = lock(&self.live).entry(id).or_default().clone();
-        if self.context.cancel.is_cancelled() {
+        if self.cancelling_all() {
             token.cancel();
         }
         token
+    }
+
+    /// Makes the tokens of runs `ids`, queued now, under one lock (see `run_token`): a run
+    /// loop queueing thousands of runs a second would otherwise take it once a run.
+    pub(crate) fn queue_tokens(&self, ids: impl Iterator<Item = i64>) {
+        let cancelled = self.cancelling_all();
+        let mut live = lock(&self.live);
+        for id in ids {
+            let token = live.entry(id).or_default();
+            if cancelled {
+                token.cancel();
+            }
+        }
+    }
+
+    /// Whether shutdown's grace ran out and every run is being cancelled.
+    pub(crate) fn cancelling_all(&self) -> bool {
+        self.cancelling_all.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Cancels every run of this process (at shutdown, after the grace).

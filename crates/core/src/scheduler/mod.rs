@@ -267,6 +267,9 @@ pub(crate) struct SchedulerInner {
     waiting: Mutex<FastMap<String, String>>,
     /// The cancel tokens of this process's unfinished runs, by run id (see `cancel`).
     live: Mutex<FastMap<i64, CancellationToken>>,
+    /// Shutdown's grace ran out: every run is cancelled, and any made later is born so. A
+    /// flag, as reading the shared token takes its lock, which every run would contend for.
+    cancelling_all: AtomicBool,
     /// Sends alerts to channels.
     #[cfg(feature = "alerts")]
     pub(crate) alerter: Arc<crate::alert::Alerter>,
@@ -333,6 +336,7 @@ impl Scheduler {
                 relay_wake: Notify::new(),
                 waiting: Mutex::default(),
                 live: Mutex::default(),
+                cancelling_all: AtomicBool::new(false),
                 #[cfg(feature = "alerts")]
                 alerter: Arc::new(crate::alert::Alerter::new()),
                 channel_edits: Mutex::default(),
@@ -537,6 +541,7 @@ impl Scheduler {
             .await
             .is_err()
         {
+            inner.cancelling_all.store(true, Ordering::SeqCst);
             inner.context.cancel.cancel();
             inner.cancel_all();
             inner.tasks.wait().await;

@@ -124,7 +124,7 @@ impl SchedulerInner {
                     }
                     _ = token.cancelled() => {
                         // Shutdown's cancel after the grace is no one's wish to cancel it.
-                        if !inner.context.cancel.is_cancelled() {
+                        if !inner.cancelling_all() {
                             inner.stop_workflow(id, RunState::Cancelled, "cancelled".into());
                         }
                         return;
