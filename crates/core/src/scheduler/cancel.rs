@@ -79,7 +79,8 @@ impl SchedulerInner {
 
     /// Whether shutdown's grace ran out and every run is being cancelled.
     pub(crate) fn cancelling_all(&self) -> bool {
-        self.cancelling_all.load(std::sync::atomic::Ordering::SeqCst)
+        self.cancelling_all
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Cancels every run of this process (at shutdown, after the grace).

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
 use rusqlite::{
     params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row, ToSql,
@@ -521,6 +522,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
          PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -32768;",
     )?;
+    // The same plan whatever the parameters: else SQLite re-prepares a statement whose plan
+    // looked at a parameter's value whenever that parameter is bound again; in the SQLite
+    // storm profile that was a fifth of the writer's time (sqlite3Reprepare), and without
+    // it the writer keeps 15k fires/s instead of 10k.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -2138,6 +2144,16 @@ mod tests {
             MIGRATIONS[6].matches(&listed).count()
         );
         assert!(MIGRATIONS[6].contains(&listed));
+    }
+
+    #[test]
+    fn plans_do_not_depend_on_parameters() {
+        let (_dir, path) = temp_db();
+        let conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        assert!(conn
+            .db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)
+            .unwrap());
     }
 
     #[cfg(unix)]
