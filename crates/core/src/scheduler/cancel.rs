@@ -67,8 +67,9 @@ impl SchedulerInner {
     /// Makes the tokens of runs `ids`, queued now, under one lock (see `run_token`): a run
     /// loop queueing thousands of runs a second would otherwise take it once a run.
     pub(crate) fn queue_tokens(&self, ids: impl Iterator<Item = i64>) {
-        let cancelled = self.cancelling_all();
         let mut live = lock(&self.live);
+        // Read under the lock, like `run_token` after inserting: `cancel_all` takes it.
+        let cancelled = self.cancelling_all();
         for id in ids {
             let token = live.entry(id).or_default();
             if cancelled {

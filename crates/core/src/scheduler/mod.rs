@@ -542,7 +542,6 @@ impl Scheduler {
             .is_err()
         {
             inner.cancelling_all.store(true, Ordering::SeqCst);
-            inner.context.cancel.cancel();
             inner.cancel_all();
             inner.tasks.wait().await;
         }
