@@ -46,7 +46,7 @@ struct Slot {
 }
 
 /// The fields of a run that most runs leave empty.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Extra {
     exit_code: Option<i32>,
     http_status: Option<u16>,
@@ -60,6 +60,19 @@ struct Extra {
 }
 
 impl Extra {
+    /// Puts these fields into `run`.
+    fn fill(self, run: &mut RunRecord) {
+        run.exit_code = self.exit_code;
+        run.http_status = self.http_status;
+        run.error = self.error;
+        run.stdout = self.stdout;
+        run.stderr = self.stderr;
+        run.upstream = self.upstream;
+        run.step = self.step;
+        run.params = self.params;
+        run.usage = self.usage;
+    }
+
     fn is_empty(&self) -> bool {
         self.exit_code.is_none()
             && self.http_status.is_none()
@@ -622,37 +635,17 @@ impl<'a> Run<'a> {
     /// The whole record.
     pub fn record(&self) -> RunRecord {
         let slot = self.slot;
-        let Extra {
-            exit_code,
-            http_status,
-            error,
-            stdout,
-            stderr,
-            upstream,
-            step,
-            params,
-            usage,
-        } = self.extra().cloned().unwrap_or_default();
-        RunRecord {
-            id: slot.id,
-            job_id: self.job_id().to_string(),
-            scheduled: time(slot.scheduled).unwrap_or_default(),
-            started: time(slot.started),
-            finished: time(slot.finished),
-            state: self.state(),
-            attempt: slot.attempt,
-            exit_code,
-            http_status,
-            error,
-            stdout,
-            stderr,
-            node: self.node().cloned(),
-            manual: slot.flags & MANUAL != 0,
-            upstream,
-            step,
-            params,
-            usage,
+        let scheduled = time(slot.scheduled).unwrap_or_default();
+        let mut run = RunRecord::new(slot.id, self.job_id(), scheduled, self.state());
+        run.started = time(slot.started);
+        run.finished = time(slot.finished);
+        run.attempt = slot.attempt;
+        run.node = self.node().cloned();
+        run.manual = slot.flags & MANUAL != 0;
+        if let Some(extra) = self.extra() {
+            extra.clone().fill(&mut run);
         }
+        run
     }
 }
 
