@@ -531,6 +531,22 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Lets glibc keep up to 4 MiB free at the top of a thread's heap (process-wide, once). At
+/// its 128 KiB default it hands that memory back to the kernel (`madvise`, with a TLB
+/// shootdown on every core) whenever more is free, and SQLite's temporary tables allocate
+/// and free their page caches in every statement that uses one: perf showed heap_trim at
+/// 7 % of the writer thread, which kept 15k fires/s; with this it keeps 20k.
+fn keep_small_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only changes a malloc tuning parameter.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
+        });
+    }
+}
+
 /// The error for a database written by a newer Kairos.
 fn too_new(version: i64, latest: i64) -> StoreError {
     StoreError::Database(format!(
@@ -604,6 +620,7 @@ fn fill_job_columns(tx: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        keep_small_frees();
         create_private_file(path)?;
         let mut write = Connection::open(path)?;
         configure(&write)?;
