@@ -107,7 +107,6 @@ impl Chunk {
 struct Log {
     chunks: VecDeque<Chunk>,
     extras: FastMap<i64, Extra>,
-    live: usize,
 }
 
 impl Log {
@@ -136,7 +135,6 @@ impl Log {
 
     /// Puts a new slot in id order, where `find` said it goes.
     fn insert(&mut self, slot: Slot, found: Result<(usize, usize), (usize, usize)>) {
-        self.live += 1;
         match found {
             Ok((c, i)) => {
                 // A deleted slot with this id comes back.
@@ -188,7 +186,6 @@ impl Log {
         }
         slot.state = DEAD;
         chunk.dead += 1;
-        self.live -= 1;
         if chunk.dead == chunk.slots.len() {
             self.chunks.remove(c);
         } else if chunk.dead * 2 > chunk.slots.len() {
@@ -344,7 +341,7 @@ impl Runs {
     /// How many runs are kept.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.log.live
+        self.log.live().count()
     }
 
     /// Inserts `run`, or replaces the record with its id.
