@@ -66,7 +66,10 @@ pub async fn cluster(db: &Path, plan: Plan) -> Result<serde_json::Value, String>
         return Err("--db: use an empty database; the bench adds its own jobs".into());
     }
     let lead = Duration::milliseconds(3000 + plan.jobs as i64 / 5);
-    let t0 = Utc::now() + lead;
+    // Whole milliseconds, as the stores keep fire times: else the first fire would sort
+    // before the window that starts at it.
+    let t0 = DateTime::from_timestamp_millis((Utc::now() + lead).timestamp_millis())
+        .ok_or("the clock is out of range")?;
     let step = |i: usize| {
         Duration::microseconds(plan.period_ms as i64 * 1000 * i as i64 / plan.jobs as i64)
     };
