@@ -75,7 +75,7 @@ impl SchedulerInner {
             return Ok(());
         }
         let me = self.node.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let nodes = self.store.nodes()?;
+        let nodes = self.store.peers()?;
         let dead: Vec<String> = nodes
             .iter()
             .filter(|n| n.is_dead_process(&me))

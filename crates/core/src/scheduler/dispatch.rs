@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::plan::plan;
-use super::{lock, place, ClockSteps, RunCounters, SchedulerInner as Inner};
+use super::{lock, place, ClockSteps, RunCounters, SchedulerInner as Inner, State};
 use crate::events::{Event, RunRef};
 use crate::executor::{self, Submission};
 use crate::history::{RunParams, RunRecord, RunState};
@@ -27,6 +27,9 @@ const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
 /// Most fire times planned under one hold of the state lock: the first of a chunk is not
 /// submitted before the last is planned, so chunks bound how late a busy second makes it.
 const CHUNK: usize = 64;
+
+/// Jobs loaded with one that comes due unloaded (see [`load_ahead`]).
+pub(super) const LOAD_AHEAD: usize = 1024;
 
 /// Runs until the scheduler stops. With `own_thread`, the loop has a thread to itself and
 /// naps through waits under [`NAP_BELOW`] with the thread's sleep: tokio's timer rounds
@@ -275,6 +278,13 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         let next_due = plan_chunk(inner, &defaults, now, &mut batch);
         apply(inner, batch, now);
         if next_due.is_none_or(|due| due > now) {
+            // Idle until then: load what comes due next now rather than when it is due.
+            let mut state = lock(&inner.state);
+            if let Some((.., id)) = state.queue.first() {
+                if state.slots.get(id).is_some_and(|s| s.job.is_none()) {
+                    load_ahead(inner, &mut state, None);
+                }
+            }
             return next_due;
         }
     }
@@ -300,6 +310,9 @@ fn plan_chunk(
         let Some((_, _, id)) = state.queue.pop_first() else {
             break;
         };
+        if state.slots.get(&id).is_some_and(|s| s.job.is_none()) {
+            load_ahead(inner, state, Some(&id));
+        }
         let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
         let Some((_, fire)) = slot.due.take() else {
             continue;
@@ -382,6 +395,32 @@ fn plan_chunk(
         });
     }
     state.queue.first().map(|(d, ..)| *d)
+}
+
+/// Loads job `popped` (just taken from the due-set) and those of the next [`LOAD_AHEAD`]
+/// queued jobs not loaded yet in one store call, so a process starting with many jobs does not
+/// ask for them one at a time as each first comes due. What this misses (a job gone, a failed
+/// read) is left to the lone load when the job is due.
+fn load_ahead(inner: &Inner, state: &mut State, popped: Option<&Arc<str>>) {
+    let mut ids: Vec<Arc<str>> = popped.into_iter().cloned().collect();
+    ids.extend(
+        state
+            .queue
+            .iter()
+            .take(LOAD_AHEAD)
+            .filter(|(.., id)| state.slots.get(id).is_some_and(|s| s.job.is_none()))
+            .map(|(.., id)| id.clone()),
+    );
+    match inner.store.shared_jobs(&ids) {
+        Ok(jobs) => {
+            for job in jobs {
+                if let Some(slot) = state.slots.get_mut(job.id.as_str()) {
+                    slot.job.get_or_insert(job);
+                }
+            }
+        }
+        Err(e) => tracing::debug!("cannot load {} jobs at once: {e}", ids.len()),
+    }
 }
 
 /// A run record that is final from the start (missed or skipped).

@@ -100,6 +100,29 @@ fn drain(events: &mut Listener) -> Vec<Envelope> {
     std::iter::from_fn(|| events.try_recv()).collect()
 }
 
+/// Jobs already in the store when the scheduler starts are read ahead of their first fire,
+/// many to a store call, while the loop waits: not one read per job as each comes due.
+#[tokio::test(start_paused = true)]
+async fn jobs_due_next_are_loaded_while_the_loop_waits() {
+    let store = Arc::new(MemoryStore::new());
+    let jobs: Vec<Job> = (0..3000)
+        .map(|i| {
+            let mut j = job(&format!("j{i:04}"), every(3600), "ok");
+            j.next_run = Some(base() + Duration::seconds(60));
+            j
+        })
+        .collect();
+    store.add_jobs(&jobs).unwrap();
+    let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
+    scheduler.start().unwrap();
+    advance(1.0).await;
+    let loaded = |scheduler: &Scheduler| {
+        let state = lock(&scheduler.inner.state);
+        state.slots.values().filter(|s| s.job.is_some()).count()
+    };
+    assert_eq!(loaded(&scheduler), super::dispatch::LOAD_AHEAD);
+}
+
 #[tokio::test(start_paused = true)]
 async fn interval_job_fires_exactly_on_time() {
     let mut f = fixture();

@@ -127,6 +127,20 @@ pub(super) fn update_missing_is_not_found(store: &dyn JobStore) {
     assert_eq!(store.list_jobs().unwrap(), vec![]);
 }
 
+pub(super) fn shared_jobs_reads_those_that_exist(store: &dyn JobStore) {
+    store.add_jobs(&[job("a"), job("b"), job("c")]).unwrap();
+    let ids: Vec<std::sync::Arc<str>> = vec!["c".into(), "ghost".into(), "a".into()];
+    let mut read: Vec<String> = store
+        .shared_jobs(&ids)
+        .unwrap()
+        .iter()
+        .map(|j| j.id.clone())
+        .collect();
+    read.sort();
+    assert_eq!(read, ["a", "c"]);
+    assert!(store.shared_jobs(&[]).unwrap().is_empty());
+}
+
 /// A claim of job `id`'s fire at `t(from)`, moving it to `t(to)`, with one submitted run.
 pub(super) fn fire_claim(id: &str, from: i64, to: i64) -> Claim {
     Claim {
@@ -599,6 +613,17 @@ pub(super) fn take_over_abandons_dead_nodes_runs(store: &dyn JobStore) {
         .find(|n| n.id == "B")
         .unwrap();
     assert_eq!((b.running, b.left), (1, None));
+    // The heartbeat's list is the same nodes, their running counts aside.
+    let without_counts = |nodes: Vec<NodeInfo>| -> Vec<NodeInfo> {
+        nodes
+            .into_iter()
+            .map(|n| NodeInfo { running: 0, ..n })
+            .collect()
+    };
+    assert_eq!(
+        without_counts(store.peers().unwrap()),
+        without_counts(store.nodes().unwrap())
+    );
     let taken = store.take_over(now, lease, &["B".to_string()]).unwrap();
     assert_eq!(ids(&taken), vec![running_on_b.id]);
     let nodes = store.nodes().unwrap();
@@ -1359,6 +1384,7 @@ macro_rules! contract {
                 duplicate_rejected_atomically,
                 update_missing_is_not_found,
                 claims_advance_once,
+                shared_jobs_reads_those_that_exist,
                 overdue_lists_unpaused_jobs_due_before,
                 record_runs_upserts,
                 workflow_steps_are_linked_and_not_counted,

@@ -287,6 +287,15 @@ pub trait JobStore: Send + Sync + 'static {
     fn shared_job(&self, id: &str) -> Result<Option<Arc<Job>>, StoreError> {
         Ok(self.get_job(id)?.map(Arc::new))
     }
+    /// The jobs among `ids` that exist, in any order, each as [`JobStore::shared_job`] gives
+    /// it; a store across a network reads them in one round trip.
+    fn shared_jobs(&self, ids: &[Arc<str>]) -> Result<Vec<Arc<Job>>, StoreError> {
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            jobs.extend(self.shared_job(id)?);
+        }
+        Ok(jobs)
+    }
     /// Every job, ordered by id.
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// A page of jobs with their newest runs, filtered, sorted and paged by `query`.
@@ -336,6 +345,11 @@ pub trait JobStore: Send + Sync + 'static {
     fn leave(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Every node that registered and has not been gone for a day, oldest first.
     fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError>;
+    /// The nodes [`JobStore::nodes`] lists, where `running` may be left 0: what a heartbeat
+    /// needs, without counting every node's runs.
+    fn peers(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        self.nodes()
+    }
     /// Shares events that happened on `node` with the other nodes (group-committed; kept
     /// for [`EVENTS_KEPT_MS`]).
     fn publish_events(&self, node: &str, events: Vec<Envelope>);

@@ -270,7 +270,12 @@ pub struct PgStore {
     writer: mpsc::UnboundedSender<Op>,
     changes: Arc<Notify>,
     events: Arc<Notify>,
+    finishing: Finishing,
 }
+
+/// Runs this process has finished whose final records the writer has not committed yet: their
+/// rows still say submitted or running, and a claim must not count them as unfinished.
+type Finishing = Arc<std::sync::Mutex<HashSet<i64>>>;
 
 /// Fire bookkeeping for the writer task.
 enum Op {
@@ -327,6 +332,13 @@ impl PgStore {
             // An unreachable host fails in seconds, not after the system's TCP timeout.
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // Plan each statement for its own parameters and the tables as they are now: a cached
+        // generic plan made while `runs` was nearly empty keeps scanning it whole as it grows.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} {CUSTOM_PLANS}"),
+            None => CUSTOM_PLANS.to_string(),
+        };
+        config.options(&options);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("kairos-postgres")
@@ -348,16 +360,18 @@ impl PgStore {
         let changes = Arc::new(Notify::new());
         let events = Arc::new(Notify::new());
         let (writer, ops) = mpsc::unbounded_channel();
+        let finishing = Finishing::default();
         {
             let _guard = runtime.enter();
             let (pool, changes, events) = (pool.clone(), changes.clone(), events.clone());
+            let done_writing = finishing.clone();
             let (migrated, done) = std::sync::mpsc::channel();
             runtime.spawn(async move {
                 let result = migrate(&pool).await;
                 let ok = result.is_ok();
                 let _ = migrated.send(result);
                 if ok {
-                    tokio::spawn(write_loop(pool.clone(), ops));
+                    tokio::spawn(write_loop(pool.clone(), ops, done_writing));
                     tokio::spawn(listen(config, changes, events));
                 }
             });
@@ -370,6 +384,7 @@ impl PgStore {
             writer,
             changes,
             events,
+            finishing,
         })
     }
 
@@ -484,6 +499,9 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     placeholder: |n| format!("${n}"),
 };
 
+/// Connection option: plan every execution of a prepared statement afresh (see `open`).
+const CUSTOM_PLANS: &str = "-c plan_cache_mode=force_custom_plan";
+
 /// Turns off JIT compiling for a transaction: it took 400 ms of a 70 ms count, and these
 /// queries are all short. (A connection option would be refused by PgBouncer.)
 const NO_JIT: &str = "SET LOCAL jit = off";
@@ -590,7 +608,7 @@ async fn listen(config: tokio_postgres::Config, changes: Arc<Notify>, events: Ar
 }
 
 /// Applies queued bookkeeping in one transaction per batch.
-async fn write_loop(pool: Pool, mut ops: mpsc::UnboundedReceiver<Op>) {
+async fn write_loop(pool: Pool, mut ops: mpsc::UnboundedReceiver<Op>, finishing: Finishing) {
     let mut batch = Vec::new();
     while ops.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut flushes = Vec::new();
@@ -604,6 +622,14 @@ async fn write_loop(pool: Pool, mut ops: mpsc::UnboundedReceiver<Op>) {
         if !work.is_empty() {
             if let Err(e) = apply(&pool, &work).await {
                 tracing::error!(error = %e, ops = work.len(), "store: bookkeeping write lost");
+            }
+            let mut finishing = finishing.lock().unwrap_or_else(|e| e.into_inner());
+            for op in &work {
+                if let Op::RecordRuns(runs) = op {
+                    for run in runs {
+                        finishing.remove(&run.id);
+                    }
+                }
             }
         }
         for done in flushes {
@@ -919,6 +945,15 @@ fn read_entry(row: &Row) -> Result<JobEntry, StoreError> {
     Ok(JobEntry { job, last_run })
 }
 
+/// The listed nodes (see [`JobStore::nodes`]), each with `running` for its running count.
+fn nodes_sql(running: &str) -> String {
+    format!(
+        "SELECT {NODE_COLUMNS}, {running} FROM nodes WHERE left_at IS NULL \
+         OR left_at >= (SELECT MAX(heartbeat) FROM nodes) - {GONE_NODES_KEPT_MS} \
+         ORDER BY started, id"
+    )
+}
+
 fn read_node(row: &Row) -> Result<NodeInfo, StoreError> {
     let labels: serde_json::Value = row.try_get(5)?;
     Ok(NodeInfo {
@@ -999,6 +1034,7 @@ async fn claim(
     node: ThinStr,
     now: i64,
     mut claims: Vec<Claim>,
+    finishing: Finishing,
 ) -> Result<Vec<Claim>, StoreError> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
@@ -1040,7 +1076,8 @@ async fn claim(
         }
     }
 
-    // Unfinished runs of the won jobs that will start runs, across every node.
+    // Unfinished runs of the won jobs that will start runs, across every node, but for those
+    // this process has finished and not yet written.
     let counted: Vec<String> = claims
         .iter()
         .filter(|c| {
@@ -1052,14 +1089,18 @@ async fn claim(
         .collect();
     let mut active: crate::FastMap<String, u64> = crate::FastMap::default();
     if !counted.is_empty() {
-        let count = tx
+        let unfinished = tx
             .prepare_cached(
-                "SELECT job_id, COUNT(*) FROM runs WHERE job_id = ANY($1) \
-                 AND state IN ('submitted', 'running') AND step IS NULL GROUP BY job_id",
+                "SELECT job_id, id FROM runs WHERE job_id = ANY($1) \
+                 AND state IN ('submitted', 'running') AND step IS NULL",
             )
             .await?;
-        for row in tx.query(&count, &[&counted]).await? {
-            active.insert(row.try_get(0)?, row.try_get::<_, i64>(1)?.max(0) as u64);
+        let rows = tx.query(&unfinished, &[&counted]).await?;
+        let finishing = finishing.lock().unwrap_or_else(|e| e.into_inner());
+        for row in rows {
+            if !finishing.contains(&row.try_get::<_, i64>(1)?) {
+                *active.entry(row.try_get(0)?).or_default() += 1;
+            }
         }
     }
     let finished = instant(now)?;
@@ -1282,6 +1323,13 @@ impl JobStore for PgStore {
             .pop())
     }
 
+    fn shared_jobs(&self, ids: &[Arc<str>]) -> Result<Vec<Arc<Job>>, StoreError> {
+        let sql = "SELECT definition, next_run, paused FROM jobs WHERE id = ANY($1)".to_string();
+        let ids = Param::Texts(ids.iter().map(|id| id.to_string()).collect());
+        let jobs = self.rows(sql, vec![ids], read_job)?;
+        Ok(jobs.into_iter().map(Arc::new).collect())
+    }
+
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let sql = "SELECT definition, next_run, paused FROM jobs ORDER BY id".to_string();
         self.rows(sql, vec![], read_job)
@@ -1406,11 +1454,16 @@ impl JobStore for PgStore {
         }
         let node = node.clone();
         let now = now.timestamp_millis();
-        self.call(move |pool| claim(pool, node, now, claims))
+        let finishing = self.finishing.clone();
+        self.call(move |pool| claim(pool, node, now, claims, finishing))
     }
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
         if !runs.is_empty() {
+            self.finishing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(runs.iter().filter(|r| r.state.is_final()).map(|r| r.id));
             self.post(Op::RecordRuns(runs));
         }
     }
@@ -1514,13 +1567,13 @@ impl JobStore for PgStore {
     }
 
     fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError> {
-        let sql = format!(
-            "SELECT {NODE_COLUMNS}, (SELECT COUNT(*) FROM runs WHERE node = nodes.id \
-             AND state IN ('submitted', 'running')) FROM nodes WHERE left_at IS NULL \
-             OR left_at >= (SELECT MAX(heartbeat) FROM nodes) - {GONE_NODES_KEPT_MS} \
-             ORDER BY started, id"
-        );
-        self.rows(sql, vec![], read_node)
+        let running = "(SELECT COUNT(*) FROM runs WHERE node = nodes.id \
+                       AND state IN ('submitted', 'running'))";
+        self.rows(nodes_sql(running), vec![], read_node)
+    }
+
+    fn peers(&self) -> Result<Vec<NodeInfo>, StoreError> {
+        self.rows(nodes_sql("0::bigint"), vec![], read_node)
     }
 
     fn publish_events(&self, node: &str, events: Vec<Envelope>) {
@@ -1814,5 +1867,58 @@ mod columns {
         let columns: Vec<&str> = super::RUN_COLUMNS.split(", ").collect();
         assert_eq!(columns[0], "id");
         assert_eq!(columns[1..], fields[..]);
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod finishing {
+    use chrono::{TimeZone, Utc};
+    use tokio_postgres::NoTls;
+
+    use super::PgStore;
+    use crate::history::RunState;
+    use crate::store::contract_tests::{fire_claim, job};
+    use crate::store::test_pg::TestDb;
+    use crate::store::JobStore;
+
+    /// A run this process finished counts as finished for `max_instances` while its record
+    /// is still on its way to the database (held up here by a row lock).
+    #[test]
+    fn a_finish_not_yet_written_frees_the_instance() {
+        let db = TestDb::new();
+        let store = PgStore::open(&db.url).unwrap();
+        store.add_jobs(&[job("a")]).unwrap();
+        let t = |s| Utc.timestamp_opt(s, 0).unwrap();
+        let mut first = fire_claim("a", 0, 10);
+        first.max_instances = 1;
+        let won = store.claim(&"n1".into(), t(0), vec![first]).unwrap();
+        let mut done = won[0].runs[0].clone();
+        assert_eq!(done.state, RunState::Submitted);
+
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (locker, connection) = runtime
+            .block_on(tokio_postgres::connect(&db.url, NoTls))
+            .unwrap();
+        runtime.spawn(connection);
+        runtime
+            .block_on(locker.batch_execute(&format!(
+                "BEGIN; SELECT id FROM runs WHERE id = {} FOR UPDATE",
+                done.id
+            )))
+            .unwrap();
+        done.state = RunState::Succeeded;
+        done.finished = Some(t(1));
+        store.record_runs(vec![done.clone()]);
+
+        let mut second = fire_claim("a", 10, 20);
+        second.max_instances = 1;
+        let decided = store.claim(&"n1".into(), t(10), vec![second]).unwrap();
+        assert_eq!(decided[0].runs[0].state, RunState::Submitted);
+
+        runtime.block_on(locker.batch_execute("COMMIT")).unwrap();
+        store.flush().unwrap();
+        let stored = store.run(done.id).unwrap().unwrap();
+        assert_eq!(stored.state, RunState::Succeeded);
+        assert!(store.finishing.lock().unwrap().is_empty());
     }
 }
