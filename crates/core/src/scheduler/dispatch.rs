@@ -28,7 +28,8 @@ const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
 /// submitted before the last is planned, so chunks bound how late a busy second makes it.
 const CHUNK: usize = 64;
 
-/// Jobs loaded with one that comes due unloaded (see [`load_ahead`]).
+/// Jobs loaded with one that comes due unloaded, or ahead of time while the loop is idle
+/// (see [`load_ahead`]).
 pub(super) const LOAD_AHEAD: usize = 1024;
 
 /// Runs until the scheduler stops. With `own_thread`, the loop has a thread to itself and
@@ -280,6 +281,9 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         if next_due.is_none_or(|due| due > now) {
             // Idle until then: load what comes due next now rather than when it is due.
             let mut state = lock(&inner.state);
+            if state.paused || !inner.may_claim() {
+                return next_due;
+            }
             if let Some((.., id)) = state.queue.first() {
                 if state.slots.get(id).is_some_and(|s| s.job.is_none()) {
                     load_ahead(inner, &mut state, None);

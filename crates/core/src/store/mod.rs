@@ -287,12 +287,16 @@ pub trait JobStore: Send + Sync + 'static {
     fn shared_job(&self, id: &str) -> Result<Option<Arc<Job>>, StoreError> {
         Ok(self.get_job(id)?.map(Arc::new))
     }
-    /// The jobs among `ids` that exist, in any order, each as [`JobStore::shared_job`] gives
-    /// it; a store across a network reads them in one round trip.
+    /// The jobs among `ids` (distinct) that exist and can be read, in any order, each as
+    /// [`JobStore::shared_job`] gives it; a store across a network reads them in one query.
     fn shared_jobs(&self, ids: &[Arc<str>]) -> Result<Vec<Arc<Job>>, StoreError> {
         let mut jobs = Vec::with_capacity(ids.len());
         for id in ids {
-            jobs.extend(self.shared_job(id)?);
+            match self.shared_job(id) {
+                Ok(job) => jobs.extend(job),
+                Err(StoreError::Corrupt(e)) => tracing::warn!("cannot read job '{id}': {e}"),
+                Err(e) => return Err(e),
+            }
         }
         Ok(jobs)
     }

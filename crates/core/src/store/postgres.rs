@@ -273,8 +273,9 @@ pub struct PgStore {
     finishing: Finishing,
 }
 
-/// Runs this process has finished whose final records the writer has not committed yet: their
-/// rows still say submitted or running, and a claim must not count them as unfinished.
+/// Runs this process has finished whose final records the writer has not applied yet
+/// (committed or lost): their rows still say submitted or running, and a claim must not count
+/// them as unfinished.
 type Finishing = Arc<std::sync::Mutex<HashSet<i64>>>;
 
 /// Fire bookkeeping for the writer task.
@@ -332,13 +333,6 @@ impl PgStore {
             // An unreachable host fails in seconds, not after the system's TCP timeout.
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        // Plan each statement for its own parameters and the tables as they are now: a cached
-        // generic plan made while `runs` was nearly empty keeps scanning it whole as it grows.
-        let options = match config.get_options() {
-            Some(given) => format!("{given} {CUSTOM_PLANS}"),
-            None => CUSTOM_PLANS.to_string(),
-        };
-        config.options(&options);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("kairos-postgres")
@@ -404,10 +398,13 @@ impl PgStore {
         done.recv().map_err(|_| stopped())?
     }
 
-    fn post(&self, op: Op) {
-        if self.writer.send(op).is_err() {
+    /// Queues `op` for the writer; false (and logged) when the writer has stopped.
+    fn post(&self, op: Op) -> bool {
+        let sent = self.writer.send(op).is_ok();
+        if !sent {
             tracing::error!("store: writer task stopped; bookkeeping write lost");
         }
+        sent
     }
 
     /// Rows of `sql` with `params`, each read by `read`.
@@ -499,8 +496,10 @@ const JOB_COLUMNS: JobColumns = JobColumns {
     placeholder: |n| format!("${n}"),
 };
 
-/// Connection option: plan every execution of a prepared statement afresh (see `open`).
-const CUSTOM_PLANS: &str = "-c plan_cache_mode=force_custom_plan";
+/// Plans each execution of a prepared statement for its parameters and the tables as they
+/// are now, for a transaction of the fire path: a cached generic plan made while `runs` was
+/// nearly empty kept scanning it whole as it grew. (Set per transaction, as `NO_JIT` is.)
+const CUSTOM_PLANS: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// Turns off JIT compiling for a transaction: it took 400 ms of a 70 ms count, and these
 /// queries are all short. (A connection option would be refused by PgBouncer.)
@@ -623,10 +622,12 @@ async fn write_loop(pool: Pool, mut ops: mpsc::UnboundedReceiver<Op>, finishing:
             if let Err(e) = apply(&pool, &work).await {
                 tracing::error!(error = %e, ops = work.len(), "store: bookkeeping write lost");
             }
+            // Written (or lost): a final record no longer needs leaving out. An earlier,
+            // unfinished record of a run does not count: its final one may still be queued.
             let mut finishing = finishing.lock().unwrap_or_else(|e| e.into_inner());
             for op in &work {
                 if let Op::RecordRuns(runs) = op {
-                    for run in runs {
+                    for run in runs.iter().filter(|r| r.state.is_final()) {
                         finishing.remove(&run.id);
                     }
                 }
@@ -751,6 +752,7 @@ impl RunColumns {
 async fn apply(pool: &Pool, ops: &[Op]) -> Result<(), StoreError> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
+    tx.batch_execute(CUSTOM_PLANS).await?;
     // One row per run id, its latest record winning (a statement may touch a row once).
     let mut latest: crate::FastMap<i64, &RunRecord> = crate::FastMap::default();
     for op in ops {
@@ -930,6 +932,20 @@ fn read_job(row: &Row) -> Result<Job, StoreError> {
     Ok(job)
 }
 
+/// [`read_job`], but a definition this version cannot read is left out (and logged), so one
+/// such job does not keep the others from loading.
+fn read_readable_job(row: &Row) -> Result<Option<Job>, StoreError> {
+    match read_job(row) {
+        Ok(job) => Ok(Some(job)),
+        Err(StoreError::Corrupt(e)) => {
+            let id: String = row.try_get(3)?;
+            tracing::warn!("cannot read job '{id}': {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// A job and its newest run from a job query's row (see `job_sql`).
 fn read_entry(row: &Row) -> Result<JobEntry, StoreError> {
     let job = read_job(row)?;
@@ -1038,6 +1054,7 @@ async fn claim(
 ) -> Result<Vec<Claim>, StoreError> {
     let mut conn = pool.get().await?;
     let tx = conn.transaction().await?;
+    tx.batch_execute(CUSTOM_PLANS).await?;
     // Fires: move next_run from the planned time, under row locks taken with SKIP LOCKED: a
     // job another node is claiming right now is lost to it, never waited for, so nodes
     // cannot deadlock on each other's batches.
@@ -1324,10 +1341,11 @@ impl JobStore for PgStore {
     }
 
     fn shared_jobs(&self, ids: &[Arc<str>]) -> Result<Vec<Arc<Job>>, StoreError> {
-        let sql = "SELECT definition, next_run, paused FROM jobs WHERE id = ANY($1)".to_string();
+        let sql =
+            "SELECT definition, next_run, paused, id FROM jobs WHERE id = ANY($1)".to_string();
         let ids = Param::Texts(ids.iter().map(|id| id.to_string()).collect());
-        let jobs = self.rows(sql, vec![ids], read_job)?;
-        Ok(jobs.into_iter().map(Arc::new).collect())
+        let jobs = self.rows(sql, vec![ids], read_readable_job)?;
+        Ok(jobs.into_iter().flatten().map(Arc::new).collect())
     }
 
     fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -1460,11 +1478,18 @@ impl JobStore for PgStore {
 
     fn record_runs(&self, runs: Vec<RunRecord>) {
         if !runs.is_empty() {
-            self.finishing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(runs.iter().filter(|r| r.state.is_final()).map(|r| r.id));
-            self.post(Op::RecordRuns(runs));
+            let finished: Vec<i64> = runs
+                .iter()
+                .filter(|r| r.state.is_final())
+                .map(|r| r.id)
+                .collect();
+            let mut finishing = self.finishing.lock().unwrap_or_else(|e| e.into_inner());
+            finishing.extend(&finished);
+            if !self.post(Op::RecordRuns(runs)) {
+                for id in &finished {
+                    finishing.remove(id);
+                }
+            }
         }
     }
 
@@ -1920,5 +1945,27 @@ mod finishing {
         let stored = store.run(done.id).unwrap().unwrap();
         assert_eq!(stored.state, RunState::Succeeded);
         assert!(store.finishing.lock().unwrap().is_empty());
+    }
+
+    /// A definition this version cannot read does not keep the others from loading.
+    #[test]
+    fn an_unreadable_job_is_left_out_of_a_bulk_read() {
+        let db = TestDb::new();
+        let store = PgStore::open(&db.url).unwrap();
+        store.add_jobs(&[job("a"), job("b")]).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (admin, connection) = runtime
+            .block_on(tokio_postgres::connect(&db.url, NoTls))
+            .unwrap();
+        runtime.spawn(connection);
+        runtime
+            .block_on(admin.batch_execute(
+                "UPDATE jobs SET definition = jsonb_set(definition, '{action,kind}', \
+                 '\"from_a_newer_version\"') WHERE id = 'b'",
+            ))
+            .unwrap();
+        let read = store.shared_jobs(&["a".into(), "b".into()]).unwrap();
+        let ids: Vec<&str> = read.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
     }
 }
