@@ -281,13 +281,12 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         if next_due.is_none_or(|due| due > now) {
             // Idle until then: load what comes due next now rather than when it is due.
             let mut state = lock(&inner.state);
-            if state.paused || !inner.may_claim() {
-                return next_due;
-            }
-            if let Some((.., id)) = state.queue.first() {
-                if state.slots.get(id).is_some_and(|s| s.job.is_none()) {
-                    load_ahead(inner, &mut state, None);
-                }
+            let head_unloaded = state
+                .queue
+                .first()
+                .is_some_and(|(.., id)| state.slots.get(id).is_some_and(|s| s.job.is_none()));
+            if head_unloaded && !state.paused && inner.may_claim() {
+                load_ahead(inner, &mut state, None);
             }
             return next_due;
         }

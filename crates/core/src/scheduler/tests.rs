@@ -116,11 +116,9 @@ async fn jobs_due_next_are_loaded_while_the_loop_waits() {
     let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
     scheduler.start().unwrap();
     advance(1.0).await;
-    let loaded = |scheduler: &Scheduler| {
-        let state = lock(&scheduler.inner.state);
-        state.slots.values().filter(|s| s.job.is_some()).count()
-    };
-    assert_eq!(loaded(&scheduler), super::dispatch::LOAD_AHEAD);
+    let state = lock(&scheduler.inner.state);
+    let loaded = state.slots.values().filter(|s| s.job.is_some()).count();
+    assert_eq!(loaded, super::dispatch::LOAD_AHEAD);
 }
 
 #[tokio::test(start_paused = true)]

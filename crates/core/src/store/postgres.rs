@@ -1895,8 +1895,9 @@ mod columns {
     }
 }
 
+/// What only the PostgreSQL store does: the finishing set and lenient bulk reads.
 #[cfg(all(test, feature = "sqlite"))]
-mod finishing {
+mod pg_only {
     use chrono::{TimeZone, Utc};
     use tokio_postgres::NoTls;
 
@@ -1905,6 +1906,16 @@ mod finishing {
     use crate::store::contract_tests::{fire_claim, job};
     use crate::store::test_pg::TestDb;
     use crate::store::JobStore;
+
+    /// A second client on `db`, with the runtime that drives it.
+    fn side_client(db: &TestDb) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (client, connection) = runtime
+            .block_on(tokio_postgres::connect(&db.url, NoTls))
+            .unwrap();
+        runtime.spawn(connection);
+        (runtime, client)
+    }
 
     /// A run this process finished counts as finished for `max_instances` while its record
     /// is still on its way to the database (held up here by a row lock).
@@ -1920,11 +1931,7 @@ mod finishing {
         let mut done = won[0].runs[0].clone();
         assert_eq!(done.state, RunState::Submitted);
 
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let (locker, connection) = runtime
-            .block_on(tokio_postgres::connect(&db.url, NoTls))
-            .unwrap();
-        runtime.spawn(connection);
+        let (runtime, locker) = side_client(&db);
         runtime
             .block_on(locker.batch_execute(&format!(
                 "BEGIN; SELECT id FROM runs WHERE id = {} FOR UPDATE",
@@ -1953,11 +1960,7 @@ mod finishing {
         let db = TestDb::new();
         let store = PgStore::open(&db.url).unwrap();
         store.add_jobs(&[job("a"), job("b")]).unwrap();
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let (admin, connection) = runtime
-            .block_on(tokio_postgres::connect(&db.url, NoTls))
-            .unwrap();
-        runtime.spawn(connection);
+        let (runtime, admin) = side_client(&db);
         runtime
             .block_on(admin.batch_execute(
                 "UPDATE jobs SET definition = jsonb_set(definition, '{action,kind}', \
