@@ -28,9 +28,12 @@ const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
 /// submitted before the last is planned, so chunks bound how late a busy second makes it.
 const CHUNK: usize = 64;
 
-/// Jobs loaded with one that comes due unloaded, or ahead of time while the loop is idle
-/// (see [`load_ahead`]).
+/// Most jobs loaded in one store call (see [`load_ahead`] and [`preload`]).
 pub(super) const LOAD_AHEAD: usize = 1024;
+/// How far down the due-set the idle loop looks for jobs to load (see [`preload`]).
+const PRELOAD_SCAN: usize = 16 * LOAD_AHEAD;
+/// The idle loop stops loading this long before its next fire.
+const PRELOAD_STOP: Duration = Duration::milliseconds(100);
 
 /// Runs until the scheduler stops. With `own_thread`, the loop has a thread to itself and
 /// naps through waits under [`NAP_BELOW`] with the thread's sleep: tokio's timer rounds
@@ -279,15 +282,7 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         let next_due = plan_chunk(inner, &defaults, now, &mut batch);
         apply(inner, batch, now);
         if next_due.is_none_or(|due| due > now) {
-            // Idle until then: load what comes due next now rather than when it is due.
-            let mut state = lock(&inner.state);
-            let head_unloaded = state
-                .queue
-                .first()
-                .is_some_and(|(.., id)| state.slots.get(id).is_some_and(|s| s.job.is_none()));
-            if head_unloaded && !state.paused && inner.may_claim() {
-                load_ahead(inner, &mut state, None);
-            }
+            preload(inner, next_due);
             return next_due;
         }
     }
@@ -402,27 +397,58 @@ fn plan_chunk(
 
 /// Loads job `popped` (just taken from the due-set) and those of the next [`LOAD_AHEAD`]
 /// queued jobs not loaded yet in one store call, so a process starting with many jobs does not
-/// ask for them one at a time as each first comes due. What this misses (a job gone, a failed
-/// read) is left to the lone load when the job is due.
+/// ask for them one at a time as each first comes due.
 fn load_ahead(inner: &Inner, state: &mut State, popped: Option<&Arc<str>>) {
     let mut ids: Vec<Arc<str>> = popped.into_iter().cloned().collect();
-    ids.extend(
-        state
-            .queue
-            .iter()
-            .take(LOAD_AHEAD)
-            .filter(|(.., id)| state.slots.get(id).is_some_and(|s| s.job.is_none()))
-            .map(|(.., id)| id.clone()),
-    );
-    match inner.store.shared_jobs(&ids) {
+    ids.extend(unloaded(state, LOAD_AHEAD));
+    load(inner, state, &ids);
+}
+
+/// While nothing is due before `next_due`, loads the jobs not loaded yet among the first
+/// [`PRELOAD_SCAN`] of the due-set, [`LOAD_AHEAD`] to a store call, so that a process that
+/// starts (or re-divides its jobs) before a busy second does not read them during it. Stops
+/// [`PRELOAD_STOP`] before `next_due`, and when a call loads nothing.
+fn preload(inner: &Inner, next_due: Option<DateTime<Utc>>) {
+    loop {
+        let mut state = lock(&inner.state);
+        let near = next_due.is_some_and(|due| due - inner.clock.now() < PRELOAD_STOP);
+        if near || state.paused || !inner.may_claim() {
+            return;
+        }
+        let ids: Vec<Arc<str>> = unloaded(&state, PRELOAD_SCAN).take(LOAD_AHEAD).collect();
+        if ids.is_empty() || load(inner, &mut state, &ids) == 0 || ids.len() < LOAD_AHEAD {
+            return;
+        }
+    }
+}
+
+/// The ids of the jobs not loaded yet among the first `scan` of the due-set.
+fn unloaded(state: &State, scan: usize) -> impl Iterator<Item = Arc<str>> + '_ {
+    state
+        .queue
+        .iter()
+        .take(scan)
+        .filter(|(.., id)| state.slots.get(id).is_some_and(|s| s.job.is_none()))
+        .map(|(.., id)| id.clone())
+}
+
+/// Loads jobs `ids` into their slots in one store call; returns how many it loaded. What
+/// it misses (a job gone, a failed read) is left to the lone load when the job is due.
+fn load(inner: &Inner, state: &mut State, ids: &[Arc<str>]) -> usize {
+    match inner.store.shared_jobs(ids) {
         Ok(jobs) => {
+            let loaded = jobs.len();
             for job in jobs {
                 if let Some(slot) = state.slots.get_mut(job.id.as_str()) {
                     slot.job.get_or_insert(job);
                 }
             }
+            loaded
         }
-        Err(e) => tracing::debug!("cannot load {} jobs at once: {e}", ids.len()),
+        Err(e) => {
+            tracing::debug!("cannot load {} jobs at once: {e}", ids.len());
+            0
+        }
     }
 }
 

@@ -100,12 +100,13 @@ fn drain(events: &mut Listener) -> Vec<Envelope> {
     std::iter::from_fn(|| events.try_recv()).collect()
 }
 
-/// Jobs already in the store when the scheduler starts are read ahead of their first fire,
-/// many to a store call, while the loop waits: not one read per job as each comes due.
+/// Jobs already in the store when the scheduler starts are read ahead of their first fire
+/// while the loop waits, as far down the due-set as it looks: not one read per job as each
+/// comes due.
 #[tokio::test(start_paused = true)]
 async fn jobs_due_next_are_loaded_while_the_loop_waits() {
     let store = Arc::new(MemoryStore::new());
-    let jobs: Vec<Job> = (0..3000)
+    let jobs: Vec<Job> = (0..20_000)
         .map(|i| {
             let mut j = job(&format!("j{i:04}"), every(3600), "ok");
             j.next_run = Some(base() + Duration::seconds(60));
@@ -118,7 +119,7 @@ async fn jobs_due_next_are_loaded_while_the_loop_waits() {
     advance(1.0).await;
     let state = lock(&scheduler.inner.state);
     let loaded = state.slots.values().filter(|s| s.job.is_some()).count();
-    assert_eq!(loaded, super::dispatch::LOAD_AHEAD);
+    assert_eq!(loaded, 16 * super::dispatch::LOAD_AHEAD);
 }
 
 #[tokio::test(start_paused = true)]
