@@ -34,6 +34,9 @@ pub(super) const LOAD_AHEAD: usize = 1024;
 const PRELOAD_SCAN: usize = 16 * LOAD_AHEAD;
 /// The idle loop stops loading this long before its next fire.
 const PRELOAD_STOP: Duration = Duration::milliseconds(100);
+/// How often at most the idle loop looks for jobs to load: a look scans up to
+/// [`PRELOAD_SCAN`] entries, too much for every wake of a busy second.
+const PRELOAD_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs until the scheduler stops. With `own_thread`, the loop has a thread to itself and
 /// naps through waits under [`NAP_BELOW`] with the thread's sleep: tokio's timer rounds
@@ -43,6 +46,7 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
     let mut last = ClockReading::now(&inner);
     // A step whose moves the store refused (busy): tried again before anything fires.
     let mut unmoved: Option<Duration> = None;
+    let mut preloaded: Option<tokio::time::Instant> = None;
     loop {
         let reading = ClockReading::now(&inner);
         let step = notice_clock_move(&inner, &last, &reading);
@@ -53,15 +57,25 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
         }
 
         let next_due = dispatch_due(&inner, now);
+        // Nothing is due before next_due: read ahead what comes then, at most so often; a
+        // look put off wakes the loop when it may look again.
+        let put_off = preloaded.is_some_and(|at| at.elapsed() < PRELOAD_EVERY);
+        if !put_off {
+            preloaded = Some(tokio::time::Instant::now());
+            preload(&inner, next_due);
+        }
         let longest = match (&steps, unmoved) {
             (_, Some(_)) => Duration::seconds(1),
             (Some(_), None) => WATCHED_SLEEP,
             (None, None) => MAX_SLEEP,
         };
-        let sleep = next_due
+        let mut sleep = next_due
             .map_or(longest, |due| (due - now).min(longest))
             .to_std()
             .unwrap_or_default();
+        if put_off {
+            sleep = sleep.min(PRELOAD_EVERY);
+        }
         if own_thread && sleep < NAP_BELOW {
             std::thread::sleep(sleep);
             if inner.stop.is_cancelled() {
@@ -282,7 +296,6 @@ fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         let next_due = plan_chunk(inner, &defaults, now, &mut batch);
         apply(inner, batch, now);
         if next_due.is_none_or(|due| due > now) {
-            preload(inner, next_due);
             return next_due;
         }
     }
