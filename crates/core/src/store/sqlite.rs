@@ -988,7 +988,7 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<()
         let bulk = rows.len() >= BULK_ADD && rows.len() as i64 >= stored;
         if bulk {
             for (name, _) in JOB_INDEXES {
-                sp.execute(&format!("DROP INDEX {name}"), [])?;
+                sp.execute(&format!("DROP INDEX IF EXISTS {name}"), [])?;
             }
         }
         let mut insert = sp.prepare_cached(
@@ -2268,12 +2268,22 @@ mod tests {
             store.add_jobs(&jobs),
             Err(StoreError::Duplicate(id)) if id == "j00000"
         ));
+        let schema = || -> i64 {
+            store
+                .read()
+                .query_row("PRAGMA schema_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let version = schema();
         assert_eq!(job_indexes(&store.read()), migrated);
         assert_eq!(store.count_jobs().unwrap().total, 0);
-        // One that succeeds builds them again: lists and filters use them.
+        // One that succeeds builds them again (the schema changed): lists and filters use
+        // them, and so does a small add after it.
         jobs.pop();
         jobs[7].paused = true;
         store.add_jobs(&jobs).unwrap();
+        assert!(schema() > version);
+        store.add_jobs(&[job("zz-small")]).unwrap();
         assert_eq!(job_indexes(&store.read()), migrated);
         let paused = store
             .query_jobs(&JobQuery {
@@ -2285,6 +2295,12 @@ mod tests {
         assert_eq!(paused.items[0].job.id, "j00007");
         let first = store.query_jobs(&JobQuery::default()).unwrap();
         assert_eq!(first.items[0].job.id, "j00000");
+        // Another as big as what is stored builds them again too.
+        let more: Vec<Job> = (0..=BULK_ADD).map(|i| job(&format!("k{i:05}"))).collect();
+        let version = schema();
+        store.add_jobs(&more).unwrap();
+        assert!(schema() > version);
+        assert_eq!(store.count_jobs().unwrap().total, 2 * BULK_ADD + 2);
         let integrity: String = store
             .read()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -2308,23 +2324,23 @@ mod tests {
     }
 
     #[test]
-    fn the_log_is_copied_into_the_file_by_the_checkpoint_thread() {
+    fn a_big_commit_is_copied_into_the_file_by_the_checkpoint_thread() {
         let (_dir, path) = temp_db();
         let store = SqliteStore::open(&path).unwrap();
-        let size = || std::fs::metadata(&path).unwrap().len();
-        assert!(size() < 1 << 20, "{} bytes before the jobs", size());
         let jobs: Vec<Job> = (0..100_000).map(|i| job(&format!("job-{i:06}"))).collect();
         store.add_jobs(&jobs).unwrap();
-        // The commit (over checkpoint::BIG pages) wakes the checkpoint thread, which fills the
-        // file.
+        // The commit leaves over checkpoint::BIG pages to copy: the thread copies them all.
         let deadline = std::time::Instant::now() + StdDuration::from_secs(20);
-        while size() < 1 << 20 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no checkpoint in 20 s"
-            );
+        while store._checkpointer.copied() < 8192 {
+            assert!(std::time::Instant::now() < deadline, "no copy in 20 s");
             std::thread::sleep(StdDuration::from_millis(10));
         }
+        assert!(std::fs::metadata(&path).unwrap().len() > 32 << 20);
+        // A small add afterwards is copied as SQLite would, by the writer: not the thread's.
+        let copied = store._checkpointer.copied();
+        store.add_jobs(&[job("late")]).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store._checkpointer.copied(), copied);
     }
 
     #[test]

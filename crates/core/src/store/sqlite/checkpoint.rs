@@ -1,37 +1,53 @@
-//! Copies the write-ahead log back into the database file after a big commit on a thread
-//! of its own, so that such a commit does not wait for it.
+//! Copies a big commit's write-ahead log back into the database file on a thread of its
+//! own, so that the writer does not wait for it.
 //!
 //! SQLite has the committing connection copy the log once it holds 1,000 pages. After a
 //! commit of a million jobs, the writer spent 5.5 of the 27 s of the add copying 600 MB,
-//! and everything queued behind it waited. Here a commit that grew the log by [`BIG`] pages
-//! or more wakes the checkpoint thread, which copies what no reader still needs with its
-//! own connection. Other commits copy as SQLite would, unless the thread is still copying:
-//! the writer's own copies after small commits are what let the log start over at its next
-//! write, where a thread always a step behind a busy writer would let the log grow. Durability
-//! is unchanged: a commit is safe once in the log.
+//! and everything queued behind it waited. Here, when a commit leaves [`BIG`] pages or more
+//! not yet copied, the checkpoint thread copies them with its own connection. Other commits
+//! copy as SQLite would, except while the thread has copying to do: the writer's own copies
+//! after small commits are what let the log start over at its next write, where a thread
+//! always a step behind a busy writer would let the log grow. A commit is safe once in the
+//! log (`synchronous=NORMAL`); the copy is what makes it safe from a power loss too, and
+//! that now follows a big add rather than preceding its return.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::hooks::Wal;
 use rusqlite::wal::CheckpointMode;
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode};
 
 use super::{configure, lock};
 use crate::store::StoreError;
 
 /// Log pages after a commit that call for a checkpoint (SQLite's own default).
 const PAGES: i32 = 1000;
-/// Log pages one commit adds that make it the checkpoint thread's work (32 MiB).
+/// Pages not yet copied after a commit that make the copy the thread's work (32 MiB of
+/// 4 KiB pages).
 const BIG: i32 = 8192;
+/// How long the thread waits before trying again when a reader (or another process's
+/// checkpoint) holds back part of the copy, and how many times it tries.
+const RETRY: Duration = Duration::from_millis(10);
+const TRIES: u32 = 500;
 
-/// What the checkpoint thread is asked to do, and whether it is copying.
+/// What the checkpoint thread is asked to do, and what it is doing.
 #[derive(Default)]
 struct Asked {
     copy: bool,
     copying: bool,
     stop: bool,
+    /// Pages the thread has copied (for tests).
+    copied: u64,
+}
+
+impl Asked {
+    /// Whether the thread has copying to do.
+    fn busy(&self) -> bool {
+        self.copy || self.copying
+    }
 }
 
 type Signal = Arc<(Mutex<Asked>, Condvar)>;
@@ -58,18 +74,20 @@ impl Checkpointer {
                     StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
                 })?
         };
-        let hook = signal.clone();
-        let mut before = 0;
+        // Made before the hook, so the thread stops if the hook cannot be set.
+        let checkpointer = Checkpointer {
+            signal,
+            thread: Some(thread),
+        };
+        let hook = checkpointer.signal.clone();
         writer.wal_hook(Some(move |wal: &mut Wal, pages: i32| {
-            // Fewer pages than before: the log started over.
-            let grown = if pages < before {
-                pages
-            } else {
-                pages - before
+            // Reads the log's counts and copies nothing, without the checkpoint lock.
+            let left = match wal.checkpoint_v2(CheckpointMode::NOOP) {
+                Ok((log, copied)) if log >= 0 && copied >= 0 => log - copied,
+                _ => 0,
             };
-            before = pages;
             let mut asked = lock(&hook.0);
-            match after_commit(pages, grown, asked.copying) {
+            match after_commit(pages, left, asked.busy()) {
                 Copy::Nothing => {}
                 Copy::Thread => {
                     asked.copy = true;
@@ -77,18 +95,21 @@ impl Checkpointer {
                 }
                 Copy::Here => {
                     drop(asked);
-                    // An error here would be the commit's, which has happened: the next copies.
+                    // The commit has happened whatever this returns: an error is logged.
                     if let Err(e) = wal.checkpoint() {
-                        tracing::debug!("store: checkpoint after a commit: {e}");
+                        log_failure("after a commit", &e);
                     }
                 }
             }
             Ok(())
         }))?;
-        Ok(Checkpointer {
-            signal,
-            thread: Some(thread),
-        })
+        Ok(checkpointer)
+    }
+
+    /// Pages the thread has copied so far.
+    #[cfg(test)]
+    pub(super) fn copied(&self) -> u64 {
+        lock(&self.signal.0).copied
     }
 }
 
@@ -113,14 +134,14 @@ enum Copy {
     Thread,
 }
 
-/// Who copies the log after a commit that left `pages` in it, `grown` of them its own,
-/// while the thread is `copying` or not.
-fn after_commit(pages: i32, grown: i32, copying: bool) -> Copy {
-    if grown >= BIG {
+/// Who copies the log after a commit that left `pages` in it, `left` of them not yet
+/// copied, while the thread has copying to do (`busy`) or not.
+fn after_commit(pages: i32, left: i32, busy: bool) -> Copy {
+    if left >= BIG {
         Copy::Thread
-    } else if copying {
-        // Asking it again would keep it a step behind a busy writer; the commit after it
-        // is done copies the rest here.
+    } else if busy {
+        // Asking it again would keep it a step behind a busy writer; a commit after it is
+        // done copies the rest here.
         Copy::Nothing
     } else if pages >= PAGES {
         Copy::Here
@@ -129,7 +150,16 @@ fn after_commit(pages: i32, grown: i32, copying: bool) -> Copy {
     }
 }
 
-/// Checkpoints each time it is asked to, until it is told to stop.
+/// Logs a failed checkpoint: quietly when another connection holds the checkpoint.
+fn log_failure(when: &str, e: &rusqlite::Error) {
+    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) {
+        tracing::debug!("store: checkpoint {when}: {e}");
+    } else {
+        tracing::warn!("store: checkpoint {when} failed: {e}");
+    }
+}
+
+/// Copies the log each time it is asked to, until it is told to stop.
 fn copy_loop(conn: &Connection, signal: &Signal) {
     let (asked, wake) = &**signal;
     loop {
@@ -146,14 +176,37 @@ fn copy_loop(conn: &Connection, signal: &Signal) {
             asked.copy = false;
             asked.copying = true;
         }
-        // Busy means another connection (another process) is checkpointing: its copy serves.
-        if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
-            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
-                tracing::warn!("store: checkpoint failed: {e}");
+        let copied = copy_all(conn, asked);
+        let mut asked = lock(asked);
+        asked.copying = false;
+        asked.copied += copied;
+    }
+}
+
+/// Copies the whole log, trying again while a reader still needs part of it or another
+/// connection holds the checkpoint; returns the pages this call copied.
+fn copy_all(conn: &Connection, asked: &Mutex<Asked>) -> u64 {
+    let counts = |mode| conn.wal_checkpoint_v2(None::<&str>, mode);
+    let before = counts(CheckpointMode::NOOP).map_or(0, |(_, copied)| copied.max(0));
+    for _ in 0..TRIES {
+        match counts(CheckpointMode::PASSIVE) {
+            Ok((log, copied)) if copied >= log => {
+                return u64::try_from(copied - before).unwrap_or(0);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log_failure("on its thread", &e);
+                if e.sqlite_error_code() != Some(ErrorCode::DatabaseBusy) {
+                    return 0;
+                }
             }
         }
-        lock(asked).copying = false;
+        if lock(asked).stop {
+            return 0;
+        }
+        std::thread::sleep(RETRY);
     }
+    0
 }
 
 #[cfg(test)]
@@ -165,8 +218,8 @@ mod tests {
         assert_eq!(after_commit(500, 500, false), Copy::Nothing);
         assert_eq!(after_commit(PAGES, 10, false), Copy::Here);
         assert_eq!(after_commit(BIG + 10, BIG, false), Copy::Thread);
-        // While it copies, only another big commit asks it again; after, the rest of the
-        // big log is copied here.
+        // While the thread has copying to do, only another big commit asks it again; after,
+        // what is left of the big log is copied here.
         assert_eq!(after_commit(BIG * 3, BIG, true), Copy::Thread);
         assert_eq!(after_commit(BIG * 3, 10, true), Copy::Nothing);
         assert_eq!(after_commit(BIG * 3, 10, false), Copy::Here);
