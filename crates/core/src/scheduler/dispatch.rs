@@ -251,7 +251,7 @@ fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) -> bool {
                 outcome: ClaimOutcome::Pending,
             });
             batch.planned.push(Planned {
-                counters: slot.counters.clone(),
+                counters: slot.counters().clone(),
                 job,
                 options,
                 counted: 0,
@@ -372,14 +372,14 @@ fn plan_chunk(
         }
         let mut counted = 0;
         for fire in plan.run {
-            let active = slot.counters.active.load(Ordering::Acquire);
+            let active = slot.active();
             if active >= options.max_instances {
                 let mut run = final_record(&job, fire, RunState::Skipped, now);
                 run.error =
                     Some(crate::store::skipped_error(active.into(), options.max_instances).into());
                 runs.push(run);
             } else {
-                slot.counters.active.fetch_add(1, Ordering::AcqRel);
+                slot.counters().active.fetch_add(1, Ordering::AcqRel);
                 counted += 1;
                 runs.push(RunRecord::new(0, &job.id, fire, RunState::Submitted));
             }
@@ -397,7 +397,7 @@ fn plan_chunk(
             outcome: ClaimOutcome::Pending,
         });
         batch.planned.push(Planned {
-            counters: slot.counters.clone(),
+            counters: slot.counters().clone(),
             job,
             options,
             counted,
@@ -599,11 +599,11 @@ pub(super) fn submit_now(
         let mut state = lock(&inner.state);
         // Without a slot (a scheduler that was not started, as in `kairos job run`), make one.
         let slot = state.slots.entry(job.id.as_str().into()).or_default();
-        if slot.counters.active.load(Ordering::Acquire) >= options.max_instances {
+        if slot.active() >= options.max_instances {
             return Ok(None);
         }
-        slot.counters.active.fetch_add(1, Ordering::AcqRel);
-        slot.counters.clone()
+        slot.counters().active.fetch_add(1, Ordering::AcqRel);
+        slot.counters().clone()
     };
     let mut run = RunRecord::new(0, &job.id, now, RunState::Submitted);
     run.manual = true;

@@ -501,8 +501,8 @@ impl SchedulerInner {
         let counters = {
             let mut state = lock(&self.state);
             let slot = state.slots.entry(job.id.as_str().into()).or_default();
-            slot.counters.active.fetch_add(1, Ordering::AcqRel);
-            slot.counters.clone()
+            slot.counters().active.fetch_add(1, Ordering::AcqRel);
+            slot.counters().clone()
         };
         run.state = RunState::Running;
         run.started.get_or_insert(self.clock.now());
