@@ -39,7 +39,8 @@ struct Asked {
     copy: bool,
     copying: bool,
     stop: bool,
-    /// Pages the thread has copied (for tests).
+    /// Times the thread was asked, and pages it has copied (for tests).
+    asks: u64,
     copied: u64,
 }
 
@@ -91,6 +92,7 @@ impl Checkpointer {
                 Copy::Nothing => {}
                 Copy::Thread => {
                     asked.copy = true;
+                    asked.asks += 1;
                     hook.1.notify_one();
                 }
                 Copy::Here => {
@@ -106,10 +108,11 @@ impl Checkpointer {
         Ok(checkpointer)
     }
 
-    /// Pages the thread has copied so far.
+    /// Times the thread was asked to copy, and pages it has copied so far.
     #[cfg(test)]
-    pub(super) fn copied(&self) -> u64 {
-        lock(&self.signal.0).copied
+    pub(super) fn work(&self) -> (u64, u64) {
+        let asked = lock(&self.signal.0);
+        (asked.asks, asked.copied)
     }
 }
 
@@ -186,27 +189,31 @@ fn copy_loop(conn: &Connection, signal: &Signal) {
 /// Copies the whole log, trying again while a reader still needs part of it or another
 /// connection holds the checkpoint; returns the pages this call copied.
 fn copy_all(conn: &Connection, asked: &Mutex<Asked>) -> u64 {
-    let counts = |mode| conn.wal_checkpoint_v2(None::<&str>, mode);
+    let counts = |mode| conn.wal_checkpoint_v2(Some("main"), mode);
     let before = counts(CheckpointMode::NOOP).map_or(0, |(_, copied)| copied.max(0));
+    let mut done = before;
     for _ in 0..TRIES {
         match counts(CheckpointMode::PASSIVE) {
-            Ok((log, copied)) if copied >= log => {
-                return u64::try_from(copied - before).unwrap_or(0);
+            Ok((log, copied)) => {
+                done = done.max(copied);
+                if copied >= log {
+                    return u64::try_from(done - before).unwrap_or(0);
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 log_failure("on its thread", &e);
                 if e.sqlite_error_code() != Some(ErrorCode::DatabaseBusy) {
-                    return 0;
+                    break;
                 }
             }
         }
         if lock(asked).stop {
-            return 0;
+            break;
         }
         std::thread::sleep(RETRY);
     }
-    0
+    tracing::debug!("store: part of the log is left for a later checkpoint");
+    u64::try_from(done - before).unwrap_or(0)
 }
 
 #[cfg(test)]
