@@ -100,23 +100,24 @@ impl SchedulerInner {
             });
         }
         alive.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        let changed = {
+        let (changed, first) = {
             let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
-            // The first division needs no reload: every job the schedule holds is queued,
-            // and each fire asks whether this node owns it (a million jobs: 1.2 s saved at
-            // start).
-            let changed = **peers != *alive && !peers.is_empty();
+            let changed = **peers != *alive;
+            let first = peers.is_empty();
             // A lone process has nothing to divide: say so only when other nodes come or go.
             let shared = peers.len() > 1 || alive.len() > 1;
             *peers = alive.into();
-            changed.then_some(shared)
+            (changed.then_some(shared), first)
         };
         self.relay_wake.notify_one();
         if let Some(shared) = changed.filter(|_| lock(&self.state).running) {
-            if shared {
+            if shared && !first {
                 tracing::info!("the nodes changed: re-dividing the jobs among them");
             }
-            self.reconcile(true);
+            // The first division reloads nothing unless the jobs changed meanwhile: every
+            // job of the schedule just read is queued, and each fire asks whether this node
+            // owns it (a million jobs: 1.2 s saved at start).
+            self.reconcile(!first);
         }
         self.rescue_overdue(now)?;
         for run in self.store.take_over(now, lease, &dead)? {

@@ -16,6 +16,8 @@ use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Coalesce, JobOptions, Retries};
 use crate::store::{JobStore, MemoryStore, NodeInfo};
 
+use super::dispatch::{PRUNES_PER_SECOND, PRUNE_EVERY};
+
 mod clock_steps;
 
 const BASE: &str = "2026-01-01T00:00:00Z";
@@ -1280,4 +1282,96 @@ async fn another_processs_changes_to_the_file_are_heard_at_once() {
         "heard after {took:?}: polled, not watched"
     );
     here.shutdown(StdDuration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
+    let store = Arc::new(MemoryStore::new());
+    let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
+    let count = 3 * PRUNES_PER_SECOND as usize;
+    let mut jobs = Vec::new();
+    let mut runs = Vec::new();
+    for i in 0..count {
+        let mut j = job(
+            &format!("p{i}"),
+            json!({"type": "interval", "seconds": 3600}),
+            "ok",
+        );
+        j.options.retention = Some(crate::job::Retention {
+            max_runs: 1,
+            max_age_days: 365,
+        });
+        for k in 0..2 {
+            let id = (i * 2 + k + 1) as i64;
+            runs.push(RunRecord::new(id, &j.id, base(), RunState::Succeeded));
+        }
+        jobs.push(j);
+    }
+    store.record_runs(runs);
+    let inner = &scheduler.inner;
+    let counters: Vec<RunCounters> = jobs.iter().map(|_| RunCounters::default()).collect();
+    let finish_all = |at: DateTime<Utc>| {
+        for (j, c) in jobs.iter().zip(&counters) {
+            c.active.fetch_add(1, Ordering::AcqRel);
+            inner.run_finished(j, c, at);
+        }
+        store.flush().unwrap();
+        jobs.iter()
+            .filter(|j| {
+                let query = RunQuery {
+                    job_id: Some(j.id.clone()),
+                    limit: 10,
+                    ..Default::default()
+                };
+                store.runs(&query).unwrap().len() == 1
+            })
+            .count()
+    };
+    // Every job's first run ends in the same second: only so many prune in it ...
+    assert_eq!(finish_all(base()), PRUNES_PER_SECOND as usize);
+    // ... the others at a later run picked at random, so never more than so many a second.
+    let mut pruned = PRUNES_PER_SECOND as usize;
+    for second in 1..=PRUNE_EVERY / 4 {
+        let now = finish_all(base() + Duration::seconds(second.into()));
+        assert!(now - pruned <= PRUNES_PER_SECOND as usize);
+        pruned = now;
+    }
+    assert_eq!(pruned, count);
+    // A prune put off for twice PRUNE_EVERY runs is made even over the second's budget.
+    let late = RunCounters::default();
+    late.finished.store(2 * PRUNE_EVERY - 1, Ordering::Relaxed);
+    late.prune_from.store(2 * PRUNE_EVERY, Ordering::Relaxed);
+    store.record_runs(vec![
+        RunRecord::new(10_000, "p0", base(), RunState::Succeeded),
+        RunRecord::new(10_001, "p0", base(), RunState::Succeeded),
+    ]);
+    late.active.fetch_add(1, Ordering::AcqRel);
+    let busy = base() + Duration::seconds(5);
+    for _ in 0..PRUNES_PER_SECOND {
+        assert!(inner.may_prune(busy));
+    }
+    inner.run_finished(&jobs[0], &late, busy);
+    store.flush().unwrap();
+    let query = RunQuery {
+        job_id: Some("p0".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.runs(&query).unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_run_by_hand_before_the_start_still_fires_on_schedule() {
+    let store = Arc::new(MemoryStore::new());
+    let mut stored = job("x", json!({"type": "interval", "seconds": 10}), "ok");
+    stored.next_run = Some(base() + Duration::seconds(10));
+    store.add_jobs(&[stored]).unwrap();
+    let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
+    scheduler.register("ok", |_| async { "done".to_string() });
+    scheduler.run_now("x").unwrap();
+    scheduler.start().unwrap();
+    advance(10.5).await;
+    let fires: Vec<_> = runs(&store, "x").iter().map(|r| r.scheduled).collect();
+    assert_eq!(fires.len(), 2, "{fires:?}");
+    assert_eq!(fires[1], base() + Duration::seconds(10));
 }
