@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
 
 use super::plan::plan;
 use super::{lock, place, ClockSteps, RunCounters, SchedulerInner as Inner, State};
@@ -655,47 +654,13 @@ impl Inner {
     /// Called by a run's task when it ends: frees its instance and prunes history now and then.
     pub(crate) fn run_finished(&self, job: &Job, counters: &RunCounters, now: DateTime<Utc>) {
         counters.active.fetch_sub(1, Ordering::AcqRel);
-        let finished = counters.finished.fetch_add(1, Ordering::AcqRel) + 1;
-        if finished < counters.prune_from.load(Ordering::Acquire) {
-            return;
-        }
-        let overdue = finished - counters.pruned_at.load(Ordering::Acquire) >= 2 * PRUNE_EVERY;
-        if overdue || self.may_prune(now) {
-            counters.pruned_at.store(finished, Ordering::Release);
-            counters
-                .prune_from
-                .store(finished + PRUNE_EVERY, Ordering::Release);
-            let retention = job.options.resolve(&self.defaults()).retention;
-            self.store.prune_runs(&job.id, retention, now);
-        } else {
-            // Put off to a run picked at random, so the jobs put off together spread out.
-            let later = lock(&self.rng).gen_range(1..=PRUNE_EVERY / 4);
-            counters
-                .prune_from
-                .store(finished + later, Ordering::Release);
-        }
-    }
-
-    /// Whether a history prune fits in this second's [`PRUNES_PER_SECOND`].
-    pub(super) fn may_prune(&self, now: DateTime<Utc>) -> bool {
-        let mut prunes = lock(&self.prunes);
-        let second = now.timestamp();
-        if prunes.0 != second {
-            *prunes = (second, 0);
-        }
-        prunes.1 += 1;
-        prunes.1 <= PRUNES_PER_SECOND
+        let finished = counters
+            .finished
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1);
+        self.prune_if_due(job, counters, finished, now);
     }
 }
-
-/// A job's history is pruned on its first finished run and every this many after. A prune
-/// over [`PRUNES_PER_SECOND`] is put off to a later run, and made anyway once twice this
-/// many runs have passed since the last one.
-pub(super) const PRUNE_EVERY: u32 = 100;
-/// Most history prunes a second that are not overdue: 10,000 jobs starting together would
-/// all prune on their first run, a statement each, in the same second (on PostgreSQL the
-/// first seconds of a 10,000 fires/s cluster were then 0.5-1.3 s late).
-pub(super) const PRUNES_PER_SECOND: u32 = 50;
 
 /// Inserts a new `submitted` run outside the schedule (committed when it returns); `None` when
 /// the store turned it skipped or dropped it, or the job is gone.

@@ -13,6 +13,7 @@ mod external;
 mod lifetime;
 mod listen;
 mod plan;
+mod prune;
 mod relay;
 mod stats;
 mod workflow;
@@ -263,8 +264,12 @@ pub(crate) struct SchedulerInner {
     /// Cancelled once shutdown is complete: listener threads end.
     closed: CancellationToken,
     rng: Mutex<StdRng>,
-    /// History prunes so far in the current second (see `run_finished`).
-    prunes: Mutex<(i64, u32)>,
+    /// The current second (low 32 bits) and the history prunes made in it, in one word
+    /// (see `prune.rs`).
+    prunes: AtomicU64,
+    /// Prunes put off to a later second, and what wakes the task that makes them.
+    put_off: prune::PutOff,
+    prune_wake: Notify,
     pub(crate) stats: SchedulerStats,
     /// The runtime runs execute on (the one `start` or the first run was called from).
     pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
@@ -346,7 +351,9 @@ impl Scheduler {
                 stop: CancellationToken::new(),
                 closed: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
-                prunes: Mutex::new((0, 0)),
+                prunes: AtomicU64::new(0),
+                put_off: prune::PutOff::default(),
+                prune_wake: Notify::new(),
                 stats: SchedulerStats::default(),
                 seen_changes: Mutex::new(0),
                 runtime: std::sync::OnceLock::new(),
@@ -554,6 +561,7 @@ impl Scheduler {
         let announced = inner.store.changes();
         inner.tasks.spawn(external::watch(inner.clone(), announced));
         inner.tasks.spawn(relay::relay(inner.clone()));
+        inner.tasks.spawn(prune::prune_later(inner.clone()));
         inner.reload_channels();
         #[cfg(feature = "alerts")]
         inner.tasks.spawn(inner.alerter.clone().run(inner.clone()));

@@ -16,7 +16,7 @@ use crate::history::{RunQuery, RunRecord, RunState};
 use crate::job::{Coalesce, JobOptions, Retries};
 use crate::store::{JobStore, MemoryStore, NodeInfo};
 
-use super::dispatch::{PRUNES_PER_SECOND, PRUNE_EVERY};
+use super::prune::{PRUNES_PER_SECOND, PRUNE_EVERY};
 
 mod clock_steps;
 
@@ -1288,13 +1288,15 @@ async fn another_processs_changes_to_the_file_are_heard_at_once() {
 async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
     let store = Arc::new(MemoryStore::new());
     let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
+    scheduler.start().unwrap();
     let count = 3 * PRUNES_PER_SECOND as usize;
     let mut jobs = Vec::new();
     let mut runs = Vec::new();
     for i in 0..count {
+        // Daily: what is put off must not wait for a later run.
         let mut j = job(
             &format!("p{i}"),
-            json!({"type": "interval", "seconds": 3600}),
+            json!({"type": "interval", "seconds": 86400}),
             "ok",
         );
         j.options.retention = Some(crate::job::Retention {
@@ -1309,35 +1311,29 @@ async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
     }
     store.record_runs(runs);
     let inner = &scheduler.inner;
-    let counters: Vec<RunCounters> = jobs.iter().map(|_| RunCounters::default()).collect();
-    let finish_all = |at: DateTime<Utc>| {
-        for (j, c) in jobs.iter().zip(&counters) {
-            c.active.fetch_add(1, Ordering::AcqRel);
-            inner.run_finished(j, c, at);
-        }
+    let pruned = |id: &str| {
         store.flush().unwrap();
-        jobs.iter()
-            .filter(|j| {
-                let query = RunQuery {
-                    job_id: Some(j.id.clone()),
-                    limit: 10,
-                    ..Default::default()
-                };
-                store.runs(&query).unwrap().len() == 1
-            })
-            .count()
+        let query = RunQuery {
+            job_id: Some(id.into()),
+            limit: 10,
+            ..Default::default()
+        };
+        store.runs(&query).unwrap().len() == 1
     };
-    // Every job's first run ends in the same second: only so many prune in it ...
-    assert_eq!(finish_all(base()), PRUNES_PER_SECOND as usize);
-    // ... the others at a later run picked at random, so never more than so many a second.
-    let mut pruned = PRUNES_PER_SECOND as usize;
-    for second in 1..=PRUNE_EVERY / 4 {
-        let now = finish_all(base() + Duration::seconds(second.into()));
-        assert!(now - pruned <= PRUNES_PER_SECOND as usize);
-        pruned = now;
+    let pruned_count = || jobs.iter().filter(|j| pruned(&j.id)).count();
+    // Every job's first run ends in the same second: so many prune at once ...
+    let counters: Vec<RunCounters> = jobs.iter().map(|_| RunCounters::default()).collect();
+    for (j, c) in jobs.iter().zip(&counters) {
+        c.active.fetch_add(1, Ordering::AcqRel);
+        inner.run_finished(j, c, base());
     }
-    assert_eq!(pruned, count);
-    // A prune put off for twice PRUNE_EVERY runs is made even over the second's budget.
+    assert_eq!(pruned_count(), PRUNES_PER_SECOND as usize);
+    // ... the others wait in the queue, whose task makes so many a second.
+    advance(0.1).await;
+    assert_eq!(pruned_count(), 2 * PRUNES_PER_SECOND as usize);
+    advance(1.0).await;
+    assert_eq!(pruned_count(), count);
+    // A job that went twice PRUNE_EVERY runs without a prune is pruned over the budget.
     let late = RunCounters::default();
     late.finished.store(2 * PRUNE_EVERY - 1, Ordering::Relaxed);
     late.prune_from.store(2 * PRUNE_EVERY, Ordering::Relaxed);
@@ -1345,19 +1341,11 @@ async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
         RunRecord::new(10_000, "p0", base(), RunState::Succeeded),
         RunRecord::new(10_001, "p0", base(), RunState::Succeeded),
     ]);
-    late.active.fetch_add(1, Ordering::AcqRel);
     let busy = base() + Duration::seconds(5);
-    for _ in 0..PRUNES_PER_SECOND {
-        assert!(inner.may_prune(busy));
-    }
+    while inner.may_prune(busy) {}
+    late.active.fetch_add(1, Ordering::AcqRel);
     inner.run_finished(&jobs[0], &late, busy);
-    store.flush().unwrap();
-    let query = RunQuery {
-        job_id: Some("p0".into()),
-        limit: 10,
-        ..Default::default()
-    };
-    assert_eq!(store.runs(&query).unwrap().len(), 1);
+    assert!(pruned("p0"));
 }
 
 #[tokio::test(start_paused = true)]
