@@ -5,8 +5,9 @@
 //! due together: 10,000 jobs pruned 10,000 times in their first second, and the first seconds
 //! of a 10,000 fires/s PostgreSQL cluster were 0.5-1.3 s late. So at most
 //! [`PRUNES_PER_SECOND`] are made as runs finish; the others wait in a queue (of at most
-//! [`QUEUE_MAX`]) that a task drains at the same rate (it sleeps while the queue is empty),
-//! and a job that went twice [`PRUNE_EVERY`] runs without a prune is pruned at once.
+//! [`QUEUE_MAX`], so minutes) that a task drains at the same rate, asleep while the queue is
+//! empty. A prune queued counts as made; one skipped because the queue was full does not, and
+//! a job that went twice [`PRUNE_EVERY`] runs without one is pruned at once.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +24,9 @@ pub(super) const PRUNE_EVERY: u32 = 100;
 /// Most prunes a second made as runs finish, and most the queue's task makes.
 pub(super) const PRUNES_PER_SECOND: u32 = 50;
 
-/// Most prunes waiting in the queue: a job finding it full tries again at its next run.
-const QUEUE_MAX: usize = 10_000;
+/// Most prunes waiting in the queue (four minutes' worth): a job finding it full skips this
+/// prune; its next is due [`PRUNE_EVERY`] runs later.
+const QUEUE_MAX: usize = 12_000;
 
 /// Prunes waiting for a later second, each job once.
 #[derive(Default)]
@@ -36,8 +38,8 @@ pub(super) struct PutOff {
 
 #[derive(Default)]
 struct Waiting {
-    queue: VecDeque<(String, Retention)>,
-    queued: HashSet<String>,
+    queue: VecDeque<(Arc<str>, Retention)>,
+    queued: HashSet<Arc<str>>,
 }
 
 impl Inner {
@@ -50,33 +52,40 @@ impl Inner {
         finished: u32,
         now: DateTime<Utc>,
     ) {
-        if finished < counters.prune_from.load(Ordering::Acquire) {
+        // Counts wrap: "before" is a negative difference. Of runs finishing together, the
+        // one that moves the due point on makes the prune.
+        let from = counters.prune_from.load(Ordering::Acquire);
+        if (finished.wrapping_sub(from) as i32) < 0 {
             return;
         }
-        let retention = || job.options.resolve(&self.defaults()).retention;
-        let since = finished.wrapping_sub(counters.pruned_at.load(Ordering::Acquire));
-        if since >= 2 * PRUNE_EVERY || self.may_prune(now) {
-            counters.pruned_at.store(finished, Ordering::Release);
-        } else if self.put_off.len.load(Ordering::Acquire) >= QUEUE_MAX {
+        let next = finished.wrapping_add(PRUNE_EVERY);
+        if counters
+            .prune_from
+            .compare_exchange(from, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return;
-        } else {
+        }
+        let since = finished.wrapping_sub(counters.pruned_at.load(Ordering::Acquire));
+        let overdue = since as i32 >= 2 * PRUNE_EVERY as i32;
+        let retention = job.options.resolve(&self.defaults()).retention;
+        if overdue || self.may_prune(now) {
+            self.store.prune_runs(&job.id, retention, now);
+        } else if self.put_off.len.load(Ordering::Acquire) < QUEUE_MAX {
             let mut waiting = lock(&self.put_off.waiting);
-            if waiting.queued.insert(job.id.clone()) {
-                waiting.queue.push_back((job.id.clone(), retention()));
+            if !waiting.queued.contains(job.id.as_str()) {
+                let id: Arc<str> = job.id.as_str().into();
+                waiting.queued.insert(id.clone());
+                waiting.queue.push_back((id, retention));
                 self.put_off
                     .len
                     .store(waiting.queue.len(), Ordering::Release);
                 self.prune_wake.notify_one();
             }
-            counters
-                .prune_from
-                .store(finished.wrapping_add(PRUNE_EVERY), Ordering::Release);
+        } else {
             return;
         }
-        counters
-            .prune_from
-            .store(finished.wrapping_add(PRUNE_EVERY), Ordering::Release);
-        self.store.prune_runs(&job.id, retention(), now);
+        counters.pruned_at.store(finished, Ordering::Release);
     }
 
     /// Whether a prune fits in this second's [`PRUNES_PER_SECOND`].
@@ -102,7 +111,7 @@ pub(super) async fn prune_later(inner: Arc<Inner>) {
             _ = inner.stop.cancelled() => return,
         }
         loop {
-            let batch: Vec<(String, Retention)> = {
+            let batch: Vec<(Arc<str>, Retention)> = {
                 let mut waiting = lock(&inner.put_off.waiting);
                 let take = waiting.queue.len().min(PRUNES_PER_SECOND as usize);
                 let batch: Vec<_> = waiting.queue.drain(..take).collect();

@@ -1293,7 +1293,6 @@ async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
     let mut jobs = Vec::new();
     let mut runs = Vec::new();
     for i in 0..count {
-        // Daily: what is put off must not wait for a later run.
         let mut j = job(
             &format!("p{i}"),
             json!({"type": "interval", "seconds": 86400}),
@@ -1346,6 +1345,32 @@ async fn first_prunes_of_many_jobs_are_spread_over_seconds() {
     late.active.fetch_add(1, Ordering::AcqRel);
     inner.run_finished(&jobs[0], &late, busy);
     assert!(pruned("p0"));
+    // A queued prune counts as made: when the jobs come due again together, 100 and 200
+    // runs later, only so many prune at once again (none is taken for 200 runs overdue).
+    let mut next_id = 20_000;
+    for run in 2..=2 * PRUNE_EVERY + 1 {
+        let at = base() + Duration::seconds(run.into());
+        let due = (run - 1) % PRUNE_EVERY == 0;
+        if due {
+            let mut more = Vec::new();
+            for j in &jobs {
+                for _ in 0..2 {
+                    next_id += 1;
+                    more.push(RunRecord::new(next_id, &j.id, at, RunState::Succeeded));
+                }
+            }
+            store.record_runs(more);
+        }
+        for (j, c) in jobs.iter().zip(&counters) {
+            c.active.fetch_add(1, Ordering::AcqRel);
+            inner.run_finished(j, c, at);
+        }
+        if due {
+            assert_eq!(pruned_count(), PRUNES_PER_SECOND as usize, "run {run}");
+        }
+        advance(1.0).await;
+    }
+    scheduler.shutdown(StdDuration::from_secs(1)).await;
 }
 
 #[tokio::test(start_paused = true)]
