@@ -68,10 +68,12 @@ impl Inner {
         }
         let since = finished.wrapping_sub(counters.pruned_at.load(Ordering::Acquire));
         let overdue = since as i32 >= 2 * PRUNE_EVERY as i32;
-        let retention = job.options.resolve(&self.defaults()).retention;
+        // Resolved only for a prune made or queued: it reads the settings.
+        let retention = || job.options.resolve(&self.defaults()).retention;
         if overdue || self.may_prune(now) {
-            self.store.prune_runs(&job.id, retention, now);
+            self.store.prune_runs(&job.id, retention(), now);
         } else if self.put_off.len.load(Ordering::Acquire) < QUEUE_MAX {
+            let retention = retention();
             let mut waiting = lock(&self.put_off.waiting);
             if !waiting.queued.contains(job.id.as_str()) {
                 let id: Arc<str> = job.id.as_str().into();
