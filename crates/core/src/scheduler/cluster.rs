@@ -109,7 +109,10 @@ impl SchedulerInner {
             *peers = alive.into();
             (changed.then_some(shared), first)
         };
-        self.relay_wake.notify_one();
+        if changed.is_some() {
+            // Who listens is part of a peer: the relay looks again only when that changed.
+            self.relay_wake.notify_one();
+        }
         if let Some(shared) = changed.filter(|_| lock(&self.state).running) {
             if shared && !first {
                 tracing::info!("the nodes changed: re-dividing the jobs among them");
@@ -120,6 +123,12 @@ impl SchedulerInner {
             self.reconcile(!first);
         }
         self.rescue_overdue(now)?;
+        let lapsed = nodes
+            .iter()
+            .any(|n| n.state(now, lease) == NodeState::Lapsed);
+        if !self.sweep_due(now, lease, changed.is_some() || lapsed || !dead.is_empty()) {
+            return Ok(());
+        }
         for run in self.store.take_over(now, lease, &dead)? {
             // A workflow goes on here; its steps run again as it resumes.
             let node = nodes
@@ -140,6 +149,19 @@ impl SchedulerInner {
             }
         }
         Ok(())
+    }
+
+    /// Whether the store is to be swept for dead nodes' runs now: at once when the nodes
+    /// changed or one lapsed or died (`news`), else once a lease for runs orphaned some other
+    /// way (a run left behind without a node); an idle node's heartbeat then writes once.
+    fn sweep_due(&self, now: chrono::DateTime<chrono::Utc>, lease: Duration, news: bool) -> bool {
+        let now = now.timestamp_millis();
+        let last = self.swept_at.load(Ordering::Relaxed);
+        let due = news || now.saturating_sub(last) >= lease.num_milliseconds() || now < last;
+        if due {
+            self.swept_at.store(now, Ordering::Relaxed);
+        }
+        due
     }
 
     /// Whether this node fires `job`: of the alive nodes that have the job's labels (and its

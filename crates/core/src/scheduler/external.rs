@@ -17,6 +17,8 @@ const CHECK_ANYWAY_EVERY: StdDuration = StdDuration::from_secs(30);
 /// The least time between two reads: a SQLite file's watch also fires on this process's own
 /// writes, which come in a stream under load.
 const CHECK_AT_MOST_EVERY: StdDuration = StdDuration::from_millis(50);
+/// How long an announcement waits for the rest of its commit's writes before the read.
+const SETTLE: StdDuration = StdDuration::from_millis(5);
 
 impl SchedulerInner {
     /// Remembers the store's change counter after our own change, unless another process
@@ -125,6 +127,7 @@ pub(super) async fn watch(inner: Arc<SchedulerInner>, announced: Option<Arc<Noti
     } else {
         CHECK_EVERY
     };
+    let mut checked: Option<tokio::time::Instant> = None;
     loop {
         let notified = async {
             match &announced {
@@ -137,13 +140,31 @@ pub(super) async fn watch(inner: Arc<SchedulerInner>, announced: Option<Arc<Noti
             _ = notified => {}
             _ = inner.stop.cancelled() => return,
         }
-        let check = inner.clone();
-        let _ = tokio::task::spawn_blocking(move || check.reconcile(false)).await;
-        if announced.is_some() {
+        if let Some(changes) = &announced {
+            // A commit is several writes, each announced: wait for its last, then check once
+            // for all announced so far. (Were a commit's last write announced before the
+            // commit shows, the next write by any process, a heartbeat at the latest, brings
+            // it.)
+            let mut wait = SETTLE;
+            if let Some(at) = checked {
+                wait = wait.max(CHECK_AT_MOST_EVERY.saturating_sub(at.elapsed()));
+            }
             tokio::select! {
-                _ = tokio::time::sleep(CHECK_AT_MOST_EVERY) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = inner.stop.cancelled() => return,
             }
+            drain(changes);
         }
+        checked = Some(tokio::time::Instant::now());
+        let check = inner.clone();
+        let _ = tokio::task::spawn_blocking(move || check.reconcile(false)).await;
     }
+}
+
+/// Takes back an announcement made since the last wait, if one was.
+fn drain(changes: &Notify) {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let notified = std::pin::pin!(changes.notified());
+    let _ = std::future::Future::poll(notified, &mut context);
 }

@@ -20,7 +20,7 @@ mod workflow;
 
 use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -284,10 +284,12 @@ pub(crate) struct SchedulerInner {
     pub(crate) store_failure: RwLock<Option<StoreFailure>>,
     /// The heartbeat task runs.
     beating: AtomicBool,
+    /// When (ms of the clock) the store was last swept for dead nodes' runs (see `take_over`).
+    swept_at: AtomicI64,
     /// The ids of the nodes alive at the last heartbeat, this one among them, sorted: each
     /// job is fired by one of them (see `cluster::owner`).
     peers: RwLock<Arc<[cluster::Peer]>>,
-    /// Tells the event relay to look again at who listens (after a heartbeat).
+    /// Tells the event relay to look again at who listens (a heartbeat saw it change).
     relay_wake: Notify,
     /// Jobs set aside because this process lacks their function (see `may_run`): job id to
     /// function name.
@@ -362,6 +364,7 @@ impl Scheduler {
                 skewed: AtomicBool::new(false),
                 store_failure: RwLock::new(None),
                 beating: AtomicBool::new(false),
+                swept_at: AtomicI64::new(i64::MIN),
                 peers: RwLock::new(Arc::new([])),
                 relay_wake: Notify::new(),
                 waiting: Mutex::default(),

@@ -16,7 +16,8 @@ const BATCH: usize = 512;
 /// How often other nodes' events are read from a store that cannot announce them.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
-/// Relays events until the scheduler stops; re-decides what to relay at every heartbeat.
+/// Relays events until the scheduler stops; re-decides what to relay whenever a heartbeat
+/// finds that who listens changed.
 pub(super) async fn relay(inner: Arc<SchedulerInner>) {
     let signal = inner.store.events_signal();
     let mut outgoing: Option<Listener> = None;

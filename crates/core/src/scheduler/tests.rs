@@ -912,6 +912,42 @@ async fn a_dead_nodes_run_is_abandoned_and_retried() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_run_left_without_its_node_is_swept_up_within_a_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kairos.db");
+    let clock = Arc::new(TestClock::new(base()));
+    let s = on_file(&path, &clock);
+    s.add_job(job(
+        "left",
+        json!({"type": "date", "at": "2030-01-01T00:00:00Z"}),
+        "ok",
+    ))
+    .unwrap();
+    s.start().unwrap();
+    advance(2.5).await;
+    // Between two of our heartbeats a node came, claimed a run and left without finishing
+    // it: the nodes alive look the same, so nothing tells of the run but the store.
+    let now = base() + Duration::seconds(2);
+    let mut other = NodeInfo::this_process(vec![], now);
+    other.id = "brief".into();
+    other.instance = "elsewhere".into();
+    s.store().heartbeat(&other).unwrap();
+    let run = RunRecord::new(0, "left", now, RunState::Submitted);
+    let claim = crate::store::Claim::insert("left", vec![run], u32::MAX);
+    let claimed = s.store().claim(&"brief".into(), now, vec![claim]).unwrap();
+    s.store().leave("brief", now).unwrap();
+    // An idle node's heartbeat writes only itself: the sweep for such runs comes once a lease.
+    advance(2.0).await;
+    assert_eq!(states(&stored_runs(&s, "left")), [RunState::Submitted]);
+    let settings = s.settings().cluster;
+    advance(f64::from(settings.lease_s + settings.heartbeat_s)).await;
+    s.shutdown(StdDuration::from_secs(5)).await;
+    let runs = stored_runs(&s, "left");
+    assert_eq!(runs[0].id, claimed[0].runs[0].id);
+    assert_eq!(states(&runs[..1]), [RunState::Abandoned]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn events_from_another_node_reach_listeners_here() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kairos.db");
