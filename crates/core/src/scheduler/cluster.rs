@@ -69,7 +69,8 @@ impl SchedulerInner {
 
     /// Takes over the runs of nodes that are dead (lease lapsed, or their process gone from
     /// this machine): they become abandoned, and those with retries left run again here.
-    pub(super) fn take_over(self: &Arc<Self>) -> Result<(), StoreError> {
+    /// Unless `sweep` (at start), the store is swept only as [`Self::sweep_due`] says.
+    pub(super) fn take_over(self: &Arc<Self>, sweep: bool) -> Result<(), StoreError> {
         if !self.may_claim() {
             // With a clock this far off, live nodes could look dead: judge nobody.
             return Ok(());
@@ -122,46 +123,51 @@ impl SchedulerInner {
             // owns it (a million jobs: 1.2 s saved at start).
             self.reconcile(!first);
         }
-        self.rescue_overdue(now)?;
+        // A failed rescue leaves the sweep to be made, then is reported.
+        let rescued = self.rescue_overdue(now);
         let lapsed = nodes
             .iter()
             .any(|n| n.state(now, lease) == NodeState::Lapsed);
-        if !self.sweep_due(now, lease, changed.is_some() || lapsed || !dead.is_empty()) {
-            return Ok(());
-        }
-        for run in self.store.take_over(now, lease, &dead)? {
-            // A workflow goes on here; its steps run again as it resumes.
-            let node = nodes
-                .iter()
-                .find(|n| Some(n.id.as_str()) == run.node.as_deref());
-            if run.step.is_none() && self.resume_workflow(&run, node.map(|n| n.heartbeat)) {
-                continue;
+        let news = sweep || changed.is_some() || lapsed || !dead.is_empty();
+        if self.sweep_due(now, lease, news) {
+            // A failed sweep is due again at the next heartbeat.
+            let runs = self
+                .store
+                .take_over(now, lease, &dead)
+                .inspect_err(|_| self.swept_at.store(i64::MIN, Ordering::Relaxed))?;
+            self.swept_at
+                .store(now.timestamp_millis(), Ordering::Relaxed);
+            for run in runs {
+                // A workflow goes on here; its steps run again as it resumes.
+                let node = nodes
+                    .iter()
+                    .find(|n| Some(n.id.as_str()) == run.node.as_deref());
+                if run.step.is_none() && self.resume_workflow(&run, node.map(|n| n.heartbeat)) {
+                    continue;
+                }
+                tracing::warn!(
+                    run = run.id,
+                    job = %run.job_id,
+                    node = run.node.as_deref().unwrap_or("-"),
+                    "run abandoned: its node died while it was in flight"
+                );
+                self.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
+                if run.step.is_none() {
+                    self.retry_abandoned(&run);
+                }
             }
-            tracing::warn!(
-                run = run.id,
-                job = %run.job_id,
-                node = run.node.as_deref().unwrap_or("-"),
-                "run abandoned: its node died while it was in flight"
-            );
-            self.bus.emit(now, Event::RunAbandoned(RunRef::of(&run)));
-            if run.step.is_none() {
-                self.retry_abandoned(&run);
-            }
         }
-        Ok(())
+        rescued
     }
 
-    /// Whether the store is to be swept for dead nodes' runs now: at once when the nodes
-    /// changed or one lapsed or died (`news`), else once a lease for runs orphaned some other
-    /// way (a run left behind without a node); an idle node's heartbeat then writes once.
+    /// Whether the store is to be swept for dead nodes' runs now: at once on `news` (the
+    /// nodes changed, one lapsed or died, the scheduler starts), else once a lease since the
+    /// last sweep, for runs orphaned some other way (left by a node that came and went
+    /// between two heartbeats); an idle node's heartbeat then writes only itself.
     fn sweep_due(&self, now: chrono::DateTime<chrono::Utc>, lease: Duration, news: bool) -> bool {
         let now = now.timestamp_millis();
         let last = self.swept_at.load(Ordering::Relaxed);
-        let due = news || now.saturating_sub(last) >= lease.num_milliseconds() || now < last;
-        if due {
-            self.swept_at.store(now, Ordering::Relaxed);
-        }
-        due
+        news || now.saturating_sub(last) >= lease.num_milliseconds() || now < last
     }
 
     /// Whether this node fires `job`: of the alive nodes that have the job's labels (and its
@@ -290,7 +296,7 @@ impl SchedulerInner {
     }
 }
 
-/// Heartbeats and takes over dead nodes' work every heartbeat period until the scheduler stops.
+/// Heartbeats every heartbeat period, taking over dead nodes' work, until the scheduler stops.
 pub(super) async fn heartbeats(inner: Arc<SchedulerInner>) {
     loop {
         let period = inner.cluster().heartbeat();
@@ -311,7 +317,7 @@ pub(super) async fn heartbeats(inner: Arc<SchedulerInner>) {
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = failure;
             beat?;
-            work.take_over()
+            work.take_over(false)
         })
         .await;
         match done {

@@ -17,7 +17,7 @@ const CHECK_ANYWAY_EVERY: StdDuration = StdDuration::from_secs(30);
 /// The least time between two reads: a SQLite file's watch also fires on this process's own
 /// writes, which come in a stream under load.
 const CHECK_AT_MOST_EVERY: StdDuration = StdDuration::from_millis(50);
-/// How long an announcement waits for the rest of its commit's writes before the read.
+/// How long after an announcement the read waits for the rest of its commit's writes.
 const SETTLE: StdDuration = StdDuration::from_millis(5);
 
 impl SchedulerInner {
@@ -141,10 +141,10 @@ pub(super) async fn watch(inner: Arc<SchedulerInner>, announced: Option<Arc<Noti
             _ = inner.stop.cancelled() => return,
         }
         if let Some(changes) = &announced {
-            // A commit is several writes, each announced: wait for its last, then check once
-            // for all announced so far. (Were a commit's last write announced before the
-            // commit shows, the next write by any process, a heartbeat at the latest, brings
-            // it.)
+            // A commit is several writes, each announced: give the rest of them a moment to
+            // be written and the commit to show, then check once for all announced so far.
+            // (Were a commit still unseen after that, the next write by any process, a
+            // heartbeat at the latest, brings it.)
             let mut wait = SETTLE;
             if let Some(at) = checked {
                 wait = wait.max(CHECK_AT_MOST_EVERY.saturating_sub(at.elapsed()));
@@ -161,7 +161,7 @@ pub(super) async fn watch(inner: Arc<SchedulerInner>, announced: Option<Arc<Noti
     }
 }
 
-/// Takes back an announcement made since the last wait, if one was.
+/// Takes back the announcement waiting to be heard, if there is one.
 fn drain(changes: &Notify) {
     let waker = std::task::Waker::noop();
     let mut context = std::task::Context::from_waker(waker);

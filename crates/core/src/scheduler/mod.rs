@@ -529,7 +529,7 @@ impl Scheduler {
             state.queue.append(&mut due_set.into_iter().collect());
         }
         // After the schedule is in: retries of abandoned runs find their jobs' slots.
-        inner.take_over()?;
+        inner.take_over(true)?;
         inner.bus.emit(inner.clock.now(), Event::SchedulerStarted);
         let handle = inner
             .runtime

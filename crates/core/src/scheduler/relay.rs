@@ -29,12 +29,15 @@ pub(super) async fn relay(inner: Arc<SchedulerInner>) {
         } else {
             outgoing = None;
         }
-        if !inner.bus.has_watchers() || inner.alone() {
+        let wanted = inner.bus.has_watchers() && !inner.alone();
+        if !wanted {
             // Nobody here to tell, or nobody else to hear from: read nothing.
             cursor = None;
         } else if cursor.is_none() {
             cursor = pull(&inner, None).await;
         }
+        // A first read that failed is tried again shortly.
+        let retry = wanted && cursor.is_none();
         let incoming = async {
             match &signal {
                 Some(signal) => signal.notified().await,
@@ -60,6 +63,7 @@ pub(super) async fn relay(inner: Arc<SchedulerInner>) {
             _ = tokio::time::sleep(GATHER), if !batch.is_empty() => share(&inner, &mut batch),
             _ = incoming, if cursor.is_some() => cursor = pull(&inner, cursor).await,
             _ = inner.relay_wake.notified() => {}
+            _ = tokio::time::sleep(POLL_EVERY), if retry => {}
             _ = inner.stop.cancelled() => {
                 share(&inner, &mut batch);
                 return;
