@@ -12,6 +12,7 @@ mod notify;
 mod protocol;
 mod status;
 mod tray;
+mod trim;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -180,6 +181,9 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
                 tracing::warn!("saving the window state failed: {e}");
             }
             tracing::info!("window closed; its webview is released, jobs keep running");
+            if !app.state::<Shell>().is_quitting() {
+                trim::after_close(app);
+            }
         }
         _ => {}
     }

@@ -488,7 +488,6 @@ test("after the window is closed the app keeps running and the job keeps firing"
   xtool("shot", path.join(SHOTS, "04-screen-closed.png"));
   assert.deepEqual(instances(), [appPid], "the app process is still there");
   const helpersHidden = children(appPid).map(comm);
-  figures.helper_processes = { window_open: helpersOpen, window_closed: helpersHidden };
 
   const before = cliRuns(jobId).length;
   const after = await until("more runs in the database", async () => {
@@ -498,6 +497,12 @@ test("after the window is closed the app keeps running and the job keeps firing"
   assert.ok(after >= before + 2, `runs went from ${before} to ${after}`);
   // Idle as in the first test: no job firing (the CLI pauses it; the app notices within 1 s).
   execFileSync(CLI, ["--db", DB, "job", "pause", jobId]);
+  // Some seconds after the close the app gives back what only the window needed.
+  const trimmed = await until("the app to give memory back", async () => logLines(/memory given back to the system/).at(-1) ?? null, 30000, 500);
+  figures.trim_log = trimmed.replace(/\x1b\[[0-9;]*m/g, "").replace(/^.*trim:\s*/, "");
+  const helpersTrimmed = children(appPid).map(comm);
+  figures.helper_processes = { window_open: helpersOpen, window_closed: helpersHidden, trimmed: helpersTrimmed };
+  assert.deepEqual(helpersTrimmed.filter((n) => n.startsWith("WebKit")), [], "no WebKit process is left behind");
   await sleep(1500);
   figures.hidden_idle = await measureIdle(SAMPLE_S);
 });
@@ -523,7 +528,7 @@ test("a second launch exits promptly, leaves one instance and re-opens the windo
   figures.reopen = line.replace(/^.*window ready/, "window ready");
   figures.reopen_seen_by_test_ms = Date.now() - t0;
   assert.equal(xtool("count", String(appPid)), "1", "the window is back");
-  await sleep(500);
+  await sleep(2000); // loaded is not yet painted
   xtool("shot", path.join(SHOTS, "05-screen-reopened.png"));
 });
 
