@@ -20,6 +20,7 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         window.show()?;
         return window.set_focus();
     }
+    crate::trim::window_opening();
     let shell = app.state::<Shell>();
     let mut url = protocol::base_url();
     // The UI keeps the token from the first page it loads.
