@@ -224,6 +224,8 @@ async fn storm(
     tokio::time::sleep(wait).await;
     let cpu_before = cpu_seconds();
     tokio::time::sleep(StdDuration::from_secs(duration_s)).await;
+    // While firing, after every job fired many times: what the storm itself holds.
+    let firing_rss_mb = status_mb("VmRSS:");
     scheduler.shutdown(StdDuration::from_secs(5)).await;
     let cpu_s = cpu_seconds() - cpu_before;
     let stats = scheduler.stats();
@@ -240,6 +242,7 @@ async fn storm(
         "late_max_ms": stats.lateness_max_ms,
         "cpu_s": round(cpu_s),
         "rss_mb": peak_rss_mb(),
+        "firing_rss_mb": firing_rss_mb,
     }))
 }
 
@@ -323,10 +326,15 @@ fn cpu_seconds() -> f64 {
 
 /// Peak resident set size of this process, MiB (from /proc/self/status VmHWM).
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// A memory figure of /proc/self/status (`VmHWM:`, `VmRSS:`, …), MiB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     round(kb / 1024.0)
