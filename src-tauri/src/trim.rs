@@ -103,7 +103,7 @@ fn children(parent: u32) -> Vec<(u32, String)> {
             let mut fields = tail.split_whitespace();
             let state = fields.next()?;
             let ppid: u32 = fields.next()?.parse().ok()?;
-            (ppid == parent && state != "Z")
+            (ppid == parent && !matches!(state, "Z" | "X"))
                 .then(|| (pid, head.split_once('(').map_or("", |n| n.1).to_string()))
         })
         .collect()

@@ -332,10 +332,5 @@ fn peak_rss_mb() -> f64 {
 /// A memory figure of /proc/self/status (`VmHWM:`, `VmRSS:`, …), MiB.
 fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    round(kb / 1024.0)
+    round(crate::bench_idle::kb_field(&status, field) / 1024.0)
 }

@@ -53,7 +53,7 @@ fn sample(pid: u32) -> Result<Sample, String> {
 }
 
 /// A `Name:  value kB` line's value from a /proc status file.
-fn kb_field(text: &str, name: &str) -> f64 {
+pub(crate) fn kb_field(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
