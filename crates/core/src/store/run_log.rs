@@ -1,5 +1,6 @@
-//! The memory store's run history in 48 bytes a run: fixed-size slots in id order, kept in
-//! chunks, each job's run ids beside them, and the fields most runs leave empty kept apart.
+//! The memory store's run history in 32 bytes a run: fixed-size slots in id order, kept in
+//! chunks, each job's run ids beside them, and the fields most runs leave empty (or that do
+//! not fit a slot's narrow fields) kept apart.
 //!
 //! Times are kept to the millisecond, as the SQLite and PostgreSQL stores keep them.
 
@@ -13,11 +14,14 @@ use crate::history::{RunParams, RunQuery, RunRecord, RunState, RunUsage, ThinStr
 use crate::query::LastRun;
 use crate::FastMap;
 
-/// Slots per chunk (192 KiB): growing the log never copies more than one chunk.
+/// Slots per chunk (128 KiB): growing the log never copies more than one chunk.
 const CHUNK: usize = 4096;
 
 /// A time that is absent.
 const NO_TIME: i64 = i64::MIN;
+
+/// A slot's time offset that is absent.
+const NO_OFFSET: i32 = i32::MIN;
 
 /// The `state` of a deleted slot.
 const DEAD: u8 = u8::MAX;
@@ -26,23 +30,89 @@ const DEAD: u8 = u8::MAX;
 const MANUAL: u8 = 1;
 /// `flags`: the run has fields in `Log::extras`.
 const EXTRA: u8 = 2;
+/// `flags`: the run's times, node and attempt are in `Log::wide` (the slot's did not fit).
+const WIDE: u8 = 4;
 
 /// One run, without the fields most runs leave empty.
 #[derive(Clone, Copy)]
 struct Slot {
     id: i64,
-    /// Epoch milliseconds, like `started` and `finished` (`NO_TIME`: absent).
+    /// Epoch milliseconds.
     scheduled: i64,
-    started: i64,
-    finished: i64,
+    /// Milliseconds after `scheduled` (`NO_OFFSET`: absent), like `finished`.
+    started: i32,
+    finished: i32,
     /// Index into `Jobs::list`.
     job: u32,
     /// 1 + index into `Runs::nodes`; 0: no node.
-    node: u32,
-    attempt: u32,
+    node: u8,
+    attempt: u8,
     /// `RunState as u8`, or `DEAD`.
     state: u8,
     flags: u8,
+}
+
+/// A slot's narrow fields at full width: times in epoch milliseconds (`NO_TIME`: absent).
+#[derive(Clone, Copy)]
+struct Wide {
+    started: i64,
+    finished: i64,
+    /// 1 + index into `Runs::nodes`; 0: no node.
+    node: u32,
+    attempt: u32,
+}
+
+impl Slot {
+    /// Sets the narrow fields to `wide`, or keeps it in `wides` when it does not fit them.
+    fn set_wide(&mut self, wide: Wide, wides: &mut FastMap<i64, Wide>) {
+        let offset = |t: i64| match t {
+            NO_TIME => Some(NO_OFFSET),
+            t => i32::try_from(t.checked_sub(self.scheduled)?)
+                .ok()
+                .filter(|&o| o != NO_OFFSET),
+        };
+        let narrow = (|| {
+            Some((
+                offset(wide.started)?,
+                offset(wide.finished)?,
+                u8::try_from(wide.node).ok()?,
+                u8::try_from(wide.attempt).ok()?,
+            ))
+        })();
+        match narrow {
+            Some((started, finished, node, attempt)) => {
+                (self.started, self.finished) = (started, finished);
+                (self.node, self.attempt) = (node, attempt);
+                if self.flags & WIDE != 0 {
+                    wides.remove(&self.id);
+                    self.flags &= !WIDE;
+                }
+            }
+            None => {
+                self.flags |= WIDE;
+                wides.insert(self.id, wide);
+            }
+        }
+    }
+
+    /// Its narrow fields at full width, from `wides` when they are kept there.
+    fn wide(&self, wides: &FastMap<i64, Wide>) -> Wide {
+        if self.flags & WIDE != 0 {
+            if let Some(&wide) = wides.get(&self.id) {
+                return wide;
+            }
+        }
+        let time = |o: i32| match o {
+            NO_OFFSET => NO_TIME,
+            o => self.scheduled + i64::from(o),
+        };
+        Wide {
+            started: time(self.started),
+            finished: time(self.finished),
+            node: self.node.into(),
+            attempt: self.attempt.into(),
+        }
+    }
 }
 
 /// The fields of a run that most runs leave empty.
@@ -102,11 +172,13 @@ impl Chunk {
     }
 }
 
-/// Every slot, in id order, and the extra fields of those that have them.
+/// Every slot, in id order, the extra fields of those that have them, and the wide fields
+/// of those whose did not fit.
 #[derive(Default)]
 struct Log {
     chunks: VecDeque<Chunk>,
     extras: FastMap<i64, Extra>,
+    wides: FastMap<i64, Wide>,
 }
 
 impl Log {
@@ -184,6 +256,9 @@ impl Log {
         if slot.flags & EXTRA != 0 {
             self.extras.remove(&id);
         }
+        if slot.flags & WIDE != 0 {
+            self.wides.remove(&id);
+        }
         slot.state = DEAD;
         chunk.dead += 1;
         if chunk.dead == chunk.slots.len() {
@@ -229,14 +304,6 @@ impl Log {
         self.chunks
             .iter()
             .flat_map(|c| c.slots.iter())
-            .filter(|s| s.state != DEAD)
-    }
-
-    /// Every live slot, to change in place.
-    fn live_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
-        self.chunks
-            .iter_mut()
-            .flat_map(|c| c.slots.iter_mut())
             .filter(|s| s.state != DEAD)
     }
 }
@@ -387,17 +454,25 @@ impl Runs {
             Some(old) if *self.jobs.list[old.job as usize].id == *job_id => old.job,
             _ => self.jobs.intern(&job_id),
         };
+        let wide = Wide {
+            started: started.map_or(NO_TIME, |t| t.timestamp_millis()),
+            finished: finished.map_or(NO_TIME, |t| t.timestamp_millis()),
+            node: node.map_or(0, |n| self.node_index(n)),
+            attempt,
+        };
         let mut slot = Slot {
             id,
             scheduled: scheduled.timestamp_millis(),
-            started: started.map_or(NO_TIME, |t| t.timestamp_millis()),
-            finished: finished.map_or(NO_TIME, |t| t.timestamp_millis()),
+            started: NO_OFFSET,
+            finished: NO_OFFSET,
             job,
-            node: node.map_or(0, |n| self.node_index(n)),
-            attempt,
+            node: 0,
+            attempt: 0,
             state: state as u8,
-            flags: if manual { MANUAL } else { 0 },
+            // What the record replaced kept in `wides` is dropped by `set_wide` if it fits.
+            flags: stored.map_or(0, |old| old.flags & WIDE) | if manual { MANUAL } else { 0 },
         };
+        slot.set_wide(wide, &mut self.log.wides);
         if !extra.is_empty() {
             slot.flags |= EXTRA;
             self.log.extras.insert(id, extra);
@@ -514,11 +589,16 @@ impl Runs {
         let alive: Vec<bool> = self.nodes.iter().map(|n| alive.contains(&**n)).collect();
         let now = now.timestamp_millis();
         let mut changed = Vec::new();
-        for slot in self.log.live_mut() {
-            let orphan = slot.node == 0 || !alive[slot.node as usize - 1];
-            if !state_of(slot).is_final() && orphan {
+        let log = &mut self.log;
+        for slot in log.chunks.iter_mut().flat_map(|c| c.slots.iter_mut()) {
+            if slot.state == DEAD || state_of(slot).is_final() {
+                continue;
+            }
+            let mut wide = slot.wide(&log.wides);
+            if wide.node == 0 || !alive[wide.node as usize - 1] {
                 slot.state = RunState::Abandoned as u8;
-                slot.finished = now;
+                wide.finished = now;
+                slot.set_wide(wide, &mut log.wides);
                 changed.push(slot.id);
             }
         }
@@ -532,8 +612,9 @@ impl Runs {
     pub fn running_per_node(&self) -> FastMap<ThinStr, u64> {
         let mut counts = vec![0u64; self.nodes.len()];
         for slot in self.log.live() {
-            if slot.node != 0 && !state_of(slot).is_final() {
-                counts[slot.node as usize - 1] += 1;
+            let node = slot.wide(&self.log.wides).node;
+            if node != 0 && !state_of(slot).is_final() {
+                counts[node as usize - 1] += 1;
             }
         }
         self.nodes
@@ -581,14 +662,20 @@ impl<'a> Run<'a> {
 
     /// The node that claimed it.
     pub fn node(&self) -> Option<&'a ThinStr> {
-        let node = self.slot.node as usize;
+        let node = self.wide().node as usize;
         (node > 0).then(|| &self.runs.nodes[node - 1])
     }
 
     /// How long the action ran, once it has finished.
     pub fn duration_ms(&self) -> Option<i64> {
-        let (started, finished) = (self.slot.started, self.slot.finished);
+        let Wide {
+            started, finished, ..
+        } = self.wide();
         (started != NO_TIME && finished != NO_TIME).then(|| finished - started)
+    }
+
+    fn wide(&self) -> Wide {
+        self.slot.wide(&self.runs.log.wides)
     }
 
     fn extra(&self) -> Option<&'a Extra> {
@@ -625,7 +712,7 @@ impl<'a> Run<'a> {
             id: self.slot.id,
             state: self.state(),
             scheduled: time(self.slot.scheduled).unwrap_or_default(),
-            finished: time(self.slot.finished),
+            finished: time(self.wide().finished),
         }
     }
 
@@ -634,9 +721,10 @@ impl<'a> Run<'a> {
         let slot = self.slot;
         let scheduled = time(slot.scheduled).unwrap_or_default();
         let mut run = RunRecord::new(slot.id, self.job_id(), scheduled, self.state());
-        run.started = time(slot.started);
-        run.finished = time(slot.finished);
-        run.attempt = slot.attempt;
+        let wide = self.wide();
+        run.started = time(wide.started);
+        run.finished = time(wide.finished);
+        run.attempt = wide.attempt;
         run.node = self.node().cloned();
         run.manual = slot.flags & MANUAL != 0;
         if let Some(extra) = self.extra() {
@@ -663,8 +751,8 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_48_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 48);
+    fn a_slot_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
     }
 
     #[test]
@@ -693,6 +781,48 @@ mod tests {
         runs.upsert(run(7, "a", 0));
         assert_eq!(runs.get(7).unwrap().record(), run(7, "a", 0));
         assert!(runs.log.extras.is_empty());
+    }
+
+    #[test]
+    fn fields_too_wide_for_a_slot_come_back_whole() {
+        let mut runs = Runs::default();
+        // 300 nodes: the later ones are past a slot's 255.
+        for n in 0..300 {
+            let mut r = run(n + 1, "a", 0);
+            r.node = Some(format!("n{n}").as_str().into());
+            runs.upsert(r);
+        }
+        let mut far = run(400, "a", 0);
+        // Started before its fire time, finished 30 days after it, on its 300th attempt.
+        far.started = Some(at(-1));
+        far.finished = Some(at(30 * 86_400));
+        far.attempt = 300;
+        far.node = Some("n299".into());
+        runs.upsert(far.clone());
+        assert_eq!(runs.get(400).unwrap().record(), far);
+        assert_eq!(runs.get(300).unwrap().node().map(|n| &**n), Some("n299"));
+        assert_eq!(runs.get(3).unwrap().node().map(|n| &**n), Some("n2"));
+        let wide = runs.log.wides.len();
+        assert_eq!(
+            wide,
+            300 - 254,
+            "runs on nodes 255 and later, and the far one"
+        );
+        // Narrow again: its wide fields go; deleted: so do the others'.
+        runs.upsert(run(400, "a", 0));
+        assert_eq!(runs.get(400).unwrap().record(), run(400, "a", 0));
+        assert_eq!(runs.log.wides.len(), wide - 1);
+        runs.prune("a", 1, at(0));
+        assert_eq!(runs.len(), 1);
+        assert!(runs.log.wides.is_empty());
+        // Abandoned long after it started: the end is kept wide.
+        let mut long = run(500, "b", 0);
+        (long.state, long.started) = (RunState::Running, Some(at(0)));
+        runs.upsert(long);
+        let changed = runs.abandon_orphans(&HashSet::new(), at(40 * 86_400));
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].finished, Some(at(40 * 86_400)));
+        assert_eq!(runs.get(500).unwrap().duration_ms(), Some(40 * 86_400_000));
     }
 
     #[test]
