@@ -20,6 +20,13 @@ use schedule::CronSchedule;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "CronSpec", into = "CronSpec")]
 pub struct CronTrigger {
+    /// Boxed: a job keeps its trigger inline, and every job is 72 bytes lighter for it.
+    parts: Box<Parts>,
+}
+
+/// What a cron trigger is made of.
+#[derive(Debug, Clone, PartialEq)]
+struct Parts {
     expression: String,
     timezone: Tz,
     start: Option<DateTime<Utc>>,
@@ -49,18 +56,22 @@ impl TryFrom<CronSpec> for CronTrigger {
 
     fn try_from(spec: CronSpec) -> Result<Self, TriggerError> {
         super::check_bounds(spec.start, spec.end)?;
-        Ok(CronTrigger {
+        let parts = Parts {
             schedule: parse::parse(&spec.expression)?,
             expression: spec.expression,
             timezone: spec.timezone,
             start: spec.start,
             end: spec.end,
+        };
+        Ok(CronTrigger {
+            parts: Box::new(parts),
         })
     }
 }
 
 impl From<CronTrigger> for CronSpec {
     fn from(t: CronTrigger) -> Self {
+        let t = *t.parts;
         CronSpec {
             expression: t.expression,
             timezone: t.timezone,
@@ -96,29 +107,29 @@ impl CronTrigger {
 
     /// The expression as written.
     pub fn expression(&self) -> &str {
-        &self.expression
+        &self.parts.expression
     }
 
     /// The zone the expression is read in.
     pub fn timezone(&self) -> Tz {
-        self.timezone
+        self.parts.timezone
     }
 
     /// The first fire time strictly after `after`, or `None` if it never fires again.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let after = match self.start {
+        let after = match self.parts.start {
             Some(start) if start > after => start - Duration::nanoseconds(1),
             _ => after,
         };
         // Whole seconds from here on: a fire time is a whole second.
         let after = after.timestamp();
-        let next = if self.schedule.wall_clock_hours {
+        let next = if self.parts.schedule.wall_clock_hours {
             self.next_wall_clock(after)
         } else {
             self.next_elapsed(after)
         }?;
         let next = DateTime::from_timestamp(next, 0)?;
-        match self.end {
+        match self.parts.end {
             Some(end) if next > end => None,
             _ => Some(next),
         }
@@ -126,10 +137,10 @@ impl CronTrigger {
 
     /// Fixed hours: walk the wall clock, firing gap times after the gap and overlap times once.
     fn next_wall_clock(&self, after: i64) -> Option<i64> {
-        let tz = self.timezone;
+        let tz = self.parts.timezone;
         let mut from = after + offset_at_seconds(tz, after) + 1;
         loop {
-            let local = self.schedule.next_local(from)?;
+            let local = self.parts.schedule.next_local(from)?;
             let t = resolve_earliest_seconds(tz, local);
             if t > after {
                 return Some(t);
@@ -140,11 +151,11 @@ impl CronTrigger {
 
     /// Wildcard or stepped hours: the first real instant whose wall-clock time matches.
     fn next_elapsed(&self, after: i64) -> Option<i64> {
-        let tz = self.timezone;
+        let tz = self.parts.timezone;
         let mut from = after + 1;
         loop {
             let offset = offset_at_seconds(tz, from);
-            let candidate = self.schedule.next_local(from + offset)? - offset;
+            let candidate = self.parts.schedule.next_local(from + offset)? - offset;
             match next_offset_change(tz, from, candidate, offset) {
                 None => return Some(candidate),
                 Some(change) => from = change,
