@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use kairos_core::action::{Action, ShellAction};
+use kairos_core::action::ShellAction;
 use kairos_core::scheduler::Scheduler;
 use kairos_core::trigger::Trigger;
 use serde_json::json;
@@ -70,7 +70,7 @@ pub async fn idle(db: &Path, jobs: usize, seconds: u64) -> Result<serde_json::Va
             .map_err(|e| e.to_string())?;
         let specs = (0..jobs)
             .map(|i| kairos_core::job::Job {
-                action: Action::Shell(ShellAction::new("true")),
+                action: ShellAction::new("true").into(),
                 ..noop_job(i, trigger.clone())
             })
             .collect();

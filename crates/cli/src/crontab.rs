@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
-use kairos_core::action::{Action, ShellAction};
+use kairos_core::action::ShellAction;
 use kairos_core::job::{Job, JobOptions, DEFAULT_POOL};
 use kairos_core::trigger::{parse_time_zone, CronTrigger, Trigger};
 
@@ -97,13 +97,14 @@ pub fn parse(text: &str, zone: Tz, file_name: &str, system: Option<&RunAs>) -> P
                 description: format!("imported from {file_name} line {n}{who}"),
                 tags: vec!["crontab".into()],
                 trigger,
-                action: Action::Shell(ShellAction {
+                action: ShellAction {
                     command,
                     shell: shell.clone(),
                     cwd: None,
                     env: env.clone(),
                     output_cap_bytes: 64 * 1024,
-                }),
+                }
+                .into(),
                 options: JobOptions::default(),
                 paused: false,
                 pool: DEFAULT_POOL.into(),
@@ -205,6 +206,7 @@ fn short_name(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kairos_core::action::Action;
 
     const CRONTAB: &str = "\
 # m h dom mon dow command

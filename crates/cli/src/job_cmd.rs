@@ -572,22 +572,24 @@ impl JobFields {
 
     fn action(&self) -> Result<Option<Action>, String> {
         Ok(Some(if let Some(command) = &self.command {
-            Action::Shell(ShellAction {
+            ShellAction {
                 command: command.clone(),
                 shell: "sh".into(),
                 cwd: None,
                 env: Default::default(),
                 output_cap_bytes: 64 * 1024,
-            })
+            }
+            .into()
         } else if let Some(url) = &self.url {
-            Action::Http(HttpAction {
+            HttpAction {
                 method: self.method.clone().unwrap_or_else(|| "GET".into()),
                 url: url.clone(),
                 headers: Default::default(),
                 body: None,
                 timeout_s: None,
                 expect_status: [200, 299],
-            })
+            }
+            .into()
         } else if self.monitor {
             Action::Monitor(MonitorAction {})
         } else if let Some(json) = &self.action_json {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
-use kairos_core::action::{Action, ShellAction};
+use kairos_core::action::ShellAction;
 use kairos_core::history::{RunQuery, RunRecord, RunState};
 use kairos_core::job::{Job, JobOptions};
 use kairos_core::scheduler::Scheduler;
@@ -23,9 +23,9 @@ fn shell_job(id: &str, trigger: serde_json::Value, command: &str) -> Job {
         description: String::new(),
         tags: vec![],
         trigger: serde_json::from_value(trigger).unwrap(),
-        action: Action::Shell(
-            serde_json::from_value::<ShellAction>(json!({ "command": command })).unwrap(),
-        ),
+        action: serde_json::from_value::<ShellAction>(json!({ "command": command }))
+            .unwrap()
+            .into(),
         options: JobOptions::default(),
         paused: false,
         pool: "default".into(),

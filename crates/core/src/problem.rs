@@ -379,7 +379,7 @@ mod tests {
     fn every_refusal_of_run_parameters_has_its_code() {
         use crate::action::{Action, ShellAction};
         use crate::history::RunParams;
-        let shell = Action::Shell(ShellAction {
+        let shell = Action::from(ShellAction {
             command: "true".into(),
             shell: "sh".into(),
             cwd: None,

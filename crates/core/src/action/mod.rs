@@ -35,16 +35,30 @@ pub use monitor::SystemMonitor;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    // Shell and Http are boxed: a job keeps its action inline, and these two large kinds
+    // would make every job 64 bytes larger.
     /// Run a command through a shell.
-    Shell(ShellAction),
+    Shell(Box<ShellAction>),
     /// Send an HTTP request.
-    Http(HttpAction),
+    Http(Box<HttpAction>),
     /// Take one system-monitor sample.
     Monitor(MonitorAction),
     /// Call an in-process function registered under a name.
     Function(FunctionAction),
     /// Run a graph of steps, each its own run.
     Workflow(WorkflowAction),
+}
+
+impl From<ShellAction> for Action {
+    fn from(a: ShellAction) -> Self {
+        Action::Shell(Box::new(a))
+    }
+}
+
+impl From<HttpAction> for Action {
+    fn from(a: HttpAction) -> Self {
+        Action::Http(Box::new(a))
+    }
 }
 
 /// The kind of an action, as its JSON `kind` names it.

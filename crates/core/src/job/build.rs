@@ -353,12 +353,12 @@ impl JobBuilder {
 
     /// Runs `command` with `sh -c`, capturing its output.
     pub fn shell(self, command: &str) -> Self {
-        self.action(Action::Shell(ShellAction::new(command)))
+        self.action(ShellAction::new(command).into())
     }
 
     /// Sends a GET request to `url`; a 2xx status is success.
     pub fn http(self, url: &str) -> Self {
-        self.action(Action::Http(HttpAction::get(url)))
+        self.action(HttpAction::get(url).into())
     }
 
     /// Takes one system-monitor sample (CPU, memory, swap, disks, network, load) per run.

@@ -502,3 +502,17 @@ impl ClusterSettings {
         std::time::Duration::from_secs(self.heartbeat_s.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_stays_small() {
+        // Every store and the run loop keep one per job: large trigger and action kinds are
+        // boxed so that 200k jobs take 80 MB, not 110 (an `Arc<Job>` in a 448-byte class).
+        assert!(std::mem::size_of::<Trigger>() <= 40);
+        assert!(std::mem::size_of::<Action>() <= 56);
+        assert!(std::mem::size_of::<Job>() <= 408);
+    }
+}

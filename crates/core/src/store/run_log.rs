@@ -30,7 +30,7 @@ const DEAD: u8 = u8::MAX;
 const MANUAL: u8 = 1;
 /// `flags`: the run has fields in `Log::extras`.
 const EXTRA: u8 = 2;
-/// `flags`: the run's times, node and attempt are in `Log::wide` (the slot's did not fit).
+/// `flags`: the run's times, node and attempt are in `Log::wides` (the slot's did not fit).
 const WIDE: u8 = 4;
 
 /// One run, without the fields most runs leave empty.
@@ -98,8 +98,9 @@ impl Slot {
     /// Its narrow fields at full width, from `wides` when they are kept there.
     fn wide(&self, wides: &FastMap<i64, Wide>) -> Wide {
         if self.flags & WIDE != 0 {
-            if let Some(&wide) = wides.get(&self.id) {
-                return wide;
+            match wides.get(&self.id) {
+                Some(&wide) => return wide,
+                None => debug_assert!(false, "run {} is wide but not in `wides`", self.id),
             }
         }
         let time = |o: i32| match o {
@@ -367,6 +368,11 @@ impl Jobs {
     fn add(&mut self, j: u32, id: i64, scheduled: i64) {
         let job = &mut self.list[j as usize];
         job.oldest = job.oldest.min(scheduled);
+        if job.ids.len() == job.ids.capacity() {
+            // By half again, not double: a job's ids are a tenth of the history's memory,
+            // and doubling leaves up to half of them unused.
+            job.ids.reserve_exact(job.ids.len().div_ceil(2).max(4));
+        }
         // Runs almost always arrive in id order: appending is the usual case.
         if job.ids.back().is_none_or(|&last| last < id) {
             job.ids.push_back(id);
@@ -611,9 +617,9 @@ impl Runs {
     /// How many unfinished runs each node holds.
     pub fn running_per_node(&self) -> FastMap<ThinStr, u64> {
         let mut counts = vec![0u64; self.nodes.len()];
-        for slot in self.log.live() {
+        for slot in self.log.live().filter(|s| !state_of(s).is_final()) {
             let node = slot.wide(&self.log.wides).node;
-            if node != 0 && !state_of(slot).is_final() {
+            if node != 0 {
                 counts[node as usize - 1] += 1;
             }
         }
@@ -792,29 +798,35 @@ mod tests {
             r.node = Some(format!("n{n}").as_str().into());
             runs.upsert(r);
         }
-        let mut far = run(400, "a", 0);
-        // Started before its fire time, finished 30 days after it, on its 300th attempt.
-        far.started = Some(at(-1));
-        far.finished = Some(at(30 * 86_400));
-        far.attempt = 300;
-        far.node = Some("n299".into());
-        runs.upsert(far.clone());
-        assert_eq!(runs.get(400).unwrap().record(), far);
+        assert_eq!(runs.get(255).unwrap().node().map(|n| &**n), Some("n254"));
         assert_eq!(runs.get(300).unwrap().node().map(|n| &**n), Some("n299"));
-        assert_eq!(runs.get(3).unwrap().node().map(|n| &**n), Some("n2"));
-        let wide = runs.log.wides.len();
         assert_eq!(
-            wide,
-            300 - 254,
-            "runs on nodes 255 and later, and the far one"
+            runs.log.wides.len(),
+            300 - 255,
+            "runs on node 256 and later"
         );
-        // Narrow again: its wide fields go; deleted: so do the others'.
-        runs.upsert(run(400, "a", 0));
-        assert_eq!(runs.get(400).unwrap().record(), run(400, "a", 0));
-        assert_eq!(runs.log.wides.len(), wide - 1);
+        // Each alone too wide: a start 30 days early, an end 30 days late, a 300th attempt.
+        let mut early = run(401, "a", 0);
+        early.started = Some(at(-30 * 86_400));
+        let mut late = run(402, "a", 0);
+        (late.started, late.finished) = (Some(at(0)), Some(at(30 * 86_400)));
+        let mut retried = run(403, "a", 0);
+        retried.attempt = 300;
+        for r in [&early, &late, &retried] {
+            runs.upsert(r.clone());
+            assert_eq!(runs.get(r.id).unwrap().record(), *r);
+        }
+        assert_eq!(runs.log.wides.len(), 45 + 3);
+        // Narrow again: its wide fields go.
+        runs.upsert(run(403, "a", 0));
+        assert_eq!(runs.get(403).unwrap().record(), run(403, "a", 0));
+        assert_eq!(runs.log.wides.len(), 45 + 2);
+        // Deleted: so do the others'; an id that comes back narrow reads as narrow.
         runs.prune("a", 1, at(0));
         assert_eq!(runs.len(), 1);
         assert!(runs.log.wides.is_empty());
+        runs.upsert(run(402, "a", 0));
+        assert_eq!(runs.get(402).unwrap().record(), run(402, "a", 0));
         // Abandoned long after it started: the end is kept wide.
         let mut long = run(500, "b", 0);
         (long.state, long.started) = (RunState::Running, Some(at(0)));
@@ -822,6 +834,7 @@ mod tests {
         let changed = runs.abandon_orphans(&HashSet::new(), at(40 * 86_400));
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].finished, Some(at(40 * 86_400)));
+        assert_eq!(runs.log.wides.len(), 1);
         assert_eq!(runs.get(500).unwrap().duration_ms(), Some(40 * 86_400_000));
     }
 

@@ -6,7 +6,7 @@ use crate::action::ShellAction;
 fn step(id: &str) -> Step {
     Step {
         id: id.into(),
-        action: Some(Box::new(Action::Shell(ShellAction::new("true")))),
+        action: Some(Box::new(ShellAction::new("true").into())),
         job: None,
         timeout_s: None,
         retries: None,
@@ -194,7 +194,7 @@ fn checks_name_the_field_and_the_cycle() {
     wf.steps[1].id = "a".into();
     assert_eq!(wf.validate().unwrap_err().field, "action.steps[1].id");
     wf.steps[1].id = "b".into();
-    wf.steps[2].action = Some(Box::new(Action::Shell(ShellAction::new(" "))));
+    wf.steps[2].action = Some(Box::new(ShellAction::new(" ").into()));
     let e = wf.validate().unwrap_err();
     assert_eq!(
         (e.field.as_str(), e.message.as_str()),
