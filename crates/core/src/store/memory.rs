@@ -1,4 +1,5 @@
-//! The in-memory job store: maps behind short-held mutexes; nothing survives the process.
+//! The in-memory job store: sets and maps behind short-held mutexes; nothing survives the
+//! process.
 
 use std::borrow::Borrow;
 use std::cell::Cell;

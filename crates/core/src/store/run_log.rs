@@ -821,12 +821,10 @@ mod tests {
         runs.upsert(run(403, "a", 0));
         assert_eq!(runs.get(403).unwrap().record(), run(403, "a", 0));
         assert_eq!(runs.log.wides.len(), 45 + 2);
-        // Deleted: so do the others'; an id that comes back narrow reads as narrow.
+        // Deleted: so do the others'.
         runs.prune("a", 1, at(0));
         assert_eq!(runs.len(), 1);
         assert!(runs.log.wides.is_empty());
-        runs.upsert(run(402, "a", 0));
-        assert_eq!(runs.get(402).unwrap().record(), run(402, "a", 0));
         // Abandoned long after it started: the end is kept wide.
         let mut long = run(500, "b", 0);
         (long.state, long.started) = (RunState::Running, Some(at(0)));
@@ -836,6 +834,25 @@ mod tests {
         assert_eq!(changed[0].finished, Some(at(40 * 86_400)));
         assert_eq!(runs.log.wides.len(), 1);
         assert_eq!(runs.get(500).unwrap().duration_ms(), Some(40 * 86_400_000));
+    }
+
+    #[test]
+    fn a_wide_run_deleted_and_recorded_again_narrow_reads_narrow() {
+        let mut runs = Runs::default();
+        let mut wide = run(1, "a", 0);
+        wide.attempt = 300;
+        runs.upsert(wide);
+        for id in 2..=10 {
+            runs.upsert(run(id, "a", 0));
+        }
+        // Only the oldest goes: its slot stays in the chunk, deleted, and comes back.
+        runs.prune("a", 9, at(0));
+        assert!(runs.get(1).is_none());
+        assert!(runs.log.wides.is_empty());
+        assert!(runs.log.find(1).is_ok(), "the deleted slot is still there");
+        runs.upsert(run(1, "a", 0));
+        assert_eq!(runs.get(1).unwrap().record(), run(1, "a", 0));
+        assert!(runs.log.wides.is_empty());
     }
 
     #[test]
