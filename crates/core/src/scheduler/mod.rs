@@ -162,7 +162,9 @@ pub(crate) struct RunCounters {
 #[derive(Debug)]
 struct Slot {
     /// Orders the slot among others due at the same time, so the due-set never compares ids.
-    seq: u64,
+    /// 32 bits keep a slot in 48 bytes and a due-set entry in 32 (a million jobs: 27 MB
+    /// less); after 2^32 slots it wraps, and ties then fall back to the id.
+    seq: u32,
     /// When it is due (jitter applied) and the fire time that stands for.
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The definition, once loaded.
@@ -192,7 +194,7 @@ impl Slot {
 
 impl Default for Slot {
     fn default() -> Self {
-        static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
+        static NEXT_SEQ: AtomicU32 = AtomicU32::new(0);
         Slot {
             seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
             due: None,
@@ -210,7 +212,7 @@ impl Default for Slot {
 struct State {
     slots: FastMap<Arc<str>, Slot>,
     /// Due time, slot sequence number and job id of every job that will fire.
-    queue: BTreeSet<(DateTime<Utc>, u64, Arc<str>)>,
+    queue: BTreeSet<(DateTime<Utc>, u32, Arc<str>)>,
     paused: bool,
     running: bool,
 }
@@ -232,7 +234,7 @@ impl State {
 /// Puts `slot` (job `id`) in `queue` at `due` (unless paused), replacing its earlier place;
 /// for callers that hold the slot already.
 fn place(
-    queue: &mut BTreeSet<(DateTime<Utc>, u64, Arc<str>)>,
+    queue: &mut BTreeSet<(DateTime<Utc>, u32, Arc<str>)>,
     slot: &mut Slot,
     id: &Arc<str>,
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,
