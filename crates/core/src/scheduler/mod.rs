@@ -163,7 +163,8 @@ pub(crate) struct RunCounters {
 struct Slot {
     /// Orders the slot among others due at the same time, so the due-set never compares ids.
     /// 32 bits keep a slot in 48 bytes and a due-set entry in 32 (a million jobs: 27 MB
-    /// less); after 2^32 slots it wraps, and ties then fall back to the id.
+    /// less). It is taken once per slot made; after 2^32 it wraps, which only changes which
+    /// of the jobs due at one time goes first.
     seq: u32,
     /// When it is due (jitter applied) and the fire time that stands for.
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -207,12 +208,15 @@ impl Default for Slot {
     }
 }
 
+/// A job's place in the due-set: its due time, its slot's sequence number and its id.
+type DueEntry = (DateTime<Utc>, u32, Arc<str>);
+
 /// The due-set and per-job slots, under one lock.
 #[derive(Default)]
 struct State {
     slots: FastMap<Arc<str>, Slot>,
-    /// Due time, slot sequence number and job id of every job that will fire.
-    queue: BTreeSet<(DateTime<Utc>, u32, Arc<str>)>,
+    /// Every job that will fire.
+    queue: BTreeSet<DueEntry>,
     paused: bool,
     running: bool,
 }
@@ -234,7 +238,7 @@ impl State {
 /// Puts `slot` (job `id`) in `queue` at `due` (unless paused), replacing its earlier place;
 /// for callers that hold the slot already.
 fn place(
-    queue: &mut BTreeSet<(DateTime<Utc>, u32, Arc<str>)>,
+    queue: &mut BTreeSet<DueEntry>,
     slot: &mut Slot,
     id: &Arc<str>,
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,

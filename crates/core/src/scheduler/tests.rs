@@ -1426,6 +1426,6 @@ async fn a_job_run_by_hand_before_the_start_still_fires_on_schedule() {
 #[test]
 fn a_job_s_place_in_the_run_loop_stays_small() {
     // One slot and one due-set entry per job: a million jobs hold 2^21 slots' room.
-    assert_eq!(std::mem::size_of::<Slot>(), 48);
-    assert_eq!(std::mem::size_of::<(DateTime<Utc>, u32, Arc<str>)>(), 32);
+    assert!(std::mem::size_of::<Slot>() <= 48);
+    assert!(std::mem::size_of::<DueEntry>() <= 32);
 }
