@@ -11,7 +11,8 @@ use super::TriggerError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "IntervalSpec", into = "IntervalSpec")]
 pub struct IntervalTrigger {
-    /// Boxed: a job keeps its trigger inline, and 200k jobs are 12 MB lighter for it.
+    /// Boxed, like cron's parts: a job keeps its trigger inline at the size of the largest
+    /// kind, so unboxed this would make every job of another kind 32 bytes larger.
     spec: Box<IntervalSpec>,
     period_ms: i64,
 }
