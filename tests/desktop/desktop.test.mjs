@@ -83,6 +83,18 @@ async function type(selector, text) {
   const old = String(await exec("return arguments[0].value", { [ELEMENT]: id }));
   return wd("POST", s(`/element/${id}/value`), { text: END + BACKSPACE.repeat(old.length) + text });
 }
+/** Types `text` into the database field until the page holds it: the Choose button is
+ * enabled only once the field's state has the text (typed while the page still settles, it
+ * can be lost to a re-render, and a click on the disabled button does nothing). */
+async function enterLocation(text) {
+  const field = '[data-testid="database-location"]';
+  const choose = '[data-testid="database-choose"]';
+  await until(`the database field to hold ${text}`, async () => {
+    if ((await valueOf(field)) !== text) await type(field, text);
+    const enabled = await exec("return !arguments[0].disabled", { [ELEMENT]: await find(choose) });
+    return ((await valueOf(field)) === text && enabled) || null;
+  });
+}
 const textOf = async (selector) => wd("GET", s(`/element/${await find(selector)}/text`));
 /** Waits until the text of `selector` matches `re`. */
 const waitText = (selector, re, timeoutMs = 15000) =>
@@ -593,7 +605,7 @@ test("without KAIROS_DB, Settings switches the database and the app restarts on 
   await waitText('[data-testid="database-card"]', /Chosen by\s*the default/);
 
   // A relative name is refused on the field, and nothing is kept.
-  await type('[data-testid="database-location"]', "jobs.db");
+  await enterLocation("jobs.db");
   await click('[data-testid="database-choose"]');
   await waitText('[data-testid="database-card"]', /give the full path of a SQLite file/);
   const settingsFile = path.join(process.env.XDG_CONFIG_HOME, "kairos", "desktop.json");
@@ -602,7 +614,7 @@ test("without KAIROS_DB, Settings switches the database and the app restarts on 
 
   // A full path opens (the file is made and migrated), is kept, and waits for a restart.
   const switched = path.join(path.dirname(DB), "switched.db");
-  await type('[data-testid="database-location"]', switched);
+  await enterLocation(switched);
   await click('[data-testid="database-choose"]');
   await waitText('[data-testid="database-next"]', new RegExp(`After a restart Kairos uses\\s*${switched}`));
   assert.deepEqual(JSON.parse(fs.readFileSync(settingsFile, "utf8")), { database: switched });
