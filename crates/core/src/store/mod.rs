@@ -1,5 +1,7 @@
 //! Job stores: where job definitions, schedules, run history, metrics and settings persist.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod definition;
 #[cfg(feature = "sqlite")]
 mod file_watch;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

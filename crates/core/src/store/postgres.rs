@@ -21,6 +21,7 @@ use tokio_postgres::types::ToSql;
 
 use tokio_postgres::{NoTls, Row};
 
+use super::definition::Definition;
 use super::job_sql::{job_query_sql, JobColumns, SqlValue};
 use super::memory::metric_bucket_start;
 use super::{
@@ -1214,7 +1215,7 @@ async fn jobs_changed(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), Sto
 }
 
 fn definition(job: &Job) -> Result<serde_json::Value, StoreError> {
-    serde_json::to_value(job)
+    serde_json::to_value(Definition::from(job))
         .map_err(|e| StoreError::Database(format!("cannot encode job '{}': {e}", job.id)))
 }
 

@@ -22,6 +22,7 @@ use rusqlite::{
     TransactionBehavior,
 };
 
+use super::definition::Definition;
 use super::job_sql::{job_query_sql, JobColumns, SqlValue};
 use super::memory::metric_bucket_start;
 use super::{
@@ -394,7 +395,7 @@ impl JobRow {
     fn new(job: &Job) -> Result<Self, StoreError> {
         Ok(JobRow {
             id: job.id.clone(),
-            definition: serde_json::to_string(job).map_err(|e| {
+            definition: serde_json::to_string(&Definition::from(job)).map_err(|e| {
                 StoreError::Database(format!("cannot encode job '{}': {e}", job.id))
             })?,
             next_run: job.next_run.map(|t| t.timestamp_millis()),
