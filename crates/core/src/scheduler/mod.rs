@@ -787,6 +787,8 @@ impl Scheduler {
         self.inner.note_own_change(before);
         {
             let mut state = lock(&self.inner.state);
+            let State { slots, queue, .. } = &mut *state;
+            slots.reserve(jobs.len());
             for job in &jobs {
                 let id: Arc<str> = job.id.as_str().into();
                 let due = job.next_run.map(|t| {
@@ -797,10 +799,10 @@ impl Scheduler {
                 // million jobs does not keep a million definitions in memory. A slot may
                 // exist already (the change watcher can see our own add first): reuse it,
                 // so its place in the due-set is replaced rather than left behind.
-                let slot = state.slots.entry(id.clone()).or_default();
+                let slot = slots.entry(id.clone()).or_default();
                 slot.paused = job.paused;
                 slot.job = None;
-                state.enqueue(&id, due);
+                place(queue, slot, &id, due);
             }
         }
         self.inner.wake.notify_one();

@@ -29,6 +29,7 @@ use super::{
     read_state, skipped_error, Claim, ClaimOutcome, Heartbeat, JobStore, NodeInfo, ScheduleEntry,
     StoreError,
 };
+use crate::action::ActionKind;
 use crate::alert::{Channel, Delivery};
 use crate::events::Envelope;
 use crate::history::{
@@ -259,6 +260,14 @@ const JOB_INDEXES: [(&str, &str); 5] = [
 /// its place (a million jobs: 3 s rather than 7 s).
 const BULK_ADD: usize = 10_000;
 
+/// The page cache of a connection, KiB.
+const CACHE_KIB: u32 = 32 * 1024;
+
+/// The page cache while a bulk add runs, KiB: room for its new pages until it commits (a
+/// million jobs: about 500 MiB), where a smaller cache writes them out to the log and reads
+/// them back to build each index (1.2 s of a 9 s add).
+const BULK_CACHE_KIB: u32 = 1024 * 1024;
+
 /// The schema version whose migration added the job list columns.
 const JOB_COLUMNS_VERSION: i64 = 3;
 
@@ -405,34 +414,23 @@ impl JobRow {
     }
 }
 
-/// The rows of `jobs`, encoded on every core when they are many (a million jobs: 1.3 s on one).
-fn job_rows(jobs: &[Job]) -> Result<Vec<JobRow>, StoreError> {
-    /// Fewer jobs than this to a thread are not worth starting one.
-    const PER_THREAD: usize = 20_000;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(jobs.len() / PER_THREAD);
-    if threads < 2 {
-        return jobs.iter().map(JobRow::new).collect();
-    }
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = jobs
-            .chunks(jobs.len().div_ceil(threads))
-            .map(|part| scope.spawn(|| part.iter().map(JobRow::new).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        let mut rows = Vec::with_capacity(jobs.len());
-        for part in parts {
-            rows.extend(
-                part.join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e))?,
-            );
-        }
-        Ok(rows)
-    })
+/// The rows of an add, sent as the caller encodes them so the writer inserts the first
+/// while the rest are encoded: how many in all, then the chunks in order (an encoding error
+/// ends them).
+struct AddRows {
+    total: usize,
+    chunks: Receiver<Result<Vec<JobRow>, StoreError>>,
 }
+
+/// Jobs encoded to one chunk of [`AddRows`].
+const ADD_CHUNK: usize = 4096;
+
+/// Chunks of [`AddRows`] encoded ahead of the writer at most.
+const ADD_CHUNKS_AHEAD: usize = 4;
 
 /// One operation for the writer thread.
 enum Op {
-    AddJobs(Vec<JobRow>, Ack<()>),
+    AddJobs(AddRows, Ack<()>),
     UpdateJob(JobRow, Ack<()>),
     RemoveJob(JobId, Ack<bool>),
     /// A settings row: key, JSON, and whether other processes must hear of it.
@@ -579,11 +577,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
             "cannot switch the database to WAL mode (it is in {mode} mode)"
         )));
     }
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA synchronous = NORMAL;
          PRAGMA journal_size_limit = 67108864;
-         PRAGMA cache_size = -32768;",
-    )?;
+         PRAGMA cache_size = -{CACHE_KIB};"
+    ))?;
     // The same plan whatever the parameters: else SQLite re-prepares a statement whose plan
     // looked at a parameter's value whenever that parameter is bound again; in the SQLite
     // storm profile that was a fifth of the writer's time (sqlite3Reprepare), and without
@@ -753,7 +751,24 @@ fn write_loop(mut conn: Connection, ops: Receiver<Op>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        let bulk = batch
+            .iter()
+            .any(|op| matches!(op, Op::AddJobs(rows, _) if rows.total >= BULK_ADD));
         apply_batch(&mut conn, &mut batch);
+        if bulk {
+            release_freed_memory();
+        }
+    }
+}
+
+/// Hands what the page cache of a bulk add (see [`BULK_CACHE_KIB`]) held back to the system:
+/// SQLite frees it at commit, but glibc keeps freed memory in its arenas (a million-job add
+/// left 500 MB resident).
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns the allocator's own free pages.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -828,7 +843,7 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
     let mut jobs_changed = false;
     match op {
         Op::AddJobs(rows, ack) => {
-            let result = insert_jobs(tx, &rows);
+            let result = insert_jobs(tx, rows);
             jobs_changed = result.is_ok();
             replies.push(Reply::Unit(ack, result));
         }
@@ -979,48 +994,66 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
 }
 
 /// Inserts `rows`, all or none, then indexes their text and counts them (migration 7).
-fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: &[JobRow]) -> Result<(), StoreError> {
-    let sp = tx.savepoint()?;
-    {
-        // New rows take sequence numbers above every stored one.
-        let before: i64 =
-            sp.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0))?;
-        let stored: i64 = sp.query_row("SELECT total FROM job_counts", [], |r| r.get(0))?;
-        let bulk = rows.len() >= BULK_ADD && rows.len() as i64 >= stored;
-        if bulk {
-            for (name, _) in JOB_INDEXES {
-                sp.execute(&format!("DROP INDEX IF EXISTS {name}"), [])?;
-            }
+fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: AddRows) -> Result<(), StoreError> {
+    let stored: i64 = tx.query_row("SELECT total FROM job_counts", [], |r| r.get(0))?;
+    let bulk = rows.total >= BULK_ADD && rows.total as i64 >= stored;
+    if !bulk {
+        return in_savepoint(tx, |sp| insert_job_rows(sp, rows, false));
+    }
+    tx.execute_batch(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+    let inserted = in_savepoint(tx, |sp| insert_job_rows(sp, rows, true));
+    tx.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+    inserted
+}
+
+/// Inserts `rows`, their text index entries and counts; with `bulk`, drops [`JOB_INDEXES`]
+/// first and builds them again after.
+fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), StoreError> {
+    // New rows take sequence numbers above every stored one.
+    let before: i64 = sp.query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0))?;
+    if bulk {
+        for (name, _) in JOB_INDEXES {
+            sp.execute(&format!("DROP INDEX IF EXISTS {name}"), [])?;
         }
-        let mut insert = sp.prepare_cached(
-            "INSERT INTO jobs (id, definition, next_run, paused, name_key, kind, search, tags_key) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for row in rows {
+    }
+    let mut insert = sp.prepare_cached(
+        "INSERT INTO jobs (id, definition, next_run, paused, name_key, kind, search, tags_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let (mut inserted, mut paused, mut monitors) = (0, 0, 0);
+    for chunk in rows.chunks.iter() {
+        for row in chunk? {
             insert
                 .execute(&row.columns()[..])
                 .map_err(|e| match e.sqlite_error_code() {
-                    Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(row.id.clone()),
+                    Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(row.id),
                     _ => StoreError::from(e),
                 })?;
+            inserted += 1;
+            paused += i64::from(row.paused);
+            monitors += i64::from(row.keys.kind == ActionKind::Monitor.as_str());
         }
-        if bulk {
-            for (_, create) in JOB_INDEXES {
-                sp.execute(create, [])?;
-            }
-        }
-        sp.prepare_cached(
-            "INSERT INTO jobs_text (rowid, search) SELECT seq, search FROM jobs WHERE seq > ?1",
-        )?
-        .execute([before])?;
-        sp.prepare_cached(
-            "UPDATE job_counts SET (total, paused, monitors) = (SELECT job_counts.total + \
-             COUNT(*), job_counts.paused + COALESCE(SUM(paused), 0), job_counts.monitors + \
-             COALESCE(SUM(kind = 'monitor'), 0) FROM jobs WHERE seq > ?1)",
-        )?
-        .execute([before])?;
     }
-    sp.commit()?;
+    if inserted != rows.total {
+        return Err(StoreError::Database(format!(
+            "the add stopped after {inserted} of its {} jobs were encoded",
+            rows.total
+        )));
+    }
+    if bulk {
+        for (_, create) in JOB_INDEXES {
+            sp.execute(create, [])?;
+        }
+    }
+    sp.prepare_cached(
+        "INSERT INTO jobs_text (rowid, search) SELECT seq, search FROM jobs WHERE seq > ?1",
+    )?
+    .execute([before])?;
+    sp.prepare_cached(
+        "UPDATE job_counts SET total = total + ?1, paused = paused + ?2, \
+         monitors = monitors + ?3",
+    )?
+    .execute([inserted as i64, paused, monitors])?;
     Ok(())
 }
 
@@ -1484,8 +1517,20 @@ impl SqliteStore {
 
 impl JobStore for SqliteStore {
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        let rows = job_rows(jobs)?;
-        self.call(|ack| Op::AddJobs(rows, ack))
+        let (send, chunks) = mpsc::sync_channel(ADD_CHUNKS_AHEAD);
+        let (ack, done) = mpsc::channel();
+        let total = jobs.len();
+        self.send(Op::AddJobs(AddRows { total, chunks }, ack))?;
+        for part in jobs.chunks(ADD_CHUNK) {
+            let rows = part.iter().map(JobRow::new).collect::<Result<Vec<_>, _>>();
+            let failed = rows.is_err();
+            // The writer stops reading at the first failure, its own or an encoding's.
+            if send.send(rows).is_err() || failed {
+                break;
+            }
+        }
+        drop(send);
+        done.recv().map_err(|_| stopped())?
     }
 
     fn update_job(&self, job: &Job) -> Result<(), StoreError> {
@@ -2092,22 +2137,59 @@ mod tests {
         assert_eq!(schedule[12_345].next_run, Some(t(12_345)));
     }
 
+    /// An add of `total` jobs whose encoder sent `chunks` and stopped.
+    fn encoded(chunks: Vec<Result<Vec<JobRow>, StoreError>>, total: usize) -> AddRows {
+        let (send, received) = mpsc::sync_channel(chunks.len());
+        for chunk in chunks {
+            send.send(chunk).unwrap();
+        }
+        AddRows {
+            total,
+            chunks: received,
+        }
+    }
+
+    #[test]
+    fn an_add_cut_short_or_failing_to_encode_writes_none_of_its_jobs() {
+        let (_dir, path) = temp_db();
+        drop(SqliteStore::open(&path).unwrap());
+        let mut conn = Connection::open(&path).unwrap();
+        let row = |id: &str| JobRow::new(&job(id)).unwrap();
+        let (short_ack, short) = mpsc::channel();
+        let (bad_ack, bad) = mpsc::channel();
+        let failure = StoreError::Database("cannot encode job 'y'".into());
+        let mut batch = vec![
+            Op::AddJobs(encoded(vec![Ok(vec![row("a")])], 2), short_ack),
+            Op::AddJobs(encoded(vec![Ok(vec![row("x")]), Err(failure)], 2), bad_ack),
+        ];
+        apply_batch(&mut conn, &mut batch);
+        let cut = short.recv().unwrap().unwrap_err().to_string();
+        assert!(cut.contains("after 1 of its 2 jobs"), "{cut}");
+        assert!(matches!(bad.recv().unwrap(), Err(StoreError::Database(m)) if m.contains("'y'")));
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.list_jobs().unwrap().is_empty());
+        assert_eq!(store.count_jobs().unwrap().total, 0);
+    }
+
     #[test]
     fn one_batch_keeps_good_writes_beside_a_rejected_one() {
         let (_dir, path) = temp_db();
         drop(SqliteStore::open(&path).unwrap());
         let mut conn = Connection::open(&path).unwrap();
         let row = |id: &str| JobRow::new(&job(id)).unwrap();
+        let rows =
+            |ids: &[&str]| encoded(vec![Ok(ids.iter().map(|id| row(id)).collect())], ids.len());
         let (dup_ack, dup) = mpsc::channel();
         let (ok_ack, ok) = mpsc::channel();
         let (missing_ack, missing) = mpsc::channel();
         let (flush_ack, flushed) = mpsc::channel();
         let mut batch = vec![
-            Op::AddJobs(vec![row("a")], mpsc::channel().0),
+            Op::AddJobs(rows(&["a"]), mpsc::channel().0),
             Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Submitted)]),
-            Op::AddJobs(vec![row("b"), row("a")], dup_ack),
+            Op::AddJobs(rows(&["b", "a"]), dup_ack),
             Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Running)]),
-            Op::AddJobs(vec![row("c")], ok_ack),
+            Op::AddJobs(rows(&["c"]), ok_ack),
             Op::UpdateJob(row("zz"), missing_ack),
             Op::RecordRuns(vec![RunRecord::new(1, "a", t(0), RunState::Failed)]),
             Op::Flush(flush_ack),
