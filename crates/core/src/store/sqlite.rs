@@ -751,20 +751,28 @@ fn write_loop(mut conn: Connection, ops: Receiver<Op>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let bulk = batch
+        let big_add = batch
             .iter()
             .any(|op| matches!(op, Op::AddJobs(rows, _) if rows.total >= BULK_ADD));
         apply_batch(&mut conn, &mut batch);
-        if bulk {
-            release_freed_memory();
+        if big_add {
+            settle_bulk_add(&conn);
         }
     }
 }
 
-/// Hands what the page cache of a bulk add (see [`BULK_CACHE_KIB`]) held back to the system:
-/// SQLite frees it at commit, but glibc keeps freed memory in its arenas (a million-job add
-/// left 500 MB resident).
-fn release_freed_memory() {
+/// After a batch with a big add: if the add raised the page cache to [`BULK_CACHE_KIB`], sets
+/// it back, which frees the pages, and hands them back to the system (glibc keeps freed
+/// memory in its arenas: a million-job add left 500 MB resident).
+fn settle_bulk_add(conn: &Connection) {
+    match conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)) {
+        Ok(kib) if kib == -i64::from(CACHE_KIB) => return,
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "store: cannot read the page cache size"),
+    }
+    if let Err(e) = conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}")) {
+        tracing::warn!(error = %e, "store: cannot set the page cache back after a bulk add");
+    }
     // SAFETY: malloc_trim only returns the allocator's own free pages.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {
@@ -1000,10 +1008,10 @@ fn insert_jobs(tx: &mut rusqlite::Transaction<'_>, rows: AddRows) -> Result<(), 
     if !bulk {
         return in_savepoint(tx, |sp| insert_job_rows(sp, rows, false));
     }
+    // The writer sets it back once the batch is over (see `settle_bulk_add`): only then are
+    // the pages clean and can go.
     tx.execute_batch(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
-    let inserted = in_savepoint(tx, |sp| insert_job_rows(sp, rows, true));
-    tx.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
-    inserted
+    in_savepoint(tx, |sp| insert_job_rows(sp, rows, true))
 }
 
 /// Inserts `rows`, their text index entries and counts; with `bulk`, drops [`JOB_INDEXES`]
