@@ -141,7 +141,9 @@ fn main() -> anyhow::Result<()> {
             });
             tray::install(app.handle())?;
             quit_on_signal(app.handle());
-            if !hidden {
+            if hidden {
+                trim::soon(app.handle());
+            } else {
                 window::open(app.handle())?;
             }
             Ok(())
@@ -182,7 +184,7 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
             }
             tracing::info!("window closed; its webview is released, jobs keep running");
             if !app.state::<Shell>().is_quitting() {
-                trim::after_close(app);
+                trim::soon(app);
             }
         }
         _ => {}

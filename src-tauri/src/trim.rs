@@ -1,14 +1,15 @@
-//! Once the window has closed, gives back what only the window needed, so that Kairos in the
-//! tray holds little: WebKit's network process, which WebKit keeps for the app's life (see
-//! tauri-apps/wry#590; the next window starts a new one), and the heap the webview freed.
+//! Once the window has closed, or when the app starts hidden, gives back what only the window
+//! needs, so that Kairos in the tray holds little: WebKit's network process, which WebKit
+//! keeps for the app's life (see tauri-apps/wry#590; the next window starts a new one), and
+//! the heap the webview freed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
 
-/// How long after the window closed the app trims: WebKit first finishes writing what the
-/// page stored (the network process writes its localStorage).
+/// How long after the window closed (or the hidden start) the app trims: WebKit first
+/// finishes writing what the page stored (the network process writes its localStorage).
 const AFTER: Duration = Duration::from_secs(10);
 
 /// Counts windows opened and closed: a trim goes ahead only if none came since its close.
@@ -19,8 +20,9 @@ pub fn window_opening() {
     WINDOWS.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Trims [`AFTER`] the window closed, unless a window opened (or closed again) by then.
-pub fn after_close<R: Runtime>(app: &AppHandle<R>) {
+/// Trims [`AFTER`] from now, unless a window opens (or closes again) by then: called when the
+/// window has closed and when the app starts hidden.
+pub fn soon<R: Runtime>(app: &AppHandle<R>) {
     let closed = WINDOWS.fetch_add(1, Ordering::SeqCst) + 1;
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -36,7 +38,7 @@ pub fn after_close<R: Runtime>(app: &AppHandle<R>) {
             }
         });
         if let Err(e) = posted {
-            tracing::debug!("cannot trim after the window closed: {e}");
+            tracing::debug!("cannot trim without a window: {e}");
         }
     });
 }
@@ -52,14 +54,29 @@ fn trim() {
         libc::malloc_trim(0)
     };
     tracing::info!(
-        "the window closed {} s ago: {}freed memory given back to the system",
+        "{} s without a window: {}freed memory given back to the system{}",
         AFTER.as_secs(),
         if ended {
             "WebKit's network process ended, "
         } else {
             ""
         },
+        proportional_mib().map_or(String::new(), |mib| format!(" (now {mib:.1} MiB)")),
     );
+}
+
+/// This process's proportional set size (PSS), MiB.
+fn proportional_mib() -> Option<f64> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let kib: f64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// How long the trim waits for the network process to be gone.
