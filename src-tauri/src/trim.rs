@@ -1,7 +1,7 @@
 //! Once the window has closed, or when the app starts hidden, gives back what only the window
 //! needs, so that Kairos in the tray holds little: WebKit's network process, which WebKit
 //! keeps for the app's life (see tauri-apps/wry#590; the next window starts a new one), and
-//! the heap the webview freed.
+//! free heap memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,10 +12,11 @@ use tauri::{AppHandle, Manager, Runtime};
 /// finishes writing what the page stored (the network process writes its localStorage).
 const AFTER: Duration = Duration::from_secs(10);
 
-/// Counts windows opened and closed: a trim goes ahead only if none came since its close.
+/// Counts windows opened and trims asked for (a close or a hidden start): a trim goes ahead
+/// only if none came since it was asked for.
 static WINDOWS: AtomicU64 = AtomicU64::new(0);
 
-/// Called before a window is made: a trim waiting from an earlier close is called off.
+/// Called before a window is made: a waiting trim is called off.
 pub fn window_opening() {
     WINDOWS.fetch_add(1, Ordering::SeqCst);
 }
@@ -23,7 +24,7 @@ pub fn window_opening() {
 /// Trims [`AFTER`] from now, unless a window opens (or closes again) by then: called when the
 /// window has closed and when the app starts hidden.
 pub fn soon<R: Runtime>(app: &AppHandle<R>) {
-    let closed = WINDOWS.fetch_add(1, Ordering::SeqCst) + 1;
+    let asked = WINDOWS.fetch_add(1, Ordering::SeqCst) + 1;
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(AFTER).await;
@@ -31,7 +32,7 @@ pub fn soon<R: Runtime>(app: &AppHandle<R>) {
         // On the main thread, where windows are built; `window::open` counts a window
         // before asking for one, so none is under way when the count is unchanged.
         let posted = app.run_on_main_thread(move || {
-            if WINDOWS.load(Ordering::SeqCst) == closed
+            if WINDOWS.load(Ordering::SeqCst) == asked
                 && handle.get_webview_window(crate::window::LABEL).is_none()
             {
                 trim();

@@ -1,6 +1,6 @@
 //! A job's definition as the SQL stores keep it: JSON without what the row's own columns hold
 //! (next fire time, paused) and without fields left at their defaults, which reads back as the
-//! same [`Job`] and halves the row of a plain job (258 bytes to 125 for `bench load`'s).
+//! same [`Job`] and halves the definition of a plain job (258 bytes to 125 for `bench load`'s).
 
 use serde::Serialize;
 
@@ -62,10 +62,12 @@ impl<'a> From<&'a Job> for Definition<'a> {
     }
 }
 
+/// Whether `options` are all unset, so the stored form leaves them out.
 fn is_default(options: &&JobOptions) -> bool {
     **options == JobOptions::default()
 }
 
+/// Whether `pool` is [`DEFAULT_POOL`], which a definition without one reads as.
 fn is_default_pool(pool: &&str) -> bool {
     *pool == DEFAULT_POOL
 }
