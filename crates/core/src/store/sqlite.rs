@@ -1525,12 +1525,17 @@ impl SqliteStore {
 
 impl JobStore for SqliteStore {
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        let mut parts = jobs
+            .chunks(ADD_CHUNK)
+            .map(|part| part.iter().map(JobRow::new).collect::<Result<Vec<_>, _>>());
+        // Encoded before the writer hears of the add, so that an add of one chunk never keeps
+        // the writer (and the claims in its batch) waiting for the encoding.
+        let first = parts.next().transpose()?;
         let (send, chunks) = mpsc::sync_channel(ADD_CHUNKS_AHEAD);
         let (ack, done) = mpsc::channel();
         let total = jobs.len();
         self.send(Op::AddJobs(AddRows { total, chunks }, ack))?;
-        for part in jobs.chunks(ADD_CHUNK) {
-            let rows = part.iter().map(JobRow::new).collect::<Result<Vec<_>, _>>();
+        for rows in first.map(Ok).into_iter().chain(parts) {
             let failed = rows.is_err();
             // The writer stops reading at the first failure, its own or an encoding's.
             if send.send(rows).is_err() || failed {
