@@ -79,6 +79,7 @@ impl IntoResponse for ApiError {
             tracing::debug!(status = %self.status, field = ?self.field, "request refused: {}", self.message);
         }
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let too_large = self.status == StatusCode::PAYLOAD_TOO_LARGE;
         let body = ErrorBody {
             error: ErrorDetail {
                 field: self.field,
@@ -91,6 +92,14 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if too_large {
+            // The rest of the body is never read, so the connection is closed after this
+            // answer: saying so keeps a client from sending its next request down it.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
             );
         }
         response

@@ -453,6 +453,7 @@ async fn assert_too_large(result: reqwest::Result<reqwest::Response>) {
     match result {
         Ok(resp) => {
             assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(resp.headers()["connection"], "close");
             let body: Value = resp.json().await.unwrap();
             assert_error(&body, None);
             assert_eq!(body["error"]["problem"]["code"], "too_large", "{body}");
