@@ -1,5 +1,5 @@
 //! `kairos bench cluster`: N real node processes on one database fire J no-op interval jobs;
-//! afterwards the run rows say how many fires ran, how late, on which node, whether any ran
+//! afterwards the run rows say how many fires ran, how late (and whether any started before its time), on which node, whether any ran
 //! twice or not at all, and (with `--kill-after-s`) how long the take-over of a SIGKILLed node
 //! took.
 
@@ -128,6 +128,7 @@ pub async fn cluster(db: &Path, plan: Plan) -> Result<serde_json::Value, String>
         "lost": expected.saturating_sub(tally.distinct.len() as u64),
         "late_p50_ms": percentile(&tally.late_ms, 50),
         "late_p99_ms": percentile(&tally.late_ms, 99),
+        "started_early": tally.late_ms.iter().filter(|late| **late < 0.0).count(),
         "other_states": tally.other,
         "per_node": tally.per_node.values().collect::<Vec<_>>(),
     });

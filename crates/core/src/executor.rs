@@ -172,7 +172,7 @@ async fn worker(inner: Arc<SchedulerInner>, queue: Arc<Queue>) {
 }
 
 /// Records a run that never started as cancelled.
-fn cancel(inner: &Arc<SchedulerInner>, s: Submission, why: &str) {
+pub(crate) fn cancel(inner: &Arc<SchedulerInner>, s: Submission, why: &str) {
     let mut run = s.run;
     run.error = Some(why.into());
     inner.run_ended(run.id);

@@ -40,6 +40,7 @@ pub struct SchedulerBuilder {
     pools: Vec<(String, usize)>,
     defaults: Option<JobDefaults>,
     labels: Vec<String>,
+    claim_ahead: Option<std::time::Duration>,
 }
 
 impl Scheduler {
@@ -51,6 +52,7 @@ impl Scheduler {
             pools: Vec::new(),
             defaults: None,
             labels: Vec::new(),
+            claim_ahead: None,
         }
     }
 }
@@ -104,6 +106,12 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Claims each fire `ahead` of its time (see [`Scheduler::set_claim_ahead`]).
+    pub fn claim_ahead(mut self, ahead: std::time::Duration) -> Self {
+        self.claim_ahead = Some(ahead);
+        self
+    }
+
     /// Opens the store and makes the scheduler, stopped: add jobs, then start it (or run it in
     /// the foreground with [`Scheduler::run_until`]).
     pub fn build(self) -> Result<Scheduler, SchedulerError> {
@@ -117,6 +125,9 @@ impl SchedulerBuilder {
         };
         let scheduler = Scheduler::with_clock(store, self.clock);
         scheduler.set_node_labels(self.labels);
+        if let Some(ahead) = self.claim_ahead {
+            scheduler.set_claim_ahead(ahead);
+        }
         if !self.pools.is_empty() || self.defaults.is_some() {
             let mut settings = scheduler.settings();
             settings.pools.extend(self.pools);

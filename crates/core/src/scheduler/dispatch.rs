@@ -47,6 +47,7 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
     // A step whose moves the store refused (busy): tried again before anything fires.
     let mut unmoved: Option<Duration> = None;
     let mut preloaded: Option<tokio::time::Instant> = None;
+    let ahead = Duration::milliseconds(inner.claim_ahead_ms.load(Ordering::Relaxed) as i64);
     loop {
         let reading = ClockReading::now(&inner);
         let step = notice_clock_move(&inner, &last, &reading);
@@ -56,13 +57,13 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
             unmoved = (!reanchor(&inner, by, now)).then_some(by);
         }
 
-        let next_due = dispatch_due(&inner, now);
+        let next_due = dispatch_due(&inner, &reading, ahead);
         // Nothing is due before next_due: read ahead what comes then, at most so often; a
         // look put off wakes the loop when it may look again.
         let put_off = preloaded.is_some_and(|at| at.elapsed() < PRELOAD_EVERY);
         if !put_off {
             preloaded = Some(tokio::time::Instant::now());
-            preload(&inner, next_due);
+            preload(&inner, next_due.map(|due| due - ahead));
         }
         let longest = match (&steps, unmoved) {
             (_, Some(_)) => Duration::seconds(1),
@@ -70,7 +71,7 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
             (None, None) => MAX_SLEEP,
         };
         let mut sleep = next_due
-            .map_or(longest, |due| (due - now).min(longest))
+            .map_or(longest, |due| (due - ahead - now).min(longest))
             .to_std()
             .unwrap_or_default();
         if put_off {
@@ -257,6 +258,7 @@ fn reanchor(inner: &Arc<Inner>, by: Duration, now: DateTime<Utc>) -> bool {
                 counted: 0,
                 fire,
                 due,
+                start: None,
             });
         }
     }
@@ -282,40 +284,51 @@ struct Planned {
     fire: DateTime<Utc>,
     /// Where the job was put back in the due-set (to undo if the claim is lost).
     due: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// When its runs start, if later than the claim (see [`JobStore::claim_ahead`]).
+    ///
+    /// [`JobStore::claim_ahead`]: crate::store::JobStore::claim_ahead
+    start: Option<tokio::time::Instant>,
 }
 
-/// Dispatches every due fire time, a chunk at a time; returns when the earliest remaining
-/// one is due.
-fn dispatch_due(inner: &Arc<Inner>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Dispatches every fire time due by `ahead` after `at`, a chunk at a time; returns when the
+/// earliest remaining one is due.
+fn dispatch_due(inner: &Arc<Inner>, at: &ClockReading, ahead: Duration) -> Option<DateTime<Utc>> {
     let defaults = inner.defaults();
     loop {
         let mut batch = Batch {
             claims: Vec::with_capacity(CHUNK),
             planned: Vec::with_capacity(CHUNK),
         };
-        let next_due = plan_chunk(inner, &defaults, now, &mut batch);
-        apply(inner, batch, now);
-        if next_due.is_none_or(|due| due > now) {
+        let next_due = plan_chunk(inner, &defaults, at, ahead, &mut batch);
+        apply(inner, batch, at.wall);
+        if next_due.is_none_or(|due| due > at.wall + ahead) || inner.stop.is_cancelled() {
             return next_due;
         }
     }
 }
 
-/// Plans up to [`CHUNK`] due fire times into `batch`; returns the earliest remaining due time
-/// (`None` when paused or nothing is scheduled).
+/// Plans up to [`CHUNK`] fire times due by `ahead` after `at` into `batch`; returns the
+/// earliest remaining due time (`None` when paused or nothing is scheduled).
 fn plan_chunk(
     inner: &Arc<Inner>,
     defaults: &JobDefaults,
-    now: DateTime<Utc>,
+    at: &ClockReading,
+    ahead: Duration,
     batch: &mut Batch,
 ) -> Option<DateTime<Utc>> {
+    let now = at.wall;
     let mut guard = lock(&inner.state);
     let state = &mut *guard;
     if state.paused || !inner.may_claim() {
         return None;
     }
     for _ in 0..CHUNK {
-        if state.queue.first().is_none_or(|(d, ..)| *d > now) {
+        let Some((due, _, id)) = state.queue.first() else {
+            break;
+        };
+        // A job back within the window (its period is shorter) waits for this chunk's claim
+        // of it to be decided: one claim per job in a batch.
+        if *due > now + ahead || state.slots.get(id).is_some_and(|s| s.claiming) {
             break;
         }
         let Some((_, _, id)) = state.queue.pop_first() else {
@@ -325,9 +338,11 @@ fn plan_chunk(
             load_ahead(inner, state, Some(&id));
         }
         let slot = state.slots.get_mut(&id).expect("queued jobs have slots");
-        let Some((_, fire)) = slot.due.take() else {
+        let deferred = std::mem::take(&mut slot.deferred);
+        let Some((due, fire)) = slot.due.take() else {
             continue;
         };
+        let start = if deferred { due - ahead } else { due };
 
         let job = match &slot.job {
             Some(job) => job.clone(),
@@ -353,12 +368,20 @@ fn plan_chunk(
             place(&mut state.queue, slot, &id, None);
             continue;
         }
-        if !std::mem::take(&mut slot.rescue) && !inner.owns(&job) {
+        let rescued = std::mem::take(&mut slot.rescue);
+        if !rescued && !inner.owns(&job) {
             // Another node fires this job; it comes back here when the nodes change, or when
             // its fire is overdue with the owner silent (see `cluster`).
             continue;
         }
         let options = job.options.resolve(defaults);
+        if start > now && slot.active() >= options.max_instances {
+            // Its runs may have ended by its time: claimed then, not skipped now.
+            place(&mut state.queue, slot, &id, Some((start + ahead, fire)));
+            slot.deferred = true;
+            slot.rescue = rescued;
+            continue;
+        }
         let plan = plan(
             &job.trigger,
             fire,
@@ -403,6 +426,7 @@ fn plan_chunk(
             counted,
             fire,
             due,
+            start: (start > now).then(|| at.elapsed + (start - now).to_std().unwrap_or_default()),
         });
     }
     state.queue.first().map(|(d, ..)| *d)
@@ -417,14 +441,14 @@ fn load_ahead(inner: &Inner, state: &mut State, popped: Option<&Arc<str>>) {
     load(inner, state, &ids);
 }
 
-/// While nothing is due before `next_due`, loads the jobs not loaded yet among the first
-/// [`PRELOAD_SCAN`] of the due-set, [`LOAD_AHEAD`] to a store call, so that a process that
-/// starts (or re-divides its jobs) before a busy second does not read them during it. Stops
-/// [`PRELOAD_STOP`] before `next_due`, and when a call loads nothing.
-fn preload(inner: &Inner, next_due: Option<DateTime<Utc>>) {
+/// While nothing is to be claimed before `next_claim`, loads the jobs not loaded yet among the
+/// first [`PRELOAD_SCAN`] of the due-set, [`LOAD_AHEAD`] to a store call, so that a process
+/// that starts (or re-divides its jobs) before a busy second does not read them during it.
+/// Stops [`PRELOAD_STOP`] before `next_claim`, and when a call loads nothing.
+fn preload(inner: &Inner, next_claim: Option<DateTime<Utc>>) {
     loop {
         let mut state = lock(&inner.state);
-        let near = next_due.is_some_and(|due| due - inner.clock.now() < PRELOAD_STOP);
+        let near = next_claim.is_some_and(|at| at - inner.clock.now() < PRELOAD_STOP);
         if near || state.paused || !inner.may_claim() {
             return;
         }
@@ -503,6 +527,7 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) -> bool {
     let listening = inner.bus.has_listeners();
     let mut events = Vec::new();
     let mut submissions = Vec::new();
+    let mut later = Vec::new();
     let mut won = Vec::with_capacity(claims.len());
     let mut lost = Vec::new();
     for (claim, p) in claims.into_iter().zip(batch.planned) {
@@ -523,12 +548,16 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) -> bool {
             }
             if run.state == RunState::Submitted {
                 started += 1;
-                submissions.push(Submission {
+                let submission = Submission {
                     run,
                     job: p.job.clone(),
                     counters: p.counters.clone(),
                     options: p.options.clone(),
-                });
+                };
+                match p.start {
+                    Some(at) => later.push((at, submission)),
+                    None => submissions.push(submission),
+                }
             }
         }
         // Runs the store turned skipped (other nodes' runs count too) or dropped free their place.
@@ -547,11 +576,65 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) -> bool {
             requeue_lost(&mut state, &id, outcome, planned_due);
         }
     }
+    // A run waiting for its start can be cancelled as soon as it is announced.
+    inner.queue_tokens(later.iter().map(|(_, s)| s.run.id));
     for event in events {
         inner.bus.emit(now, event);
     }
     executor::submit(inner, submissions);
+    start_later(inner, later);
     true
+}
+
+/// Submits runs claimed ahead of their start, each at it, unless stopped meanwhile (see
+/// [`unless_stopped`]); shutdown waits for them (see [`Scheduler::shutdown`]).
+///
+/// [`Scheduler::shutdown`]: super::Scheduler::shutdown
+fn start_later(inner: &Arc<Inner>, mut runs: Vec<(tokio::time::Instant, Submission)>) {
+    if runs.is_empty() {
+        return;
+    }
+    runs.sort_by_key(|(at, _)| *at);
+    let runtime = inner.runtime.get_or_init(tokio::runtime::Handle::current);
+    let task_inner = inner.clone();
+    let task = async move {
+        let mut runs = runs.into_iter().peekable();
+        while let Some(&(at, _)) = runs.peek() {
+            tokio::time::sleep_until(at).await;
+            let now = tokio::time::Instant::now();
+            let due = std::iter::from_fn(|| runs.next_if(|(at, _)| *at <= now).map(|(_, s)| s));
+            let due = unless_stopped(&task_inner, due.collect());
+            executor::submit(&task_inner, due);
+        }
+    };
+    inner.starting.spawn_on(task, runtime);
+}
+
+/// Runs about to start, less those whose job was removed or paused since the claim (or the
+/// scheduler paused): as for a fire not claimed yet, those do not start, and are recorded
+/// cancelled.
+fn unless_stopped(inner: &Arc<Inner>, runs: Vec<Submission>) -> Vec<Submission> {
+    let mut go = Vec::with_capacity(runs.len());
+    let mut stopped = Vec::new();
+    {
+        let state = lock(&inner.state);
+        for s in runs {
+            let why = match state.slots.get(s.job.id.as_str()) {
+                _ if state.paused => "the scheduler was paused before it started",
+                None => "its job was removed before it started",
+                Some(slot) if slot.paused => "its job was paused before it started",
+                Some(_) => {
+                    go.push(s);
+                    continue;
+                }
+            };
+            stopped.push((why, s));
+        }
+    }
+    for (why, s) in stopped {
+        executor::cancel(inner, s, why);
+    }
+    go
 }
 
 /// Puts a job whose claim was lost back at the store's next fire time, unless the slot was

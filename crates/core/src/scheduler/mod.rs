@@ -175,6 +175,9 @@ struct Slot {
     claiming: bool,
     /// Overdue with its owner silent: claim it even though another node owns it.
     rescue: bool,
+    /// Claimed at its time rather than ahead (its runs were at `max_instances` when it came
+    /// within the claim-ahead window): `due`'s first time is its start plus that window.
+    deferred: bool,
     /// Made at its first run (a million jobs at start: a million allocations fewer).
     counters: Option<Arc<RunCounters>>,
 }
@@ -203,6 +206,7 @@ impl Default for Slot {
             paused: false,
             claiming: false,
             rescue: false,
+            deferred: false,
             counters: None,
         }
     }
@@ -246,11 +250,15 @@ fn place(
     if let Some(old) = slot.due.take() {
         queue.remove(&(old.0, slot.seq, id.clone()));
     }
+    slot.deferred = false;
     if let Some(d) = due.filter(|_| !slot.paused) {
         slot.due = Some(d);
         queue.insert((d.0, slot.seq, id.clone()));
     }
 }
+
+/// The longest a fire is claimed ahead of its time (see [`Scheduler::set_claim_ahead`]).
+const MAX_CLAIM_AHEAD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The scheduler's shared state (crate-internal; runs hold it while they execute).
 pub(crate) struct SchedulerInner {
@@ -265,6 +273,11 @@ pub(crate) struct SchedulerInner {
     pub(crate) context: ActionContext,
     pub(crate) pools: Pools,
     pub(crate) tasks: TaskTracker,
+    /// The run loop, and the tasks holding runs it claimed ahead until they start (see
+    /// `dispatch::start_later`): shutdown waits for them before it closes the pools.
+    pub(crate) starting: TaskTracker,
+    /// How long before a fire time the run loop claims it (ms; see [`JobStore::claim_ahead`]).
+    claim_ahead_ms: AtomicU64,
     /// Stops the run loop.
     pub(crate) stop: CancellationToken,
     /// Cancelled once shutdown is complete: listener threads end.
@@ -345,6 +358,7 @@ impl Scheduler {
         let settings = store.load_settings().ok().flatten().unwrap_or_default();
         let pools = Pools::new(&settings.pools);
         let node = NodeInfo::this_process(Vec::new(), clock.now());
+        let claim_ahead_ms = store.claim_ahead().min(MAX_CLAIM_AHEAD).as_millis() as u64;
         Scheduler {
             inner: Arc::new(SchedulerInner {
                 store,
@@ -356,6 +370,8 @@ impl Scheduler {
                 context: ActionContext::default(),
                 pools,
                 tasks: TaskTracker::new(),
+                starting: TaskTracker::new(),
+                claim_ahead_ms: AtomicU64::new(claim_ahead_ms),
                 stop: CancellationToken::new(),
                 closed: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
@@ -421,6 +437,14 @@ impl Scheduler {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .labels = labels;
+    }
+
+    /// Claims each fire `ahead` of its time and starts its runs at it (before
+    /// [`Scheduler::start`]), so a slow store's commit does not make runs late; the store's
+    /// [`JobStore::claim_ahead`] (PostgreSQL 100 ms, others none) unless set; at most a minute.
+    pub fn set_claim_ahead(&self, ahead: std::time::Duration) {
+        let ms = ahead.min(MAX_CLAIM_AHEAD).as_millis() as u64;
+        self.inner.claim_ahead_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Every node sharing the store (see [`JobStore::nodes`]).
@@ -549,6 +573,7 @@ impl Scheduler {
         if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
             // The loop gets a thread of its own so it never waits behind runs for a worker.
             let token = inner.tasks.token();
+            let starting = inner.starting.token();
             std::thread::Builder::new()
                 .name("kairos-loop".into())
                 .spawn(move || {
@@ -559,7 +584,7 @@ impl Scheduler {
                         Ok(rt) => rt.block_on(dispatch::run_loop(loop_inner, true)),
                         Err(e) => tracing::error!("cannot start the run loop's runtime: {e}"),
                     }
-                    drop(token);
+                    drop((token, starting));
                 })
                 .map_err(|e| {
                     invalid(
@@ -568,7 +593,7 @@ impl Scheduler {
                     )
                 })?;
         } else {
-            inner.tasks.spawn(dispatch::run_loop(loop_inner, false));
+            inner.starting.spawn(dispatch::run_loop(loop_inner, false));
         }
         // Watching starts now: a change made once `start` returns is noticed.
         let announced = inner.store.changes();
@@ -587,9 +612,14 @@ impl Scheduler {
         let inner = &self.inner;
         inner.stop.cancel();
         lock(&inner.state).running = false;
+        let deadline = tokio::time::Instant::now() + grace;
+        // The loop ends (after the claim it may be making) and the runs it claimed ahead
+        // start at their time (a claim-ahead window away at most), while the pools take them.
+        inner.starting.close();
+        let _ = tokio::time::timeout_at(deadline, inner.starting.wait()).await;
         inner.pools.close();
         inner.tasks.close();
-        if tokio::time::timeout(grace, inner.tasks.wait())
+        if tokio::time::timeout_at(deadline, inner.tasks.wait())
             .await
             .is_err()
         {

@@ -323,8 +323,16 @@ pub trait JobStore: Send + Sync + 'static {
         None
     }
 
+    /// How long before a fire time the scheduler claims it, so that the claim's round trip
+    /// is over when the run starts: a networked store's commit takes milliseconds, and on a
+    /// busy server now and then tens of them.
+    fn claim_ahead(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Decides each claim (see [`Claim`]) at `now` and returns them with their outcome set; a
-    /// won claim's run rows carry `node` and their new ids. Committed before it returns.
+    /// won claim's run rows carry `node` and their new ids. Committed before it returns. A
+    /// batch holds one claim that advances a given job at most (the run loop sees to it).
     fn claim(
         &self,
         node: &ThinStr,

@@ -37,6 +37,10 @@ use crate::job::{Job, Retention, Settings};
 use crate::metrics::MetricSample;
 use crate::query::{JobCounts, JobEntry, JobPage, JobQuery, LastRun, TagCount, FAILING};
 
+/// How long before its fire time a node claims a fire (see `JobStore::claim_ahead`): three
+/// nodes and the server on two cores gave claims of 4-7 ms, and up to 110 ms now and then.
+const CLAIM_AHEAD: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The schema, one step per version (`kairos_schema.version`). Append; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
     // 1: everything the SQLite store has at its version 2, plus the change counter's NOTIFY.
@@ -1460,6 +1464,10 @@ impl JobStore for PgStore {
 
     fn changes(&self) -> Option<Arc<Notify>> {
         Some(self.changes.clone())
+    }
+
+    fn claim_ahead(&self) -> std::time::Duration {
+        CLAIM_AHEAD
     }
 
     fn claim(
