@@ -1,7 +1,7 @@
 //! `kairos bench cluster`: N real node processes on one database fire J no-op interval jobs;
-//! afterwards the run rows say how many fires ran, how late (and whether any started before its time), on which node, whether any ran
-//! twice or not at all, and (with `--kill-after-s`) how long the take-over of a SIGKILLed node
-//! took.
+//! afterwards the run rows say how many fires ran, how late (and whether any started before
+//! its time), on which node, whether any ran twice or not at all, and (with `--kill-after-s`)
+//! how long the take-over of a SIGKILLed node took.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -58,6 +58,9 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
         }
 
         let next_due = dispatch_due(&inner, &reading, ahead);
+        if inner.stop.is_cancelled() {
+            return;
+        }
         // Nothing is due before next_due: read ahead what comes then, at most so often; a
         // look put off wakes the loop when it may look again.
         let put_off = preloaded.is_some_and(|at| at.elapsed() < PRELOAD_EVERY);
@@ -586,6 +589,9 @@ fn apply(inner: &Arc<Inner>, batch: Batch, now: DateTime<Utc>) -> bool {
     true
 }
 
+/// Why a run claimed ahead did not start: shutdown's grace ended first.
+const SHUT_DOWN_FIRST: &str = "the scheduler shut down before it started";
+
 /// Submits runs claimed ahead of their start, each at it, unless stopped meanwhile (see
 /// [`unless_stopped`]); shutdown waits for them (see [`Scheduler::shutdown`]).
 ///
@@ -600,7 +606,15 @@ fn start_later(inner: &Arc<Inner>, mut runs: Vec<(tokio::time::Instant, Submissi
     let task = async move {
         let mut runs = runs.into_iter().peekable();
         while let Some(&(at, _)) = runs.peek() {
-            tokio::time::sleep_until(at).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = task_inner.hurry.cancelled() => {
+                    for (_, s) in runs {
+                        executor::cancel(&task_inner, s, SHUT_DOWN_FIRST);
+                    }
+                    return;
+                }
+            }
             let now = tokio::time::Instant::now();
             let due = std::iter::from_fn(|| runs.next_if(|(at, _)| *at <= now).map(|(_, s)| s));
             let due = unless_stopped(&task_inner, due.collect());

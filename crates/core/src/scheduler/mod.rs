@@ -257,6 +257,17 @@ fn place(
     }
 }
 
+/// Whether `done` finished by `deadline` (none: no limit).
+async fn within(deadline: Option<tokio::time::Instant>, done: impl std::future::Future) -> bool {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, done).await.is_ok(),
+        None => {
+            done.await;
+            true
+        }
+    }
+}
+
 /// The longest a fire is claimed ahead of its time (see [`Scheduler::set_claim_ahead`]).
 const MAX_CLAIM_AHEAD: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -278,6 +289,9 @@ pub(crate) struct SchedulerInner {
     pub(crate) starting: TaskTracker,
     /// How long before a fire time the run loop claims it (ms; see [`JobStore::claim_ahead`]).
     claim_ahead_ms: AtomicU64,
+    /// Cancelled when shutdown's grace ran out before runs claimed ahead started: they are
+    /// recorded cancelled.
+    hurry: CancellationToken,
     /// Stops the run loop.
     pub(crate) stop: CancellationToken,
     /// Cancelled once shutdown is complete: listener threads end.
@@ -372,6 +386,7 @@ impl Scheduler {
                 tasks: TaskTracker::new(),
                 starting: TaskTracker::new(),
                 claim_ahead_ms: AtomicU64::new(claim_ahead_ms),
+                hurry: CancellationToken::new(),
                 stop: CancellationToken::new(),
                 closed: CancellationToken::new(),
                 rng: Mutex::new(StdRng::from_entropy()),
@@ -606,23 +621,24 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Stops the loop; lets running jobs finish for up to `grace`, then cancels the rest
-    /// (recorded as cancelled) and waits for them to stop.
+    /// Stops the loop; lets runs claimed ahead start at their time and running jobs finish
+    /// for up to `grace`, then cancels the rest (recorded as cancelled) and waits for them
+    /// to stop.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         let inner = &self.inner;
         inner.stop.cancel();
         lock(&inner.state).running = false;
-        let deadline = tokio::time::Instant::now() + grace;
+        let deadline = tokio::time::Instant::now().checked_add(grace);
         // The loop ends (after the claim it may be making) and the runs it claimed ahead
         // start at their time (a claim-ahead window away at most), while the pools take them.
         inner.starting.close();
-        let _ = tokio::time::timeout_at(deadline, inner.starting.wait()).await;
+        if !within(deadline, inner.starting.wait()).await {
+            inner.hurry.cancel();
+            inner.starting.wait().await;
+        }
         inner.pools.close();
         inner.tasks.close();
-        if tokio::time::timeout_at(deadline, inner.tasks.wait())
-            .await
-            .is_err()
-        {
+        if !within(deadline, inner.tasks.wait()).await {
             inner.cancelling_all.store(true, Ordering::SeqCst);
             inner.cancel_all();
             inner.tasks.wait().await;
