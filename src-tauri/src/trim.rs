@@ -1,7 +1,7 @@
 //! Once the window has closed, or when the app starts hidden, gives back what only the window
 //! needs, so that Kairos in the tray holds little: WebKit's network process, which WebKit
 //! keeps for the app's life (see tauri-apps/wry#590; the next window starts a new one), free
-//! heap memory, and the library code the window ran (see [`unmap_clean_code`]).
+//! heap memory, and the library code the window ran (see `unmap_clean_code`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -54,13 +54,13 @@ fn trim() {
     unsafe {
         libc::malloc_trim(0)
     };
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     let unmapped = unmap_clean_code();
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let unmapped = 0.0;
     tracing::info!(
-        "{} s without a window: {}freed memory given back to the system, {unmapped:.1} MiB \
-         of code pages let go{}",
+        "{} s without a window: {}free heap given back to the system, {unmapped:.1} MiB of \
+         library code unmapped (it stays in the page cache){}",
         AFTER.as_secs(),
         if ended {
             "WebKit's network process ended, "
@@ -71,39 +71,134 @@ fn trim() {
     );
 }
 
-/// Lets go of the pages of read-only file mappings (code, constants) that this process never
-/// wrote to, and returns how many MiB it let go. WebKit, JavaScriptCore and the GL driver
-/// run a lot of code while the window is open, and nothing of it in the tray. The pages stay
-/// in the kernel's page cache, where they can be reclaimed like any unmapped file data; code
-/// that runs again is mapped back from there on its first use. Mappings with a written
-/// (copy-on-write) page, such as relocated data, are left alone: letting go of those pages
-/// would undo the writes.
-#[cfg(target_os = "linux")]
+/// Unmaps the pages of the loaded libraries' (and this program's) read-only segments, code and
+/// constants, that this process never wrote to, and returns how many MiB it unmapped.
+/// WebKit, JavaScriptCore and the GL driver run a lot of code while the window is open, and
+/// nothing of it in the tray. This is no memory freed: the pages stay in the kernel's page
+/// cache, now as unmapped file data (reclaimed first under pressure, as a page-out would),
+/// and code that runs again maps them back on its first use. The process holds (PSS) less.
+///
+/// Only a segment of a loaded object is touched, with glibc's loader lock held (inside
+/// `dl_iterate_phdr`, where `dlclose` also unmaps), so no object is unmapped and something
+/// else mapped in its place meanwhile; never one with text relocations (written while it is
+/// loaded); and only a mapping without a written (copy-on-write) page, in memory or in swap:
+/// letting go of such a page would undo the write. Other read-only file mappings (caches,
+/// fonts) come and go on any thread, so they are left alone.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn unmap_clean_code() -> f64 {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return 0.0;
-    };
-    let mut let_go_kib = 0;
-    for mapping in clean_file_mappings(&smaps) {
-        // SAFETY: the range is a whole mapping of a file, read-only and private, none of whose
-        // pages was ever written (no anonymous pages): dropping them loses nothing, as every
-        // page reads back from the file as it was.
-        let done = unsafe {
-            libc::madvise(
-                mapping.start as *mut libc::c_void,
-                mapping.end - mapping.start,
-                libc::MADV_DONTNEED,
-            )
-        };
-        if done == 0 {
-            let_go_kib += mapping.rss_kib;
+    let mut pass = Pass::default();
+    // SAFETY: `each_object` reads the program headers the loader hands it and makes system
+    // calls; it does not unwind, and `pass` outlives the call.
+    unsafe {
+        libc::dl_iterate_phdr(Some(each_object), (&raw mut pass).cast());
+    }
+    pass.let_go_kib as f64 / 1024.0
+}
+
+/// What [`unmap_clean_code`]'s pass over the loaded objects carries along.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[derive(Default)]
+struct Pass {
+    /// The clean file mappings, read once the loader's lock is held.
+    clean: Option<Vec<Mapping>>,
+    let_go_kib: u64,
+}
+
+/// Called by `dl_iterate_phdr` for each loaded object, with the loader's lock held: lets go
+/// of the clean mappings inside its read-only loadable segments.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: libc::size_t,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: `data` is the `Pass` given to `dl_iterate_phdr`, and `info` the loader's
+    // description of one object, valid for this call.
+    let (pass, info) = unsafe { (&mut *data.cast::<Pass>(), &*info) };
+    let clean = pass.clean.get_or_insert_with(|| {
+        std::fs::read_to_string("/proc/self/smaps")
+            .map(|smaps| clean_file_mappings(&smaps))
+            .unwrap_or_default()
+    });
+    if info.dlpi_phdr.is_null() {
+        return 0;
+    }
+    // SAFETY: the loader's program headers of this object, `dlpi_phnum` of them.
+    let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
+    // SAFETY: the object is loaded (the loader's lock is held), so its dynamic section is mapped.
+    if unsafe { has_text_relocations(info.dlpi_addr as usize, headers) } {
+        // Its read-only segments are written while it is relocated (a `dlopen` may be
+        // doing so on another thread): never let go of those.
+        return 0;
+    }
+    // SAFETY: sysconf only reads a setting.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    for header in headers {
+        if header.p_type != libc::PT_LOAD || header.p_flags & libc::PF_W != 0 {
+            continue;
+        }
+        let start = (info.dlpi_addr as usize).wrapping_add(header.p_vaddr as usize);
+        let end = start.wrapping_add(header.p_memsz as usize);
+        let (start, end) = (start / page * page, end.div_ceil(page) * page);
+        for mapping in clean.iter().filter(|m| m.start >= start && m.end <= end) {
+            // SAFETY: a whole mapping inside this loaded object's read-only segment, private and
+            // with no written (anonymous) page when smaps was read under the loader's lock,
+            // which keeps the object mapped; nothing writes such a segment of an object
+            // without text relocations, so every page reads back from the file as it was.
+            let done = unsafe {
+                libc::madvise(
+                    mapping.start as *mut libc::c_void,
+                    mapping.end - mapping.start,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            if done == 0 {
+                pass.let_go_kib += mapping.rss_kib;
+            }
         }
     }
-    let_go_kib as f64 / 1024.0
+    0
+}
+
+/// An entry of an object's dynamic section (`ElfW(Dyn)`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[repr(C)]
+struct Dynamic {
+    tag: isize,
+    value: usize,
+}
+
+/// Whether the object loaded at `base` with program `headers` has text relocations
+/// (`DT_TEXTREL`, or `DF_TEXTREL` in `DT_FLAGS`).
+///
+/// # Safety
+/// The object must be loaded, with `headers` its program headers.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe fn has_text_relocations(base: usize, headers: &[libc::Elf64_Phdr]) -> bool {
+    const DT_NULL: isize = 0;
+    const DT_TEXTREL: isize = 22;
+    const DT_FLAGS: isize = 30;
+    const DF_TEXTREL: usize = 0x4;
+    let Some(dynamic) = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC) else {
+        return false;
+    };
+    let mut entry = base.wrapping_add(dynamic.p_vaddr as usize) as *const Dynamic;
+    loop {
+        // SAFETY: the dynamic section is mapped and ends with a DT_NULL entry.
+        let Dynamic { tag, value } = unsafe { std::ptr::read(entry) };
+        match tag {
+            DT_NULL => return false,
+            DT_TEXTREL => return true,
+            DT_FLAGS if value & DF_TEXTREL != 0 => return true,
+            _ => {}
+        }
+        // SAFETY: not past the DT_NULL entry that ends the section.
+        entry = unsafe { entry.add(1) };
+    }
 }
 
 /// One mapping of this process, as `/proc/self/smaps` tells it.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[derive(Debug, PartialEq)]
 struct Mapping {
     start: usize,
@@ -113,7 +208,7 @@ struct Mapping {
 
 /// The mappings in `smaps` that are private, not writable, of a file by path, resident in
 /// part, and hold no anonymous (written) page, in memory or in swap.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn clean_file_mappings(smaps: &str) -> Vec<Mapping> {
     let mut found = Vec::new();
     // The mapping being read: its range, whether it qualifies so far, and its resident size.
@@ -224,15 +319,32 @@ fn children(parent: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
 mod tests {
     use super::*;
 
     const SMAPS: &str = "\
-55d0a000-55d0c000 r-xp 00002000 08:01 1234 /usr/bin/app
+55d0a000-55d0c000 r-xp 00002000 08:01 1234                       /usr/bin/app
+Size:                  8 kB
+KernelPageSize:        4 kB
+MMUPageSize:           4 kB
 Rss:                   8 kB
+Pss:                   8 kB
+Pss_Dirty:             0 kB
+Shared_Clean:          0 kB
+Private_Clean:         8 kB
+Referenced:            8 kB
 Anonymous:             0 kB
+KSM:                   0 kB
+LazyFree:              0 kB
+AnonHugePages:         0 kB
+FilePmdMapped:         0 kB
 Swap:                  0 kB
+SwapPss:               0 kB
+Locked:                0 kB
+THPeligible:           0
+ProtectionKey:         0
+VmFlags: rd ex mr mw me dw sd
 55d0c000-55d0d000 r--p 00004000 08:01 1234 /usr/bin/app
 Rss:                   4 kB
 Anonymous:             4 kB
@@ -270,6 +382,14 @@ Swap:                  0 kB
 Rss:                   4 kB
 Anonymous:             0 kB
 Swap:                  0 kB
+7f00060000-7f00070000 r--p 00000000 00:01 5 /memfd:wayland-shm (deleted)
+Rss:                  16 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+Rss:                   0 kB
+Anonymous:             0 kB
+Swap:                  0 kB
 ";
 
     #[test]
@@ -294,8 +414,8 @@ Swap:                  0 kB
         );
     }
 
-    /// Letting go of this very process's clean code pages loses nothing: it runs on, and
-    /// what it computes after is what it computed before.
+    /// Unmapping this very process's clean code pages, while the harness's other test threads
+    /// run, loses nothing: it runs on, and what it computes after is what it computed before.
     #[test]
     fn the_process_runs_on_after_letting_go_of_its_code() {
         let work = || {
