@@ -13,6 +13,8 @@ mod protocol;
 mod status;
 mod tray;
 mod trim;
+#[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
+mod unmap;
 mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
