@@ -329,15 +329,22 @@ fn plan_chunk(
         let Some((due, _, id)) = state.queue.first() else {
             break;
         };
-        // A job back within the window (its period is shorter) waits for this chunk's claim
-        // of it to be decided: one claim per job in a batch.
-        if *due > now + ahead || state.slots.get(id).is_some_and(|s| s.claiming) {
+        if *due > now + ahead {
+            break;
+        }
+        let (claiming, unloaded) = state
+            .slots
+            .get(id)
+            .map_or((false, false), |s| (s.claiming, s.job.is_none()));
+        if claiming {
+            // A job back within the window (its period is shorter) waits for this chunk's
+            // claim of it to be decided: one claim per job in a batch.
             break;
         }
         let Some((_, _, id)) = state.queue.pop_first() else {
             break;
         };
-        if state.slots.get(&id).is_some_and(|s| s.job.is_none()) {
+        if unloaded {
             load_ahead(inner, state, Some(&id));
         }
         let slot = state.slots.get_mut(&id).expect("queued jobs have slots");

@@ -36,6 +36,17 @@ fn claiming_ahead() -> (Fixture, Arc<AtomicU32>) {
     (f, count)
 }
 
+/// [`claiming_ahead`] with job `a` (`count`, once a minute from 1 s) added and 0.95 s passed:
+/// its first fire is claimed and waits for its start.
+async fn claimed_and_waiting() -> (Fixture, Arc<AtomicU32>) {
+    let (f, count) = claiming_ahead();
+    f.scheduler
+        .add_job(job("a", every_from_1s(60), "count"))
+        .unwrap();
+    advance(0.95).await;
+    (f, count)
+}
+
 /// Every `seconds` from one second after `base()`.
 fn every_from_1s(seconds: u32) -> serde_json::Value {
     let start = base() + Duration::seconds(1);
@@ -90,11 +101,7 @@ async fn a_job_at_max_instances_is_claimed_at_its_time_not_skipped() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_claimed_ahead_can_be_cancelled_before_it_starts() {
-    let (mut f, count) = claiming_ahead();
-    f.scheduler
-        .add_job(job("a", every_from_1s(60), "count"))
-        .unwrap();
-    advance(0.95).await;
+    let (mut f, count) = claimed_and_waiting().await;
     let id = drain(&mut f.events)
         .iter()
         .find_map(|e| match &e.event {
@@ -112,11 +119,7 @@ async fn a_run_claimed_ahead_can_be_cancelled_before_it_starts() {
 /// Shutdown in the window between a claim and its fire time still runs it, at its time.
 #[tokio::test(start_paused = true)]
 async fn shutdown_starts_the_runs_it_claimed_ahead() {
-    let (f, count) = claiming_ahead();
-    f.scheduler
-        .add_job(job("a", every_from_1s(60), "count"))
-        .unwrap();
-    advance(0.95).await;
+    let (f, count) = claimed_and_waiting().await;
     f.scheduler.shutdown(StdDuration::from_secs(5)).await;
     let runs = runs(&f.store, "a");
     let fire = base() + Duration::seconds(1);
@@ -129,11 +132,7 @@ async fn shutdown_starts_the_runs_it_claimed_ahead() {
 /// shutdown returns.
 #[tokio::test(start_paused = true)]
 async fn shutdown_without_grace_cancels_the_runs_it_claimed_ahead() {
-    let (f, count) = claiming_ahead();
-    f.scheduler
-        .add_job(job("a", every_from_1s(60), "count"))
-        .unwrap();
-    advance(0.95).await;
+    let (f, count) = claimed_and_waiting().await;
     f.scheduler.shutdown(StdDuration::ZERO).await;
     let runs = runs(&f.store, "a");
     assert_eq!(states(&runs), [RunState::Cancelled]);
@@ -148,11 +147,7 @@ async fn shutdown_without_grace_cancels_the_runs_it_claimed_ahead() {
 #[tokio::test(start_paused = true)]
 async fn a_run_claimed_ahead_waits_in_elapsed_time_across_a_clock_step() {
     for step in [Duration::hours(-1), Duration::hours(1)] {
-        let (f, count) = claiming_ahead();
-        f.scheduler
-            .add_job(job("a", every_from_1s(60), "count"))
-            .unwrap();
-        advance(0.95).await;
+        let (f, count) = claimed_and_waiting().await;
         f.clock.jump(step);
         advance(0.04).await;
         assert_eq!(count.load(Ordering::SeqCst), 0, "{step}");
