@@ -27,6 +27,9 @@ const NAP_BELOW: std::time::Duration = std::time::Duration::from_millis(2);
 /// Most fire times planned under one hold of the state lock: the first of a chunk is not
 /// submitted before the last is planned, so chunks bound how late a busy second makes it.
 const CHUNK: usize = 64;
+/// Most fires claimed in one store call when claiming ahead: their runs start at their
+/// time whatever the call takes, and a store commits each call.
+const CHUNK_AHEAD: usize = 16384;
 
 /// Most jobs loaded in one store call (see [`load_ahead`] and [`preload`]).
 pub(super) const LOAD_AHEAD: usize = 1024;
@@ -73,8 +76,8 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
             (Some(_), None) => WATCHED_SLEEP,
             (None, None) => MAX_SLEEP,
         };
-        let mut sleep = next_due
-            .map_or(longest, |due| (due - ahead - now).min(longest))
+        let mut sleep = next_wake(&inner, next_due, now, ahead)
+            .map_or(longest, |wake| (wake - now).min(longest))
             .to_std()
             .unwrap_or_default();
         if put_off {
@@ -97,6 +100,32 @@ pub(super) async fn run_loop(inner: Arc<Inner>, own_thread: bool) {
             }
             _ = inner.stop.cancelled() => return,
         }
+    }
+}
+
+/// When the loop next claims, after claiming at `now` (`None`: nothing is scheduled). Claiming
+/// ahead, it claims at most every quarter window, a quarter window's fires at a time, rather
+/// than each as it enters the window (a commit per fire time on a busy store); but a fire
+/// put off at `max_instances` is claimed at its start.
+fn next_wake(
+    inner: &Inner,
+    next_due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    ahead: Duration,
+) -> Option<DateTime<Utc>> {
+    if ahead.is_zero() {
+        return next_due;
+    }
+    let deferred = {
+        let mut state = lock(&inner.state);
+        // Those due by now were claimed in this turn.
+        state.deferred.retain(|start| *start > now);
+        state.deferred.first().copied()
+    };
+    let sliced = next_due.map(|due| (due - ahead).max(now + ahead / 4));
+    match (sliced, deferred) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -298,11 +327,12 @@ struct Planned {
 fn dispatch_due(inner: &Arc<Inner>, at: &ClockReading, ahead: Duration) -> Option<DateTime<Utc>> {
     let defaults = inner.defaults();
     loop {
+        let chunk = if ahead.is_zero() { CHUNK } else { CHUNK_AHEAD };
         let mut batch = Batch {
-            claims: Vec::with_capacity(CHUNK),
-            planned: Vec::with_capacity(CHUNK),
+            claims: Vec::with_capacity(chunk),
+            planned: Vec::with_capacity(chunk),
         };
-        let next_due = plan_chunk(inner, &defaults, at, ahead, &mut batch);
+        let next_due = plan_chunk(inner, &defaults, at, ahead, chunk, &mut batch);
         apply(inner, batch, at.wall);
         if next_due.is_none_or(|due| due > at.wall + ahead) || inner.stop.is_cancelled() {
             return next_due;
@@ -310,13 +340,14 @@ fn dispatch_due(inner: &Arc<Inner>, at: &ClockReading, ahead: Duration) -> Optio
     }
 }
 
-/// Plans up to [`CHUNK`] fire times due by `ahead` after `at` into `batch`; returns the
+/// Plans up to `chunk` fire times due by `ahead` after `at` into `batch`; returns the
 /// earliest remaining due time (`None` when paused or nothing is scheduled).
 fn plan_chunk(
     inner: &Arc<Inner>,
     defaults: &JobDefaults,
     at: &ClockReading,
     ahead: Duration,
+    chunk: usize,
     batch: &mut Batch,
 ) -> Option<DateTime<Utc>> {
     let now = at.wall;
@@ -325,7 +356,7 @@ fn plan_chunk(
     if state.paused || !inner.may_claim() {
         return None;
     }
-    for _ in 0..CHUNK {
+    for _ in 0..chunk {
         let Some((due, _, id)) = state.queue.first() else {
             break;
         };
@@ -390,6 +421,7 @@ fn plan_chunk(
             place(&mut state.queue, slot, &id, Some((start + ahead, fire)));
             slot.deferred = true;
             slot.rescue = rescued;
+            state.deferred.insert(start);
             continue;
         }
         let plan = plan(

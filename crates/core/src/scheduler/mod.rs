@@ -221,6 +221,9 @@ struct State {
     slots: FastMap<Arc<str>, Slot>,
     /// Every job that will fire.
     queue: BTreeSet<DueEntry>,
+    /// Start times of fires put off at `max_instances` (see `Slot::deferred`), for the loop
+    /// to wake at; one left behind costs a wake, no more.
+    deferred: BTreeSet<DateTime<Utc>>,
     paused: bool,
     running: bool,
 }

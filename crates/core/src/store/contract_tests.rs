@@ -1231,6 +1231,23 @@ pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
     store.record_runs(vec![timed_out]);
     store.flush().unwrap();
     assert_eq!(store.count_jobs().unwrap().failing, 1);
+    // The next fire's run is the newest, and it has not failed; then it times out too.
+    let mut b = store.get_job("b").unwrap().unwrap();
+    (b.next_run, b.paused) = (Some(t(30)), false);
+    store.update_job(&b).unwrap();
+    let won = store
+        .claim(&"n".into(), t(0), vec![fire_claim("b", 30, 40)])
+        .unwrap();
+    assert_eq!(won[0].outcome, ClaimOutcome::Won);
+    assert_eq!(store.count_jobs().unwrap().failing, 0);
+    (b.next_run, b.paused) = (Some(t(40)), true);
+    store.update_job(&b).unwrap();
+    let mut timed_out = newest("b");
+    assert_eq!(timed_out.id, won[0].runs[0].id);
+    timed_out.state = RunState::TimedOut;
+    store.record_runs(vec![timed_out]);
+    store.flush().unwrap();
+    assert_eq!(store.count_jobs().unwrap().failing, 1);
     let mut d2 = store.get_job("d").unwrap().unwrap();
     d2.paused = true;
     store.update_job(&d2).unwrap();

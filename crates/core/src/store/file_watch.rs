@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+/// How long a noticed write disarms the watch: writes within it are announced together.
+#[cfg(target_os = "linux")]
+const REARM_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Raised (coalesced) whenever the database file or its write-ahead log is written, by any
 /// process; `None` where that cannot be watched (then the caller polls). Needs a tokio
 /// runtime; the watch ends with the runtime or once the returned `Notify` is dropped and the
@@ -30,11 +34,18 @@ pub(crate) fn watch(db: &Path) -> Option<Arc<Notify>> {
     }
     // SAFETY: `fd` is a fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mask = libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO;
-    // SAFETY: `dir` is a NUL-terminated path; `fd` is open.
-    if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), dir.as_ptr(), mask) } < 0 {
+    // One event per arming: a watch that stayed armed would cost the writer a kernel event
+    // on every write (6 % of its time in the SQLite storm).
+    let mask = libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_ONESHOT;
+    let arm = move |fd: &OwnedFd| {
+        // SAFETY: `dir` is a NUL-terminated path; `fd` is open.
+        unsafe { libc::inotify_add_watch(fd.as_raw_fd(), dir.as_ptr(), mask) >= 0 }
+    };
+    if !arm(&fd) {
         return None;
     }
+    let db = db.to_path_buf();
+    let mut armed = stamps(&db);
     let _entered = runtime.enter();
     let readable = tokio::io::Interest::READABLE;
     // SAFETY: the `OwnedFd` stays open, and the same descriptor, as long as the `AsyncFd`.
@@ -61,15 +72,44 @@ pub(crate) fn watch(db: &Path) -> Option<Arc<Notify>> {
                 Ok(Err(_)) => return,
                 Err(_would_block) => continue,
             };
-            if touches(&buf[..n], &name) {
-                let Some(notify) = weak.upgrade() else {
-                    return;
-                };
+            let Some(notify) = weak.upgrade() else {
+                return;
+            };
+            let ours = touches(&buf[..n], &name);
+            if ours {
                 notify.notify_one();
             }
+            drop(notify);
+            // The event disarmed the watch; it is armed again a little later. A write to the
+            // database meanwhile is announced then: after one to the database, always; after
+            // one to another file, if the database's size or time changed since the arming.
+            tokio::time::sleep(REARM_AFTER).await;
+            let Some(notify) = weak.upgrade() else {
+                return;
+            };
+            if !arm(fd.get_ref()) {
+                tracing::warn!("store: cannot watch the database file any more");
+                return;
+            }
+            let now = stamps(&db);
+            if ours || now != armed {
+                notify.notify_one();
+            }
+            armed = now;
         }
     });
     Some(notify)
+}
+
+/// The size and time of the database file and of its write-ahead log.
+#[cfg(target_os = "linux")]
+fn stamps(db: &Path) -> [Option<(u64, std::time::SystemTime)>; 2] {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [db, Path::new(&wal)].map(|file| {
+        let meta = std::fs::metadata(file).ok()?;
+        Some((meta.len(), meta.modified().ok()?))
+    })
 }
 
 /// Not watched here: the caller polls.
@@ -120,5 +160,12 @@ mod tests {
             within(200).await.is_err(),
             "other files are not the database"
         );
+        // Another file's write disarms the watch for a while; the database's write in that
+        // while is announced once it is armed again.
+        std::fs::write(dir.path().join("unrelated.txt"), "xy").unwrap();
+        std::fs::write(&db, "xyz").unwrap();
+        within(5000)
+            .await
+            .expect("the write while disarmed is noticed");
     }
 }

@@ -99,6 +99,55 @@ async fn a_job_at_max_instances_is_claimed_at_its_time_not_skipped() {
     }
 }
 
+/// Forty fires 5 ms apart are claimed a quarter window at a time (a store commits each
+/// claim), each still ahead of its time, and each run starts at its time.
+#[tokio::test(start_paused = true)]
+async fn dense_fires_are_claimed_a_quarter_window_at_a_time() {
+    let (mut f, count) = claiming_ahead();
+    for i in 0..40 {
+        let start = base() + Duration::milliseconds(1000 + 5 * i);
+        let trigger = json!({"type": "interval", "seconds": 60, "start": start.to_rfc3339()});
+        f.scheduler
+            .add_job(job(&format!("j{i:02}"), trigger, "count"))
+            .unwrap();
+    }
+    advance(1.5).await;
+    let seen = drain(&mut f.events);
+    let mut claimed = heard(&seen, |e| matches!(e, Event::RunSubmitted(_)));
+    claimed.dedup();
+    let quarter: Vec<f64> = (0..9).map(|i| (900.0 + 25.0 * i as f64) / 1000.0).collect();
+    assert_eq!(claimed, quarter);
+    assert_eq!(count.load(Ordering::SeqCst), 40);
+    for i in 0..40 {
+        let runs = runs(&f.store, &format!("j{i:02}"));
+        let fire = base() + Duration::milliseconds(1000 + 5 * i);
+        assert_eq!((runs[0].scheduled, runs[0].started), (fire, Some(fire)));
+    }
+}
+
+/// A fire put off at `max_instances` is claimed at its start even when the loop, claiming a
+/// busy neighbour's fires a quarter window at a time, would next wake after it.
+#[tokio::test(start_paused = true)]
+async fn a_put_off_fire_starts_on_time_beside_a_busy_neighbour() {
+    let (f, _) = claiming_ahead();
+    // The neighbour sets the loop's turns 25 ms apart from 0.4 s; the long job's fires at
+    // 1.013, 2.013, … s fall between two.
+    let from = |ms: i64| (base() + Duration::milliseconds(ms)).to_rfc3339();
+    let trigger = json!({"type": "interval", "milliseconds": 20, "start": from(500)});
+    let mut busy = job("busy", trigger, "count");
+    busy.options.max_instances = Some(10);
+    f.scheduler.add_job(busy).unwrap();
+    let trigger = json!({"type": "interval", "seconds": 1, "start": from(1013)});
+    f.scheduler.add_job(job("long", trigger, "long")).unwrap();
+    advance(3.5).await;
+    let runs = runs(&f.store, "long");
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for (i, run) in runs.iter().enumerate() {
+        let fire = base() + Duration::milliseconds(1013 + 1000 * i as i64);
+        assert_eq!((run.scheduled, run.started), (fire, Some(fire)));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_run_claimed_ahead_can_be_cancelled_before_it_starts() {
     let (mut f, count) = claimed_and_waiting().await;

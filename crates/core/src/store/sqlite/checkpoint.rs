@@ -60,9 +60,9 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread on its own connection to `path` and hooks `writer`'s commits to it
-    /// (in place of SQLite's own checkpoints after a commit).
-    pub(super) fn start(path: &Path, writer: &mut Connection) -> Result<Self, StoreError> {
+    /// Starts the thread on its own connection to `path`; [`Hook::install`] hands it a
+    /// writer's big copies.
+    pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         configure(&conn)?;
         let signal = Signal::default();
@@ -75,12 +75,33 @@ impl Checkpointer {
                     StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
                 })?
         };
-        // Made before the hook, so the thread stops if the hook cannot be set.
-        let checkpointer = Checkpointer {
+        Ok(Checkpointer {
             signal,
             thread: Some(thread),
-        };
-        let hook = checkpointer.signal.clone();
+        })
+    }
+
+    /// What hooks a writer connection to this thread.
+    pub(super) fn hook(&self) -> Hook {
+        Hook(self.signal.clone())
+    }
+
+    /// Times the thread was asked to copy, and pages it has copied so far.
+    #[cfg(test)]
+    pub(super) fn work(&self) -> (u64, u64) {
+        let asked = lock(&self.signal.0);
+        (asked.asks, asked.copied)
+    }
+}
+
+/// Hooks a writer connection's commits to the checkpoint thread.
+pub(super) struct Hook(Signal);
+
+impl Hook {
+    /// Has `writer`'s commits copy the log as [`after_commit`] says, in place of SQLite's own
+    /// checkpoints after a commit.
+    pub(super) fn install(&self, writer: &mut Connection) -> Result<(), StoreError> {
+        let hook = self.0.clone();
         writer.wal_hook(Some(move |wal: &mut Wal, pages: i32| {
             // Reads the log's counts and copies nothing, without the checkpoint lock.
             let left = match wal.checkpoint_v2(CheckpointMode::NOOP) {
@@ -105,14 +126,7 @@ impl Checkpointer {
             }
             Ok(())
         }))?;
-        Ok(checkpointer)
-    }
-
-    /// Times the thread was asked to copy, and pages it has copied so far.
-    #[cfg(test)]
-    pub(super) fn work(&self) -> (u64, u64) {
-        let asked = lock(&self.signal.0);
-        (asked.asks, asked.copied)
+        Ok(())
     }
 }
 
