@@ -87,9 +87,11 @@ pub(crate) fn watch(db: &Path) -> Option<Arc<Notify>> {
             let Some(notify) = weak.upgrade() else {
                 return;
             };
-            if !arm(fd.get_ref()) {
-                tracing::warn!("store: cannot watch the database file any more");
-                return;
+            // Until it can be armed again (its directory gone, or no watches left), the
+            // caller hears from it every second, as if it polled.
+            while !arm(fd.get_ref()) {
+                notify.notify_one();
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
             let now = stamps(&db);
             if ours || now != armed {
@@ -167,5 +169,20 @@ mod tests {
         within(5000)
             .await
             .expect("the write while disarmed is noticed");
+    }
+
+    #[tokio::test]
+    async fn a_watch_that_cannot_be_armed_again_polls_every_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("kairos.db");
+        let notify = watch(&db).expect("inotify works here");
+        let within =
+            |ms| tokio::time::timeout(std::time::Duration::from_millis(ms), notify.notified());
+        std::fs::remove_dir(dir.path()).unwrap();
+        for _ in 0..3 {
+            within(3000)
+                .await
+                .expect("heard from while it cannot watch");
+        }
     }
 }

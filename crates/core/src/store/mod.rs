@@ -323,9 +323,9 @@ pub trait JobStore: Send + Sync + 'static {
         None
     }
 
-    /// How long before a fire time the scheduler claims it, so that the claim's round trip
-    /// is over when the run starts: a networked store's commit takes milliseconds, and on a
-    /// busy server now and then tens of them.
+    /// How long before a fire time the scheduler claims it, so that the claim's commit is
+    /// over when the run starts: a networked store's takes milliseconds, and a busy one's
+    /// (or one queued behind a busy writer) now and then tens of them.
     fn claim_ahead(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }

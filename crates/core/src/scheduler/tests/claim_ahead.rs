@@ -1,5 +1,6 @@
-//! Fires claimed ahead of their time (as on PostgreSQL, where a claim's commit takes
-//! milliseconds): each run still starts at its fire time, and the claim changes nothing else.
+//! Fires claimed ahead of their time (as on PostgreSQL and SQLite, where a claim's commit
+//! takes milliseconds): each run still starts at its fire time, and the claim changes nothing
+//! else.
 
 use super::*;
 
