@@ -878,8 +878,8 @@ fn apply_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
     }
     let failure = if abandoned {
         // A failure (disk full, I/O error) rolled the whole transaction back, or the
-        // transaction's drop does; the operation that met it answers with the cause.
-        let cause = replies.iter().find_map(Reply::error);
+        // transaction's drop does; the operation that met it, the last, gives the cause.
+        let cause = replies.iter().rev().find_map(Reply::error);
         Some(cause.unwrap_or_else(|| {
             StoreError::Database("the write transaction was rolled back after an error".into())
         }))
@@ -2347,12 +2347,14 @@ mod tests {
         )
         .unwrap();
         let (added_ack, added) = mpsc::channel();
+        let (missing_ack, missing) = mpsc::channel();
         let (claim_ack, claimed) = mpsc::channel();
         let mut batch = vec![
             Op::AddJobs(
                 encoded(vec![Ok(vec![JobRow::new(&job("c")).unwrap()])], 1),
                 added_ack,
             ),
+            Op::UpdateJob(JobRow::new(&job("zz")).unwrap(), missing_ack),
             Op::Claim {
                 node: "n".into(),
                 now: 0,
@@ -2363,7 +2365,9 @@ mod tests {
         apply_batch(&mut conn, &mut batch);
         let refused = |e: &StoreError| e.to_string().contains("disk trouble");
         assert!(matches!(claimed.recv().unwrap(), Err(e) if refused(&e)));
+        // Each is told what ended the batch, or its own error.
         assert!(matches!(added.recv().unwrap(), Err(e) if refused(&e)));
+        assert!(matches!(missing.recv().unwrap(), Err(StoreError::NotFound(id)) if id == "zz"));
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(count("SELECT COUNT(*) FROM runs"), 0);
         let moved = format!(
