@@ -459,7 +459,7 @@ impl Scheduler {
 
     /// Claims each fire `ahead` of its time and starts its runs at it (before
     /// [`Scheduler::start`]), so a slow store's commit does not make runs late; the store's
-    /// [`JobStore::claim_ahead`] (PostgreSQL and SQLite 100 ms, memory none) unless set; at
+    /// [`JobStore::claim_ahead`] (PostgreSQL 100 ms, SQLite 250 ms, memory none) unless set; at
     /// most a minute.
     pub fn set_claim_ahead(&self, ahead: std::time::Duration) {
         let ms = ahead.min(MAX_CLAIM_AHEAD).as_millis() as u64;

@@ -904,17 +904,20 @@ pub(super) fn a_fire_that_ran_is_never_inserted_again(store: &dyn JobStore, _: &
     assert!(again[0].runs.is_empty(), "{again:?}");
     assert_eq!(store.runs(&RunQuery::default()).unwrap().len(), 1);
     assert_eq!(store.get_job("a").unwrap().unwrap().next_run, Some(t(10)));
-    // A manual run at the same instant is not bound by the rule.
+    // Manual runs at the same instant are not bound by the rule, nor by each other.
     let mut manual = run(0, "a", 0, RunState::Submitted);
     manual.manual = true;
-    let decided = store
-        .claim(
-            &node,
-            t(0),
-            vec![Claim::insert("a", vec![manual], u32::MAX)],
-        )
-        .unwrap();
-    assert_eq!(decided[0].runs.len(), 1);
+    for runs in [1, 2] {
+        let decided = store
+            .claim(
+                &node,
+                t(0),
+                vec![Claim::insert("a", vec![manual.clone()], u32::MAX)],
+            )
+            .unwrap();
+        assert_eq!(decided[0].runs.len(), 1);
+        assert_eq!(store.runs(&RunQuery::default()).unwrap().len(), 1 + runs);
+    }
 }
 
 pub(super) fn max_instances_counts_every_nodes_runs(one: &dyn JobStore, two: &dyn JobStore) {
