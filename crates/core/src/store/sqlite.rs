@@ -250,14 +250,15 @@ const MIGRATIONS: &[&str] = &[
         UPDATE job_counts SET paused = paused + new.paused - old.paused,
             monitors = monitors + (new.kind = 'monitor') - (old.kind = 'monitor');
     END;",
-    // 10: one index of runs by job where there were two: the scheduled runs' uniqueness moves
-    // to an index of every run, with manual runs apart (a NULL is never equal to another), so
-    // a fire writes one job-keyed index entry, not two (at 50,000 fires a second, each was a
-    // quarter of the pages a claim's commit wrote). The text index gathers 128 MiB of new
+    // 10: one index of all runs by job where there were two: the scheduled runs' uniqueness
+    // moves to an index of every run, with manual runs apart (a NULL is never equal to
+    // another), so a fire writes two job-keyed index entries, not three (this one and
+    // runs_active's; at 50,000 fires a second, the one gone was a quarter of the pages a
+    // claim's commit wrote). The text index gathers 128 MiB of new
     // entries before it writes a segment: a million jobs' trigrams are written at once.
     "DROP INDEX runs_job_scheduled;
     DROP INDEX runs_fire;
-    CREATE UNIQUE INDEX runs_fire ON runs (job_id, scheduled, attempt, iif(manual, NULL, 0));
+    CREATE UNIQUE INDEX runs_fire ON runs (job_id, scheduled, attempt, CASE manual WHEN 0 THEN 0 END);
     INSERT INTO jobs_text (jobs_text, rank) VALUES ('hashsize', 134217728);",
 ];
 
@@ -1064,17 +1065,15 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
             cutoff,
         } => {
             // A failing newest run pruned leaves its job failing no more.
-            let pruned = "(runs.scheduled < ?2 OR runs.id <= \
-                 (SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?3))";
             let result = tx
                 .prepare_cached(&format!(
                     "UPDATE jobs SET failing = 0 WHERE id = ?1 AND failing = 1 AND EXISTS \
                      (SELECT 1 FROM runs WHERE runs.id = jobs.last_run AND runs.job_id = ?1 \
-                     AND {pruned})"
+                     AND {PRUNED})"
                 ))
                 .and_then(|mut s| s.execute(params![job_id, cutoff, max_runs]))
                 .and_then(|_| {
-                    tx.prepare_cached(&format!("DELETE FROM runs WHERE job_id = ?1 AND {pruned}"))?
+                    tx.prepare_cached(&prune_sql())?
                         .execute(params![job_id, cutoff, max_runs])
                 });
             if let Err(e) = result {
@@ -1083,6 +1082,29 @@ fn apply_op(tx: &mut rusqlite::Transaction<'_>, op: Op, replies: &mut Vec<Reply>
         }
     }
     jobs_changed
+}
+
+/// The runs of job `?1` that a prune removes: fired before `?2`, or past the newest `?3`.
+const PRUNED: &str = "(runs.scheduled < ?2 OR runs.id <= \
+     (SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?3))";
+
+/// Removes the [`PRUNED`] runs of job `?1`.
+fn prune_sql() -> String {
+    format!("DELETE FROM runs WHERE job_id = ?1 AND {PRUNED}")
+}
+
+/// Sets job `?1`'s newest run, and whether it failed, from its runs.
+fn newest_run_sql() -> String {
+    format!(
+        "UPDATE jobs SET last_run = r.id, failing = r.state IN {FAILING_STATES} \
+         FROM (SELECT id, state FROM runs WHERE job_id = ?1 AND step IS NULL \
+         ORDER BY id DESC LIMIT 1) AS r WHERE jobs.id = ?1"
+    )
+}
+
+/// Runs matching `filter` (from [`run_filter`]), newest first, as many as the last parameter.
+fn runs_sql(filter: &str) -> String {
+    format!("SELECT {RUN_COLUMNS} FROM runs{filter} ORDER BY id DESC LIMIT ?")
 }
 
 /// Inserts `rows`, all or none, then indexes their text and counts them (migration 7).
@@ -1174,11 +1196,7 @@ fn claim(
          failing = iif(?4 IS NULL, failing, ?5) WHERE id = ?1 AND next_run IS ?2 AND paused = 0",
     )?;
     let mut current = tx.prepare_cached("SELECT next_run, paused FROM jobs WHERE id = ?1")?;
-    let mut newest_run = tx.prepare_cached(&format!(
-        "UPDATE jobs SET last_run = r.id, failing = r.state IN {FAILING_STATES} \
-         FROM (SELECT id, state FROM runs WHERE job_id = ?1 AND step IS NULL \
-         ORDER BY id DESC LIMIT 1) AS r WHERE jobs.id = ?1"
-    ))?;
+    let mut newest_run = tx.prepare_cached(&newest_run_sql())?;
     let mut active = tx.prepare_cached(
         "SELECT COUNT(*) FROM runs WHERE job_id = ?1 AND state IN ('submitted', 'running') \
          AND step IS NULL",
@@ -1917,9 +1935,7 @@ impl JobStore for SqliteStore {
             i64::try_from(query.effective_limit()).unwrap_or(i64::MAX),
         ));
         let conn = self.read();
-        let mut select = conn.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs{filter} ORDER BY id DESC LIMIT ?"
-        ))?;
+        let mut select = conn.prepare_cached(&runs_sql(&filter))?;
         let mut rows = select.query(params_from_iter(values))?;
         let mut runs = Vec::new();
         while let Some(row) = rows.next()? {
@@ -2592,19 +2608,25 @@ mod tests {
         let plan = |sql: &str| -> String {
             let conn = store.read();
             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let details = explain.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            let unbound = vec![Value::Null; explain.parameter_count()];
+            let details = explain
+                .query_map(params_from_iter(unbound), |r| r.get::<_, String>(3))
+                .unwrap();
             details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
-        // What pruning, the newest run's lookup and a job's history read.
+        let history = RunQuery {
+            job_id: Some("a".into()),
+            from: Some(Utc::now()),
+            ..RunQuery::default()
+        };
         for sql in [
-            "DELETE FROM runs WHERE job_id = 'a' AND scheduled < 5",
-            "SELECT id FROM runs WHERE job_id = 'a' ORDER BY id DESC LIMIT 1 OFFSET 3",
-            "SELECT id, state FROM runs WHERE job_id = 'a' AND step IS NULL \
-             ORDER BY id DESC LIMIT 1",
-            "SELECT id FROM runs WHERE job_id = 'a' AND scheduled >= 5 ORDER BY id DESC LIMIT 50",
+            prune_sql(),
+            newest_run_sql(),
+            runs_sql(&run_filter(&history, &[]).0),
         ] {
-            let plan = plan(sql);
+            let plan = plan(&sql);
             assert!(plan.contains("INDEX runs_fire (job_id=?"), "{sql}: {plan}");
+            assert!(!plan.contains("SCAN runs"), "{sql}: {plan}");
         }
     }
 
