@@ -260,6 +260,16 @@ fn place(
     }
 }
 
+/// Adds `entries`, of slots not yet in `queue`, to it: a set built at once from them when
+/// they are many beside it (a million jobs: 0.3 s less than an insert each), else one by one.
+fn queue_all(queue: &mut BTreeSet<DueEntry>, entries: Vec<DueEntry>) {
+    if entries.len() >= queue.len() / 4 {
+        queue.append(&mut entries.into_iter().collect());
+    } else {
+        queue.extend(entries);
+    }
+}
+
 /// Whether `done` finished by `deadline` (none: no limit).
 async fn within(deadline: Option<tokio::time::Instant>, done: impl std::future::Future) -> bool {
     match deadline {
@@ -577,9 +587,7 @@ impl Scheduler {
                     due_set.push((t, slot.seq, id));
                 }
             }
-            // Built at once from sorted entries, not one insert at a time (a million jobs:
-            // 0.3 s less).
-            state.queue.append(&mut due_set.into_iter().collect());
+            queue_all(&mut state.queue, due_set);
         }
         // After the schedule is in: retries of abandoned runs find their jobs' slots.
         inner.take_over(true)?;
@@ -839,6 +847,7 @@ impl Scheduler {
             let mut state = lock(&self.inner.state);
             let State { slots, queue, .. } = &mut *state;
             slots.reserve(jobs.len());
+            let mut due_set = Vec::with_capacity(jobs.len());
             for job in &jobs {
                 let id: Arc<str> = job.id.as_str().into();
                 let due = job.next_run.map(|t| {
@@ -852,8 +861,16 @@ impl Scheduler {
                 let slot = slots.entry(id.clone()).or_default();
                 slot.paused = job.paused;
                 slot.job = None;
-                place(queue, slot, &id, due);
+                match due.filter(|_| !slot.paused && slot.due.is_none()) {
+                    Some(due) => {
+                        slot.deferred = false;
+                        slot.due = Some(due);
+                        due_set.push((due.0, slot.seq, id));
+                    }
+                    None => place(queue, slot, &id, due),
+                }
             }
+            queue_all(queue, due_set);
         }
         self.inner.wake.notify_one();
         for job in &jobs {
