@@ -2643,11 +2643,35 @@ mod tests {
             std::thread::sleep(StdDuration::from_millis(10));
         }
         assert!(std::fs::metadata(&path).unwrap().len() > 32 << 20);
-        // A small add afterwards is copied as SQLite would, by the writer: not the thread's.
+        // A small add afterwards waits for more before anyone copies it.
         let (asks, _) = store._checkpointer.work();
         store.add_jobs(&[job("late")]).unwrap();
         store.flush().unwrap();
         assert_eq!(store._checkpointer.work().0, asks);
+    }
+
+    #[test]
+    fn steady_commits_are_copied_by_the_thread_and_the_log_stays_bounded() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        // Forty commits of some hundreds of pages each, more than the longest log in all;
+        // SQLite would have the writer copy after most of them.
+        for round in 0..40 {
+            let jobs: Vec<Job> = (0..4000)
+                .map(|i| job(&format!("r{round:02}-{i:04}")))
+                .collect();
+            store.add_jobs(&jobs).unwrap();
+        }
+        store.flush().unwrap();
+        let (asks, copied) = store._checkpointer.work();
+        assert!(asks >= 5, "the thread was asked {asks} times");
+        assert!(copied >= 16384, "the thread copied {copied} pages");
+        let wal = std::fs::metadata(format!("{}-wal", path.display())).unwrap();
+        assert!(
+            wal.len() <= (16384 + 8192) * 4120,
+            "log of {} bytes",
+            wal.len()
+        );
     }
 
     #[test]
