@@ -104,25 +104,32 @@ fn drain(events: &mut Listener) -> Vec<Envelope> {
 }
 
 /// Jobs already in the store when the scheduler starts are read ahead of their first fire
-/// while the loop waits, as far down the due-set as it looks: not one read per job as each
-/// comes due.
+/// while the loop waits, all those due soon after the next (however many) and none later:
+/// not one read per job as each comes due, nor a million definitions held at once.
 #[tokio::test(start_paused = true)]
 async fn jobs_due_next_are_loaded_while_the_loop_waits() {
     let store = Arc::new(MemoryStore::new());
-    let jobs: Vec<Job> = (0..20_000)
-        .map(|i| {
-            let mut j = job(&format!("j{i:04}"), every(3600), "ok");
-            j.next_run = Some(base() + Duration::seconds(60));
-            j
-        })
-        .collect();
+    let due = |i: usize, after_s: i64| {
+        let mut j = job(&format!("j{i:05}"), every(3600), "ok");
+        j.next_run = Some(base() + Duration::seconds(after_s));
+        j
+    };
+    // Many more than one look of the due-set reaches, due within two seconds of the first.
+    let mut jobs: Vec<Job> = (0..40_000).map(|i| due(i, 60 + (i % 2) as i64)).collect();
+    jobs.extend((40_000..45_000).map(|i| due(i, 600)));
     store.add_jobs(&jobs).unwrap();
     let scheduler = Scheduler::with_clock(store.clone(), Arc::new(TestClock::new(base())));
     scheduler.start().unwrap();
     advance(1.0).await;
     let state = lock(&scheduler.inner.state);
-    let loaded = state.slots.values().filter(|s| s.job.is_some()).count();
-    assert_eq!(loaded, 16 * super::dispatch::LOAD_AHEAD);
+    let loaded: Vec<&str> = state
+        .slots
+        .iter()
+        .filter(|(_, s)| s.job.is_some())
+        .map(|(id, _)| &**id)
+        .collect();
+    assert_eq!(loaded.len(), 40_000);
+    assert!(loaded.iter().all(|id| *id < "j40000"));
 }
 
 #[tokio::test(start_paused = true)]
