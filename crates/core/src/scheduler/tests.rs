@@ -132,6 +132,37 @@ async fn jobs_due_next_are_loaded_while_the_loop_waits() {
     assert!(loaded.iter().all(|id| *id < "j40000"));
 }
 
+/// The loop times its sleep from the clock after its turn: a claim that took 30 ms (the
+/// wall clock moves on while the store works) does not make the next fire 30 ms late.
+#[tokio::test(start_paused = true)]
+async fn a_slow_claim_does_not_make_the_next_fire_late() {
+    let store = Arc::new(MemoryStore::new());
+    let due = |id: &str, after_ms: i64| {
+        let mut j = job(id, every(3600), "ok");
+        j.next_run = Some(base() + Duration::milliseconds(after_ms));
+        j
+    };
+    store.add_jobs(&[due("a", 1000), due("b", 1050)]).unwrap();
+    let clock = Arc::new(TestClock::new(base()));
+    let (claiming, first) = (clock.clone(), std::sync::atomic::AtomicBool::new(true));
+    *lock(&store.on_claim) = Some(Box::new(move || {
+        if first.swap(false, Ordering::Relaxed) {
+            claiming.jump(Duration::milliseconds(30));
+        }
+    }));
+    let scheduler = Scheduler::with_clock(store.clone(), clock.clone());
+    scheduler.register("ok", |_| async {});
+    scheduler.start().unwrap();
+    advance(2.0).await;
+    let late = |id: &str| {
+        let runs = runs(&store, id);
+        assert_eq!(runs.len(), 1, "{id}: {runs:?}");
+        runs[0].started.unwrap() - runs[0].scheduled
+    };
+    assert_eq!(late("a"), Duration::milliseconds(30));
+    assert!(late("b") < Duration::milliseconds(5), "{}", late("b"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn interval_job_fires_exactly_on_time() {
     let mut f = fixture();

@@ -38,6 +38,9 @@ pub struct MemoryStore {
     channels: Mutex<Vec<Channel>>,
     /// Alert delivery attempts, oldest first.
     deliveries: Mutex<Vec<Delivery>>,
+    /// Called at each claim: tests make claims take (clock) time with it.
+    #[cfg(test)]
+    pub(crate) on_claim: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
 
 /// A job as kept: the definition shared with the run loop (see `shared_job`), and its next
@@ -255,6 +258,8 @@ impl MemoryStore {
             cancels: Mutex::default(),
             channels: Mutex::default(),
             deliveries: Mutex::default(),
+            #[cfg(test)]
+            on_claim: Mutex::default(),
         }
     }
 
@@ -479,6 +484,10 @@ impl JobStore for MemoryStore {
         _now: DateTime<Utc>,
         mut claims: Vec<Claim>,
     ) -> Result<Vec<Claim>, StoreError> {
+        #[cfg(test)]
+        if let Some(on_claim) = &*lock(&self.on_claim) {
+            on_claim();
+        }
         let mut records = Vec::new();
         {
             let jobs = lock(&self.jobs);
