@@ -10,7 +10,8 @@
 //! a thread a step behind a busy writer may never let that happen, so once the log holds
 //! [`LONG`] pages the writer copies what is left itself (little, as the thread keeps up).
 //! A commit is safe once in the log (`synchronous=NORMAL`); the copy is what makes it safe
-//! from a power loss too, and that now follows a commit rather than preceding the next.
+//! from a power loss too, and that now follows the commit (or a later one, after a small
+//! commit) rather than preceding the next.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -30,7 +31,8 @@ const ASK: i32 = 256;
 /// Pages not yet copied after a commit that make the copy the thread's work even while it
 /// is copying (32 MiB), and that the writer never copies itself.
 const BIG: i32 = 8192;
-/// Log pages past which the writer copies what is left (64 MiB, the log's size limit).
+/// Log pages past which the writer copies what is left (64 MiB, the size
+/// `journal_size_limit` cuts the log file back to when it starts over).
 const LONG: i32 = 16384;
 /// How long the thread waits before trying again when a reader (or another process's
 /// checkpoint) holds back part of the copy, and how many times it tries.
@@ -64,8 +66,8 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread on its own connection to `path`; [`Hook::install`] hands it a
-    /// writer's big copies.
+    /// Starts the thread on its own connection to `path`; [`Hook::install`] hands it the
+    /// copies after a writer's commits.
     pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         configure(&conn)?;
@@ -206,17 +208,20 @@ fn copy_loop(conn: &Connection, signal: &Signal) {
     }
 }
 
-/// Copies the whole log, trying again while a reader still needs part of it or another
-/// connection holds the checkpoint; returns the pages this call copied.
+/// Copies the log as it stands when called (commits after it ask again), trying again
+/// while a reader still needs part of it or another connection holds the checkpoint;
+/// returns the pages this call copied.
 fn copy_all(conn: &Connection, asked: &Mutex<Asked>) -> u64 {
     let counts = |mode| conn.wal_checkpoint_v2(Some("main"), mode);
-    let before = counts(CheckpointMode::NOOP).map_or(0, |(_, copied)| copied.max(0));
+    let (target, before) =
+        counts(CheckpointMode::NOOP).map_or((0, 0), |(log, copied)| (log.max(0), copied.max(0)));
     let mut done = before;
     for _ in 0..TRIES {
         match counts(CheckpointMode::PASSIVE) {
             Ok((log, copied)) => {
                 done = done.max(copied);
-                if copied >= log {
+                // Copied that far, or the log started over since (all of it was copied).
+                if copied >= target.min(log) {
                     return u64::try_from(done - before).unwrap_or(0);
                 }
             }
