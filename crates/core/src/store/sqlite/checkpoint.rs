@@ -163,8 +163,9 @@ fn after_commit(pages: i32, left: i32, busy: bool) -> Copy {
     if left >= BIG {
         Copy::Thread
     } else if busy {
-        // Asking it again would keep it a step behind a busy writer; it copies until the
-        // log is all copied, or a commit after it asks again.
+        // Asking it again would keep it busy behind a busy writer, and the log from ever
+        // starting over (the writer copies only while the thread does not); the first
+        // commit after its copy asks again.
         Copy::Nothing
     } else if pages >= LONG && left > 0 {
         Copy::Here
