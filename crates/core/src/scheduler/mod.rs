@@ -2,6 +2,7 @@
 //! earliest is due (or when something changes), applies the misfire and coalesce policy, and
 //! hands runs to the executor pools.
 
+mod admit;
 mod alerts;
 mod builder;
 mod cancel;
@@ -260,11 +261,11 @@ fn place(
     }
 }
 
-/// Adds `entries`, of slots not yet in `queue`, to it: a set built at once from them when
-/// they are many beside it (a million jobs: 0.3 s less than an insert each), else one by one.
-fn queue_all(queue: &mut BTreeSet<DueEntry>, entries: Vec<DueEntry>) {
+/// Adds `entries`, of slots not yet in `queue`, to it: the two sets merged when they are
+/// many beside it (a million jobs: 0.3 s less than an insert each), else one by one.
+fn queue_all(queue: &mut BTreeSet<DueEntry>, mut entries: BTreeSet<DueEntry>) {
     if entries.len() >= queue.len() / 4 {
-        queue.append(&mut entries.into_iter().collect());
+        queue.append(&mut entries);
     } else {
         queue.extend(entries);
     }
@@ -587,7 +588,7 @@ impl Scheduler {
                     due_set.push((t, slot.seq, id));
                 }
             }
-            queue_all(&mut state.queue, due_set);
+            queue_all(&mut state.queue, due_set.into_iter().collect());
         }
         // After the schedule is in: retries of abandoned runs find their jobs' slots.
         inner.take_over(true)?;
@@ -827,13 +828,7 @@ impl Scheduler {
     pub fn add_jobs(&self, mut jobs: Vec<Job>) -> Result<Vec<Job>, SchedulerError> {
         let now = self.inner.clock.now();
         let settings = self.settings();
-        for job in &mut jobs {
-            if job.id.is_empty() {
-                job.id = new_job_id();
-            }
-            Self::check(job, &settings)?;
-            job.next_run = self.first_fire(&job.trigger, now);
-        }
+        self.check_all(&mut jobs, &settings, now)?;
         for job in &jobs {
             self.check_chain(job, &jobs)?;
             self.check_steps(job, &jobs)?;
@@ -841,37 +836,9 @@ impl Scheduler {
             self.check_alert_channels(rules, &[], "options")?;
         }
         let before = self.inner.store.change_counter()?;
-        self.inner.store.add_jobs(&jobs)?;
+        let admitted = self.store_and_admit(&jobs, &settings)?;
         self.inner.note_own_change(before);
-        {
-            let mut state = lock(&self.inner.state);
-            let State { slots, queue, .. } = &mut *state;
-            slots.reserve(jobs.len());
-            let mut due_set = Vec::with_capacity(jobs.len());
-            for job in &jobs {
-                let id: Arc<str> = job.id.as_str().into();
-                let due = job.next_run.map(|t| {
-                    self.inner
-                        .due(job, job.options.resolve(&settings.defaults).jitter, t)
-                });
-                // The definition is loaded from the store at the first fire, so adding a
-                // million jobs does not keep a million definitions in memory. A slot may
-                // exist already (the change watcher can see our own add first): reuse it,
-                // so its place in the due-set is replaced rather than left behind.
-                let slot = slots.entry(id.clone()).or_default();
-                slot.paused = job.paused;
-                slot.job = None;
-                match due.filter(|_| !slot.paused && slot.due.is_none()) {
-                    Some(due) => {
-                        slot.deferred = false;
-                        slot.due = Some(due);
-                        due_set.push((due.0, slot.seq, id));
-                    }
-                    None => place(queue, slot, &id, due),
-                }
-            }
-            queue_all(queue, due_set);
-        }
+        lock(&self.inner.state).admit(admitted);
         self.inner.wake.notify_one();
         for job in &jobs {
             self.inner.bus.emit(

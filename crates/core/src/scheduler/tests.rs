@@ -18,6 +18,7 @@ use crate::store::{JobStore, MemoryStore, NodeInfo};
 
 use super::prune::{PRUNES_PER_SECOND, PRUNE_EVERY};
 
+mod admit;
 mod claim_ahead;
 mod clock_steps;
 

@@ -279,6 +279,17 @@ pub(crate) fn skipped_error(active: u64, max: u32) -> String {
 pub trait JobStore: Send + Sync + 'static {
     /// Adds jobs; fails without adding any if one id exists already.
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError>;
+    /// [`JobStore::add_jobs`], calling `meanwhile` while the write finishes (a store that
+    /// writes on its own thread calls it once the jobs are handed over; others after).
+    fn add_jobs_meanwhile(
+        &self,
+        jobs: &[Job],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<(), StoreError> {
+        self.add_jobs(jobs)?;
+        meanwhile();
+        Ok(())
+    }
     /// Replaces a job's definition (matched by id).
     fn update_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Removes a job; `false` if it did not exist.
