@@ -260,6 +260,12 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX runs_fire;
     CREATE UNIQUE INDEX runs_fire ON runs (job_id, scheduled, attempt, CASE manual WHEN 0 THEN 0 END);
     INSERT INTO jobs_text (jobs_text, rank) VALUES ('hashsize', 134217728);",
+    // 11: the kind index carries `paused`, so the jobs of a kind, paused or not, are counted
+    // from it alone; the (kind, paused) index goes: a million-job add spent 0.27 s building
+    // it, and a count through the kind index takes 60 ms at a million jobs of one kind.
+    "DROP INDEX jobs_kind_paused;
+    DROP INDEX jobs_kind;
+    CREATE INDEX jobs_kind ON jobs (kind, name_key, id, paused);",
 ];
 
 /// The index of the failing jobs (migration 9), which a bulk add leaves: it holds no new job.
@@ -271,7 +277,7 @@ const FAILING_INDEX: (&str, &str) = (
 
 /// The other secondary indexes of `jobs` as the migrations made them, which a bulk add (see
 /// [`BULK_ADD`]) drops and builds again.
-const JOB_INDEXES: [(&str, &str); 5] = [
+const JOB_INDEXES: [(&str, &str); 4] = [
     (
         "jobs_next_run",
         "CREATE INDEX jobs_next_run ON jobs (next_run)",
@@ -279,15 +285,11 @@ const JOB_INDEXES: [(&str, &str); 5] = [
     ("jobs_name", "CREATE INDEX jobs_name ON jobs (name_key, id)"),
     (
         "jobs_kind",
-        "CREATE INDEX jobs_kind ON jobs (kind, name_key, id)",
+        "CREATE INDEX jobs_kind ON jobs (kind, name_key, id, paused)",
     ),
     (
         "jobs_paused",
         "CREATE INDEX jobs_paused ON jobs (paused, name_key, id)",
-    ),
-    (
-        "jobs_kind_paused",
-        "CREATE INDEX jobs_kind_paused ON jobs (kind, paused)",
     ),
 ];
 
@@ -2637,6 +2639,28 @@ mod tests {
         assert!(matches!(failed, Err(StoreError::Duplicate(id)) if id == "j000"));
         assert_eq!(calls, 1);
         assert_eq!(store.count_jobs().unwrap().total, 100);
+    }
+
+    #[test]
+    fn jobs_of_a_kind_paused_or_not_are_counted_from_the_kind_index_alone() {
+        let (_dir, path) = temp_db();
+        let store = SqliteStore::open(&path).unwrap();
+        let query = JobQuery {
+            kind: Some(ActionKind::Shell),
+            paused: Some(true),
+            ..Default::default()
+        };
+        let sql = job_query_sql(&query, &JOB_COLUMNS);
+        let conn = store.read();
+        let mut explain = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.count))
+            .unwrap();
+        let plan: Vec<String> = explain
+            .query_map(params_from_iter(vec![Value::Null; 2]), |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(plan, ["SEARCH j USING COVERING INDEX jobs_kind (kind=?)"]);
     }
 
     #[test]
