@@ -218,8 +218,9 @@ async fn storm(
         specs.push(noop_job(i, Trigger::Interval(trigger)));
     }
     let started = Instant::now();
-    scheduler.add_jobs(specs).map_err(|e| e.to_string())?;
+    let added = scheduler.add_jobs(specs).map_err(|e| e.to_string())?;
     let add_s = started.elapsed().as_secs_f64();
+    drop(added);
     scheduler.start().map_err(|e| e.to_string())?;
     let wait = (t0 - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;

@@ -279,8 +279,8 @@ pub(crate) fn skipped_error(active: u64, max: u32) -> String {
 pub trait JobStore: Send + Sync + 'static {
     /// Adds jobs; fails without adding any if one id exists already.
     fn add_jobs(&self, jobs: &[Job]) -> Result<(), StoreError>;
-    /// [`JobStore::add_jobs`], calling `meanwhile` while the write finishes (a store that
-    /// writes on its own thread calls it once the jobs are handed over; others after).
+    /// [`JobStore::add_jobs`], calling `meanwhile` at most once: by default after a successful
+    /// add; the SQLite store as soon as its writer thread has the jobs, while the write goes on.
     fn add_jobs_meanwhile(
         &self,
         jobs: &[Job],

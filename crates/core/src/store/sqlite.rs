@@ -821,6 +821,7 @@ fn write_loop(
     reopen: impl Fn() -> Result<Connection, StoreError>,
 ) {
     let mut batch = Vec::new();
+    let mut freeing = None;
     while let Ok(op) = ops.recv() {
         batch.push(op);
         while batch.len() < MAX_BATCH {
@@ -834,8 +835,18 @@ fn write_loop(
             .any(|op| matches!(op, Op::AddJobs(rows, _) if rows.total >= BULK_ADD));
         apply_batch(&mut conn, &mut batch);
         if big_add {
-            settle_bulk_add(&mut conn, &reopen);
+            join_freeing(freeing.take());
+            freeing = settle_bulk_add(&mut conn, &reopen);
         }
+    }
+    // The store is dropped once this returns: the old connection is closed by then.
+    join_freeing(freeing);
+}
+
+/// Waits for the thread closing a connection a bulk add left (see [`settle_bulk_add`]).
+fn join_freeing(freeing: Option<JoinHandle<()>>) {
+    if let Some(Err(panic)) = freeing.map(JoinHandle::join) {
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -844,21 +855,24 @@ fn write_loop(
 /// which every later commit walks (a page split leaves a page numbered past the end of the
 /// file in the cache, and the commit looks for pages to drop past the end). Then hands the
 /// freed memory back to the system (glibc keeps it in its arenas: a million-job add left
-/// 500 MB resident), on a thread of its own: after a million-job add, closing the old
-/// connection and handing back its memory took 50-190 ms, which the next batch would wait.
-fn settle_bulk_add(conn: &mut Connection, reopen: impl Fn() -> Result<Connection, StoreError>) {
+/// 500 MB resident), on a thread of its own, which it returns: after a million-job add,
+/// closing the old connection and handing back its memory took 50-190 ms, which the next
+/// batch would wait.
+fn settle_bulk_add(
+    conn: &mut Connection,
+    reopen: impl Fn() -> Result<Connection, StoreError>,
+) -> Option<JoinHandle<()>> {
     match reopen() {
         Ok(fresh) => {
             let old = std::mem::replace(conn, fresh);
-            let freed = std::thread::Builder::new()
+            let freeing = std::thread::Builder::new()
                 .name("kairos-store-free".into())
                 .spawn(move || {
                     drop(old);
                     trim();
                 });
-            if freed.is_err() {
-                trim();
-            }
+            // Unspawned, the closure (and the old connection) is dropped here.
+            freeing.inspect_err(|_| trim()).ok()
         }
         Err(error) => {
             tracing::warn!(%error, "store: cannot reopen the database after a bulk add");
@@ -867,6 +881,7 @@ fn settle_bulk_add(conn: &mut Connection, reopen: impl Fn() -> Result<Connection
                 tracing::warn!(error = %e, "store: cannot set the page cache back");
             }
             trim();
+            None
         }
     }
 }
@@ -2632,7 +2647,7 @@ mod tests {
             .unwrap();
         assert_eq!(calls, 1);
         assert_eq!(store.count_jobs().unwrap().total, 100);
-        // A failed add calls it once too, and adds nothing.
+        // An add the writer refuses calls it once too, and adds nothing.
         let mut calls = 0;
         let again = [job("new"), job("j000")];
         let failed = store.add_jobs_meanwhile(&again, &mut || calls += 1);
