@@ -1006,6 +1006,68 @@ fn page_ids(store: &dyn JobStore, query: JobQuery) -> Vec<String> {
     page.items.into_iter().map(|e| e.job.id).collect()
 }
 
+/// How many jobs a list filtered by kind and paused counts, after adds (a bulk one too),
+/// pauses, a change of kind and removals.
+pub(super) fn kind_and_paused_counts_follow_every_change(store: &dyn JobStore) {
+    let of = |id: &str, action: serde_json::Value, paused: bool| {
+        let mut j = job(id);
+        j.action = serde_json::from_value(action).unwrap();
+        j.paused = paused;
+        j
+    };
+    let shell = || json!({"kind": "shell", "command": "x"});
+    let function = || json!({"kind": "function", "name": "f"});
+    let total = |kind: Option<ActionKind>, paused: Option<bool>| {
+        let query = JobQuery {
+            kind,
+            paused,
+            ..Default::default()
+        };
+        store.query_jobs(&query).unwrap().total
+    };
+    let (sh, fun) = (Some(ActionKind::Shell), Some(ActionKind::Function));
+    let check = |want: [usize; 6]| {
+        let got = [
+            total(sh, None),
+            total(sh, Some(true)),
+            total(sh, Some(false)),
+            total(fun, Some(false)),
+            total(None, Some(true)),
+            total(Some(ActionKind::Monitor), None),
+        ];
+        assert_eq!(
+            got, want,
+            "shell, shell paused, shell running, function running, paused, monitors"
+        );
+    };
+    store
+        .add_jobs(&[
+            of("a", shell(), false),
+            of("b", shell(), true),
+            of("c", function(), false),
+        ])
+        .unwrap();
+    check([2, 1, 1, 1, 1, 0]);
+    // A big add, which some stores write apart.
+    let many: Vec<Job> = (0..10_000)
+        .map(|i| of(&format!("m{i:05}"), shell(), i % 4 == 0))
+        .collect();
+    store.add_jobs(&many).unwrap();
+    check([10_002, 2_501, 7_501, 1, 2_501, 0]);
+    // A pause, a change of kind, a removal, and an add refused whole.
+    let mut a = store.get_job("a").unwrap().unwrap();
+    a.paused = true;
+    store.update_job(&a).unwrap();
+    let mut c = store.get_job("c").unwrap().unwrap();
+    c.action = serde_json::from_value(json!({"kind": "monitor"})).unwrap();
+    store.update_job(&c).unwrap();
+    assert!(store.remove_job("b").unwrap());
+    assert!(store
+        .add_jobs(&[of("z", shell(), false), of("m00001", shell(), false)])
+        .is_err());
+    check([10_001, 2_501, 7_500, 0, 2_501, 1]);
+}
+
 pub(super) fn job_queries_filter_sort_and_page(store: &dyn JobStore) {
     let with = |id: &str, name: &str, action: serde_json::Value, next_s: Option<i64>| {
         let mut j = job(id);
@@ -1422,6 +1484,7 @@ macro_rules! contract {
                 settings_round_trip,
                 change_counter_moves_on_job_changes,
                 job_queries_filter_sort_and_page,
+                kind_and_paused_counts_follow_every_change,
             );
         }
     };

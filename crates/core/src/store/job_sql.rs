@@ -37,6 +37,10 @@ pub(crate) struct JobColumns {
     pub text_index: Option<&'static str>,
     /// The statement counting all jobs.
     pub count_all: &'static str,
+    /// A table of how many jobs there are of each kind, paused and not (columns `kind`,
+    /// `paused`, `n`), aliased `j`, if the store keeps one: it counts lists filtered by those
+    /// alone.
+    pub kind_counts: Option<&'static str>,
     /// The statement counting the jobs `text_index` finds (its text is `?`), if it can count.
     pub text_count: Option<&'static str>,
     /// The `n`th (1-based) placeholder.
@@ -176,10 +180,14 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
     let uses_run =
         query.last_state.is_some() || matches!(query.sort, JobSort::LastRun | JobSort::LastRunDesc);
     let only_indexed_text = conditions.len() == 1 && text_indexed;
+    let only_kind_or_paused =
+        query.text().is_none() && query.tag_filter().is_none() && query.last_state.is_none();
     let count = if conditions.is_empty() {
         cols.count_all.to_string()
     } else if let Some(count) = cols.text_count.filter(|_| only_indexed_text) {
         count.replace('?', &placeholder(1))
+    } else if let Some(counts) = cols.kind_counts.filter(|_| only_kind_or_paused) {
+        format!("SELECT COALESCE(SUM(n), 0) FROM {counts}{filter}")
     } else {
         // Each job has at most one newest run: the join only matters when filtering on it.
         let from = if query.last_state.is_some() {
@@ -329,11 +337,33 @@ mod tests {
             "j.seq IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') || '\"')",
         ),
         count_all: "SELECT total FROM job_counts",
+        kind_counts: Some("job_kind_counts j"),
         text_count: Some(
             "SELECT COUNT(*) FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') || '\"'",
         ),
         placeholder: |n| format!("?{n}"),
     };
+
+    #[test]
+    fn kind_and_paused_alone_are_counted_from_the_kind_counts() {
+        let query = JobQuery {
+            kind: Some(ActionKind::Shell),
+            paused: Some(false),
+            ..Default::default()
+        };
+        let sql = job_query_sql(&query, &COLS);
+        assert_eq!(
+            sql.count,
+            "SELECT COALESCE(SUM(n), 0) FROM job_kind_counts j WHERE j.kind = ?1 AND j.paused = ?2"
+        );
+        // Anything more is counted from the jobs.
+        let tagged = JobQuery {
+            tag: Some("nightly".into()),
+            ..query
+        };
+        let sql = job_query_sql(&tagged, &COLS);
+        assert!(sql.count.starts_with("SELECT COUNT(*) FROM jobs j WHERE"));
+    }
 
     #[test]
     fn filters_number_their_parameters_in_order() {

@@ -497,6 +497,7 @@ const JOB_COLUMNS: JobColumns = JobColumns {
          || '%' ESCAPE '!'",
     ),
     count_all: "SELECT total FROM job_counts",
+    kind_counts: None,
     text_count: None,
     placeholder: |n| format!("${n}"),
 };

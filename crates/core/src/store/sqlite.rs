@@ -266,6 +266,32 @@ const MIGRATIONS: &[&str] = &[
     "DROP INDEX jobs_kind_paused;
     DROP INDEX jobs_kind;
     CREATE INDEX jobs_kind ON jobs (kind, name_key, id, paused);",
+    // 12: how many jobs there are of each kind, paused and not, so that a list filtered by
+    // kind or paused alone counts its matches from a few rows rather than an index range
+    // (60 ms at a million jobs). Added jobs are counted by `insert_jobs`, a batch at a time;
+    // removals and edits here.
+    "CREATE TABLE job_kind_counts (
+        kind TEXT NOT NULL,
+        paused INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (kind, paused)
+    ) WITHOUT ROWID;
+    INSERT INTO job_kind_counts SELECT kind, paused, COUNT(*) FROM jobs GROUP BY kind, paused;
+    DROP TRIGGER jobs_counted_out;
+    DROP TRIGGER jobs_recounted;
+    CREATE TRIGGER jobs_counted_out AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET total = total - 1, paused = paused - old.paused,
+            monitors = monitors - (old.kind = 'monitor');
+        UPDATE job_kind_counts SET n = n - 1 WHERE kind = old.kind AND paused = old.paused;
+    END;
+    CREATE TRIGGER jobs_recounted AFTER UPDATE OF paused, kind ON jobs
+        WHEN old.paused IS NOT new.paused OR old.kind IS NOT new.kind BEGIN
+        UPDATE job_counts SET paused = paused + new.paused - old.paused,
+            monitors = monitors + (new.kind = 'monitor') - (old.kind = 'monitor');
+        UPDATE job_kind_counts SET n = n - 1 WHERE kind = old.kind AND paused = old.paused;
+        INSERT INTO job_kind_counts (kind, paused, n) VALUES (new.kind, new.paused, 1)
+            ON CONFLICT (kind, paused) DO UPDATE SET n = n + 1;
+    END;",
 ];
 
 /// The index of the failing jobs (migration 9), which a bulk add leaves: it holds no new job.
@@ -334,6 +360,7 @@ const JOB_COLUMNS: JobColumns = JobColumns {
          '\"\"') || '\"')",
     ),
     count_all: "SELECT total FROM job_counts",
+    kind_counts: Some("job_kind_counts j"),
     text_count: Some(
         "SELECT COUNT(*) FROM jobs_text WHERE jobs_text MATCH '\"' || replace(?, '\"', '\"\"') \
          || '\"'",
@@ -1170,6 +1197,8 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let (mut inserted, mut paused, mut monitors) = (0, 0, 0);
+    // (kind, paused, how many): a few of them.
+    let mut by_kind: Vec<(&str, bool, i64)> = Vec::new();
     for chunk in rows.chunks.iter() {
         for row in chunk? {
             insert
@@ -1181,6 +1210,11 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
             inserted += 1;
             paused += i64::from(row.paused);
             monitors += i64::from(row.keys.kind == ActionKind::Monitor.as_str());
+            let key = (row.keys.kind, row.paused);
+            match by_kind.iter_mut().find(|(k, p, _)| (*k, *p) == key) {
+                Some((_, _, n)) => *n += 1,
+                None => by_kind.push((key.0, key.1, 1)),
+            }
         }
     }
     if inserted != rows.total {
@@ -1203,6 +1237,13 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
          monitors = monitors + ?3",
     )?
     .execute([inserted as i64, paused, monitors])?;
+    let mut count = sp.prepare_cached(
+        "INSERT INTO job_kind_counts (kind, paused, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (kind, paused) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (kind, paused, n) in by_kind {
+        count.execute(params![kind, paused, n])?;
+    }
     Ok(())
 }
 
@@ -2658,7 +2699,7 @@ mod tests {
     }
 
     #[test]
-    fn jobs_of_a_kind_paused_or_not_are_counted_from_the_kind_index_alone() {
+    fn jobs_of_a_kind_paused_or_not_are_counted_from_the_kind_counts() {
         let (_dir, path) = temp_db();
         let store = SqliteStore::open(&path).unwrap();
         let query = JobQuery {
@@ -2676,7 +2717,7 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(plan, ["SEARCH j USING COVERING INDEX jobs_kind (kind=?)"]);
+        assert_eq!(plan, ["SEARCH j USING PRIMARY KEY (kind=? AND paused=?)"]);
     }
 
     #[test]
