@@ -192,9 +192,38 @@ fn import_crontab(
     Ok(())
 }
 
+/// Whether `command` only reads and prints, so that a reader going away
+/// (`kairos job list | head`) may end it quietly; not one that runs jobs, serves or benches,
+/// whose writes to sockets and to children's pipes must fail as errors instead.
+fn only_prints(command: &Command) -> bool {
+    match command {
+        Command::Job(job) => !matches!(job, job_cmd::JobCommand::Run { .. }),
+        Command::Nodes { .. }
+        | Command::Runs { .. }
+        | Command::Export
+        | Command::Cron(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => true,
+        _ => false,
+    }
+}
+
+/// Ends the process quietly when its output pipe closes, as Unix tools do: Rust ignores
+/// SIGPIPE, and `println!` then panics on the closed pipe.
+fn quiet_on_closed_pipe() {
+    // SAFETY: sets one signal back to its default action, before any thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     purge_at_free();
     let cli = Cli::parse();
+    if only_prints(&cli.command) {
+        quiet_on_closed_pipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

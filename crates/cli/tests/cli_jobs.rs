@@ -429,3 +429,51 @@ fn a_workflow_runs_in_the_foreground_and_a_failed_step_is_retried() {
     let again = kairos(&db, &["runs", "retry", &transform.to_string()]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("is not step 'transform''s newest run"));
 }
+
+#[test]
+fn a_listing_whose_reader_went_away_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kairos.db");
+    ok(
+        &db,
+        &[
+            "job",
+            "add",
+            "--id",
+            "a",
+            "--name",
+            "A",
+            "--every",
+            "1h",
+            "--command",
+            "true",
+        ],
+    );
+    // A pipe whose reading end is already closed, as after `kairos job list | head -0`.
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills the two descriptors; the reading one is closed at once and the
+    // writing one owned from here on.
+    let write = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        OwnedFd::from_raw_fd(fds[1])
+    };
+    for args in [&["job", "list"][..], &["job", "show", "a"], &["runs"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kairos"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(Stdio::from(write.try_clone().unwrap()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+    }
+}
