@@ -193,13 +193,16 @@ fn import_crontab(
 }
 
 /// Whether `command` only reads and prints, so that a reader going away
-/// (`kairos job list | head`) may end it quietly; not one that runs jobs, serves or benches,
-/// whose writes to sockets and to children's pipes must fail as errors instead.
+/// (`kairos job list | head`) may end it quietly; not one that changes jobs, runs them,
+/// serves or benches, which must not stop half-way or die on a socket or a child's pipe.
 fn only_prints(command: &Command) -> bool {
     match command {
-        Command::Job(job) => !matches!(job, job_cmd::JobCommand::Run { .. }),
+        Command::Job(job) => matches!(
+            job,
+            job_cmd::JobCommand::List { .. } | job_cmd::JobCommand::Show { .. }
+        ),
+        Command::Runs { command, .. } => command.is_none(),
         Command::Nodes { .. }
-        | Command::Runs { .. }
         | Command::Export
         | Command::Cron(_)
         | Command::Completions { .. }

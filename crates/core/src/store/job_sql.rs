@@ -39,7 +39,8 @@ pub(crate) struct JobColumns {
     pub count_all: &'static str,
     /// A table of how many jobs there are of each kind, paused and not (columns `kind`,
     /// `paused`, `n`), aliased `j`, if the store keeps one: it counts lists filtered by those
-    /// alone.
+    /// alone, while its counts add up to `count_all`'s (an older process on the database
+    /// may add jobs without counting them here).
     pub kind_counts: Option<&'static str>,
     /// The statement counting the jobs `text_index` finds (its text is `?`), if it can count.
     pub text_count: Option<&'static str>,
@@ -187,7 +188,12 @@ pub(crate) fn job_query_sql(query: &JobQuery, cols: &JobColumns) -> JobSql {
     } else if let Some(count) = cols.text_count.filter(|_| only_indexed_text) {
         count.replace('?', &placeholder(1))
     } else if let Some(counts) = cols.kind_counts.filter(|_| only_kind_or_paused) {
-        format!("SELECT COALESCE(SUM(n), 0) FROM {counts}{filter}")
+        format!(
+            "SELECT CASE WHEN (SELECT COALESCE(SUM(n), 0) FROM {counts}) = ({}) \
+             THEN (SELECT COALESCE(SUM(n), 0) FROM {counts}{filter}) \
+             ELSE (SELECT COUNT(*) FROM {}{filter}) END",
+            cols.count_all, cols.jobs
+        )
     } else {
         // Each job has at most one newest run: the join only matters when filtering on it.
         let from = if query.last_state.is_some() {
@@ -354,7 +360,10 @@ mod tests {
         let sql = job_query_sql(&query, &COLS);
         assert_eq!(
             sql.count,
-            "SELECT COALESCE(SUM(n), 0) FROM job_kind_counts j WHERE j.kind = ?1 AND j.paused = ?2"
+            "SELECT CASE WHEN (SELECT COALESCE(SUM(n), 0) FROM job_kind_counts j) = \
+             (SELECT total FROM job_counts) \
+             THEN (SELECT COALESCE(SUM(n), 0) FROM job_kind_counts j WHERE j.kind = ?1 AND j.paused = ?2) \
+             ELSE (SELECT COUNT(*) FROM jobs j WHERE j.kind = ?1 AND j.paused = ?2) END"
         );
         // Anything more is counted from the jobs.
         let tagged = JobQuery {
