@@ -1221,7 +1221,7 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
         "INSERT INTO jobs (id, definition, next_run, paused, name_key, kind, search, tags_key) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let (mut inserted, mut paused, mut monitors) = (0, 0, 0);
+    let mut inserted = 0;
     // (kind, paused, how many): a few of them.
     let mut by_kind: Vec<(&str, bool, i64)> = Vec::new();
     for chunk in rows.chunks.iter() {
@@ -1233,8 +1233,6 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
                     _ => StoreError::from(e),
                 })?;
             inserted += 1;
-            paused += i64::from(row.paused);
-            monitors += i64::from(row.keys.kind == ActionKind::Monitor.as_str());
             let key = (row.keys.kind, row.paused);
             match by_kind.iter_mut().find(|(k, p, _)| (*k, *p) == key) {
                 Some((_, _, n)) => *n += 1,
@@ -1257,6 +1255,15 @@ fn insert_job_rows(sp: &Connection, rows: AddRows, bulk: bool) -> Result<(), Sto
         "INSERT INTO jobs_text (rowid, search) SELECT seq, search FROM jobs WHERE seq > ?1",
     )?
     .execute([before])?;
+    let sum = |of: fn(&str, bool) -> bool| {
+        by_kind
+            .iter()
+            .filter(|(kind, paused, _)| of(kind, *paused))
+            .map(|(.., n)| n)
+            .sum::<i64>()
+    };
+    let paused = sum(|_, paused| paused);
+    let monitors = sum(|kind, _| kind == ActionKind::Monitor.as_str());
     sp.prepare_cached(
         "UPDATE job_counts SET total = total + ?1, paused = paused + ?2, \
          monitors = monitors + ?3",
@@ -2723,6 +2730,17 @@ mod tests {
         assert_eq!(store.count_jobs().unwrap().total, 100);
     }
 
+    /// How SQLite would run `sql` on `store` (its parameters unbound), step by step.
+    fn query_plan(store: &SqliteStore, sql: &str) -> Vec<String> {
+        let conn = store.read();
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let unbound = vec![Value::Null; explain.parameter_count()];
+        let details = explain
+            .query_map(params_from_iter(unbound), |r| r.get(3))
+            .unwrap();
+        details.map(Result::unwrap).collect()
+    }
+
     #[test]
     fn jobs_of_a_kind_paused_or_not_are_counted_from_the_kind_counts() {
         let (_dir, path) = temp_db();
@@ -2732,16 +2750,7 @@ mod tests {
             paused: Some(true),
             ..Default::default()
         };
-        let sql = job_query_sql(&query, &JOB_COLUMNS);
-        let conn = store.read();
-        let mut explain = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.count))
-            .unwrap();
-        let plan: Vec<String> = explain
-            .query_map(params_from_iter(vec![Value::Null; 2]), |r| r.get(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let plan = query_plan(&store, &job_query_sql(&query, &JOB_COLUMNS).count);
         assert!(
             plan.contains(&"SEARCH j USING PRIMARY KEY (kind=? AND paused=?)".to_string()),
             "{plan:?}"
@@ -2809,15 +2818,6 @@ mod tests {
     fn a_jobs_runs_are_found_through_the_fire_index() {
         let (_dir, path) = temp_db();
         let store = SqliteStore::open(&path).unwrap();
-        let plan = |sql: &str| -> String {
-            let conn = store.read();
-            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let unbound = vec![Value::Null; explain.parameter_count()];
-            let details = explain
-                .query_map(params_from_iter(unbound), |r| r.get::<_, String>(3))
-                .unwrap();
-            details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
-        };
         let history = RunQuery {
             job_id: Some("a".into()),
             from: Some(Utc::now()),
@@ -2828,7 +2828,7 @@ mod tests {
             newest_run_sql(),
             runs_sql(&run_filter(&history, &[]).0),
         ] {
-            let plan = plan(&sql);
+            let plan = query_plan(&store, &sql).join("; ");
             assert!(plan.contains("INDEX runs_fire (job_id=?"), "{sql}: {plan}");
             assert!(!plan.contains("SCAN runs"), "{sql}: {plan}");
         }
